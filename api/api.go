@@ -1,0 +1,225 @@
+// Package api defines the JSON wire format of Candor's versioned HTTP API
+// (/v1). The server (internal/httpapi) and the public device SDK (client)
+// both speak it; docs/openapi.yaml describes the same shapes.
+//
+// Byte slices travel as standard base64 strings; times as RFC 3339.
+package api
+
+import "time"
+
+// Version is the path prefix of this API.
+const Version = "/v1"
+
+// Error is the body of every non-2xx answer: {"error": {...}}.
+type Error struct {
+	// Code is stable and machine-readable: invalid, not_found,
+	// unauthenticated, forbidden, consent_required, sealed, conflict,
+	// wrong_region, too_large, rate_limited, unavailable, integrity, internal.
+	Code string `json:"code"`
+	// Message is a sentence for a person. It never holds personal data.
+	Message string `json:"message"`
+	// Category is set when Code is consent_required.
+	Category string `json:"category,omitempty"`
+}
+
+// ErrorResponse wraps Error.
+type ErrorResponse struct {
+	Error Error `json:"error"`
+}
+
+// KDF is the Argon2id cost a device used to derive its auth key from the
+// password. The server stores it with the account and returns it at login so
+// every device derives the same key.
+type KDF struct {
+	Time      uint32 `json:"t"`
+	MemoryKiB uint32 `json:"m"`
+	Threads   uint8  `json:"p"`
+}
+
+// HandleRequest asks the server to evaluate its OPRF on a blinded login
+// handle (POST /v1/auth/handle). The email never leaves the device: the
+// device blinds it, the server evaluates blindly, the device unblinds and
+// finalizes to obtain a handle that nobody can compute without the server's
+// key.
+type HandleRequest struct {
+	Blinded []byte `json:"blinded"`
+}
+
+// HandleResponse carries the evaluated element.
+type HandleResponse struct {
+	Evaluated []byte `json:"evaluated"`
+}
+
+// SaltRequest asks for the salt of a handle (POST /v1/auth/salt). Unknown
+// handles get a stable fake salt, indistinguishable from a real one.
+type SaltRequest struct {
+	Handle []byte `json:"handle"`
+}
+
+// SaltResponse answers SaltRequest.
+type SaltResponse struct {
+	Salt []byte `json:"salt"`
+	KDF  KDF    `json:"kdf"`
+}
+
+// DeviceInfo describes the device a session is for. Pseudonym is a keyed
+// HMAC of the device's IMEI computed on the device with a key derived from
+// the account secret; the IMEI itself never leaves the device.
+type DeviceInfo struct {
+	Pseudonym []byte `json:"pseudonym"`
+}
+
+// SignupRequest creates an account (POST /v1/accounts).
+type SignupRequest struct {
+	Handle  []byte     `json:"handle"`
+	Salt    []byte     `json:"salt"`
+	KDF     KDF        `json:"kdf"`
+	AuthKey []byte     `json:"auth_key"`
+	Country string     `json:"country"`
+	Device  DeviceInfo `json:"device"`
+}
+
+// LoginRequest opens a session for a device (POST /v1/sessions).
+type LoginRequest struct {
+	Handle  []byte     `json:"handle"`
+	AuthKey []byte     `json:"auth_key"`
+	Device  DeviceInfo `json:"device"`
+}
+
+// Session answers signup and login. Token is shown once; the server keeps
+// only its hash.
+type Session struct {
+	Account   string    `json:"account"`
+	Device    string    `json:"device"`
+	Region    string    `json:"region"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Device is one registered device of an account.
+type Device struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Current bool      `json:"current"`
+}
+
+// Account answers GET /v1/account.
+type Account struct {
+	Account  string    `json:"account"`
+	Region   string    `json:"region"`
+	Created  time.Time `json:"created"`
+	Devices  []Device  `json:"devices"`
+	Consents []Consent `json:"consents"`
+}
+
+// Consent is the current state of one category.
+type Consent struct {
+	Category string `json:"category"`
+	On       bool   `json:"on"`
+	// Since is when the state was last changed, and Device by which device;
+	// both are empty for a category that was never turned on.
+	Since         *time.Time `json:"since,omitempty"`
+	Device        string     `json:"device,omitempty"`
+	PolicyVersion string     `json:"policy_version,omitempty"`
+	// Epoch identifies the period the category has been on: the ledger
+	// sequence number of the event that turned it on. It changes each time
+	// the category is turned off and on again, so a device knows the cloud
+	// copy it synced against is gone.
+	Epoch int64 `json:"epoch,omitempty"`
+}
+
+// Consents answers GET /v1/consents.
+type Consents struct {
+	Consents []Consent `json:"consents"`
+}
+
+// ConsentRequest turns a category on or off (PUT /v1/consents/{category}).
+type ConsentRequest struct {
+	On            bool   `json:"on"`
+	PolicyVersion string `json:"policy_version"`
+}
+
+// ConsentEvent is one entry of the append-only consent ledger.
+type ConsentEvent struct {
+	Seq           int64     `json:"seq"`
+	Category      string    `json:"category"`
+	On            bool      `json:"on"`
+	Device        string    `json:"device"`
+	Time          time.Time `json:"time"`
+	PolicyVersion string    `json:"policy_version"`
+}
+
+// Ledger answers GET /v1/consents/ledger.
+type Ledger struct {
+	Events []ConsentEvent `json:"events"`
+}
+
+// Change is one edit a device pushes: a new record (BaseVersion 0), an update
+// of the version the device last saw, or a deletion.
+type Change struct {
+	ID          string `json:"id"`
+	BaseVersion int64  `json:"base_version"`
+	Deleted     bool   `json:"deleted,omitempty"`
+	Data        []byte `json:"data,omitempty"`
+}
+
+// PushRequest pushes changes of one category (POST /v1/records/{category}).
+// Epoch is the consent epoch the device synced against; a push for an older
+// epoch is refused with code conflict, and the device must pull again from
+// the start.
+type PushRequest struct {
+	Epoch   int64    `json:"epoch"`
+	Changes []Change `json:"changes"`
+}
+
+// Change result statuses.
+const (
+	Applied  = "applied"
+	Conflict = "conflict"
+)
+
+// ChangeResult is the outcome of one change. On conflict, Current is the
+// record as the server holds it (possibly a deletion), and nothing of the
+// change was stored.
+type ChangeResult struct {
+	ID      string  `json:"id"`
+	Status  string  `json:"status"`
+	Version int64   `json:"version"`
+	Current *Record `json:"current,omitempty"`
+}
+
+// PushResponse answers PushRequest, one result per change, in order.
+type PushResponse struct {
+	Epoch   int64          `json:"epoch"`
+	Results []ChangeResult `json:"results"`
+}
+
+// Record is a record as the change feed returns it. A deleted record has no
+// data.
+type Record struct {
+	ID       string    `json:"id"`
+	Version  int64     `json:"version"`
+	Seq      int64     `json:"seq"`
+	Deleted  bool      `json:"deleted,omitempty"`
+	Data     []byte    `json:"data,omitempty"`
+	Modified time.Time `json:"modified"`
+}
+
+// Feed answers GET /v1/records/{category}?since=CURSOR&limit=N: the records
+// changed after the cursor, oldest change first. Next is the cursor to pass
+// next time; More says whether another page is waiting.
+type Feed struct {
+	Epoch   int64    `json:"epoch"`
+	Records []Record `json:"records"`
+	Next    int64    `json:"next"`
+	More    bool     `json:"more"`
+}
+
+// Limits the server enforces and devices respect.
+const (
+	MaxBodyBytes      = 8 << 20 // a request body
+	MaxRecordBytes    = 1 << 20 // one record's data
+	MaxChangesPerPush = 1000
+	MaxFeedPage       = 1000
+	DefaultFeedPage   = 500
+)

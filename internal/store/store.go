@@ -1,0 +1,248 @@
+// Package store defines the metadata store contracts of Candor: the global
+// Directory and the per-region Region store. Implementations live in
+// sub-packages (sqlstore: SQLite and PostgreSQL) and must all pass the
+// conformance suite in storetest.
+//
+// Stores hold only what the layers above give them: ciphertext, wrapped keys,
+// hashes and pseudonyms. They never see a password, an email, an IMEI or the
+// content of a record in the clear.
+//
+// Errors: a missing row is a candor.NotFound error, a uniqueness violation a
+// candor.Conflict error; anything else is returned as is (Internal).
+// All methods are safe for concurrent use.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/candorcloud/candor"
+)
+
+// Account is an account's credentials as its home region keeps them.
+type Account struct {
+	ID      candor.AccountID
+	Country string // ISO 3166-1 alpha-2, used to choose the home region
+	// Salt and KDF are what the device used to derive its auth key.
+	Salt []byte
+	KDF  KDF
+	// AuthHash is an Argon2id hash (PHC string) of the auth key the device
+	// derived. It is not the password, nor a hash of it alone.
+	AuthHash string
+	Created  time.Time
+}
+
+// KDF is the Argon2id cost of the device-side derivation.
+type KDF struct {
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+// Device is a registered device. Pseudonym is the device's keyed IMEI
+// pseudonym, unique per account.
+type Device struct {
+	ID        candor.DeviceID
+	Account   candor.AccountID
+	Pseudonym []byte
+	Created   time.Time
+}
+
+// ConsentEvent is one entry of the append-only consent ledger. Seq is
+// assigned by the store, increasing per account.
+type ConsentEvent struct {
+	Seq           int64
+	Account       candor.AccountID
+	Category      candor.Category
+	On            bool
+	Device        candor.DeviceID
+	Time          time.Time
+	PolicyVersion string
+}
+
+// WrappedKey is key material encrypted under the key above it in the
+// hierarchy. For a region key (KEK) Wrapper is the root key's version; for a
+// data key (DEK) it is the version of the KEK that wraps it.
+type WrappedKey struct {
+	Version int64
+	Wrapper int64
+	Wrapped []byte
+	Created time.Time
+}
+
+// DataKey is the wrapped data key of one (account, category) for one consent
+// epoch.
+type DataKey struct {
+	Account  candor.AccountID
+	Category candor.Category
+	Epoch    int64
+	Key      WrappedKey
+}
+
+// Change is one sealed edit to apply. Version must be BaseVersion+1; the
+// ciphertext was sealed for that version. A deletion has no ciphertext.
+type Change struct {
+	ID          string
+	BaseVersion int64
+	Version     int64
+	Deleted     bool
+	Ciphertext  []byte
+}
+
+// Record is the latest state of one record. Seq is its position in the
+// account's change feed: every applied change moves the record to a new,
+// higher Seq.
+type Record struct {
+	Account    candor.AccountID
+	Category   candor.Category
+	ID         string
+	Version    int64
+	Seq        int64
+	Deleted    bool
+	Ciphertext []byte
+	Modified   time.Time
+}
+
+// Result is the outcome of one Change. When Applied is false the record
+// changed under the caller (its version is not BaseVersion): Current holds it
+// as stored (a zero Record with Version 0 when it does not exist) and nothing
+// was written for this change.
+type Result struct {
+	ID      string
+	Applied bool
+	Version int64
+	Seq     int64
+	Current Record
+}
+
+// Region is the metadata store of one region: accounts homed there, their
+// devices, consent ledger, wrapped keys and sealed records.
+type Region interface {
+	// CreateAccount stores a new account; Conflict if the id exists.
+	CreateAccount(ctx context.Context, a Account) error
+	// Account returns an account; NotFound if absent.
+	Account(ctx context.Context, id candor.AccountID) (Account, error)
+	// DeleteAccount removes the account and everything of it in this
+	// region: devices, consent ledger, data keys and records. Deleting an
+	// absent account is not an error.
+	DeleteAccount(ctx context.Context, id candor.AccountID) error
+
+	// RegisterDevice stores d, or returns the device already registered
+	// with the same (Account, Pseudonym) unchanged.
+	RegisterDevice(ctx context.Context, d Device) (Device, error)
+	// Devices lists an account's devices, oldest first.
+	Devices(ctx context.Context, account candor.AccountID) ([]Device, error)
+
+	// AppendConsent appends an event to the ledger and returns it with Seq
+	// and Time as stored (Time is kept if set). When the event turns a
+	// category off, the same transaction destroys that category's data key
+	// and deletes its records: after it returns, nothing of the category
+	// remains, and no ApplyChanges for the old epoch can succeed.
+	// Ledger rows are never updated or deleted except by DeleteAccount.
+	AppendConsent(ctx context.Context, e ConsentEvent) (ConsentEvent, error)
+	// ConsentLedger lists an account's consent events, by Seq ascending.
+	ConsentLedger(ctx context.Context, account candor.AccountID) ([]ConsentEvent, error)
+	// ConsentState returns the latest event per category; categories never
+	// touched are absent.
+	ConsentState(ctx context.Context, account candor.AccountID) (map[candor.Category]ConsentEvent, error)
+
+	// PutKEK stores a new version of this region's key-encryption key;
+	// Conflict if the version exists.
+	PutKEK(ctx context.Context, k WrappedKey) error
+	// KEKs lists all stored KEK versions, oldest first.
+	KEKs(ctx context.Context) ([]WrappedKey, error)
+
+	// DataKey returns the data key of (account, category); NotFound if none.
+	DataKey(ctx context.Context, account candor.AccountID, c candor.Category) (DataKey, error)
+	// CreateDataKey stores k unless a key for (account, category) exists, in
+	// which case the existing one is returned and k is discarded. It fails
+	// with ConsentRequired unless the category's latest consent event is "on"
+	// with Seq == k.Epoch, checked in the same transaction.
+	CreateDataKey(ctx context.Context, k DataKey) (DataKey, error)
+
+	// ApplyChanges applies sealed changes to (account, category) in one
+	// transaction. It first checks, in that transaction, that the latest
+	// consent event of the category is "on" and has Seq == epoch: if the
+	// category is off it fails with ConsentRequired, if it is on under
+	// another epoch with Conflict, and nothing is written. Then each change
+	// is applied only if the stored version equals its BaseVersion (0 for a
+	// record that does not exist); otherwise its Result reports the current
+	// record. Applied changes get consecutive feed Seqs, in order.
+	ApplyChanges(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64, changes []Change) ([]Result, error)
+	// Changes returns up to limit records of (account, category) with
+	// Seq > since, by Seq ascending, deletions included.
+	Changes(ctx context.Context, account candor.AccountID, c candor.Category, since int64, limit int) ([]Record, error)
+	// CountRecords counts the live (not deleted) records of (account, category).
+	CountRecords(ctx context.Context, account candor.AccountID, c candor.Category) (int, error)
+
+	Close() error
+}
+
+// Entry is a directory entry: which region an account lives in, and the
+// keyed hash of its login handle. It holds nothing personal.
+type Entry struct {
+	Account candor.AccountID
+	Handle  []byte
+	Region  candor.RegionID
+	Created time.Time
+}
+
+// Session is a device session. Only the SHA-256 of its token is stored.
+type Session struct {
+	TokenHash []byte
+	Account   candor.AccountID
+	Device    candor.DeviceID
+	Created   time.Time
+	Expires   time.Time
+}
+
+// Attempts counts failed logins for one handle within a window.
+type Attempts struct {
+	Failures int
+	First    time.Time
+	Last     time.Time
+}
+
+// Directory is the global store: account → home region, handle → account,
+// sessions, login throttling and wrapped system secrets.
+type Directory interface {
+	// CreateEntry stores an entry; Conflict if the account or the handle
+	// exists.
+	CreateEntry(ctx context.Context, e Entry) error
+	// EntryByHandle returns the entry for a handle; NotFound if none.
+	EntryByHandle(ctx context.Context, handle []byte) (Entry, error)
+	// Entry returns the entry of an account; NotFound if none.
+	Entry(ctx context.Context, account candor.AccountID) (Entry, error)
+	// DeleteEntry removes an account's entry and all its sessions.
+	DeleteEntry(ctx context.Context, account candor.AccountID) error
+
+	// CreateSession stores a session.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session with this token hash; NotFound if none.
+	// It does not check expiry: callers compare Expires with their clock.
+	Session(ctx context.Context, tokenHash []byte) (Session, error)
+	// DeleteSession revokes one session; absent is not an error.
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	// DeleteDeviceSessions revokes every session of one device.
+	DeleteDeviceSessions(ctx context.Context, account candor.AccountID, device candor.DeviceID) error
+	// DeleteExpiredSessions removes sessions that expired before now and
+	// reports how many.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// LoginFailed records a failed login for handle at now and returns the
+	// attempts so far. A window older than window restarts at one failure.
+	LoginFailed(ctx context.Context, handle []byte, now time.Time, window time.Duration) (Attempts, error)
+	// LoginAttempts returns the recorded failures (zero if none).
+	LoginAttempts(ctx context.Context, handle []byte) (Attempts, error)
+	// LoginSucceeded clears the failures of handle.
+	LoginSucceeded(ctx context.Context, handle []byte) error
+
+	// SystemKey returns a named system secret, wrapped by the root key;
+	// NotFound if none.
+	SystemKey(ctx context.Context, name string) (WrappedKey, error)
+	// PutSystemKey stores a named system secret unless one exists, in which
+	// case the stored one is returned and k is discarded.
+	PutSystemKey(ctx context.Context, name string, k WrappedKey) (WrappedKey, error)
+
+	Close() error
+}
