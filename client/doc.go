@@ -1,0 +1,80 @@
+// Package client is Candor's device SDK: a phone's side of the device
+// cloud. A Client is bound to a state folder, the phone's storage, made by
+// Init (which makes no network request) and loaded by Open.
+//
+//	c, err := client.Init(dir, client.Config{Server: url, IMEI: imei, Phone: "+919812345678", Country: "IN"})
+//	c.Contacts().ImportVCard(f)                      // local: nothing leaves the phone
+//	c.Signup(ctx, email, password)                   // email and password stay on the phone
+//	c.SetConsent(ctx, candor.Contacts, true)         // the person opts in
+//	c.Sync(ctx, nil)                                 // every category that is on
+//
+// # What leaves the phone
+//
+// The email is turned into a login handle by an OPRF (ristretto255): the
+// phone blinds it, the server evaluates blindly, the phone finalizes. The
+// password is stretched on the phone with Argon2id (DefaultKDF; a server
+// asking for less than MinimumKDF at login is refused) and split with
+// HKDF-SHA256 into an auth key, sent to the server, and a device key that
+// stays here and keys the HMAC-SHA256 pseudonym of the IMEI that the device
+// is registered under. The phone number and the IMEI are never sent.
+//
+// Records of a category are sent only while that category is on
+// (consent, promise P2): Sync refreshes the account's consents first and
+// refuses a category that is off with candor.ErrConsent before making any
+// request about it. Turning a category off keeps the phone's own data but
+// stops syncing it; the server shreds the cloud copy.
+//
+// # Sync and conflicts
+//
+// Each category is a set of records (id, version, data) with a change
+// feed. A phone keeps, per category, the consent epoch it synced against, a
+// feed cursor, and its records, each with the server version it last saw
+// and flags for a pending edit (dirty) or deletion (a tombstone to push).
+// Sync pulls the feed from the cursor, then pushes pending changes in
+// batches of at most 500, and repeats until nothing is pending.
+//
+// The conflict rule never silently drops an edit:
+//
+//   - The server's state wins the record's id.
+//   - A local edit against a server edit with different data is kept as a
+//     new record, a conflict copy (new id, base version 0), so both edits
+//     survive on every device. Identical data is no conflict.
+//   - A local deletion against a server edit: the edit wins, the record is
+//     restored and the deletion dropped.
+//   - A local edit against a server deletion: the edit wins; it is pushed
+//     again on top of the tombstone, restoring the record everywhere.
+//   - Deletions propagate as tombstones; a record deleted on both sides is
+//     gone.
+//
+// # Epochs
+//
+// Turning a category off destroys its cloud copy; turning it on again
+// starts a new consent epoch. When the epoch a phone synced against is no
+// longer the current one (seen in the consents, the feed, a push answer, or
+// a push refused with code conflict), the phone resets that category: the
+// cursor goes back to 0 and every record it holds becomes new (version 0,
+// pending), so that it is offered to the new, empty cloud copy. The same
+// happens when a different account signs in on the phone.
+//
+// # State folder
+//
+//	DIR/device.json          server, IMEI, phone number, country (never sent)
+//	DIR/session.json         account, device, region, session token, device key, IMEI pseudonym
+//	DIR/consents.json        last known consent state per category, with epochs
+//	DIR/records/CAT.json     epoch, cursor and records of one category
+//
+// Files are JSON, 0600, in 0700 folders, each replaced atomically
+// (temporary file, fsync, rename). The password, the Argon2id master key and
+// the auth key are never stored: signing in again needs the password.
+//
+// # Data formats
+//
+// Contacts are vCards (2.1, 3.0 or 4.0), each stored and synced as the
+// original bytes of its card. A note is the JSON object {"title", "body"}.
+//
+// # Errors
+//
+// Every error is a *candor.Error: its Kind says what went wrong, its
+// message is lowercase and holds no personal data. A refusal for lack of
+// consent has Kind candor.ConsentRequired and names the category.
+package client

@@ -1,0 +1,111 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+)
+
+// maxResponseBytes bounds what the phone reads from one answer.
+const maxResponseBytes = 256 << 20
+
+// remote speaks the /v1 HTTP API of one server.
+type remote struct {
+	base  string // scheme://host[:port][/prefix], no trailing slash
+	hc    *http.Client
+	token string
+}
+
+// do sends one request and decodes a 2xx answer into out (when not nil).
+// A non-2xx answer becomes a *candor.Error with the server's stable code and
+// message; a failure to reach the server is Unavailable.
+func (r *remote) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return candor.Wrap(candor.Internal, "cannot encode the request", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.base+api.Version+path, body)
+	if err != nil {
+		return candor.Wrap(candor.Invalid, "the server address is not usable", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "candor-device/1")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return candor.Wrap(candor.Unavailable, "the request was cancelled", err)
+		}
+		return candor.Wrap(candor.Unavailable, "cannot reach the server", err)
+	}
+	defer resp.Body.Close()
+	lr := io.LimitReader(resp.Body, maxResponseBytes)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeError(resp.StatusCode, lr)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		io.Copy(io.Discard, lr)
+		return nil
+	}
+	if err := json.NewDecoder(lr).Decode(out); err != nil {
+		return candor.Wrap(candor.Internal, "the server's answer is malformed", err)
+	}
+	return nil
+}
+
+// decodeError turns an error answer into a *candor.Error.
+func decodeError(status int, body io.Reader) error {
+	var er api.ErrorResponse
+	if err := json.NewDecoder(body).Decode(&er); err == nil && er.Error.Code != "" {
+		msg := er.Error.Message
+		if msg == "" {
+			msg = strings.ReplaceAll(er.Error.Code, "_", " ")
+		}
+		return &candor.Error{
+			Kind:     candor.KindOfCode(er.Error.Code),
+			Message:  msg,
+			Category: candor.Category(er.Error.Category),
+		}
+	}
+	return candor.E(kindOfStatus(status), fmt.Sprintf("the server answered HTTP %d", status))
+}
+
+// kindOfStatus guesses a kind for an answer without a Candor error body
+// (a proxy's page, say).
+func kindOfStatus(status int) candor.Kind {
+	switch status {
+	case http.StatusBadRequest:
+		return candor.Invalid
+	case http.StatusUnauthorized:
+		return candor.Unauthenticated
+	case http.StatusForbidden:
+		return candor.Forbidden
+	case http.StatusNotFound:
+		return candor.NotFound
+	case http.StatusConflict:
+		return candor.Conflict
+	case http.StatusRequestEntityTooLarge:
+		return candor.TooLarge
+	case http.StatusTooManyRequests:
+		return candor.RateLimited
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return candor.Unavailable
+	}
+	return candor.Internal
+}
