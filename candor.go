@@ -62,3 +62,13 @@ func ParseCategory(s string) (Category, error) {
 // PolicyVersion is the version of the privacy policy a consent is given under.
 // A consent records the version in force when it was given.
 const PolicyVersion = "2026-11-01"
+
+// Principal is who a device request acts for: an account, one of its
+// devices, and the account's home region. It is established by
+// authentication and carried by the request's context; it holds no personal
+// data.
+type Principal struct {
+	Account AccountID
+	Device  DeviceID
+	Region  RegionID
+}

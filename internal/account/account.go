@@ -1,0 +1,422 @@
+package account
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/cloudflare/circl/group"
+	"github.com/cloudflare/circl/oprf"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Directory is what the service needs of the directory store.
+type Directory interface {
+	CreateEntry(ctx context.Context, e store.Entry) error
+	EntryByHandle(ctx context.Context, handle []byte) (store.Entry, error)
+	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
+	CreateSession(ctx context.Context, s store.Session) error
+	Session(ctx context.Context, tokenHash []byte) (store.Session, error)
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+	DeleteDeviceSessions(ctx context.Context, account candor.AccountID, device candor.DeviceID) error
+	LoginFailed(ctx context.Context, handle []byte, now time.Time, window time.Duration) (store.Attempts, error)
+	LoginAttempts(ctx context.Context, handle []byte) (store.Attempts, error)
+	LoginSucceeded(ctx context.Context, handle []byte) error
+}
+
+// Accounts is what the service needs of a region store.
+type Accounts interface {
+	CreateAccount(ctx context.Context, a store.Account) error
+	Account(ctx context.Context, id candor.AccountID) (store.Account, error)
+	DeleteAccount(ctx context.Context, id candor.AccountID) error
+	RegisterDevice(ctx context.Context, d store.Device) (store.Device, error)
+	Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error)
+}
+
+// Regions resolves the home region of a country and the store of a region.
+type Regions interface {
+	HomeFor(country string) candor.RegionID
+	Accounts(id candor.RegionID) (Accounts, error)
+}
+
+// Secrets gives the keyring's system secrets; it fails with candor.ErrSealed
+// while the server is sealed.
+type Secrets interface {
+	Secret(name string) ([]byte, error)
+}
+
+// Config sets the service's costs and limits. Zero fields take defaults.
+type Config struct {
+	// Hash is the server-side Argon2id cost (default OWASP).
+	Hash Argon2
+	// MinKDF is the weakest device-side Argon2id a signup may use (default:
+	// the OWASP minimum).
+	MinKDF store.KDF
+	// SessionTTL is how long a session lasts (default 30 days).
+	SessionTTL time.Duration
+	// MaxFailures failed logins within Window lock the handle (defaults 5, 15 min).
+	MaxFailures int
+	Window      time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Hash == (Argon2{}) {
+		c.Hash = OWASP
+	}
+	if c.MinKDF == (store.KDF{}) {
+		c.MinKDF = store.KDF{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 30 * 24 * time.Hour
+	}
+	if c.MaxFailures == 0 {
+		c.MaxFailures = 5
+	}
+	if c.Window == 0 {
+		c.Window = 15 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Service manages accounts, devices and sessions.
+type Service struct {
+	dir     Directory
+	regions Regions
+	secrets Secrets
+	cfg     Config
+	dummy   string // a hash to verify against for unknown handles, to equalise timing
+}
+
+// New returns a Service.
+func New(dir Directory, regions Regions, secrets Secrets, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{dir: dir, regions: regions, secrets: secrets, cfg: cfg, dummy: cfg.Hash.hash(make([]byte, 32))}
+}
+
+// Sizes of what devices send.
+const (
+	HandleSize    = 64 // an OPRF output (SHA-512)
+	AuthKeySize   = 32
+	PseudonymSize = 32 // an HMAC-SHA256
+	minSalt       = 16
+	maxSalt       = 64
+	fakeSaltSize  = 16
+)
+
+var suite = oprf.SuiteRistretto255
+
+// EvaluateHandle evaluates the login-handle OPRF on a blinded element. It
+// learns nothing about the email behind it.
+func (s *Service) EvaluateHandle(ctx context.Context, blinded []byte) ([]byte, error) {
+	seed, err := s.secrets.Secret(keyring.SecretHandleOPRF)
+	if err != nil {
+		return nil, err
+	}
+	key, err := oprf.DeriveKey(suite, oprf.BaseMode, seed, []byte("candor/login-handle/v1"))
+	if err != nil {
+		return nil, fmt.Errorf("derive handle key: %w", err)
+	}
+	elem := suite.Group().NewElement()
+	if len(blinded) == 0 || len(blinded) > 64 || elem.UnmarshalBinary(blinded) != nil || elem.IsIdentity() {
+		return nil, candor.E(candor.Invalid, "the blinded handle is not a valid group element")
+	}
+	ev, err := oprf.NewServer(suite, key).Evaluate(&oprf.EvaluationRequest{Elements: []group.Element{elem}})
+	if err != nil || len(ev.Elements) != 1 {
+		return nil, candor.E(candor.Invalid, "the blinded handle could not be evaluated")
+	}
+	return ev.Elements[0].MarshalBinaryCompress()
+}
+
+func checkHandle(h []byte) error {
+	if len(h) != HandleSize {
+		return candor.Errorf(candor.Invalid, "a login handle is %d bytes", HandleSize)
+	}
+	return nil
+}
+
+// Salt returns the salt and device-side cost of the account with this
+// handle. An unknown handle gets a stable fake salt and the default cost, so
+// the answer does not tell whether an account exists.
+func (s *Service) Salt(ctx context.Context, handle []byte) ([]byte, store.KDF, error) {
+	if err := checkHandle(handle); err != nil {
+		return nil, store.KDF{}, err
+	}
+	fakeKey, err := s.secrets.Secret(keyring.SecretFakeSalt)
+	if err != nil {
+		return nil, store.KDF{}, err
+	}
+	entry, err := s.dir.EntryByHandle(ctx, handle)
+	if err == nil {
+		var acc store.Account
+		if acc, err = s.account(ctx, entry); err == nil {
+			return acc.Salt, acc.KDF, nil
+		}
+	}
+	if !candor.Is(err, candor.NotFound) {
+		return nil, store.KDF{}, err
+	}
+	m := hmac.New(sha256.New, fakeKey)
+	m.Write(handle)
+	return m.Sum(nil)[:fakeSaltSize], DefaultKDF, nil
+}
+
+// DefaultKDF is the device-side Argon2id cost devices use by default
+// (RFC 9106's second recommended option), and the one fake salts advertise.
+var DefaultKDF = store.KDF{Time: 3, MemoryKiB: 64 * 1024, Threads: 4}
+
+func (s *Service) account(ctx context.Context, e store.Entry) (store.Account, error) {
+	accts, err := s.regions.Accounts(e.Region)
+	if err != nil {
+		return store.Account{}, err
+	}
+	return accts.Account(ctx, e.Account)
+}
+
+// Signup is what a device sends to create an account.
+type Signup struct {
+	Handle, Salt, AuthKey, Pseudonym []byte
+	KDF                              store.KDF
+	Country                          string
+}
+
+// Grant is an opened session: the token is shown to the device once.
+type Grant struct {
+	Principal candor.Principal
+	Token     string
+	Expires   time.Time
+}
+
+var countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
+
+func (s *Service) checkSignup(in Signup) error {
+	if err := checkHandle(in.Handle); err != nil {
+		return err
+	}
+	switch {
+	case len(in.Salt) < minSalt || len(in.Salt) > maxSalt:
+		return candor.Errorf(candor.Invalid, "the salt must be %d to %d bytes", minSalt, maxSalt)
+	case len(in.AuthKey) != AuthKeySize:
+		return candor.Errorf(candor.Invalid, "the auth key must be %d bytes", AuthKeySize)
+	case len(in.Pseudonym) != PseudonymSize:
+		return candor.Errorf(candor.Invalid, "the device pseudonym must be %d bytes", PseudonymSize)
+	case !countryPattern.MatchString(in.Country):
+		return candor.E(candor.Invalid, "the country must be an ISO 3166 two-letter code such as IN")
+	case in.KDF.Time < s.cfg.MinKDF.Time || in.KDF.MemoryKiB < s.cfg.MinKDF.MemoryKiB || in.KDF.Threads < max(1, s.cfg.MinKDF.Threads):
+		return candor.Errorf(candor.Invalid, "the password derivation is too weak: Argon2id needs at least t=%d, m=%d KiB",
+			s.cfg.MinKDF.Time, s.cfg.MinKDF.MemoryKiB)
+	case in.KDF.Time > 64 || in.KDF.MemoryKiB > 4<<20 || in.KDF.Threads > 64:
+		return candor.E(candor.Invalid, "the password derivation cost is out of range")
+	}
+	return nil
+}
+
+// Signup creates an account homed in the region serving its country,
+// registers the device and opens a session for it. It fails with
+// candor.Conflict when the handle is taken.
+func (s *Service) Signup(ctx context.Context, in Signup) (Grant, error) {
+	if err := s.checkSignup(in); err != nil {
+		return Grant{}, err
+	}
+	if _, err := s.secrets.Secret(keyring.SecretHandleOPRF); err != nil {
+		return Grant{}, err
+	}
+	if _, err := s.dir.EntryByHandle(ctx, in.Handle); err == nil {
+		return Grant{}, errTaken
+	} else if !candor.Is(err, candor.NotFound) {
+		return Grant{}, err
+	}
+	region := s.regions.HomeFor(in.Country)
+	accts, err := s.regions.Accounts(region)
+	if err != nil {
+		return Grant{}, err
+	}
+	now := s.cfg.Now().UTC()
+	acc := store.Account{
+		ID: candor.NewAccountID(), Country: in.Country, Salt: in.Salt, KDF: in.KDF,
+		AuthHash: s.cfg.Hash.hash(in.AuthKey), Created: now,
+	}
+	if err := accts.CreateAccount(ctx, acc); err != nil {
+		return Grant{}, err
+	}
+	// The region row comes first; the directory entry makes the account
+	// reachable. If the handle was taken in between, undo the region row.
+	if err := s.dir.CreateEntry(ctx, store.Entry{Account: acc.ID, Handle: in.Handle, Region: region, Created: now}); err != nil {
+		if derr := accts.DeleteAccount(ctx, acc.ID); derr != nil {
+			err = fmt.Errorf("%w (and undoing the account failed: %v)", err, derr)
+		}
+		if candor.Is(err, candor.Conflict) {
+			return Grant{}, errTaken
+		}
+		return Grant{}, err
+	}
+	return s.open(ctx, accts, acc.ID, region, in.Pseudonym)
+}
+
+var errTaken = candor.E(candor.Conflict, "an account already exists for this email: log in instead")
+
+var errLogin = candor.E(candor.Unauthenticated, "wrong email or password")
+
+// Login opens a session for a device after checking its auth key. Failures
+// are counted per handle; too many within the window are refused with
+// candor.RateLimited without checking the key.
+func (s *Service) Login(ctx context.Context, handle, authKey, pseudonym []byte) (Grant, error) {
+	if err := checkHandle(handle); err != nil {
+		return Grant{}, err
+	}
+	if len(authKey) != AuthKeySize || len(pseudonym) != PseudonymSize {
+		return Grant{}, candor.E(candor.Invalid, "the auth key and device pseudonym must be 32 bytes each")
+	}
+	if _, err := s.secrets.Secret(keyring.SecretHandleOPRF); err != nil {
+		return Grant{}, err
+	}
+	now := s.cfg.Now()
+	att, err := s.dir.LoginAttempts(ctx, handle)
+	if err != nil {
+		return Grant{}, err
+	}
+	if wait := s.lockout(att, now); wait > 0 {
+		return Grant{}, candor.Errorf(candor.RateLimited, "too many failed logins: try again in %s", wait.Round(time.Second))
+	}
+	entry, err := s.dir.EntryByHandle(ctx, handle)
+	var acc store.Account
+	if err == nil {
+		acc, err = s.account(ctx, entry)
+	}
+	if err != nil && !candor.Is(err, candor.NotFound) {
+		return Grant{}, err
+	}
+	ok := false
+	if err == nil {
+		ok = verify(acc.AuthHash, authKey)
+	} else {
+		verify(s.dummy, authKey) // same work for unknown handles
+	}
+	if !ok {
+		if _, err := s.dir.LoginFailed(ctx, handle, now.UTC(), s.cfg.Window); err != nil {
+			return Grant{}, err
+		}
+		return Grant{}, errLogin
+	}
+	if err := s.dir.LoginSucceeded(ctx, handle); err != nil {
+		return Grant{}, err
+	}
+	accts, err := s.regions.Accounts(entry.Region)
+	if err != nil {
+		return Grant{}, err
+	}
+	return s.open(ctx, accts, acc.ID, entry.Region, pseudonym)
+}
+
+// lockout returns how long a handle must wait: nothing below MaxFailures
+// failures in the window, then one minute doubling with each further
+// failure, at most the window.
+func (s *Service) lockout(a store.Attempts, now time.Time) time.Duration {
+	if a.Failures < s.cfg.MaxFailures || now.Sub(a.First) > s.cfg.Window {
+		return 0
+	}
+	d := time.Minute << min(a.Failures-s.cfg.MaxFailures, 10)
+	d = min(d, s.cfg.Window)
+	return a.Last.Add(d).Sub(now)
+}
+
+func (s *Service) open(ctx context.Context, accts Accounts, account candor.AccountID, region candor.RegionID, pseudonym []byte) (Grant, error) {
+	now := s.cfg.Now().UTC()
+	dev, err := accts.RegisterDevice(ctx, store.Device{ID: candor.NewDeviceID(), Account: account, Pseudonym: pseudonym, Created: now})
+	if err != nil {
+		return Grant{}, err
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	sess := store.Session{TokenHash: hashToken(token), Account: account, Device: dev.ID, Created: now, Expires: now.Add(s.cfg.SessionTTL)}
+	if err := s.dir.CreateSession(ctx, sess); err != nil {
+		return Grant{}, err
+	}
+	return Grant{Principal: candor.Principal{Account: account, Device: dev.ID, Region: region}, Token: token, Expires: sess.Expires}, nil
+}
+
+const tokenPrefix = "cdt_"
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+var errToken = candor.E(candor.Unauthenticated, "the session token is not valid: log in again")
+
+// Authenticate returns the principal of a session token. Unknown, malformed,
+// revoked and expired tokens are candor.Unauthenticated.
+func (s *Service) Authenticate(ctx context.Context, token string) (candor.Principal, error) {
+	if !strings.HasPrefix(token, tokenPrefix) || len(token) != len(tokenPrefix)+43 {
+		return candor.Principal{}, errToken
+	}
+	sess, err := s.dir.Session(ctx, hashToken(token))
+	if candor.Is(err, candor.NotFound) {
+		return candor.Principal{}, errToken
+	} else if err != nil {
+		return candor.Principal{}, err
+	}
+	if !s.cfg.Now().Before(sess.Expires) {
+		return candor.Principal{}, candor.E(candor.Unauthenticated, "the session has expired: log in again")
+	}
+	entry, err := s.dir.Entry(ctx, sess.Account)
+	if candor.Is(err, candor.NotFound) {
+		return candor.Principal{}, errToken
+	} else if err != nil {
+		return candor.Principal{}, err
+	}
+	return candor.Principal{Account: sess.Account, Device: sess.Device, Region: entry.Region}, nil
+}
+
+// Logout revokes the session of token.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	return s.dir.DeleteSession(ctx, hashToken(token))
+}
+
+// Devices lists the devices of p's account.
+func (s *Service) Devices(ctx context.Context, p candor.Principal) ([]store.Device, error) {
+	accts, err := s.regions.Accounts(p.Region)
+	if err != nil {
+		return nil, err
+	}
+	return accts.Devices(ctx, p.Account)
+}
+
+// RevokeDevice ends every session of one of p's devices. A device of
+// another account is candor.NotFound.
+func (s *Service) RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error {
+	devs, err := s.Devices(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, d := range devs {
+		if d.ID == device {
+			return s.dir.DeleteDeviceSessions(ctx, p.Account, device)
+		}
+	}
+	return candor.E(candor.NotFound, "no such device on this account")
+}
+
+// Created returns when p's account was created.
+func (s *Service) Created(ctx context.Context, p candor.Principal) (time.Time, error) {
+	accts, err := s.regions.Accounts(p.Region)
+	if err != nil {
+		return time.Time{}, err
+	}
+	a, err := accts.Account(ctx, p.Account)
+	return a.Created, err
+}
+

@@ -1,0 +1,96 @@
+package consent
+
+import (
+	"context"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Store is what the ledger needs of a region store.
+type Store interface {
+	AppendConsent(ctx context.Context, e store.ConsentEvent) (store.ConsentEvent, error)
+	ConsentLedger(ctx context.Context, account candor.AccountID) ([]store.ConsentEvent, error)
+	ConsentState(ctx context.Context, account candor.AccountID) (map[candor.Category]store.ConsentEvent, error)
+}
+
+// Stores resolves a region's store.
+type Stores interface {
+	Consent(region candor.RegionID) (Store, error)
+}
+
+// Ledger records and answers consent.
+type Ledger struct {
+	stores Stores
+	now    func() time.Time
+}
+
+// NewLedger returns a Ledger over the region stores.
+func NewLedger(stores Stores, now func() time.Time) *Ledger {
+	if now == nil {
+		now = time.Now
+	}
+	return &Ledger{stores: stores, now: now}
+}
+
+// Set turns category c on or off for p's account, from p's device, under a
+// policy version. Setting the state a category already has appends nothing
+// and returns the event that set it. Turning a category off deletes its
+// data in the cloud before Set returns.
+func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
+	if !c.Valid() {
+		return store.ConsentEvent{}, candor.E(candor.Invalid, "unknown category")
+	}
+	if policy == "" {
+		policy = candor.PolicyVersion
+	}
+	if len(policy) > 64 {
+		return store.ConsentEvent{}, candor.E(candor.Invalid, "the policy version is too long")
+	}
+	st, err := l.stores.Consent(p.Region)
+	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	state, err := st.ConsentState(ctx, p.Account)
+	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	if cur, ok := state[c]; ok && cur.On == on {
+		return cur, nil
+	}
+	if _, ok := state[c]; !ok && !on {
+		return store.ConsentEvent{Account: p.Account, Category: c}, nil // never on: nothing to withdraw
+	}
+	return st.AppendConsent(ctx, store.ConsentEvent{
+		Account: p.Account, Category: c, On: on, Device: p.Device, Time: l.now().UTC(), PolicyVersion: policy,
+	})
+}
+
+// State returns the latest event per category of p's account.
+func (l *Ledger) State(ctx context.Context, p candor.Principal) (map[candor.Category]store.ConsentEvent, error) {
+	st, err := l.stores.Consent(p.Region)
+	if err != nil {
+		return nil, err
+	}
+	return st.ConsentState(ctx, p.Account)
+}
+
+// Events returns p's account's whole ledger, oldest first.
+func (l *Ledger) Events(ctx context.Context, p candor.Principal) ([]store.ConsentEvent, error) {
+	st, err := l.stores.Consent(p.Region)
+	if err != nil {
+		return nil, err
+	}
+	return st.ConsentLedger(ctx, p.Account)
+}
+
+// Check returns the consent epoch of category c for p's account, or the
+// consent_required error that names it.
+func (l *Ledger) Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error) {
+	state, err := l.State(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	return Decide(c, state)
+}

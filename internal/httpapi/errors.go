@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+)
+
+// statusOf is the one place where an error kind becomes an HTTP status.
+func statusOf(k candor.Kind) int {
+	switch k {
+	case candor.Invalid:
+		return http.StatusBadRequest
+	case candor.Unauthenticated:
+		return http.StatusUnauthorized
+	case candor.Forbidden, candor.ConsentRequired:
+		return http.StatusForbidden
+	case candor.NotFound:
+		return http.StatusNotFound
+	case candor.Conflict:
+		return http.StatusConflict
+	case candor.WrongRegion:
+		return http.StatusMisdirectedRequest
+	case candor.TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case candor.RateLimited:
+		return http.StatusTooManyRequests
+	case candor.Sealed, candor.Unavailable:
+		return http.StatusServiceUnavailable
+	case candor.Integrity:
+		// The server holds data it cannot vouch for: its fault, not the
+		// client's, but named so operators and clients see what it is.
+		return http.StatusInternalServerError
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers with the error's stable code and user message. The
+// cause of internal errors is logged, never sent.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	kind := candor.KindOf(err)
+	status := statusOf(kind)
+	body := api.Error{Code: kind.Code(), Message: candor.Message(err)}
+	var ce *candor.Error
+	if errors.As(err, &ce) && kind == candor.ConsentRequired {
+		body.Category = string(ce.Category)
+	}
+	if status >= 500 && kind != candor.Sealed && kind != candor.Unavailable {
+		h.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "kind", kind.Code(), "err", err)
+	}
+	if kind == candor.RateLimited {
+		w.Header().Set("Retry-After", "60")
+	}
+	writeJSON(w, status, api.ErrorResponse{Error: body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if v != nil {
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			slog.Debug("write response", "err", err)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+// Package httpapi is Candor's versioned JSON API over HTTP. It decodes
+// requests, authenticates devices, calls the services the server composed
+// (already wrapped by their policy layers) and maps errors to HTTP statuses
+// in one place (statusOf). It holds no business rules.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/records"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Accounts is what the API needs of the account service.
+type Accounts interface {
+	EvaluateHandle(ctx context.Context, blinded []byte) ([]byte, error)
+	Salt(ctx context.Context, handle []byte) ([]byte, store.KDF, error)
+	Signup(ctx context.Context, in account.Signup) (account.Grant, error)
+	Login(ctx context.Context, handle, authKey, pseudonym []byte) (account.Grant, error)
+	Authenticate(ctx context.Context, token string) (candor.Principal, error)
+	Logout(ctx context.Context, token string) error
+	Devices(ctx context.Context, p candor.Principal) ([]store.Device, error)
+	RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error
+	Created(ctx context.Context, p candor.Principal) (time.Time, error)
+}
+
+// Consent is what the API needs of the consent ledger.
+type Consent interface {
+	Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error)
+	State(ctx context.Context, p candor.Principal) (map[candor.Category]store.ConsentEvent, error)
+	Events(ctx context.Context, p candor.Principal) ([]store.ConsentEvent, error)
+}
+
+// Records is the records service as the API holds it: behind the consent
+// gate.
+type Records interface {
+	Push(ctx context.Context, p candor.Principal, c candor.Category, epoch int64, changes []records.Change) (records.Pushed, error)
+	Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (records.Feed, error)
+}
+
+// Health tells whether the server can serve personal data.
+type Health interface {
+	Sealed() bool
+	Ready(ctx context.Context) error
+}
+
+// Services are what the handler serves.
+type Services struct {
+	Accounts Accounts
+	Consent  Consent
+	Records  Records
+	Health   Health
+}
+
+// Handler is the HTTP API.
+type Handler struct {
+	svc     Services
+	log     *slog.Logger
+	metrics *metrics
+	mux     *http.ServeMux
+}
+
+// New returns the API handler. Metrics are registered with reg; logs go to
+// log. Neither ever holds personal data: routes are logged by pattern, never
+// by path, and no client address is recorded.
+func New(svc Services, log *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) *Handler {
+	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), mux: http.NewServeMux()}
+	m := h.mux
+	m.HandleFunc("GET /healthz", h.healthz)
+	m.HandleFunc("GET /readyz", h.readyz)
+	m.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+
+	m.HandleFunc("POST /v1/auth/handle", h.unsealed(h.evaluateHandle))
+	m.HandleFunc("POST /v1/auth/salt", h.unsealed(h.salt))
+	m.HandleFunc("POST /v1/accounts", h.unsealed(h.signup))
+	m.HandleFunc("POST /v1/sessions", h.unsealed(h.login))
+	m.HandleFunc("DELETE /v1/sessions/current", h.device(h.logout))
+	m.HandleFunc("GET /v1/account", h.device(h.account))
+	m.HandleFunc("GET /v1/devices", h.device(h.devices))
+	m.HandleFunc("DELETE /v1/devices/{id}", h.device(h.revokeDevice))
+	m.HandleFunc("GET /v1/consents", h.device(h.consents))
+	m.HandleFunc("GET /v1/consents/ledger", h.device(h.ledger))
+	m.HandleFunc("PUT /v1/consents/{category}", h.device(h.setConsent))
+	m.HandleFunc("POST /v1/records/{category}", h.device(h.push))
+	m.HandleFunc("GET /v1/records/{category}", h.device(h.pull))
+	return h
+}
+
+// ServeHTTP serves the API with recovery, logging and metrics around every
+// route, and JSON answers for unknown routes and methods.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	_, pattern := h.mux.Handler(r)
+	route := pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("panic in handler", "route", route, "panic", v)
+			if !rec.wrote {
+				h.writeError(rec, r, candor.E(candor.Internal, "panic"))
+			}
+		}
+		d := time.Since(start)
+		h.metrics.observe(route, r.Method, rec.status, d)
+		h.log.Info("request", "method", r.Method, "route", route, "status", rec.status, "ms", d.Milliseconds(), "bytes", rec.bytes)
+	}()
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if pattern == "" {
+		h.unmatched(rec, r)
+		return
+	}
+	h.mux.ServeHTTP(rec, r)
+}
+
+// unmatched answers a request no route takes: 405 when the path exists
+// under another method, 404 otherwise.
+func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
+	probe := &recorder{ResponseWriter: discard{w.Header()}, status: http.StatusOK}
+	h.mux.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody("method_not_allowed", "this path does not take "+r.Method))
+		return
+	}
+	h.writeError(w, r, candor.E(candor.NotFound, "no such endpoint"))
+}
+
+// unsealed refuses with code sealed while the server holds no keys.
+func (h *Handler) unsealed(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if h.svc.Health.Sealed() {
+			h.writeError(w, r, candor.ErrSealed)
+			return
+		}
+		next(w, r)
+	}
+}
+
+type principalHandler func(w http.ResponseWriter, r *http.Request, p candor.Principal)
+
+// device authenticates a device session token, on an unsealed server.
+func (h *Handler) device(next principalHandler) http.HandlerFunc {
+	return h.unsealed(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			h.writeError(w, r, candor.E(candor.Unauthenticated, "this needs a session token: Authorization: Bearer TOKEN"))
+			return
+		}
+		p, err := h.svc.Accounts.Authenticate(r.Context(), token)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		next(w, r, p)
+	})
+}
+
+func (h *Handler) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "sealed": h.svc.Health.Sealed()})
+}
+
+func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if h.svc.Health.Sealed() {
+		h.writeError(w, r, candor.ErrSealed)
+		return
+	}
+	if err := h.svc.Health.Ready(r.Context()); err != nil {
+		h.writeError(w, r, candor.Wrap(candor.Unavailable, "a store is not reachable", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

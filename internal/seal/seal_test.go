@@ -1,0 +1,108 @@
+package seal
+
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+
+	"github.com/candorcloud/candor"
+)
+
+func testKey(t *testing.T) Key {
+	t.Helper()
+	k, err := NewKey(bytes.Repeat([]byte{7}, KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestRoundTrip(t *testing.T) {
+	k := testKey(t)
+	ad := AD("candor/record/v1", "acc_x", "contacts", "rec_1", "3")
+	for _, pt := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("Quillfeather "), 10000)} {
+		ct := k.Seal(pt, ad)
+		if len(ct) != len(pt)+Overhead {
+			t.Fatalf("ciphertext length %d, want %d", len(ct), len(pt)+Overhead)
+		}
+		if len(pt) > 0 && bytes.Contains(ct, pt[:1+len(pt)/2]) {
+			t.Fatal("plaintext visible in ciphertext")
+		}
+		got, err := k.Open(ct, ad)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("Open = %q, %v", got, err)
+		}
+	}
+}
+
+func TestNoncesDiffer(t *testing.T) {
+	k := testKey(t)
+	a, b := k.Seal([]byte("same"), nil), k.Seal([]byte("same"), nil)
+	if bytes.Equal(a, b) {
+		t.Fatal("two seals of the same plaintext are identical")
+	}
+}
+
+// Every flipped bit, a truncation, and every change of associated data must
+// be an integrity error — never returned as data.
+func TestTamperIsIntegrityError(t *testing.T) {
+	k := testKey(t)
+	ad := AD("candor/record/v1", "acc_a", "notes", "rec_1", "1")
+	ct := k.Seal([]byte("Marmalade-ledger"), ad)
+	for i := range ct {
+		bad := bytes.Clone(ct)
+		bad[i] ^= 0x01
+		if _, err := k.Open(bad, ad); !candor.Is(err, candor.Integrity) {
+			t.Fatalf("flipped byte %d: err = %v, want integrity", i, err)
+		}
+	}
+	if _, err := k.Open(ct[:len(ct)-1], ad); !candor.Is(err, candor.Integrity) {
+		t.Fatalf("truncated: %v", err)
+	}
+	for _, other := range [][]byte{
+		AD("candor/record/v1", "acc_b", "notes", "rec_1", "1"),    // another account
+		AD("candor/record/v1", "acc_a", "contacts", "rec_1", "1"), // another category
+		AD("candor/record/v1", "acc_a", "notes", "rec_2", "1"),    // another record
+		AD("candor/record/v1", "acc_a", "notes", "rec_1", "2"),    // another version
+	} {
+		if _, err := k.Open(ct, other); !candor.Is(err, candor.Integrity) {
+			t.Fatalf("opened under other associated data: %v", err)
+		}
+	}
+	other, _ := NewKey(bytes.Repeat([]byte{8}, KeySize))
+	if _, err := other.Open(ct, ad); !candor.Is(err, candor.Integrity) {
+		t.Fatalf("opened under another key: %v", err)
+	}
+}
+
+func TestADUnambiguous(t *testing.T) {
+	if bytes.Equal(AD("ab", "c"), AD("a", "bc")) {
+		t.Fatal("AD is ambiguous")
+	}
+	if got := hex.EncodeToString(AD("a", "")); got != "000000016100000000" {
+		t.Fatalf("AD encoding changed: %s", got)
+	}
+}
+
+// A known-answer vector pins the format (version byte, nonce, GCM with AD),
+// so data sealed by one release opens in the next.
+func TestKnownAnswer(t *testing.T) {
+	k := testKey(t)
+	vector, _ := hex.DecodeString("0100000000000000000000000002b9cad694e0fc84c4bb0b186cdd17e0003870a81069")
+	got, err := k.Open(vector, AD("kat"))
+	if err != nil || string(got) != "candor" {
+		t.Fatalf("known-answer vector: %q, %v", got, err)
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	k, _ := NewKey(bytes.Repeat([]byte{7}, KeySize))
+	f.Add(k.Seal([]byte("hello"), nil))
+	f.Add([]byte{})
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if pt, err := k.Open(b, nil); err == nil && pt == nil && len(b) != Overhead {
+			t.Fatal("opened garbage")
+		}
+	})
+}
