@@ -1,0 +1,242 @@
+// Package server composes Candor's services into one HTTP server. This is
+// the one place where policy wrappers are put around the services: a handler
+// never holds a records service that is not behind the consent gate.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/httpapi"
+	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/records"
+	"github.com/candorcloud/candor/internal/region"
+	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/store/sqlstore"
+)
+
+// Server is a composed Candor server.
+type Server struct {
+	cfg     Config
+	dir     store.Directory
+	regions map[candor.RegionID]store.Region
+	keys    *keyring.Keyring
+	handler http.Handler
+}
+
+// New opens the stores, composes the services and, in dev mode, unseals the
+// keyring with the development root key. Close releases the stores.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	if !cfg.Dev {
+		return nil, errors.New("production mode starts sealed and needs the key ceremony (candor operator init, then unseal), " +
+			"which this version does not have yet; start with --dev to try Candor (keys kept in the data folder, not for production)")
+	}
+	s := &Server{cfg: cfg, regions: map[candor.RegionID]store.Region{}}
+	if err := s.open(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	regionKeys := map[candor.RegionID]keyring.RegionKeys{}
+	for id, st := range s.regions {
+		regionKeys[id] = st
+	}
+	s.keys = keyring.New(s.dir, regionKeys)
+	if cfg.Dev {
+		if err := s.unsealDev(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.compose()
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context) error {
+	var err error
+	if pg := s.cfg.Postgres; pg != nil {
+		if s.dir, err = sqlstore.OpenPostgresDirectory(ctx, pg.Directory); err != nil {
+			return fmt.Errorf("directory: %w", err)
+		}
+		for _, id := range s.cfg.Regions.IDs() {
+			if s.regions[id], err = sqlstore.OpenPostgresRegion(ctx, pg.Regions[id]); err != nil {
+				return fmt.Errorf("region %s: %w", id, err)
+			}
+		}
+		return nil
+	}
+	if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+		return err
+	}
+	if s.dir, err = sqlstore.OpenSQLiteDirectory(filepath.Join(s.cfg.Data, "directory.db")); err != nil {
+		return fmt.Errorf("directory: %w", err)
+	}
+	for _, id := range s.cfg.Regions.IDs() {
+		dir := filepath.Join(s.cfg.Data, "regions", string(id))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if s.regions[id], err = sqlstore.OpenSQLiteRegion(filepath.Join(dir, "candor.db")); err != nil {
+			return fmt.Errorf("region %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) unsealDev(ctx context.Context) error {
+	if s.cfg.Data == "" {
+		return errors.New("--dev needs a data folder for its development root key")
+	}
+	if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(s.cfg.Data, keyring.DevRootFile)
+	root, err := keyring.DevRoot(path)
+	if err != nil {
+		return err
+	}
+	defer clear(root)
+	s.cfg.Logger.Warn("DEVELOPMENT MODE: the root key is kept in the data folder and the server unseals itself; " +
+		"anyone who can read the folder can read every account's data. Never use --dev in production.")
+	return s.keys.Unseal(ctx, root)
+}
+
+// compose puts the services together, each behind its policy wrappers.
+func (s *Server) compose() {
+	stores := regionStores{s}
+	ledger := consent.NewLedger(stores, nil)
+	guarded := consent.NewGate(ledger, records.New(stores, s.keys, s.cfg.codec))
+	accounts := account.New(s.dir, stores, s.keys, s.cfg.Account)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "candor_sealed", Help: "1 while the server is sealed and serves no personal data.",
+	}, func() float64 {
+		if s.keys.Sealed() {
+			return 1
+		}
+		return 0
+	}))
+	s.handler = httpapi.New(httpapi.Services{
+		Accounts: accounts,
+		Consent:  ledger,
+		Records:  guarded,
+		Health:   s,
+	}, s.cfg.Logger, reg, reg)
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Sealed reports whether the server holds no keys.
+func (s *Server) Sealed() bool { return s.keys.Sealed() }
+
+// Ready checks that every store answers.
+func (s *Server) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := s.dir.SystemKey(ctx, "root-check"); err != nil && !candor.Is(err, candor.NotFound) {
+		return fmt.Errorf("directory: %w", err)
+	}
+	for id, st := range s.regions {
+		if _, err := st.KEKs(ctx); err != nil {
+			return fmt.Errorf("region %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Regions returns the region configuration.
+func (s *Server) Regions() region.Config { return s.cfg.Regions }
+
+// Close closes every store.
+func (s *Server) Close() error {
+	var errs []error
+	if s.dir != nil {
+		errs = append(errs, s.dir.Close())
+	}
+	for _, st := range s.regions {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Serve serves HTTP on ln until ctx is cancelled, then shuts down
+// gracefully: it stops accepting, lets requests in flight finish within
+// ShutdownTimeout, and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// Run starts a server from cfg, listens on cfg.Addr, calls started with the
+// address it listens on, and serves until ctx is cancelled.
+func Run(ctx context.Context, cfg Config, started func(addr string)) error {
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if started != nil {
+		started(ln.Addr().String())
+	}
+	return s.Serve(ctx, ln)
+}
+
+// regionStores resolves a region's store for each service, as the narrow
+// interface that service owns.
+type regionStores struct{ s *Server }
+
+func (r regionStores) store(id candor.RegionID) (store.Region, error) {
+	st, ok := r.s.regions[id]
+	if !ok {
+		return nil, candor.Errorf(candor.WrongRegion, "region %s is not served by this server", id)
+	}
+	return st, nil
+}
+
+func (r regionStores) HomeFor(country string) candor.RegionID {
+	return r.s.cfg.Regions.HomeFor(country)
+}
+
+func (r regionStores) Accounts(id candor.RegionID) (account.Accounts, error) { return r.store(id) }
+func (r regionStores) Consent(id candor.RegionID) (consent.Store, error)     { return r.store(id) }
+func (r regionStores) Records(id candor.RegionID) (records.Store, error)     { return r.store(id) }

@@ -1,0 +1,67 @@
+// Package servertest starts real Candor servers for tests: the full
+// composition of package server, embedded SQLite in a temporary data folder,
+// served over HTTP on 127.0.0.1 by httptest, stopped when the test ends.
+//
+// Hashing costs are lowered so tests run quickly; everything else is what
+// `candor serve --dev` runs.
+package servertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/server"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Env is a running test server.
+type Env struct {
+	URL    string // base URL, http://127.0.0.1:PORT
+	Data   string // the server's data folder
+	Server *server.Server
+	Logs   *Logs // everything the server logged
+}
+
+// FastAccounts are account settings for tests: cheap server-side hashing
+// and a low floor for the device-side cost.
+var FastAccounts = account.Config{
+	Hash:   account.Argon2{Time: 1, MemoryKiB: 64, Threads: 1},
+	MinKDF: store.KDF{Time: 1, MemoryKiB: 8, Threads: 1},
+}
+
+// Start starts a dev server in a fresh temporary data folder.
+func Start(t testing.TB) *Env {
+	t.Helper()
+	return StartWith(t, server.Config{})
+}
+
+// StartWith starts a dev server with cfg, filling in the data folder, the
+// fast account settings and a capturing logger where cfg leaves them empty.
+func StartWith(t testing.TB, cfg server.Config) *Env {
+	t.Helper()
+	cfg.Dev = true
+	if cfg.Data == "" && cfg.Postgres == nil {
+		cfg.Data = t.TempDir()
+	}
+	if cfg.Account.Hash == (account.Argon2{}) {
+		cfg.Account.Hash, cfg.Account.MinKDF = FastAccounts.Hash, FastAccounts.MinKDF
+	}
+	logs := &Logs{}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(io.MultiWriter(logs), nil))
+	}
+	s, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start server: %v", err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		s.Close()
+	})
+	return &Env{URL: ts.URL, Data: cfg.Data, Server: s, Logs: logs}
+}
