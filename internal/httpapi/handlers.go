@@ -169,7 +169,7 @@ func (h *Handler) setConsent(w http.ResponseWriter, r *http.Request, p candor.Pr
 }
 
 func (h *Handler) push(w http.ResponseWriter, r *http.Request, p candor.Principal) {
-	c, err := candor.ParseCategory(r.PathValue("category"))
+	c, err := recordCategory(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -202,7 +202,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, p candor.Principa
 }
 
 func (h *Handler) pull(w http.ResponseWriter, r *http.Request, p candor.Principal) {
-	c, err := candor.ParseCategory(r.PathValue("category"))
+	c, err := recordCategory(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -228,6 +228,16 @@ func (h *Handler) pull(w http.ResponseWriter, r *http.Request, p candor.Principa
 		out.Records[i] = toAPIRecord(rec)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// recordCategory is the {category} of a records route: one that syncs as
+// records (not messaging).
+func recordCategory(r *http.Request) (candor.Category, error) {
+	c, err := candor.ParseCategory(r.PathValue("category"))
+	if err == nil && !c.Synced() {
+		err = candor.Errorf(candor.Invalid, "%s is not synced as records", c)
+	}
+	return c, err
 }
 
 func intParam(s string, def int64, name string) (int64, error) {

@@ -1,0 +1,247 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/server/servertest"
+)
+
+// Canaries: personal data that must never appear on the server's disk.
+const (
+	canaryIMEI     = "356938035643809"
+	canaryPassword = "Orchid-Lantern-7731!"
+	canaryEmail    = "oriel.quillfeather@example.invalid"
+	canaryName     = "Quillfeather"
+	canaryPhone    = "+919876543210"
+	canaryNote     = "Marmalade-ledger secret about the harbour"
+)
+
+func canaryForms(s string) [][]byte {
+	forms := [][]byte{[]byte(s), []byte(strings.ToLower(s)), []byte(base64.StdEncoding.EncodeToString([]byte(s))), []byte(hex.EncodeToString([]byte(s)))}
+	m, s1, s2 := md5.Sum([]byte(s)), sha1.Sum([]byte(s)), sha256.Sum256([]byte(s))
+	for _, sum := range [][]byte{m[:], s1[:], s2[:]} {
+		forms = append(forms, sum, []byte(hex.EncodeToString(sum)))
+	}
+	return forms
+}
+
+// scanFolder fails the test if any canary, in the clear or as a common
+// encoding or unkeyed hash, appears in any file under dir.
+func scanFolder(t *testing.T, dir string, canaries ...string) {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, c := range canaries {
+			for _, form := range canaryForms(c) {
+				if bytes.Contains(b, form) {
+					t.Errorf("%q (as %q) found in %s", c, form, path)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 {
+		t.Fatal("scanned no files")
+	}
+}
+
+func newPhone(t *testing.T, env *servertest.Env, imei string) *client.Client {
+	t.Helper()
+	c, err := client.Init(t.TempDir(), client.Config{Server: env.URL, IMEI: imei, Phone: "+919812345678", Country: "IN"},
+		client.WithKDF(testKDF), client.WithKDFFloor(testKDF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The whole device life against a real server: at every step the data
+// folder holds none of the personal data in the clear, encoded, or as an
+// unkeyed hash; opting out leaves nothing; a new phone then gets nothing.
+func TestNothingReadableOnDisk(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t)
+	canaries := []string{canaryIMEI, canaryPassword, canaryEmail, canaryName, canaryPhone, canaryNote}
+
+	a := newPhone(t, env, canaryIMEI)
+	for i := range 20 {
+		if _, err := a.Contacts().Add(fmt.Sprintf("Oriel %s %02d", canaryName, i), canaryPhone); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Notes().Add("harbour", canaryNote); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	// Consent off: the sync is refused on the phone and nothing is stored.
+	if _, err := a.Sync(ctx, nil, candor.Contacts); !candor.Is(err, candor.ConsentRequired) {
+		t.Fatalf("sync with consent off: %v", err)
+	}
+	scanFolder(t, env.Data, canaries...)
+
+	if _, err := a.SetConsent(ctx, candor.Contacts, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	scanFolder(t, env.Data, canaries...)
+
+	b := newPhone(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Contacts().List(); len(got) != 20 {
+		t.Fatalf("phone B has %d contacts, want 20", len(got))
+	}
+	if got, _ := b.Notes().List(); len(got) != 0 {
+		t.Fatalf("phone B has %d notes; notes were never on", len(got))
+	}
+
+	// Opting out deletes: no ciphertext and no data key remain.
+	if _, err := a.SetConsent(ctx, candor.Contacts, false); err != nil {
+		t.Fatal(err)
+	}
+	db := openRegionDB(t, env, "in")
+	for _, q := range []string{"SELECT count(*) FROM records", "SELECT count(*) FROM data_keys"} {
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if n != 0 {
+			t.Errorf("%s = %d after opt-out", q, n)
+		}
+	}
+	c := newPhone(t, env, "356938035643825")
+	if _, err := c.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetConsent(ctx, candor.Contacts, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Contacts().List(); len(got) != 0 {
+		t.Fatalf("after opt-out the cloud gave %d contacts to a new phone", len(got))
+	}
+	scanFolder(t, env.Data, canaries...)
+}
+
+func openRegionDB(t *testing.T, env *servertest.Env, region string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "regions", region, "candor.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// A flipped byte in a stored ciphertext, or a ciphertext swapped between two
+// records or two accounts, is an integrity error on read, never data.
+func TestTamperedCiphertextIsRefused(t *testing.T) {
+	env := servertest.Start(t)
+	alice, _ := signup(t, env, "IN")
+	bob, _ := signup(t, env, "IN")
+	push := func(r *raw, data ...string) {
+		epoch := r.consent("notes", true)
+		var changes []api.Change
+		for _, d := range data {
+			changes = append(changes, api.Change{ID: candor.NewRecordID(), Data: []byte(d)})
+		}
+		r.must("POST", "/v1/records/notes", api.PushRequest{Epoch: epoch, Changes: changes}, nil)
+	}
+	push(alice, "alice one", "alice two")
+	push(bob, "bob one")
+
+	rw, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "regions", "in", "candor.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rw.Close()
+	type row struct {
+		account, id string
+		ct          []byte
+	}
+	var rows []row
+	q, err := rw.Query("SELECT account, id, ciphertext FROM records ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q.Next() {
+		var r row
+		q.Scan(&r.account, &r.id, &r.ct)
+		rows = append(rows, r)
+	}
+	q.Close()
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	set := func(r row, ct []byte) {
+		if _, err := rw.Exec("UPDATE records SET ciphertext = ? WHERE account = ? AND id = ?", ct, r.account, r.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll := func(r *raw) answer { return r.call("GET", "/v1/records/notes", nil, nil) }
+	expectIntegrity := func(what string, r *raw) {
+		t.Helper()
+		a := readAll(r)
+		if a.error().Code != "integrity" {
+			t.Fatalf("%s: %d %s", what, a.status, a.body)
+		}
+		for _, s := range []string{"alice", "bob"} {
+			if bytes.Contains(a.body, []byte(s)) {
+				t.Fatalf("%s: data returned: %s", what, a.body)
+			}
+		}
+	}
+	for _, i := range []int{0, 20, len(rows[0].ct) - 1} { // header, body, tag
+		bad := bytes.Clone(rows[0].ct)
+		bad[i] ^= 1
+		set(rows[0], bad)
+		expectIntegrity(fmt.Sprintf("flipped byte %d", i), alice)
+	}
+	set(rows[0], rows[1].ct) // swapped between two records of one account
+	expectIntegrity("swapped records", alice)
+	set(rows[0], rows[2].ct) // bob's ciphertext in alice's record
+	expectIntegrity("swapped accounts", alice)
+	set(rows[0], rows[0].ct)
+	if a := readAll(alice); a.status != 200 {
+		t.Fatalf("restored: %d %s", a.status, a.body)
+	}
+}
