@@ -80,7 +80,10 @@ func TestHostileRequests(t *testing.T) {
 		{"consent off", alice, "POST", "/v1/records/contacts", "application/json", pushJSON(good), 403, "consent_required"},
 		{"pull with consent off", alice, "GET", "/v1/records/contacts", "", nil, 403, "consent_required"},
 		{"stale epoch", alice, "POST", "/v1/records/notes", "application/json",
-			func() []byte { b, _ := json.Marshal(api.PushRequest{Epoch: epoch + 99, Changes: []api.Change{{ID: newID, Data: []byte("a")}}}); return b }(), 409, "conflict"},
+			func() []byte {
+				b, _ := json.Marshal(api.PushRequest{Epoch: epoch + 99, Changes: []api.Change{{ID: newID, Data: []byte("a")}}})
+				return b
+			}(), 409, "conflict"},
 		{"negative cursor", alice, "GET", "/v1/records/notes?since=-1", "", nil, 400, "invalid"},
 		{"cursor not a number", alice, "GET", "/v1/records/notes?since=abc", "", nil, 400, "invalid"},
 		{"limit too large", alice, "GET", "/v1/records/notes?limit=100000", "", nil, 400, "invalid"},
