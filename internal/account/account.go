@@ -419,4 +419,3 @@ func (s *Service) Created(ctx context.Context, p candor.Principal) (time.Time, e
 	a, err := accts.Account(ctx, p.Account)
 	return a.Created, err
 }
-
