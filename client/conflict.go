@@ -89,7 +89,7 @@ func (s *categoryState) applyResult(res api.ChangeResult, newID func() string) (
 		return false
 	case api.Conflict:
 		cur := api.Record{ID: res.ID, Deleted: true} // no record on the server at all
-		if res.Current != nil {
+		if res.Current != nil && res.Current.Version > 0 {
 			cur = *res.Current
 		}
 		return s.applyResolution(local.ID, resolve(*local, cur, newID))

@@ -1,0 +1,633 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/client"
+)
+
+// deviceCommand is `candor device`: an emulated phone whose storage is the
+// --state folder. It only wires flags to the client SDK.
+func deviceCommand() *cobra.Command {
+	d := &device{}
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "An emulated phone: its storage is the --state folder",
+		Long: `An emulated phone. Its storage is the --state folder: made by 'init'
+(which sends nothing), it holds the phone's contacts and notes, its session
+and what it knows of the account's consents. Every service is off until it
+is turned on with 'consent CATEGORY on'; nothing of a category leaves the
+phone while it is off.`,
+	}
+	cmd.PersistentFlags().StringVar(&d.state, "state", "", "the phone's state folder (required)")
+	cmd.MarkPersistentFlagRequired("state")
+	cmd.AddCommand(
+		d.initCommand(),
+		d.signupCommand(),
+		d.loginCommand(),
+		d.logoutCommand(),
+		d.consentCommand(),
+		d.syncCommand(),
+		d.statusCommand(),
+		d.contactsCommand(),
+		d.notesCommand(),
+	)
+	return cmd
+}
+
+type device struct {
+	state string
+}
+
+func (d *device) open() (*client.Client, error) { return client.Open(d.state) }
+
+// parseCategories parses category arguments; a bad name is a usage error.
+func parseCategories(args []string) ([]candor.Category, error) {
+	var cats []candor.Category
+	for _, a := range args {
+		c, err := candor.ParseCategory(strings.ToLower(a))
+		if err != nil {
+			return nil, usageError{err}
+		}
+		cats = append(cats, c)
+	}
+	return cats, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (d *device) initCommand() *cobra.Command {
+	var cfg client.Config
+	var contacts, notes, sms, photos string
+	cmd := &cobra.Command{
+		Use:   "init --server URL --imei IMEI --phone E164 --country CC [--contacts FILE.vcf] [--notes DIR]",
+		Short: "Set up a new phone in the state folder (sends nothing)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if sms != "" {
+				return candor.E(candor.Invalid, "--sms is not yet supported")
+			}
+			if photos != "" {
+				return candor.E(candor.Invalid, "--photos is not yet supported")
+			}
+			fresh := isEmptyOrAbsent(d.state)
+			c, err := client.Init(d.state, cfg)
+			if err != nil {
+				return err
+			}
+			nc, nn, err := importInto(c, contacts, notes)
+			if err != nil {
+				if fresh {
+					os.RemoveAll(d.state) // leave no half-made phone behind
+				}
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "phone ready with %d contacts and %d notes; nothing was sent\n", nc, nn)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Server, "server", "", "base URL of the Candor server")
+	f.StringVar(&cfg.IMEI, "imei", "", "the phone's IMEI (stays on the phone)")
+	f.StringVar(&cfg.Phone, "phone", "", "the phone's number, E.164 (stays on the phone)")
+	f.StringVar(&cfg.Country, "country", "", "ISO 3166 country code, e.g. IN")
+	f.StringVar(&contacts, "contacts", "", "a vCard file to load into the phone's address book")
+	f.StringVar(&notes, "notes", "", "a folder of text files to load as notes (title = file name)")
+	f.StringVar(&sms, "sms", "", "an SMS Backup & Restore XML file (not yet supported)")
+	f.StringVar(&photos, "photos", "", "a folder of photos (not yet supported)")
+	for _, n := range []string{"server", "imei", "phone", "country"} {
+		cmd.MarkFlagRequired(n)
+	}
+	return cmd
+}
+
+func isEmptyOrAbsent(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	return errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0)
+}
+
+func importInto(c *client.Client, contacts, notes string) (nc, nn int, err error) {
+	if contacts != "" {
+		f, err := os.Open(contacts)
+		if err != nil {
+			return 0, 0, candor.Wrap(candor.Invalid, "cannot open the contacts file", err)
+		}
+		defer f.Close()
+		if nc, err = c.Contacts().ImportVCard(f); err != nil {
+			return 0, 0, err
+		}
+	}
+	if notes != "" {
+		if nn, err = c.Notes().ImportDir(notes); err != nil {
+			return 0, 0, err
+		}
+	}
+	return nc, nn, nil
+}
+
+// readPassword reads the password from the first line of stdin, without
+// echo when stdin is a terminal.
+func readPassword(cmd *cobra.Command) (string, error) {
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(cmd.ErrOrStderr(), "password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(cmd.ErrOrStderr())
+		if err != nil {
+			return "", candor.Wrap(candor.Invalid, "cannot read the password", err)
+		}
+		return string(b), nil
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", candor.Wrap(candor.Invalid, "cannot read the password from stdin", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", usageError{errors.New("give the password on stdin, on the first line")}
+	}
+	return line, nil
+}
+
+func (d *device) signupCommand() *cobra.Command {
+	var email string
+	cmd := &cobra.Command{
+		Use:   "signup --email EMAIL",
+		Short: "Create an account (password on stdin); the email and password never leave the phone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return d.signIn(cmd, email, (*client.Client).Signup, "account created")
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "the account's email address")
+	cmd.MarkFlagRequired("email")
+	return cmd
+}
+
+func (d *device) loginCommand() *cobra.Command {
+	var email string
+	cmd := &cobra.Command{
+		Use:   "login --email EMAIL",
+		Short: "Sign this phone in to an account (password on stdin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return d.signIn(cmd, email, (*client.Client).Login, "signed in")
+		},
+	}
+	cmd.Flags().StringVar(&email, "email", "", "the account's email address")
+	cmd.MarkFlagRequired("email")
+	return cmd
+}
+
+func (d *device) signIn(cmd *cobra.Command, email string, f func(*client.Client, context.Context, string, string) (client.Session, error), what string) error {
+	c, err := d.open()
+	if err != nil {
+		return err
+	}
+	password, err := readPassword(cmd)
+	if err != nil {
+		return err
+	}
+	s, err := f(c, cmd.Context(), email, password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: account %s in region %s, this phone is %s\n", what, s.Account, s.Region, s.Device)
+	return nil
+}
+
+func (d *device) logoutCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout",
+		Short: "End this phone's session; its data stays on the phone",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			if err := c.Logout(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "signed out; the phone's data stays on the phone")
+			return nil
+		},
+	}
+}
+
+func (d *device) consentCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "consent [CATEGORY on|off]",
+		Short: "Turn a service on or off for the account (contacts notes sms photos messaging); alone, list them",
+		Long: `Turn a service on or off for the whole account, on every device.
+Turning one off stops it on every phone and deletes its copy in the cloud at
+once; each phone keeps its own data. With no arguments, list every service.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 0 && len(args) != 2 {
+				return usageError{fmt.Errorf("want CATEGORY on|off, or nothing to list (got %d arguments)", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var cat candor.Category
+			var on bool
+			if len(args) == 2 {
+				cats, err := parseCategories(args[:1])
+				if err != nil {
+					return err
+				}
+				cat = cats[0]
+				switch strings.ToLower(args[1]) {
+				case "on":
+					on = true
+				case "off":
+				default:
+					return usageError{fmt.Errorf("want on or off, not %q", args[1])}
+				}
+			}
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if cat == "" {
+				list, err := c.Consents(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					m := map[string]bool{}
+					for _, s := range list {
+						m[string(s.Category)] = s.On
+					}
+					return printJSON(out, m)
+				}
+				for _, s := range list {
+					fmt.Fprintln(out, s)
+				}
+				return nil
+			}
+			s, err := c.SetConsent(cmd.Context(), cat, on)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(out, map[string]any{"category": s.Category, "on": s.On})
+			}
+			if s.On {
+				fmt.Fprintf(out, "%s is on for this account; run 'sync' to sync it\n", cat)
+			} else {
+				fmt.Fprintf(out, "%s is off for this account: its cloud copy is deleted and no device syncs it; this phone keeps its own\n", cat)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (d *device) syncCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "sync [CATEGORY ...]",
+		Short: "Sync services with the cloud (every service that is on when none is named)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cats, err := parseCategories(args)
+			if err != nil {
+				return err
+			}
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			p := newProgress(cmd.ErrOrStderr())
+			results, err := c.Sync(cmd.Context(), p.report, cats...)
+			p.finish()
+			out := cmd.OutOrStdout()
+			if asJSON && err == nil {
+				list := []map[string]any{}
+				for _, r := range results {
+					list = append(list, map[string]any{"category": r.Category, "pulled": r.Pulled, "pushed": r.Pushed, "conflict_copies": r.Copies, "reset": r.Reset})
+				}
+				return printJSON(out, list)
+			}
+			for _, r := range results {
+				line := fmt.Sprintf("%s: %d received, %d sent", r.Category, r.Pulled, r.Pushed)
+				if r.Copies > 0 {
+					line += fmt.Sprintf(", %d conflicting edits kept as copies", r.Copies)
+				}
+				if r.Reset {
+					line += " (the cloud copy was new: this phone's items were offered afresh)"
+				}
+				fmt.Fprintln(out, line)
+			}
+			if err != nil {
+				return err
+			}
+			if len(results) == 0 && len(cats) == 0 {
+				fmt.Fprintln(out, "every service is off: nothing was synced; turn one on with 'consent CATEGORY on'")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// progress draws sync progress bars on a terminal, and nothing elsewhere.
+type progress struct {
+	w     io.Writer
+	on    bool
+	bar   *progressbar.ProgressBar
+	phase string
+}
+
+func newProgress(w io.Writer) *progress {
+	f, ok := w.(*os.File)
+	return &progress{w: w, on: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (p *progress) report(pr client.Progress) {
+	if !p.on {
+		return
+	}
+	phase := string(pr.Category) + " " + pr.Phase
+	if p.bar == nil || phase != p.phase {
+		p.finish()
+		desc := string(pr.Category) + ": sending"
+		if pr.Phase == "pull" {
+			desc = string(pr.Category) + ": receiving"
+		}
+		p.bar = progressbar.NewOptions(pr.Total,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription(desc),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(50*time.Millisecond),
+		)
+		p.phase = phase
+	}
+	p.bar.Set(pr.Done)
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
+	}
+}
+
+func (d *device) statusCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the phone's account and, per service, whether it is on and how many items the phone holds",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				type catJSON struct {
+					On       bool       `json:"on"`
+					Items    int        `json:"items"`
+					Pending  int        `json:"pending"`
+					LastSync *time.Time `json:"last_sync,omitempty"`
+				}
+				cats := map[string]catJSON{}
+				for _, cs := range st.Categories {
+					cj := catJSON{On: cs.On, Items: cs.Items, Pending: cs.Pending}
+					if !cs.LastSync.IsZero() {
+						cj.LastSync = &cs.LastSync
+					}
+					cats[string(cs.Category)] = cj
+				}
+				return printJSON(out, map[string]any{
+					"account":    st.Account,
+					"region":     st.Region,
+					"device":     st.Device,
+					"signed_in":  st.SignedIn,
+					"server":     st.Server,
+					"country":    st.Country,
+					"categories": cats,
+				})
+			}
+			if st.SignedIn {
+				fmt.Fprintf(out, "account %s in region %s; this phone is %s\n", st.Account, st.Region, st.Device)
+			} else {
+				fmt.Fprintln(out, "not signed in")
+			}
+			for _, cs := range st.Categories {
+				state := "off"
+				if cs.On {
+					state = "on"
+				}
+				line := fmt.Sprintf("%-10s %-3s %d items on this phone", cs.Category, state, cs.Items)
+				if cs.Pending > 0 {
+					line += fmt.Sprintf(", %d changes not yet synced", cs.Pending)
+				}
+				fmt.Fprintln(out, line)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (d *device) contactsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "contacts", Short: "The phone's address book"}
+	var name, phone string
+	var addJSON, listJSON bool
+	add := &cobra.Command{
+		Use:   "add --name NAME --phone E164",
+		Short: "Add a contact (on this phone; synced when contacts is on)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			ct, err := c.Contacts().Add(name, phone)
+			if err != nil {
+				return err
+			}
+			if addJSON {
+				return printJSON(cmd.OutOrStdout(), ct)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), ct.ID)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&name, "name", "", "the contact's name")
+	add.Flags().StringVar(&phone, "phone", "", "the contact's number, E.164")
+	add.Flags().BoolVar(&addJSON, "json", false, "print JSON")
+	add.MarkFlagRequired("name")
+	add.MarkFlagRequired("phone")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the phone's contacts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			cts, err := c.Contacts().List()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if listJSON {
+				return printJSON(out, cts)
+			}
+			w := bufio.NewWriter(out)
+			for _, ct := range cts {
+				fmt.Fprintf(w, "%s  %s  %s\n", ct.ID, ct.Name, strings.Join(ct.Phones, ", "))
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print a JSON array")
+	imp := &cobra.Command{
+		Use:   "import FILE.vcf",
+		Short: "Add every card of a vCard file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			n, _, err := importInto(c, args[0], "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d contacts added\n", n)
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a contact (everywhere, at the next sync)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			return c.Contacts().Delete(args[0])
+		},
+	}
+	cmd.AddCommand(add, list, imp, del)
+	return cmd
+}
+
+func (d *device) notesCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "notes", Short: "The phone's notes"}
+	var title, body string
+	var addJSON, listJSON bool
+	add := &cobra.Command{
+		Use:   "add --title TITLE --body BODY",
+		Short: "Add a note (on this phone; synced when notes is on)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			n, err := c.Notes().Add(title, body)
+			if err != nil {
+				return err
+			}
+			if addJSON {
+				return printJSON(cmd.OutOrStdout(), n)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), n.ID)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&title, "title", "", "the note's title")
+	add.Flags().StringVar(&body, "body", "", "the note's text")
+	add.Flags().BoolVar(&addJSON, "json", false, "print JSON")
+	add.MarkFlagRequired("title")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the phone's notes",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			ns, err := c.Notes().List()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if listJSON {
+				return printJSON(out, ns)
+			}
+			w := bufio.NewWriter(out)
+			for _, n := range ns {
+				fmt.Fprintf(w, "%s  %s\n", n.ID, n.Title)
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print a JSON array")
+	imp := &cobra.Command{
+		Use:   "import DIR",
+		Short: "Add one note per text file of a folder (title = file name)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			_, n, err := importInto(c, "", args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d notes added\n", n)
+			return nil
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a note (everywhere, at the next sync)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			return c.Notes().Delete(args[0])
+		},
+	}
+	cmd.AddCommand(add, list, imp, del)
+	return cmd
+}
