@@ -13,9 +13,12 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/store/pgtest"
 )
 
 // Env is a running test server.
@@ -44,7 +47,7 @@ func Start(t testing.TB) *Env {
 func StartWith(t testing.TB, cfg server.Config) *Env {
 	t.Helper()
 	cfg.Dev = true
-	if cfg.Data == "" && cfg.Postgres == nil {
+	if cfg.Data == "" {
 		cfg.Data = t.TempDir()
 	}
 	if cfg.Account.Hash == (account.Argon2{}) {
@@ -64,4 +67,16 @@ func StartWith(t testing.TB, cfg server.Config) *Env {
 		s.Close()
 	})
 	return &Env{URL: ts.URL, Data: cfg.Data, Server: s, Logs: logs}
+}
+
+// Postgres returns a configuration that keeps the directory and every
+// default region in fresh PostgreSQL schemas, or skips the test when
+// CANDOR_TEST_POSTGRES is unset.
+func Postgres(t testing.TB) *server.Postgres {
+	t.Helper()
+	pg := &server.Postgres{Directory: pgtest.Schema(t), Regions: map[candor.RegionID]string{}}
+	for _, id := range region.Defaults().IDs() {
+		pg.Regions[id] = pgtest.Schema(t)
+	}
+	return pg
 }

@@ -1,0 +1,83 @@
+package server_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/server"
+	"github.com/candorcloud/candor/internal/server/servertest"
+)
+
+const benchContacts = 10_000
+
+// pushRound creates an account, turns contacts on and pushes benchContacts
+// vCards over HTTP in pages of 500, as a phone's first sync does. It returns
+// the time the pushes took.
+func pushRound(b *testing.B, env *servertest.Env, cards [][]byte) time.Duration {
+	b.Helper()
+	r, _ := signup(b, env, "IN")
+	epoch := r.consent("contacts", true)
+	start := time.Now()
+	for i := 0; i < len(cards); i += 500 {
+		changes := make([]api.Change, 0, 500)
+		for _, c := range cards[i:min(i+500, len(cards))] {
+			changes = append(changes, api.Change{ID: candor.NewRecordID(), Data: c})
+		}
+		var resp api.PushResponse
+		r.must("POST", "/v1/records/contacts", api.PushRequest{Epoch: epoch, Changes: changes}, &resp)
+		if len(resp.Results) != len(changes) || resp.Results[0].Status != api.Applied {
+			b.Fatalf("push: %+v", resp.Results[:1])
+		}
+	}
+	return time.Since(start)
+}
+
+func benchCards() [][]byte {
+	cards := make([][]byte, benchContacts)
+	for i := range cards {
+		cards[i] = fmt.Appendf(nil, "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bench Person %05d\r\nN:Person %05d;Bench;;;\r\n"+
+			"TEL;TYPE=CELL:+91987%07d\r\nEMAIL:bench.%05d@example.invalid\r\nEND:VCARD\r\n", i, i, i, i)
+	}
+	return cards
+}
+
+// BenchmarkPushContacts pushes 10,000 contacts end to end over HTTP, with
+// records sealed (AES-256-GCM) and, interleaved in the same run, with
+// sealing replaced by a plain copy. It reports records/s for each and their
+// ratio (sealed/plain; the target is at least 0.8).
+func BenchmarkPushContacts(b *testing.B) {
+	cards := benchCards()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			start := func(codec bool) *servertest.Env {
+				cfg := server.Config{}
+				if backend == "postgres" {
+					cfg.Postgres = servertest.Postgres(b)
+				}
+				if !codec {
+					cfg = server.WithCodec(cfg, server.PlainCodec{})
+				}
+				return servertest.StartWith(b, cfg)
+			}
+			sealed, plain := start(true), start(false)
+			var tSealed, tPlain time.Duration
+			b.ResetTimer()
+			for i := range b.N {
+				if i%2 == 0 {
+					tSealed += pushRound(b, sealed, cards)
+					tPlain += pushRound(b, plain, cards)
+				} else {
+					tPlain += pushRound(b, plain, cards)
+					tSealed += pushRound(b, sealed, cards)
+				}
+			}
+			n := float64(b.N * benchContacts)
+			b.ReportMetric(n/tSealed.Seconds(), "sealed-records/s")
+			b.ReportMetric(n/tPlain.Seconds(), "plain-records/s")
+			b.ReportMetric(tPlain.Seconds()/tSealed.Seconds(), "sealed/plain")
+		})
+	}
+}
