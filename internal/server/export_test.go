@@ -9,7 +9,9 @@ import (
 // measure what sealing costs.
 type PlainCodec struct{}
 
-func (PlainCodec) Seal(_ seal.Key, plaintext, _ []byte) []byte { return append([]byte(nil), plaintext...) }
+func (PlainCodec) Seal(_ seal.Key, plaintext, _ []byte) []byte {
+	return append([]byte(nil), plaintext...)
+}
 func (PlainCodec) Open(_ seal.Key, stored, _ []byte) ([]byte, error) {
 	return append([]byte(nil), stored...), nil
 }
