@@ -55,8 +55,12 @@ func TestDeriveSecretsDependsOnEveryInput(t *testing.T) {
 	for name, f := range map[string]func() (secrets, error){
 		"password": func() (secrets, error) { return deriveSecrets(kaPassword+"x", []byte(kaSalt), kaKDF) },
 		"salt":     func() (secrets, error) { return deriveSecrets(kaPassword, []byte("0123456789abcdeX"), kaKDF) },
-		"time":     func() (secrets, error) { return deriveSecrets(kaPassword, []byte(kaSalt), api.KDF{Time: 3, MemoryKiB: 64, Threads: 1}) },
-		"memory":   func() (secrets, error) { return deriveSecrets(kaPassword, []byte(kaSalt), api.KDF{Time: 2, MemoryKiB: 72, Threads: 1}) },
+		"time": func() (secrets, error) {
+			return deriveSecrets(kaPassword, []byte(kaSalt), api.KDF{Time: 3, MemoryKiB: 64, Threads: 1})
+		},
+		"memory": func() (secrets, error) {
+			return deriveSecrets(kaPassword, []byte(kaSalt), api.KDF{Time: 2, MemoryKiB: 72, Threads: 1})
+		},
 	} {
 		s, err := f()
 		if err != nil {
