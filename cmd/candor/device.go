@@ -31,6 +31,8 @@ func deviceCommand() *cobra.Command {
 and what it knows of the account's consents. Every service is off until it
 is turned on with 'consent CATEGORY on'; nothing of a category leaves the
 phone while it is off.`,
+		Args: cobra.NoArgs,
+		RunE: needSubcommand,
 	}
 	cmd.PersistentFlags().StringVar(&d.state, "state", "", "the phone's state folder (required)")
 	cmd.MarkPersistentFlagRequired("state")
@@ -46,6 +48,17 @@ phone while it is off.`,
 		d.notesCommand(),
 	)
 	return cmd
+}
+
+// needSubcommand is the action of a command group called alone.
+func needSubcommand(cmd *cobra.Command, args []string) error {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	return usageError{fmt.Errorf("'%s' needs a subcommand: %s (see --help)", cmd.CommandPath(), strings.Join(names, ", "))}
 }
 
 type device struct {
@@ -460,7 +473,7 @@ func (d *device) statusCommand() *cobra.Command {
 }
 
 func (d *device) contactsCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "contacts", Short: "The phone's address book"}
+	cmd := &cobra.Command{Use: "contacts", Short: "The phone's address book", Args: cobra.NoArgs, RunE: needSubcommand}
 	var name, phone string
 	var addJSON, listJSON bool
 	add := &cobra.Command{
@@ -547,7 +560,7 @@ func (d *device) contactsCommand() *cobra.Command {
 }
 
 func (d *device) notesCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "notes", Short: "The phone's notes"}
+	cmd := &cobra.Command{Use: "notes", Short: "The phone's notes", Args: cobra.NoArgs, RunE: needSubcommand}
 	var title, body string
 	var addJSON, listJSON bool
 	add := &cobra.Command{
