@@ -1,0 +1,125 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// AppendConsent appends e to the account's consent ledger with the next Seq
+// of that account, and returns it as stored (Time is kept if set, else the
+// time of the call). When e turns a category off, the same transaction
+// deletes the category's data key and records; secure_delete (SQLite)
+// overwrites them in the file. NotFound if the account does not exist.
+func (s *RegionStore) AppendConsent(ctx context.Context, e store.ConsentEvent) (store.ConsentEvent, error) {
+	if !e.Category.Valid() {
+		return store.ConsentEvent{}, candor.E(candor.Invalid, "unknown category")
+	}
+	e.Time = stamp(e.Time)
+	err := s.db.inTx(ctx, func(r runner) error {
+		c, err := s.lockAccount(ctx, r, e.Account)
+		if err != nil {
+			return err
+		}
+		e.Seq = c.consent + 1
+		if _, err := r.exec(ctx, `INSERT INTO consent_events
+			(account, seq, category, turned_on, device, time_us, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			string(e.Account), e.Seq, string(e.Category), e.On, string(e.Device), micros(e.Time), e.PolicyVersion); err != nil {
+			return internal("append consent", err)
+		}
+		if _, err := r.exec(ctx, `UPDATE accounts SET consent_seq = ? WHERE id = ?`, e.Seq, string(e.Account)); err != nil {
+			return internal("append consent", err)
+		}
+		if e.On {
+			return nil
+		}
+		for _, q := range []string{
+			`DELETE FROM data_keys WHERE account = ? AND category = ?`,
+			`DELETE FROM records WHERE account = ? AND category = ?`,
+		} {
+			if _, err := r.exec(ctx, q, string(e.Account), string(e.Category)); err != nil {
+				return internal("destroy category data", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	return e, nil
+}
+
+const consentColumns = `seq, category, turned_on, device, time_us, policy_version`
+
+func scanConsent(sc interface{ Scan(...any) error }, account candor.AccountID) (store.ConsentEvent, error) {
+	e := store.ConsentEvent{Account: account}
+	var t int64
+	err := sc.Scan(&e.Seq, &e.Category, &e.On, &e.Device, &t, &e.PolicyVersion)
+	e.Time = fromMicros(t)
+	return e, err
+}
+
+// ConsentLedger lists an account's consent events by Seq ascending; none for
+// an unknown account.
+func (s *RegionStore) ConsentLedger(ctx context.Context, account candor.AccountID) ([]store.ConsentEvent, error) {
+	return s.consentEvents(ctx, `SELECT `+consentColumns+` FROM consent_events WHERE account = ? ORDER BY seq`, account)
+}
+
+// ConsentState returns the latest event per category of an account;
+// categories never touched are absent.
+func (s *RegionStore) ConsentState(ctx context.Context, account candor.AccountID) (map[candor.Category]store.ConsentEvent, error) {
+	es, err := s.consentEvents(ctx, `SELECT `+consentColumns+` FROM consent_events e
+		WHERE account = ? AND seq = (SELECT MAX(seq) FROM consent_events
+			WHERE account = e.account AND category = e.category)`, account)
+	if err != nil {
+		return nil, err
+	}
+	state := make(map[candor.Category]store.ConsentEvent, len(es))
+	for _, e := range es {
+		state[e.Category] = e
+	}
+	return state, nil
+}
+
+func (s *RegionStore) consentEvents(ctx context.Context, query string, account candor.AccountID) ([]store.ConsentEvent, error) {
+	rows, err := s.db.reader().query(ctx, query, string(account))
+	if err != nil {
+		return nil, internal("read consent ledger", err)
+	}
+	defer rows.Close()
+	var es []store.ConsentEvent
+	for rows.Next() {
+		e, err := scanConsent(rows, account)
+		if err != nil {
+			return nil, internal("read consent ledger", err)
+		}
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("read consent ledger", err)
+	}
+	return es, nil
+}
+
+// checkEpoch fails unless the latest consent event of (account, c) is "on"
+// with Seq == epoch: ConsentRequired when the category is off or was never
+// turned on, and otherwise offEpoch's error. It runs inside the caller's
+// transaction, after lockAccount.
+func checkEpoch(ctx context.Context, r runner, account candor.AccountID, c candor.Category, epoch int64, offEpoch error) error {
+	var seq int64
+	var on bool
+	err := r.row(ctx, `SELECT seq, turned_on FROM consent_events WHERE account = ? AND category = ?
+		ORDER BY seq DESC LIMIT 1`, string(account), string(c)).Scan(&seq, &on)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || err == nil && !on:
+		return candor.ErrConsent(c)
+	case err != nil:
+		return internal("check consent", err)
+	case seq != epoch:
+		return offEpoch
+	}
+	return nil
+}

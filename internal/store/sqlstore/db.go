@@ -1,0 +1,154 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dialect is what the shared code needs to know about one SQL dialect.
+type dialect struct {
+	name string // "sqlite" or "postgres": the migrations directory
+	// numbered is true when placeholders are $1, $2, … rather than ?.
+	numbered bool
+	// forUpdate is appended to a SELECT that locks the rows it reads until
+	// the transaction ends; empty where transactions already exclude each
+	// other (SQLite, whose write transactions begin IMMEDIATE).
+	forUpdate string
+	// migrationLock, when set, is run first in the migration transaction to
+	// keep two processes from migrating the same schema at once.
+	migrationLock string
+	// unique and foreignKey classify constraint violations.
+	unique     func(error) bool
+	foreignKey func(error) bool
+}
+
+// rebind rewrites the ? placeholders of query for the dialect. A ? inside a
+// quoted string or identifier is left alone.
+func (d *dialect) rebind(query string) string {
+	if !d.numbered || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	var quote byte
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// db is an open database: a pool for writes and transactions, and one for
+// reads outside transactions. For PostgreSQL both are the same pool; for
+// SQLite the write pool has a single connection so that writers queue in Go
+// instead of failing with SQLITE_BUSY, while readers proceed in parallel
+// under WAL.
+type db struct {
+	dialect *dialect
+	write   *sql.DB
+	read    *sql.DB
+}
+
+func (d *db) close() error {
+	var err error
+	if d.read != d.write {
+		err = d.read.Close()
+	}
+	return errors.Join(err, d.write.Close())
+}
+
+// conn is what *sql.DB and *sql.Tx have in common.
+type conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// runner runs queries written with ? placeholders on a pool or a
+// transaction, rebinding them for the dialect.
+type runner struct {
+	c conn
+	d *dialect
+}
+
+func (r runner) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return r.c.ExecContext(ctx, r.d.rebind(query), args...)
+}
+
+func (r runner) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return r.c.QueryContext(ctx, r.d.rebind(query), args...)
+}
+
+func (r runner) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return r.c.QueryRowContext(ctx, r.d.rebind(query), args...)
+}
+
+// reader runs single statements on the read pool.
+func (d *db) reader() runner { return runner{d.read, d.dialect} }
+
+// writer runs single statements on the write pool.
+func (d *db) writer() runner { return runner{d.write, d.dialect} }
+
+// inTx runs fn in a write transaction, committing if fn returns nil and
+// rolling back otherwise. fn's error is returned as is.
+func (d *db) inTx(ctx context.Context, fn func(r runner) error) error {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	if err := fn(runner{tx, d.dialect}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// internal wraps an unexpected failure of op; its kind is candor.Internal.
+func internal(op string, err error) error {
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// stamp returns t in UTC at the precision it is stored with, or the current
+// time when t is zero.
+func stamp(t time.Time) time.Time {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// micros is t as stored: microseconds since the Unix epoch.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// zeroMicros is the stored form of the zero time.
+var zeroMicros = time.Time{}.UnixMicro()
+
+// fromMicros is the inverse of micros, in UTC.
+func fromMicros(us int64) time.Time {
+	if us == zeroMicros {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}

@@ -1,0 +1,52 @@
+// Package sqlstore implements the metadata stores of package store over
+// database/sql, once, for two dialects: SQLite (the pure-Go driver
+// modernc.org/sqlite, for the embedded server and tests) and PostgreSQL
+// (pgx, for production).
+//
+// Queries are written once with ? placeholders and rebound to $1, $2, … for
+// PostgreSQL. What differs between the dialects — column types, triggers —
+// lives in per-dialect migration files under migrations/, applied in one
+// transaction when a store is opened and recorded in schema_migrations.
+//
+// A Region store and a Directory store are opened separately, because in
+// production they live in different databases (one per region, plus one for
+// the directory) and in the embedded server in different files
+// (DATA/regions/<id>/candor.db and DATA/directory.db). Their tables do not
+// collide, so both may share one database too.
+//
+// # Storage conventions
+//
+// Times are stored as microseconds since the Unix epoch in UTC (BIGINT,
+// INTEGER in SQLite) and come back in UTC, truncated to the microsecond. A
+// zero creation time (Account.Created, Device.Created, Entry.Created,
+// Session.Created, WrappedKey.Created, ConsentEvent.Time) is replaced by the
+// time of the call.
+//
+// Each account row holds two counters, the last consent Seq and the last
+// feed Seq. Every transaction that changes an account's consent, keys or
+// records first locks that row (SELECT … FOR UPDATE in PostgreSQL; SQLite
+// has one writer at a time), so consent checks and writes of one account are
+// serialised, and feed Seqs are dense per account and committed in order: a
+// reader paging the feed by Seq never skips a row that commits later.
+//
+// # Promises kept by the schema
+//
+// The consent ledger is append-only in the database too: triggers abort
+// every UPDATE of consent_events, and every DELETE while the account row
+// still exists. Ledger rows go only by ON DELETE CASCADE when DeleteAccount
+// deletes the account row. The other tables that hang off an account refer
+// to it without cascade, so DeleteAccount fails loudly rather than leave a
+// row behind if a table is ever added and forgotten.
+//
+// SQLite runs with secure_delete on, so deleted data keys and ciphertext are
+// overwritten in the database file rather than left in free pages. Until the
+// next checkpoint the write-ahead log may still hold page images written
+// before the deletion; closing the store checkpoints and removes the log.
+//
+// # Errors
+//
+// A missing row is a candor.NotFound error, a uniqueness violation a
+// candor.Conflict error, malformed input a candor.Invalid error; messages are
+// lowercase and hold no personal data. Other failures are returned wrapped
+// with the operation's name and have kind candor.Internal.
+package sqlstore

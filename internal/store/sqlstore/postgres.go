@@ -1,0 +1,67 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+)
+
+// OpenPostgresRegion connects to the PostgreSQL database named by dsn (a
+// postgres:// URL or key=value string as pgx accepts; a search_path
+// parameter selects the schema), brings the region schema up to date and
+// returns the region store. Several processes may open the same database at
+// once: an advisory lock makes them apply each migration once.
+func OpenPostgresRegion(ctx context.Context, dsn string) (*RegionStore, error) {
+	d, err := openPostgres(ctx, dsn, regionSchema)
+	if err != nil {
+		return nil, err
+	}
+	return &RegionStore{db: d}, nil
+}
+
+// OpenPostgresDirectory is OpenPostgresRegion for the directory store.
+func OpenPostgresDirectory(ctx context.Context, dsn string) (*DirectoryStore, error) {
+	d, err := openPostgres(ctx, dsn, directorySchema)
+	if err != nil {
+		return nil, err
+	}
+	return &DirectoryStore{db: d}, nil
+}
+
+var postgresDialect = &dialect{
+	name:      "postgres",
+	numbered:  true,
+	forUpdate: " FOR UPDATE",
+	// One lock per schema, held until the migration transaction ends.
+	migrationLock: "SELECT pg_advisory_xact_lock(hashtext('candor schema_migrations ' || COALESCE(current_schema(), '')))",
+	unique:        func(err error) bool { return pgCode(err) == "23505" },
+	foreignKey:    func(err error) bool { return pgCode(err) == "23503" },
+}
+
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func openPostgres(ctx context.Context, dsn, component string) (*db, error) {
+	c, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, internal("open postgres", err)
+	}
+	if err := c.PingContext(ctx); err != nil {
+		c.Close()
+		return nil, internal("connect to postgres", err)
+	}
+	d := &db{dialect: postgresDialect, write: c, read: c}
+	if err := d.migrate(ctx, component); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return d, nil
+}

@@ -1,0 +1,163 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// RegionStore is the metadata store of one region, in SQLite or
+// PostgreSQL. It is safe for concurrent use.
+type RegionStore struct {
+	db *db
+}
+
+var _ store.Region = (*RegionStore)(nil)
+
+// Close closes the database. With SQLite it checkpoints and removes the
+// write-ahead log.
+func (s *RegionStore) Close() error { return s.db.close() }
+
+var errNoAccount = candor.E(candor.NotFound, "account not found")
+
+// CreateAccount stores a new account; Conflict if the id exists.
+func (s *RegionStore) CreateAccount(ctx context.Context, a store.Account) error {
+	if a.ID == "" {
+		return candor.E(candor.Invalid, "account id is empty")
+	}
+	_, err := s.db.writer().exec(ctx, `INSERT INTO accounts
+		(id, country, salt, kdf_time, kdf_memory_kib, kdf_threads, auth_hash, created_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(a.ID), a.Country, a.Salt, int64(a.KDF.Time), int64(a.KDF.MemoryKiB), int64(a.KDF.Threads),
+		a.AuthHash, micros(stamp(a.Created)))
+	switch {
+	case s.db.dialect.unique(err):
+		return candor.Wrap(candor.Conflict, "account exists already", err)
+	case err != nil:
+		return internal("create account", err)
+	}
+	return nil
+}
+
+// Account returns an account; NotFound if absent.
+func (s *RegionStore) Account(ctx context.Context, id candor.AccountID) (store.Account, error) {
+	a := store.Account{ID: id}
+	var kdfTime, kdfMem, kdfThreads, created int64
+	err := s.db.reader().row(ctx, `SELECT country, salt, kdf_time, kdf_memory_kib, kdf_threads, auth_hash, created_us
+		FROM accounts WHERE id = ?`, string(id)).
+		Scan(&a.Country, &a.Salt, &kdfTime, &kdfMem, &kdfThreads, &a.AuthHash, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Account{}, errNoAccount
+	case err != nil:
+		return store.Account{}, internal("read account", err)
+	}
+	a.KDF = store.KDF{Time: uint32(kdfTime), MemoryKiB: uint32(kdfMem), Threads: uint8(kdfThreads)}
+	a.Created = fromMicros(created)
+	return a, nil
+}
+
+// DeleteAccount removes the account and everything of it in this region, in
+// one transaction: records, data keys, devices, then the account row, whose
+// deletion cascades to the consent ledger (the only way ledger rows go).
+// Deleting an absent account is not an error.
+func (s *RegionStore) DeleteAccount(ctx context.Context, id candor.AccountID) error {
+	return s.db.inTx(ctx, func(r runner) error {
+		if _, err := s.lockAccount(ctx, r, id); err != nil {
+			if candor.Is(err, candor.NotFound) {
+				return nil
+			}
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM records WHERE account = ?`,
+			`DELETE FROM data_keys WHERE account = ?`,
+			`DELETE FROM devices WHERE account = ?`,
+			`DELETE FROM accounts WHERE id = ?`,
+		} {
+			if _, err := r.exec(ctx, q, string(id)); err != nil {
+				return internal("delete account", err)
+			}
+		}
+		return nil
+	})
+}
+
+// counters are an account's last consent and feed Seqs.
+type counters struct{ consent, feed int64 }
+
+// lockAccount reads the counters of account and, in PostgreSQL, locks its
+// row until the transaction ends, serialising every transaction that
+// changes the account's consent, keys or records. NotFound if absent.
+func (s *RegionStore) lockAccount(ctx context.Context, r runner, id candor.AccountID) (counters, error) {
+	var c counters
+	err := r.row(ctx, `SELECT consent_seq, feed_seq FROM accounts WHERE id = ?`+s.db.dialect.forUpdate, string(id)).
+		Scan(&c.consent, &c.feed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return c, errNoAccount
+	case err != nil:
+		return c, internal("lock account", err)
+	}
+	return c, nil
+}
+
+// RegisterDevice stores d, or returns the device already registered with the
+// same (Account, Pseudonym) unchanged. NotFound if the account does not
+// exist; Conflict if d.ID is taken by another device.
+func (s *RegionStore) RegisterDevice(ctx context.Context, d store.Device) (store.Device, error) {
+	if d.ID == "" || len(d.Pseudonym) == 0 {
+		return store.Device{}, candor.E(candor.Invalid, "device id or pseudonym is empty")
+	}
+	var out store.Device
+	err := s.db.inTx(ctx, func(r runner) error {
+		_, err := r.exec(ctx, `INSERT INTO devices (id, account, pseudonym, created_us) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account, pseudonym) DO NOTHING`,
+			string(d.ID), string(d.Account), d.Pseudonym, micros(stamp(d.Created)))
+		switch {
+		case s.db.dialect.foreignKey(err):
+			return errNoAccount
+		case s.db.dialect.unique(err):
+			return candor.Wrap(candor.Conflict, "device id exists already", err)
+		case err != nil:
+			return internal("register device", err)
+		}
+		var created int64
+		out = store.Device{Account: d.Account}
+		if err := r.row(ctx, `SELECT id, pseudonym, created_us FROM devices WHERE account = ? AND pseudonym = ?`,
+			string(d.Account), d.Pseudonym).Scan(&out.ID, &out.Pseudonym, &created); err != nil {
+			return internal("register device", err)
+		}
+		out.Created = fromMicros(created)
+		return nil
+	})
+	return out, err
+}
+
+// Devices lists an account's devices, oldest first; none for an unknown
+// account.
+func (s *RegionStore) Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error) {
+	rows, err := s.db.reader().query(ctx, `SELECT id, pseudonym, created_us FROM devices
+		WHERE account = ? ORDER BY created_us, id`, string(account))
+	if err != nil {
+		return nil, internal("list devices", err)
+	}
+	defer rows.Close()
+	var ds []store.Device
+	for rows.Next() {
+		d := store.Device{Account: account}
+		var created int64
+		if err := rows.Scan(&d.ID, &d.Pseudonym, &created); err != nil {
+			return nil, internal("list devices", err)
+		}
+		d.Created = fromMicros(created)
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list devices", err)
+	}
+	return ds, nil
+}

@@ -1,0 +1,122 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/candorcloud/candor"
+)
+
+// OpenSQLiteRegion opens, creating it if needed, the region store in the
+// SQLite database file at path, and brings its schema up to date. path must
+// name a file (not ":memory:"): readers and the writer use separate
+// connections to it.
+//
+// The database runs in WAL mode with foreign keys and secure_delete on. One
+// writer connection serialises write transactions (which begin IMMEDIATE),
+// so concurrent callers queue instead of failing with SQLITE_BUSY; reads run
+// in parallel on their own connections. Only one process may open the file
+// at a time for writing.
+func OpenSQLiteRegion(path string) (*RegionStore, error) {
+	d, err := openSQLite(path, regionSchema)
+	if err != nil {
+		return nil, err
+	}
+	return &RegionStore{db: d}, nil
+}
+
+// OpenSQLiteDirectory opens, creating it if needed, the directory store in
+// the SQLite database file at path, as OpenSQLiteRegion does for a region.
+func OpenSQLiteDirectory(path string) (*DirectoryStore, error) {
+	d, err := openSQLite(path, directorySchema)
+	if err != nil {
+		return nil, err
+	}
+	return &DirectoryStore{db: d}, nil
+}
+
+var sqliteDialect = &dialect{
+	name: "sqlite",
+	unique: func(err error) bool {
+		c := sqliteCode(err)
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	},
+	foreignKey: func(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+}
+
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+// The connection parameters. secure_delete makes SQLite overwrite deleted
+// content with zeros instead of leaving it in free pages: it is what lets a
+// destroyed data key or deleted ciphertext leave the file.
+const (
+	sqliteCommon = "_busy_timeout=10000&_foreign_keys=1&_pragma=secure_delete(1)"
+	sqliteWriter = sqliteCommon + "&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
+	sqliteReader = sqliteCommon + "&_query_only=1"
+)
+
+func openSQLite(path, component string) (*db, error) {
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, candor.E(candor.Invalid, "sqlite store needs the path of a database file")
+	}
+	ctx := context.Background()
+	write, err := sql.Open("sqlite", path+"?"+sqliteWriter)
+	if err != nil {
+		return nil, internal("open sqlite", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	d := &db{dialect: sqliteDialect, write: write, read: write}
+	if err := checkSQLite(ctx, write); err != nil {
+		write.Close()
+		return nil, err
+	}
+	if err := d.migrate(ctx, component); err != nil {
+		write.Close()
+		return nil, err
+	}
+	// The reader pool opens after the migration, so the file exists and is
+	// in WAL mode when a query_only connection first reads it.
+	d.read, err = sql.Open("sqlite", path+"?"+sqliteReader)
+	if err != nil {
+		write.Close()
+		return nil, internal("open sqlite", err)
+	}
+	d.read.SetMaxOpenConns(8)
+	d.read.SetMaxIdleConns(8)
+	return d, nil
+}
+
+// checkSQLite fails unless the settings the store's promises rest on are in
+// force on the connection.
+func checkSQLite(ctx context.Context, c *sql.DB) error {
+	var mode string
+	var secure, fk int
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return internal("open sqlite", err)
+	}
+	if err := c.QueryRowContext(ctx, "PRAGMA secure_delete").Scan(&secure); err != nil {
+		return internal("open sqlite", err)
+	}
+	if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return internal("open sqlite", err)
+	}
+	if !strings.EqualFold(mode, "wal") || secure != 1 || fk != 1 {
+		return internal("open sqlite", fmt.Errorf("settings not in force: journal_mode=%s secure_delete=%d foreign_keys=%d", mode, secure, fk))
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package storetest
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// TestDirectory runs the conformance suite of store.Directory. open returns
+// a fresh, empty store for one subtest and registers its cleanup with
+// t.Cleanup.
+func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, d store.Directory)
+	}{
+		{"Entries", testEntries},
+		{"Sessions", testSessions},
+		{"ExpiredSessions", testExpiredSessions},
+		{"LoginThrottle", testLoginThrottle},
+		{"ConcurrentLoginFailed", testConcurrentLoginFailed},
+		{"SystemKeys", testSystemKeys},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+func wantEntry(t *testing.T, what string, got, want store.Entry) {
+	t.Helper()
+	if got.Account != want.Account || got.Region != want.Region {
+		t.Fatalf("%s = %s in %s, want %s in %s", what, got.Account, got.Region, want.Account, want.Region)
+	}
+	wantBytes(t, what+" handle", got.Handle, want.Handle)
+	wantTime(t, what+" created", got.Created, want.Created)
+}
+
+func wantSession(t *testing.T, what string, got, want store.Session) {
+	t.Helper()
+	if got.Account != want.Account || got.Device != want.Device {
+		t.Fatalf("%s = %s/%s, want %s/%s", what, got.Account, got.Device, want.Account, want.Device)
+	}
+	wantBytes(t, what+" token hash", got.TokenHash, want.TokenHash)
+	wantTime(t, what+" created", got.Created, want.Created)
+	wantTime(t, what+" expires", got.Expires, want.Expires)
+}
+
+func newSession(a candor.AccountID, d candor.DeviceID, expires time.Time) store.Session {
+	return store.Session{TokenHash: randBytes(32), Account: a, Device: d, Created: testTime, Expires: expires}
+}
+
+func testEntries(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	e := store.Entry{Account: candor.AccountID(newID("acc")), Handle: randBytes(32), Region: "in", Created: testTime}
+	must(t, d.CreateEntry(ctx, e))
+	got, err := d.Entry(ctx, e.Account)
+	must(t, err)
+	wantEntry(t, "Entry", got, e)
+	got, err = d.EntryByHandle(ctx, e.Handle)
+	must(t, err)
+	wantEntry(t, "EntryByHandle", got, e)
+
+	wantKind(t, d.CreateEntry(ctx, store.Entry{Account: e.Account, Handle: randBytes(32), Region: "sg"}), candor.Conflict)
+	wantKind(t, d.CreateEntry(ctx, store.Entry{Account: candor.AccountID(newID("acc")), Handle: e.Handle, Region: "sg"}), candor.Conflict)
+	_, err = d.Entry(ctx, candor.AccountID(newID("acc")))
+	wantKind(t, err, candor.NotFound)
+	_, err = d.EntryByHandle(ctx, randBytes(32))
+	wantKind(t, err, candor.NotFound)
+
+	other := store.Entry{Account: candor.AccountID(newID("acc")), Handle: randBytes(32), Region: "sg"}
+	must(t, d.CreateEntry(ctx, other))
+	got, err = d.Entry(ctx, other.Account)
+	must(t, err)
+	if !recent(got.Created) {
+		t.Fatalf("zero Created stored as %v, want the time of the call", got.Created)
+	}
+	mine := newSession(e.Account, candor.DeviceID(newID("dev")), testTime.Add(time.Hour))
+	theirs := newSession(other.Account, candor.DeviceID(newID("dev")), testTime.Add(time.Hour))
+	must(t, d.CreateSession(ctx, mine))
+	must(t, d.CreateSession(ctx, theirs))
+
+	must(t, d.DeleteEntry(ctx, e.Account))
+	_, err = d.Entry(ctx, e.Account)
+	wantKind(t, err, candor.NotFound)
+	_, err = d.EntryByHandle(ctx, e.Handle)
+	wantKind(t, err, candor.NotFound)
+	_, err = d.Session(ctx, mine.TokenHash)
+	wantKind(t, err, candor.NotFound)
+	if _, err := d.Session(ctx, theirs.TokenHash); err != nil {
+		t.Fatalf("DeleteEntry removed another account's session: %v", err)
+	}
+	if _, err := d.Entry(ctx, other.Account); err != nil {
+		t.Fatalf("DeleteEntry removed another entry: %v", err)
+	}
+	must(t, d.DeleteEntry(ctx, e.Account)) // absent: not an error
+
+	// The handle is free again.
+	must(t, d.CreateEntry(ctx, store.Entry{Account: candor.AccountID(newID("acc")), Handle: e.Handle, Region: "in"}))
+}
+
+func testSessions(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	a := candor.AccountID(newID("acc"))
+	d1, d2 := candor.DeviceID(newID("dev")), candor.DeviceID(newID("dev"))
+	s1 := newSession(a, d1, testTime.Add(30*24*time.Hour))
+	s2 := newSession(a, d1, testTime.Add(time.Hour))
+	s3 := newSession(a, d2, testTime.Add(time.Hour))
+	for _, s := range []store.Session{s1, s2, s3} {
+		must(t, d.CreateSession(ctx, s))
+	}
+	got, err := d.Session(ctx, s1.TokenHash)
+	must(t, err)
+	wantSession(t, "Session", got, s1)
+	_, err = d.Session(ctx, randBytes(32))
+	wantKind(t, err, candor.NotFound)
+
+	must(t, d.DeleteSession(ctx, s2.TokenHash))
+	_, err = d.Session(ctx, s2.TokenHash)
+	wantKind(t, err, candor.NotFound)
+	must(t, d.DeleteSession(ctx, s2.TokenHash)) // absent: not an error
+	if _, err := d.Session(ctx, s1.TokenHash); err != nil {
+		t.Fatalf("DeleteSession removed another session: %v", err)
+	}
+
+	s4 := newSession(a, d1, testTime.Add(time.Hour))
+	must(t, d.CreateSession(ctx, s4))
+	must(t, d.DeleteDeviceSessions(ctx, a, d1))
+	for _, s := range []store.Session{s1, s4} {
+		_, err := d.Session(ctx, s.TokenHash)
+		wantKind(t, err, candor.NotFound)
+	}
+	got, err = d.Session(ctx, s3.TokenHash)
+	must(t, err)
+	wantSession(t, "other device's session", got, s3)
+}
+
+func testExpiredSessions(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	a := candor.AccountID(newID("acc"))
+	dev := candor.DeviceID(newID("dev"))
+	now := testTime
+	gone := []store.Session{newSession(a, dev, now.Add(-time.Hour)), newSession(a, dev, now.Add(-time.Second))}
+	kept := []store.Session{newSession(a, dev, now), newSession(a, dev, now.Add(time.Second))}
+	for _, s := range append(gone, kept...) {
+		must(t, d.CreateSession(ctx, s))
+	}
+	n, err := d.DeleteExpiredSessions(ctx, now)
+	must(t, err)
+	if n != len(gone) {
+		t.Fatalf("DeleteExpiredSessions = %d, want %d", n, len(gone))
+	}
+	for _, s := range gone {
+		_, err := d.Session(ctx, s.TokenHash)
+		wantKind(t, err, candor.NotFound)
+	}
+	for _, s := range kept {
+		if _, err := d.Session(ctx, s.TokenHash); err != nil {
+			t.Fatalf("a session expiring at or after now was removed: %v", err)
+		}
+	}
+	n, err = d.DeleteExpiredSessions(ctx, now)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("second DeleteExpiredSessions = %d, want 0", n)
+	}
+}
+
+func testLoginThrottle(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	h, other := randBytes(32), randBytes(32)
+	const window = 10 * time.Minute
+	got, err := d.LoginAttempts(ctx, h)
+	must(t, err)
+	if got.Failures != 0 || !got.First.IsZero() || !got.Last.IsZero() {
+		t.Fatalf("LoginAttempts with no failures = %+v, want zero", got)
+	}
+	want := func(what string, got store.Attempts, failures int, first, last time.Time) {
+		t.Helper()
+		if got.Failures != failures {
+			t.Fatalf("%s: %d failures, want %d", what, got.Failures, failures)
+		}
+		wantTime(t, what+" first", got.First, first)
+		wantTime(t, what+" last", got.Last, last)
+	}
+	t0 := testTime
+	for i := range 3 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		got, err := d.LoginFailed(ctx, h, at, window)
+		must(t, err)
+		want("LoginFailed", got, i+1, t0, at)
+	}
+	_, err = d.LoginFailed(ctx, other, t0, window)
+	must(t, err)
+	got, err = d.LoginAttempts(ctx, h)
+	must(t, err)
+	want("LoginAttempts", got, 3, t0, t0.Add(2*time.Minute))
+
+	// At the window's end the count still runs; past it, it restarts.
+	got, err = d.LoginFailed(ctx, h, t0.Add(window), window)
+	must(t, err)
+	want("LoginFailed at the end of the window", got, 4, t0, t0.Add(window))
+	later := t0.Add(window + time.Second)
+	got, err = d.LoginFailed(ctx, h, later, window)
+	must(t, err)
+	want("LoginFailed after the window", got, 1, later, later)
+	got, err = d.LoginFailed(ctx, h, later.Add(time.Minute), window)
+	must(t, err)
+	want("LoginFailed in the new window", got, 2, later, later.Add(time.Minute))
+
+	must(t, d.LoginSucceeded(ctx, h))
+	got, err = d.LoginAttempts(ctx, h)
+	must(t, err)
+	if got.Failures != 0 {
+		t.Fatalf("LoginAttempts after LoginSucceeded = %+v", got)
+	}
+	got, err = d.LoginAttempts(ctx, other)
+	must(t, err)
+	want("other handle", got, 1, t0, t0)
+	must(t, d.LoginSucceeded(ctx, randBytes(32))) // no failures: not an error
+}
+
+// testConcurrentLoginFailed checks that failures recorded at once are all
+// counted: a lost update would let a guesser past the throttle.
+func testConcurrentLoginFailed(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	h := randBytes(32)
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := d.LoginFailed(ctx, h, testTime, time.Hour); err != nil {
+				t.Errorf("LoginFailed: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := d.LoginAttempts(ctx, h)
+	must(t, err)
+	if got.Failures != n {
+		t.Fatalf("%d concurrent failures counted as %d", n, got.Failures)
+	}
+}
+
+func testSystemKeys(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	_, err := d.SystemKey(ctx, "pseudonym-key")
+	wantKind(t, err, candor.NotFound)
+	k := store.WrappedKey{Version: 1, Wrapper: 2, Wrapped: randBytes(48), Created: testTime}
+	wantKey := func(what string, got, want store.WrappedKey) {
+		t.Helper()
+		if got.Version != want.Version || got.Wrapper != want.Wrapper {
+			t.Fatalf("%s = v%d/%d, want v%d/%d", what, got.Version, got.Wrapper, want.Version, want.Wrapper)
+		}
+		wantBytes(t, what+" wrapped", got.Wrapped, want.Wrapped)
+		wantTime(t, what+" created", got.Created, want.Created)
+	}
+	got, err := d.PutSystemKey(ctx, "pseudonym-key", k)
+	must(t, err)
+	wantKey("PutSystemKey", got, k)
+	got, err = d.PutSystemKey(ctx, "pseudonym-key", store.WrappedKey{Version: 9, Wrapper: 9, Wrapped: randBytes(48)})
+	must(t, err)
+	wantKey("second PutSystemKey", got, k)
+	got, err = d.SystemKey(ctx, "pseudonym-key")
+	must(t, err)
+	wantKey("SystemKey", got, k)
+	_, err = d.SystemKey(ctx, "other")
+	wantKind(t, err, candor.NotFound)
+
+	// Racing first puts all get the one key that was stored.
+	const n = 8
+	var wg sync.WaitGroup
+	keys := make([]store.WrappedKey, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			keys[i], err = d.PutSystemKey(ctx, "raced", store.WrappedKey{Version: int64(i + 1), Wrapper: 1, Wrapped: randBytes(48)})
+			if err != nil {
+				t.Errorf("PutSystemKey: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	stored, err := d.SystemKey(ctx, "raced")
+	must(t, err)
+	for i := range n {
+		wantKey("raced PutSystemKey", keys[i], stored)
+	}
+}
