@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"github.com/candorcloud/candor/internal/store/pgtest"
+
 	"path/filepath"
 	"testing"
 
@@ -17,7 +19,7 @@ func TestSQLiteLedgerAppendOnly(t *testing.T) {
 }
 
 func TestPostgresLedgerAppendOnly(t *testing.T) {
-	testLedgerAppendOnly(t, newPostgresRegion(t, postgresSchema(t)))
+	testLedgerAppendOnly(t, newPostgresRegion(t, pgtest.Schema(t)))
 }
 
 func testLedgerAppendOnly(t *testing.T, r *RegionStore) {

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"github.com/candorcloud/candor/internal/store/pgtest"
+
 	"path/filepath"
 	"sync"
 	"testing"
@@ -71,7 +73,7 @@ func TestSQLiteReopen(t *testing.T) {
 // at once, as several servers starting together would: all succeed and each
 // migration is applied once.
 func TestPostgresConcurrentOpen(t *testing.T) {
-	dsn := postgresSchema(t)
+	dsn := pgtest.Schema(t)
 	var wg sync.WaitGroup
 	for i := range 6 {
 		wg.Add(1)

@@ -45,10 +45,21 @@ func (s *RegionStore) ApplyChanges(ctx context.Context, account candor.AccountID
 			candor.E(candor.Conflict, "consent changed: read the consent state again")); err != nil {
 			return err
 		}
+		// A push holds up to a thousand changes: parse each statement once.
+		read, err := r.prepare(ctx, selectRecord)
+		if err != nil {
+			return internal("apply change", err)
+		}
+		defer read.Close()
+		write, err := r.prepare(ctx, upsertRecord)
+		if err != nil {
+			return internal("apply change", err)
+		}
+		defer write.Close()
 		seq := cnt.feed
 		modified := stamp(time.Time{})
 		for _, ch := range changes {
-			cur, err := readRecord(ctx, r, account, c, ch.ID)
+			cur, err := scanCurrent(read.QueryRowContext(ctx, string(account), string(c), ch.ID), account, c)
 			if err != nil {
 				return err
 			}
@@ -64,10 +75,7 @@ func (s *RegionStore) ApplyChanges(ctx context.Context, account candor.AccountID
 					ct = []byte{}
 				}
 			}
-			if _, err := r.exec(ctx, `INSERT INTO records
-				(account, category, id, version, seq, deleted, ciphertext, modified_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (account, category, id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
-					deleted = excluded.deleted, ciphertext = excluded.ciphertext, modified_us = excluded.modified_us`,
+			if _, err := write.ExecContext(ctx,
 				string(account), string(c), ch.ID, ch.Version, seq, ch.Deleted, ct, micros(modified)); err != nil {
 				return internal("apply change", err)
 			}
@@ -99,10 +107,18 @@ func scanRecord(sc interface{ Scan(...any) error }, account candor.AccountID, c 
 	return rec, err
 }
 
-// readRecord returns the stored record, or a zero Record if there is none.
-func readRecord(ctx context.Context, r runner, account candor.AccountID, c candor.Category, id string) (store.Record, error) {
-	rec, err := scanRecord(r.row(ctx, `SELECT `+recordColumns+` FROM records
-		WHERE account = ? AND category = ? AND id = ?`, string(account), string(c), id), account, c)
+const (
+	selectRecord = `SELECT ` + recordColumns + ` FROM records WHERE account = ? AND category = ? AND id = ?`
+	upsertRecord = `INSERT INTO records
+		(account, category, id, version, seq, deleted, ciphertext, modified_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, category, id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
+			deleted = excluded.deleted, ciphertext = excluded.ciphertext, modified_us = excluded.modified_us`
+)
+
+// scanCurrent scans the stored record from a selectRecord row, or returns a
+// zero Record if there is none.
+func scanCurrent(row *sql.Row, account candor.AccountID, c candor.Category) (store.Record, error) {
+	rec, err := scanRecord(row, account, c)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Record{}, nil
