@@ -1,13 +1,12 @@
 package sqlstore
 
 import (
-	"github.com/candorcloud/candor/internal/store/pgtest"
-
 	"path/filepath"
 	"testing"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/store/pgtest"
 )
 
 // The consent ledger is append-only in the database itself: not even raw

@@ -1,11 +1,11 @@
 package sqlstore
 
 import (
-	"github.com/candorcloud/candor/internal/store/pgtest"
-
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/candorcloud/candor/internal/store/pgtest"
 )
 
 func TestRebind(t *testing.T) {
