@@ -173,7 +173,33 @@ func (c *Client) remote() *remote {
 	return r
 }
 
-var errNotSignedIn = candor.E(candor.Unauthenticated, "this phone is not signed in: run 'signup' or 'login' first")
+var (
+	errNotSignedIn  = candor.E(candor.Unauthenticated, "this phone is not signed in: run 'signup' or 'login' first")
+	errSessionEnded = candor.E(candor.Unauthenticated, "this phone's session has ended (expired or revoked): sign in again with 'login'")
+)
+
+// call makes a request in the phone's session. If the server no longer
+// accepts the session token, the session is forgotten (it cannot be used
+// again) so that the person can sign in anew.
+func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
+	err := c.remote().do(ctx, method, path, in, out)
+	if candor.Is(err, candor.Unauthenticated) && c.sess != nil {
+		c.forgetSession()
+		return errSessionEnded
+	}
+	return err
+}
+
+// forgetSession drops the session and the device key, and what the phone
+// knew of the account's consents; the phone's own data stays.
+func (c *Client) forgetSession() error {
+	if err := os.Remove(filepath.Join(c.dir, sessionFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return candor.Wrap(candor.Internal, "cannot forget the session", err)
+	}
+	c.sess = nil
+	c.consents = consentState{Account: c.consents.Account, Categories: map[candor.Category]consentEntry{}}
+	return c.saveConsents()
+}
 
 // Session describes the account signed in on this phone.
 type Session struct {
@@ -317,6 +343,9 @@ func (c *Client) signedIn(ctx context.Context, s api.Session, sec secrets, pseud
 	// Consent state is not personal: learn it now so that status is right.
 	// A failure here is not a failure to sign in.
 	_ = c.refreshConsents(ctx)
+	if c.sess == nil {
+		return Session{}, errSessionEnded
+	}
 	return c.session(), nil
 }
 
@@ -330,7 +359,8 @@ func (c *Client) session() Session {
 }
 
 // Logout ends this phone's session on the server and forgets the session
-// token and device key. The phone's local data stays. Logging out a phone
+// token, the device key and the account's consents. The phone's local data
+// stays. Logging out a phone
 // that is not signed in does nothing.
 func (c *Client) Logout(ctx context.Context) error {
 	c.mu.Lock()
@@ -342,11 +372,7 @@ func (c *Client) Logout(ctx context.Context) error {
 	if err != nil && !candor.Is(err, candor.Unauthenticated) {
 		return err
 	}
-	if err := os.Remove(filepath.Join(c.dir, sessionFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return candor.Wrap(candor.Internal, "cannot forget the session", err)
-	}
-	c.sess = nil
-	return nil
+	return c.forgetSession()
 }
 
 // Consent is the state of one category as this phone knows it.
@@ -387,7 +413,7 @@ func (c *Client) consentList() []Consent {
 // server's. Categories the server does not list are off.
 func (c *Client) refreshConsents(ctx context.Context) error {
 	var cs api.Consents
-	if err := c.remote().do(ctx, http.MethodGet, "/consents", nil, &cs); err != nil {
+	if err := c.call(ctx, http.MethodGet, "/consents", nil, &cs); err != nil {
 		return err
 	}
 	next := consentState{Account: c.sess.Account, Categories: map[candor.Category]consentEntry{}, Checked: c.opts.now().UTC()}
@@ -436,7 +462,7 @@ func (c *Client) SetConsent(ctx context.Context, cat candor.Category, on bool) (
 	}
 	var got api.Consent
 	req := api.ConsentRequest{On: on, PolicyVersion: candor.PolicyVersion}
-	if err := c.remote().do(ctx, http.MethodPut, "/consents/"+string(cat), req, &got); err != nil {
+	if err := c.call(ctx, http.MethodPut, "/consents/"+string(cat), req, &got); err != nil {
 		return Consent{}, err
 	}
 	if got.Category != "" && got.Category != string(cat) {

@@ -197,7 +197,7 @@ func (c *Client) pull(ctx context.Context, cat candor.Category, s *categoryState
 	for {
 		q := url.Values{"since": {fmt.Sprint(s.Cursor)}, "limit": {fmt.Sprint(pullPage)}}
 		var feed api.Feed
-		if err := c.remote().do(ctx, http.MethodGet, "/records/"+string(cat)+"?"+q.Encode(), nil, &feed); err != nil {
+		if err := c.call(ctx, http.MethodGet, "/records/"+string(cat)+"?"+q.Encode(), nil, &feed); err != nil {
 			return false, err
 		}
 		if c.adoptEpoch(s, feed.Epoch) {
@@ -244,7 +244,7 @@ func (c *Client) push(ctx context.Context, cat candor.Category, s *categoryState
 			req.Changes[i] = api.Change{ID: r.ID, BaseVersion: r.Version, Deleted: r.Deleted, Data: r.Data}
 		}
 		var resp api.PushResponse
-		err := c.remote().do(ctx, http.MethodPost, "/records/"+string(cat), req, &resp)
+		err := c.call(ctx, http.MethodPost, "/records/"+string(cat), req, &resp)
 		if candor.Is(err, candor.Conflict) {
 			// The epoch pushed against is over: learn the new one.
 			if err := c.refreshConsents(ctx); err != nil {

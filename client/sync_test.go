@@ -532,6 +532,19 @@ func TestLogin(t *testing.T) {
 		t.Errorf("the same phone got a new device id on a second login: %s, %s", b.Device, b2.Device)
 	}
 
+	// A session the server no longer accepts is forgotten, so the phone
+	// can sign in again.
+	other.sess.Token = "not-a-token"
+	if _, err := other.Consents(t.Context()); !candor.Is(err, candor.Unauthenticated) || !strings.Contains(err.Error(), "login") {
+		t.Errorf("with a dead token: %v", err)
+	}
+	if st := must[Status](t)(other.Status()); st.SignedIn {
+		t.Error("a dead session is still shown as signed in")
+	}
+	if b3 := must[Session](t)(other.Login(t.Context(), canaryEmail, canaryPassword)); b3.Device != b.Device {
+		t.Errorf("sign-in after a dead session: device %s, want %s", b3.Device, b.Device)
+	}
+
 	// The state folder holds the session but not the password.
 	scanFolder(t, a.Dir(), canaryPassword, canaryEmail)
 	a.rec.assertNeverSent(t, canaryEmail, canaryPassword, canaryIMEI, canaryPhone)
