@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -14,7 +15,7 @@ import (
 const (
 	pullPage      = api.DefaultFeedPage
 	pushBatch     = 500
-	pushBatchSize = 6 << 20 // bytes of record data in one push, under api.MaxBodyBytes once base64-encoded
+	pushBatchSize = 5 << 20 // bytes of record data in one push: under api.MaxBodyBytes once base64-encoded
 	maxRounds     = 8       // pull/push rounds before a sync gives up settling
 )
 
@@ -66,6 +67,13 @@ type SyncResult struct {
 //
 // progress, when not nil, is called as records are pulled and pushed.
 func (c *Client) Sync(ctx context.Context, progress ProgressFunc, cats ...candor.Category) ([]SyncResult, error) {
+	var named []candor.Category
+	for _, cat := range cats {
+		if !slices.Contains(named, cat) {
+			named = append(named, cat)
+		}
+	}
+	cats = named
 	for _, cat := range cats {
 		if !cat.Valid() {
 			_, err := candor.ParseCategory(string(cat))

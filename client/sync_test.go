@@ -550,3 +550,41 @@ func TestLogin(t *testing.T) {
 	a.rec.assertNeverSent(t, canaryEmail, canaryPassword, canaryIMEI, canaryPhone)
 	other.rec.assertNeverSent(t, canaryEmail, canaryPassword, "356938035643817", canaryPhone)
 }
+
+// TestLargeRecords syncs records near the size limit: pushes are split so
+// that no request passes api.MaxBodyBytes.
+func TestLargeRecords(t *testing.T) {
+	env := servertest.Start(t)
+	a := newPhone(t, env, canaryIMEI)
+	must[Session](t)(a.Signup(t.Context(), canaryEmail, canaryPassword))
+	a.consent(t, candor.Notes, true)
+	body := strings.Repeat("ल", (api.MaxRecordBytes-100)/3) // 3-byte runes, just under the limit
+	for i := range 8 {
+		must[Note](t)(a.Notes().Add(fmt.Sprint(i), body))
+	}
+	if _, err := a.Notes().Add("too big", body+body); !candor.Is(err, candor.TooLarge) {
+		t.Errorf("a note over the limit: %v, want TooLarge", err)
+	}
+	a.rec.reset()
+	if res := a.sync(t); res[0].Pushed != 8 {
+		t.Errorf("pushed %d, want 8", res[0].Pushed)
+	}
+	posts := 0
+	for _, r := range a.rec.requests() {
+		if r.Method == http.MethodPost {
+			posts++
+			if len(r.Body) > api.MaxBodyBytes {
+				t.Errorf("a push of %d bytes, over the %d limit", len(r.Body), api.MaxBodyBytes)
+			}
+		}
+	}
+	if posts < 2 {
+		t.Errorf("%d pushes, want the batch split", posts)
+	}
+	b := newPhone(t, env, "356938035643817")
+	must[Session](t)(b.Login(t.Context(), canaryEmail, canaryPassword))
+	b.sync(t)
+	if n := len(must[[]Note](t)(b.Notes().List())); n != 8 {
+		t.Errorf("B has %d notes, want 8", n)
+	}
+}
