@@ -81,7 +81,6 @@ type conn interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // runner runs queries written with ? placeholders on a pool or a
@@ -101,12 +100,6 @@ func (r runner) query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 func (r runner) row(ctx context.Context, query string, args ...any) *sql.Row {
 	return r.c.QueryRowContext(ctx, r.d.rebind(query), args...)
-}
-
-// prepare prepares a statement once for repeated use, as in a loop within
-// one transaction; the caller closes it.
-func (r runner) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
-	return r.c.PrepareContext(ctx, r.d.rebind(query))
 }
 
 // reader runs single statements on the read pool.

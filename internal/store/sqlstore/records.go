@@ -2,8 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
+	"strings"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -45,41 +44,45 @@ func (s *RegionStore) ApplyChanges(ctx context.Context, account candor.AccountID
 			candor.E(candor.Conflict, "consent changed: read the consent state again")); err != nil {
 			return err
 		}
-		// A push holds up to a thousand changes: parse each statement once.
-		read, err := r.prepare(ctx, selectRecord)
+		current, err := readCurrent(ctx, r, account, c, changes)
 		if err != nil {
-			return internal("apply change", err)
+			return err
 		}
-		defer read.Close()
-		write, err := r.prepare(ctx, upsertRecord)
-		if err != nil {
-			return internal("apply change", err)
-		}
-		defer write.Close()
 		seq := cnt.feed
 		modified := stamp(time.Time{})
+		// Later changes of the batch see earlier ones; only each record's
+		// final state is written.
+		final := make([]string, 0, len(changes))
+		written := make(map[string]bool, len(changes))
 		for _, ch := range changes {
-			cur, err := scanCurrent(read.QueryRowContext(ctx, string(account), string(c), ch.ID), account, c)
-			if err != nil {
-				return err
-			}
+			cur := current[ch.ID]
 			if cur.Version != ch.BaseVersion {
 				results = append(results, store.Result{ID: ch.ID, Version: cur.Version, Seq: cur.Seq, Current: cur})
 				continue
 			}
 			seq++
-			var ct []byte
+			if !written[ch.ID] {
+				final, written[ch.ID] = append(final, ch.ID), true
+			}
+			next := store.Record{Account: account, Category: c, ID: ch.ID, Version: ch.Version, Seq: seq,
+				Deleted: ch.Deleted, Modified: modified}
 			if !ch.Deleted {
-				ct = ch.Ciphertext
-				if ct == nil {
-					ct = []byte{}
-				}
+				next.Ciphertext = ch.Ciphertext
 			}
-			if _, err := write.ExecContext(ctx,
-				string(account), string(c), ch.ID, ch.Version, seq, ch.Deleted, ct, micros(modified)); err != nil {
-				return internal("apply change", err)
-			}
+			current[ch.ID] = next
 			results = append(results, store.Result{ID: ch.ID, Applied: true, Version: ch.Version, Seq: seq})
+		}
+		rows := make([]any, 0, 8*len(final))
+		for _, id := range final {
+			rec := current[id]
+			ct := rec.Ciphertext
+			if ct == nil && !rec.Deleted {
+				ct = []byte{}
+			}
+			rows = append(rows, string(account), string(c), id, rec.Version, rec.Seq, rec.Deleted, ct, micros(modified))
+		}
+		if err := writeRecords(ctx, r, rows); err != nil {
+			return err
 		}
 		if seq != cnt.feed {
 			if _, err := r.exec(ctx, `UPDATE accounts SET feed_seq = ? WHERE id = ?`, seq, string(account)); err != nil {
@@ -107,25 +110,69 @@ func scanRecord(sc interface{ Scan(...any) error }, account candor.AccountID, c 
 	return rec, err
 }
 
-const (
-	selectRecord = `SELECT ` + recordColumns + ` FROM records WHERE account = ? AND category = ? AND id = ?`
-	upsertRecord = `INSERT INTO records
-		(account, category, id, version, seq, deleted, ciphertext, modified_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account, category, id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
-			deleted = excluded.deleted, ciphertext = excluded.ciphertext, modified_us = excluded.modified_us`
-)
+// batchRows bounds the rows of one multi-row statement (8 parameters each),
+// well below the parameter limits of SQLite and PostgreSQL.
+const batchRows = 500
 
-// scanCurrent scans the stored record from a selectRecord row, or returns a
-// zero Record if there is none.
-func scanCurrent(row *sql.Row, account candor.AccountID, c candor.Category) (store.Record, error) {
-	rec, err := scanRecord(row, account, c)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.Record{}, nil
-	case err != nil:
-		return store.Record{}, internal("read record", err)
+// readCurrent returns the stored records among the ids of changes, by id;
+// ids with no record are absent (their zero Record has Version 0). One
+// query per batchRows ids, so a push costs a few round trips, not one per
+// record.
+func readCurrent(ctx context.Context, r runner, account candor.AccountID, c candor.Category, changes []store.Change) (map[string]store.Record, error) {
+	current := make(map[string]store.Record, len(changes))
+	for i := 0; i < len(changes); i += batchRows {
+		part := changes[i:min(i+batchRows, len(changes))]
+		args := make([]any, 0, 2+len(part))
+		args = append(args, string(account), string(c))
+		for _, ch := range part {
+			args = append(args, ch.ID)
+		}
+		rows, err := r.query(ctx, `SELECT `+recordColumns+` FROM records WHERE account = ? AND category = ? AND id IN (`+
+			placeholders(len(part), 1)+`)`, args...)
+		if err != nil {
+			return nil, internal("read records", err)
+		}
+		for rows.Next() {
+			rec, err := scanRecord(rows, account, c)
+			if err != nil {
+				rows.Close()
+				return nil, internal("read records", err)
+			}
+			current[rec.ID] = rec
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, internal("read records", err)
+		}
 	}
-	return rec, nil
+	return current, nil
+}
+
+// writeRecords upserts rows of 8 values (account, category, id, version,
+// seq, deleted, ciphertext, modified) with multi-row statements.
+func writeRecords(ctx context.Context, r runner, rows []any) error {
+	const width = 8
+	for i := 0; i < len(rows); i += batchRows * width {
+		part := rows[i:min(i+batchRows*width, len(rows))]
+		if _, err := r.exec(ctx, `INSERT INTO records
+			(account, category, id, version, seq, deleted, ciphertext, modified_us) VALUES `+placeholders(len(part)/width, width)+`
+			ON CONFLICT (account, category, id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
+				deleted = excluded.deleted, ciphertext = excluded.ciphertext, modified_us = excluded.modified_us`, part...); err != nil {
+			return internal("apply change", err)
+		}
+	}
+	return nil
+}
+
+// placeholders returns n groups of width ? placeholders: "?, ?" for (2, 1)
+// and "(?, ?), (?, ?)" for (2, 2).
+func placeholders(n, width int) string {
+	group := strings.TrimSuffix(strings.Repeat("?, ", width), ", ")
+	if width > 1 {
+		group = "(" + group + ")"
+	}
+	return strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
 }
 
 // Changes returns up to limit records of (account, category) with
