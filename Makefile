@@ -1,0 +1,48 @@
+# Candor's everyday commands. `make test` is the one command that runs the
+# whole test suite; .ci/run runs exactly it.
+#
+# The tests that need services read them from the environment, which make
+# passes through to every command: CANDOR_TEST_POSTGRES (a PostgreSQL URL)
+# and, from issue 6 on, CANDOR_TEST_NATS. Without them those tests skip with
+# a message saying so. For example:
+#
+#   CANDOR_TEST_POSTGRES='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' make test
+
+GO       ?= go
+DATA     ?= ./data
+ADDR     ?= 127.0.0.1:8080
+FUZZTIME ?= 10s
+
+.PHONY: run test build vet bench fuzz-smoke
+
+## run: start the embedded development server (SQLite under ./data, keys in the data folder: not for production)
+run:
+	$(GO) run ./cmd/candor serve --dev --data $(DATA) --addr $(ADDR)
+
+## test: the whole test suite
+test:
+	$(GO) test ./...
+
+## build: build the candor binary into bin/
+build:
+	$(GO) build -o bin/candor ./cmd/candor
+
+## vet: fail on unformatted files, then go vet
+vet:
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the server benchmarks (sealed vs plain record path, end to end over HTTP)
+bench:
+	$(GO) test -run '^$$' -bench . ./internal/server/...
+
+## fuzz-smoke: run every committed fuzz target for FUZZTIME each (default 10s)
+fuzz-smoke:
+	@set -e; \
+	for pkg in $$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
