@@ -2,11 +2,13 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/candorcloud/candor"
 )
 
 // OpenPostgresRegion connects to the PostgreSQL database named by dsn (a
@@ -50,10 +52,17 @@ func pgCode(err error) string {
 }
 
 func openPostgres(ctx context.Context, dsn, component string) (*db, error) {
-	c, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, internal("open postgres", err)
+		return nil, candor.Wrap(candor.Invalid, "the PostgreSQL connection string is not valid", err)
 	}
+	// pgx prepares and caches statements; after a few executions PostgreSQL
+	// would switch them to a generic plan, which for a push's "id IN (...)"
+	// of hundreds of parameters is many times slower than a custom plan.
+	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
+	c := stdlib.OpenDB(*cfg)
 	if err := c.PingContext(ctx); err != nil {
 		c.Close()
 		return nil, internal("connect to postgres", err)
