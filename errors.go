@@ -3,6 +3,7 @@ package candor
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error. The list is append-only: each kind has a stable
@@ -11,35 +12,37 @@ type Kind uint8
 
 // The kinds of error.
 const (
-	Internal        Kind = iota // a fault of the server; details are never shown
-	Invalid                     // the request is malformed or a value is out of range
-	NotFound                    // no such thing, or not one the caller may see
-	Unauthenticated             // no valid credentials
-	Forbidden                   // credentials are valid but do not allow this
-	ConsentRequired             // the category is off for this account
-	Sealed                      // the server holds no keys until custodians unseal it
-	Conflict                    // the thing exists already, or changed under the caller
-	WrongRegion                 // the account lives in another region
-	TooLarge                    // the request or an item in it is too large
-	RateLimited                 // too many attempts; try again later
-	Unavailable                 // a dependency is down; try again later
-	Integrity                   // stored data failed its integrity check
+	Internal         Kind = iota // a fault of the server; details are never shown
+	Invalid                      // the request is malformed or a value is out of range
+	NotFound                     // no such thing, or not one the caller may see
+	Unauthenticated              // no valid credentials
+	Forbidden                    // credentials are valid but do not allow this
+	ConsentRequired              // the category is off for this account
+	Sealed                       // the server holds no keys until custodians unseal it
+	Conflict                     // the thing exists already, or changed under the caller
+	WrongRegion                  // the account lives in another region
+	TooLarge                     // the request or an item in it is too large
+	RateLimited                  // too many attempts; try again later
+	Unavailable                  // a dependency is down; try again later
+	Integrity                    // stored data failed its integrity check
+	MethodNotAllowed             // the endpoint exists but not with this method
 )
 
 var codes = [...]string{
-	Internal:        "internal",
-	Invalid:         "invalid",
-	NotFound:        "not_found",
-	Unauthenticated: "unauthenticated",
-	Forbidden:       "forbidden",
-	ConsentRequired: "consent_required",
-	Sealed:          "sealed",
-	Conflict:        "conflict",
-	WrongRegion:     "wrong_region",
-	TooLarge:        "too_large",
-	RateLimited:     "rate_limited",
-	Unavailable:     "unavailable",
-	Integrity:       "integrity",
+	Internal:         "internal",
+	Invalid:          "invalid",
+	NotFound:         "not_found",
+	Unauthenticated:  "unauthenticated",
+	Forbidden:        "forbidden",
+	ConsentRequired:  "consent_required",
+	Sealed:           "sealed",
+	Conflict:         "conflict",
+	WrongRegion:      "wrong_region",
+	TooLarge:         "too_large",
+	RateLimited:      "rate_limited",
+	Unavailable:      "unavailable",
+	Integrity:        "integrity",
+	MethodNotAllowed: "method_not_allowed",
 }
 
 // Code is the stable machine-readable name of k, as sent to clients.
@@ -72,7 +75,9 @@ type Error struct {
 	Kind     Kind
 	Message  string
 	Category Category // set when Kind is ConsentRequired
-	Err      error
+	// RetryAfter, when set with RateLimited, is how long to wait.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *Error) Error() string {

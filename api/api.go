@@ -14,7 +14,8 @@ const Version = "/v1"
 type Error struct {
 	// Code is stable and machine-readable: invalid, not_found,
 	// unauthenticated, forbidden, consent_required, sealed, conflict,
-	// wrong_region, too_large, rate_limited, unavailable, integrity, internal.
+	// wrong_region, too_large, rate_limited, unavailable, integrity,
+	// method_not_allowed, internal.
 	Code string `json:"code"`
 	// Message is a sentence for a person. It never holds personal data.
 	Message string `json:"message"`

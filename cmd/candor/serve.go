@@ -43,7 +43,7 @@ func serveCommand() *cobra.Command {
 			if data != "" {
 				cfg.Data = data
 			}
-			if addr != "" || cfg.Addr == "" {
+			if cmd.Flags().Changed("addr") || cfg.Addr == "" {
 				cfg.Addr = addr
 			}
 			var level slog.Level

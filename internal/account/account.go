@@ -288,7 +288,8 @@ func (s *Service) Login(ctx context.Context, handle, authKey, pseudonym []byte) 
 		return Grant{}, err
 	}
 	if wait := s.lockout(att, now); wait > 0 {
-		return Grant{}, candor.Errorf(candor.RateLimited, "too many failed logins: try again in %s", wait.Round(time.Second))
+		return Grant{}, &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
+			Message: fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second))}
 	}
 	entry, err := s.dir.EntryByHandle(ctx, handle)
 	var acc store.Account

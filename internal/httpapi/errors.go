@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -31,6 +33,8 @@ func statusOf(k candor.Kind) int {
 		return http.StatusTooManyRequests
 	case candor.Sealed, candor.Unavailable:
 		return http.StatusServiceUnavailable
+	case candor.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case candor.Integrity:
 		// The server holds data it cannot vouch for: its fault, not the
 		// client's, but named so operators and clients see what it is.
@@ -46,14 +50,15 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	status := statusOf(kind)
 	body := api.Error{Code: kind.Code(), Message: candor.Message(err)}
 	var ce *candor.Error
-	if errors.As(err, &ce) && kind == candor.ConsentRequired {
+	errors.As(err, &ce)
+	if ce != nil && kind == candor.ConsentRequired {
 		body.Category = string(ce.Category)
 	}
 	if status >= 500 && kind != candor.Sealed && kind != candor.Unavailable {
 		h.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "kind", kind.Code(), "err", err)
 	}
-	if kind == candor.RateLimited {
-		w.Header().Set("Retry-After", "60")
+	if kind == candor.RateLimited && ce != nil && ce.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(ce.RetryAfter.Round(time.Second).Seconds())))
 	}
 	writeJSON(w, status, api.ErrorResponse{Error: body})
 }

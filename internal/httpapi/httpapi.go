@@ -127,10 +127,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // unmatched answers a request no route takes: 405 when the path exists
 // under another method, 404 otherwise.
 func (h *Handler) unmatched(w http.ResponseWriter, r *http.Request) {
-	probe := &recorder{ResponseWriter: discard{w.Header()}, status: http.StatusOK}
+	probe := &recorder{ResponseWriter: discard{http.Header{}}, status: http.StatusOK}
 	h.mux.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody("method_not_allowed", "this path does not take "+r.Method))
+		w.Header().Set("Allow", probe.Header().Get("Allow"))
+		h.writeError(w, r, candor.Errorf(candor.MethodNotAllowed, "this endpoint does not take %s", r.Method))
 		return
 	}
 	h.writeError(w, r, candor.E(candor.NotFound, "no such endpoint"))

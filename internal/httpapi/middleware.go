@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/candorcloud/candor/api"
 )
 
 // recorder remembers the status and size of a response.
@@ -34,16 +32,12 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// discard is a ResponseWriter that keeps headers apart and drops the body.
+// discard is a ResponseWriter that keeps its own headers and drops the body.
 type discard struct{ h http.Header }
 
-func (d discard) Header() http.Header         { return d.h.Clone() }
+func (d discard) Header() http.Header         { return d.h }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
-
-func errorBody(code, msg string) api.ErrorResponse {
-	return api.ErrorResponse{Error: api.Error{Code: code, Message: msg}}
-}
 
 // metrics are labelled by route pattern, method and status only: never a
 // path, an id or anything a person typed.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
 )
@@ -113,10 +114,11 @@ func New(stores Stores, keys Keys, codec Codec) *Service {
 	return &Service{stores: stores, keys: keys, codec: codec}
 }
 
-// Limits of one push.
+// Limits of one push and one page of the feed, as the API documents them.
 const (
-	MaxChanges     = 1000
-	MaxRecordBytes = 1 << 20
+	MaxChanges     = api.MaxChangesPerPush
+	MaxRecordBytes = api.MaxRecordBytes
+	MaxPage        = api.MaxFeedPage
 )
 
 func recordAD(account candor.AccountID, c candor.Category, id string, version int64) []byte {
@@ -171,8 +173,8 @@ func (s *Service) Push(ctx context.Context, p candor.Principal, c candor.Categor
 	}
 	key, err := s.keys.EnsureDataKey(ctx, p.Region, p.Account, c, epoch)
 	if err != nil {
-		if candor.Is(err, candor.ConsentRequired) && epoch != 0 {
-			err = errStaleEpoch // on, but not under the device's epoch
+		if candor.Is(err, candor.ConsentRequired) {
+			err = errStaleEpoch // the gate saw it on: on, but not under the device's epoch
 		}
 		return Pushed{}, err
 	}
@@ -215,8 +217,8 @@ func (s *Service) Pull(ctx context.Context, p candor.Principal, c candor.Categor
 	if since < 0 {
 		return Feed{}, candor.E(candor.Invalid, "the cursor cannot be negative")
 	}
-	if limit <= 0 || limit > 1000 {
-		return Feed{}, candor.E(candor.Invalid, "limit must be between 1 and 1000")
+	if limit <= 0 || limit > MaxPage {
+		return Feed{}, candor.Errorf(candor.Invalid, "limit must be between 1 and %d", MaxPage)
 	}
 	st, err := s.stores.Records(p.Region)
 	if err != nil {

@@ -23,8 +23,10 @@ type Config struct {
 	// Dev starts the embedded default: SQLite under Data, keys created and
 	// unsealed automatically. Not for production.
 	Dev bool `json:"dev"`
-	// Regions served; region.Defaults() when empty.
-	Regions region.Config `json:"regions"`
+	// Regions served, and the fallback region for countries none lists;
+	// region.Defaults() when Regions is empty.
+	Regions        []region.Region `json:"regions"`
+	FallbackRegion candor.RegionID `json:"fallback_region"`
 	// Postgres, when set, keeps the directory and every region in
 	// PostgreSQL instead of SQLite files under Data.
 	Postgres *Postgres `json:"postgres,omitempty"`
@@ -64,11 +66,16 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
+func (c *Config) regions() region.Config {
+	return region.Config{Regions: c.Regions, Fallback: c.FallbackRegion}
+}
+
 func (c *Config) defaults() error {
-	if len(c.Regions.Regions) == 0 {
-		c.Regions = region.Defaults()
+	if len(c.Regions) == 0 {
+		d := region.Defaults()
+		c.Regions, c.FallbackRegion = d.Regions, d.Fallback
 	}
-	if err := c.Regions.Validate(); err != nil {
+	if err := c.regions().Validate(); err != nil {
 		return fmt.Errorf("regions: %w", err)
 	}
 	if c.Postgres == nil && c.Data == "" {
@@ -78,7 +85,7 @@ func (c *Config) defaults() error {
 		if c.Postgres.Directory == "" {
 			return fmt.Errorf("postgres: no directory database")
 		}
-		for _, id := range c.Regions.IDs() {
+		for _, id := range c.regions().IDs() {
 			if c.Postgres.Regions[id] == "" {
 				return fmt.Errorf("postgres: no database for region %s", id)
 			}

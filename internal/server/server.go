@@ -72,7 +72,7 @@ func (s *Server) open(ctx context.Context) error {
 		if s.dir, err = sqlstore.OpenPostgresDirectory(ctx, pg.Directory); err != nil {
 			return fmt.Errorf("directory: %w", err)
 		}
-		for _, id := range s.cfg.Regions.IDs() {
+		for _, id := range s.cfg.regions().IDs() {
 			if s.regions[id], err = sqlstore.OpenPostgresRegion(ctx, pg.Regions[id]); err != nil {
 				return fmt.Errorf("region %s: %w", id, err)
 			}
@@ -85,7 +85,7 @@ func (s *Server) open(ctx context.Context) error {
 	if s.dir, err = sqlstore.OpenSQLiteDirectory(filepath.Join(s.cfg.Data, "directory.db")); err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}
-	for _, id := range s.cfg.Regions.IDs() {
+	for _, id := range s.cfg.regions().IDs() {
 		dir := filepath.Join(s.cfg.Data, "regions", string(id))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
@@ -162,7 +162,7 @@ func (s *Server) Ready(ctx context.Context) error {
 }
 
 // Regions returns the region configuration.
-func (s *Server) Regions() region.Config { return s.cfg.Regions }
+func (s *Server) Regions() region.Config { return s.cfg.regions() }
 
 // Close closes every store.
 func (s *Server) Close() error {
@@ -234,7 +234,7 @@ func (r regionStores) store(id candor.RegionID) (store.Region, error) {
 }
 
 func (r regionStores) HomeFor(country string) candor.RegionID {
-	return r.s.cfg.Regions.HomeFor(country)
+	return r.s.cfg.regions().HomeFor(country)
 }
 
 func (r regionStores) Accounts(id candor.RegionID) (account.Accounts, error) { return r.store(id) }
