@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,17 @@ func TestHostileRequests(t *testing.T) {
 		})
 	}
 	alice.t, bob.t = t, t
+
+	// A 405 says which methods the endpoint takes.
+	req, _ := http.NewRequest("PATCH", env.URL+"/v1/account", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 || !strings.Contains(resp.Header.Get("Allow"), "GET") {
+		t.Fatalf("405 Allow = %q", resp.Header.Get("Allow"))
+	}
 
 	// Nothing of the refused pushes was stored: alice has exactly her one
 	// record, and bob sees none of hers.

@@ -160,6 +160,27 @@ func TestNothingReadableOnDisk(t *testing.T) {
 		t.Fatalf("after opt-out the cloud gave %d contacts to a new phone", len(got))
 	}
 	scanFolder(t, env.Data, canaries...)
+
+	// Nor in the logs, nor in the metrics.
+	metrics := (&raw{t: t, url: env.URL}).send("GET", "/metrics", "", nil)
+	if metrics.status != 200 || !bytes.Contains(metrics.body, []byte("candor_http_requests_total")) {
+		t.Fatalf("metrics: %d", metrics.status)
+	}
+	for name, text := range map[string][]byte{"logs": []byte(env.Logs.String()), "metrics": metrics.body} {
+		if len(text) == 0 {
+			t.Fatalf("no %s to scan", name)
+		}
+		for _, c := range canaries {
+			for _, form := range canaryForms(c) {
+				if bytes.Contains(text, form) {
+					t.Errorf("%q found in the %s", c, name)
+				}
+			}
+		}
+		if st, _ := a.Status(); st.Account == "" || bytes.Contains(text, []byte(st.Account)) {
+			t.Errorf("the account id is in the %s (or unknown)", name)
+		}
+	}
 }
 
 func openRegionDB(t *testing.T, env *servertest.Env, region string) *sql.DB {
