@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -107,10 +108,24 @@ func Init(dir string, cfg Config, opts ...Option) (*Client, error) {
 	return Open(dir, opts...)
 }
 
+// loopback reports whether host names this machine. Session tokens and
+// personal data cross the network only over TLS; plain HTTP is for a server
+// on the same machine (development and tests).
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (cfg Config) validate() error {
 	u, err := url.Parse(cfg.Server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return candor.E(candor.Invalid, "the server must be an http:// or https:// URL")
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return candor.E(candor.Invalid, "the server must use https:// (plain http:// is accepted only for this machine: localhost, 127.0.0.1, ::1)")
 	}
 	if !imeiPattern.MatchString(cfg.IMEI) {
 		return candor.E(candor.Invalid, "the IMEI must be 15 digits")

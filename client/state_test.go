@@ -197,3 +197,19 @@ func failingHTTP(t *testing.T) *http.Client {
 		return nil, errors.New("no network in this test")
 	})}
 }
+
+// Personal data crosses the network only over TLS: plain http is refused
+// for any server that is not on this machine.
+func TestInitRefusesPlainHTTPToOtherHosts(t *testing.T) {
+	cfg := Config{IMEI: "356938035643809", Phone: "+919812345678", Country: "IN"}
+	for server, ok := range map[string]bool{
+		"http://127.0.0.1:8080": true, "http://localhost:1": true, "http://[::1]:8080": true,
+		"https://cloud.example.invalid": true, "http://cloud.example.invalid": false, "http://10.0.0.1:8080": false,
+		"ftp://127.0.0.1": false,
+	} {
+		cfg.Server = server
+		if err := cfg.validate(); (err == nil) != ok {
+			t.Errorf("%s: %v", server, err)
+		}
+	}
+}
