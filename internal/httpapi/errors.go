@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -58,7 +58,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "kind", kind.Code(), "err", err)
 	}
 	if kind == candor.RateLimited && ce != nil && ce.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(ce.RetryAfter.Round(time.Second).Seconds())))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ce.RetryAfter.Seconds()))))
 	}
 	writeJSON(w, status, api.ErrorResponse{Error: body})
 }

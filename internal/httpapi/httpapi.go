@@ -61,28 +61,42 @@ type Services struct {
 	Health   Health
 }
 
+// Options tune the handler.
+type Options struct {
+	// AuthPerMinute and AuthBurst limit the unauthenticated sign-in
+	// endpoints per client address (defaults 60 and 30; negative disables).
+	AuthPerMinute, AuthBurst int
+}
+
 // Handler is the HTTP API.
 type Handler struct {
 	svc     Services
 	log     *slog.Logger
 	metrics *metrics
+	limit   *limiter
 	mux     *http.ServeMux
 }
 
 // New returns the API handler. Metrics are registered with reg; logs go to
 // log. Neither ever holds personal data: routes are logged by pattern, never
 // by path, and no client address is recorded.
-func New(svc Services, log *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) *Handler {
-	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), mux: http.NewServeMux()}
+func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) *Handler {
+	if opts.AuthPerMinute == 0 {
+		opts.AuthPerMinute = 60
+	}
+	if opts.AuthBurst == 0 {
+		opts.AuthBurst = 30
+	}
+	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux()}
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)
 	m.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 
-	m.HandleFunc("POST /v1/auth/handle", h.unsealed(h.evaluateHandle))
-	m.HandleFunc("POST /v1/auth/salt", h.unsealed(h.salt))
-	m.HandleFunc("POST /v1/accounts", h.unsealed(h.signup))
-	m.HandleFunc("POST /v1/sessions", h.unsealed(h.login))
+	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
+	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))
+	m.HandleFunc("POST /v1/accounts", h.limited(h.unsealed(h.signup)))
+	m.HandleFunc("POST /v1/sessions", h.limited(h.unsealed(h.login)))
 	m.HandleFunc("DELETE /v1/sessions/current", h.device(h.logout))
 	m.HandleFunc("GET /v1/account", h.device(h.account))
 	m.HandleFunc("GET /v1/devices", h.device(h.devices))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	Postgres *Postgres `json:"postgres,omitempty"`
 	// Account tunes hashing costs, session lifetime and login throttling.
 	Account account.Config `json:"-"`
+	// HTTP tunes the API handler (per-address limits on sign-in endpoints).
+	HTTP httpapi.Options `json:"-"`
 	// ShutdownTimeout bounds a graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration `json:"-"`
 	// Logger receives structured logs (default: JSON on stderr).

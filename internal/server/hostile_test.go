@@ -216,3 +216,27 @@ func TestLoginThrottling(t *testing.T) {
 		t.Fatalf("unknown handle: %d %s", u.status, u.body)
 	}
 }
+
+// The sign-in endpoints are limited per client address, so handles and
+// salts cannot be harvested at speed.
+func TestSignInRateLimit(t *testing.T) {
+	cfg := server.Config{}
+	cfg.HTTP.AuthPerMinute, cfg.HTTP.AuthBurst = 60, 3
+	env := servertest.StartWith(t, cfg)
+	r := &raw{t: t, url: env.URL}
+	body, _ := json.Marshal(api.SaltRequest{Handle: randomBytes(64)})
+	for i := range 3 {
+		if a := r.send("POST", "/v1/auth/salt", "application/json", body); a.status != 200 {
+			t.Fatalf("request %d: %d %s", i, a.status, a.body)
+		}
+	}
+	req, _ := http.NewRequest("POST", env.URL+"/v1/auth/salt", bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("fourth request: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}

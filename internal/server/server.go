@@ -137,7 +137,7 @@ func (s *Server) compose() {
 		Consent:  ledger,
 		Records:  guarded,
 		Health:   s,
-	}, s.cfg.Logger, reg, reg)
+	}, s.cfg.HTTP, s.cfg.Logger, reg, reg)
 }
 
 // Handler is the server's HTTP handler.

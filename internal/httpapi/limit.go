@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/candorcloud/candor"
+)
+
+// limiter is a token bucket per client address, kept in memory only: the
+// address is never logged or stored. It slows down guessing through the
+// unauthenticated endpoints (evaluating login handles, salts, signups,
+// logins), which the per-handle login throttle alone does not cover.
+type limiter struct {
+	rate  float64 // tokens per second
+	burst float64
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+	swept   time.Time
+	now     func() time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// newLimiter allows perMinute requests a minute per address, in bursts of up
+// to burst. perMinute <= 0 disables it.
+func newLimiter(perMinute, burst int) *limiter {
+	if perMinute <= 0 {
+		return nil
+	}
+	return &limiter{rate: float64(perMinute) / 60, burst: float64(max(burst, 1)), buckets: map[string]*bucket{}, now: time.Now}
+}
+
+// allow takes a token for key, or says how long until one is free.
+func (l *limiter) allow(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if now.Sub(l.swept) > time.Minute { // forget idle, full buckets
+		for k, b := range l.buckets {
+			if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+	}
+	b.tokens--
+	return true, 0
+}
+
+// limited wraps an unauthenticated endpoint with the per-address limit.
+func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
+	if h.limit == nil {
+		return next
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		if ok, wait := h.limit.allow(host); !ok {
+			h.writeError(w, r, &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
+				Message: "too many sign-in requests from this address: slow down"})
+			return
+		}
+		next(w, r)
+	}
+}
