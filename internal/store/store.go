@@ -203,8 +203,33 @@ type Attempts struct {
 	Last     time.Time
 }
 
+// Staff is a staff identity. Only the SHA-256 of its token is stored.
+type Staff struct {
+	ID        string
+	Name      string
+	Roles     []string
+	TokenHash []byte
+	Created   time.Time
+	// Revoked is when the identity was revoked; zero while it is active.
+	Revoked time.Time
+}
+
+// Custody says how one version of the root key is held: split into Shares
+// shares of which Threshold rebuild it. ShareHashes holds a hash of each
+// share (in share order), so that an offered share can be recognised before
+// the threshold is reached; a share is high-entropy, so its hash reveals
+// nothing usable.
+type Custody struct {
+	RootVersion int64
+	Shares      int
+	Threshold   int
+	ShareHashes [][]byte
+	Created     time.Time
+}
+
 // Directory is the global store: account → home region, handle → account,
-// sessions, login throttling and wrapped system secrets.
+// sessions, login throttling, staff identities, the custody of the root key
+// and wrapped system secrets.
 type Directory interface {
 	// CreateEntry stores an entry; Conflict if the account or the handle
 	// exists.
@@ -243,6 +268,27 @@ type Directory interface {
 	// PutSystemKey stores a named system secret unless one exists, in which
 	// case the stored one is returned and k is discarded.
 	PutSystemKey(ctx context.Context, name string, k WrappedKey) (WrappedKey, error)
+
+	// InitRoot records the first root key's custody and its system keys
+	// (each stored under its name as by PutSystemKey) in one transaction.
+	// It fails with Conflict, writing nothing, if any custody is recorded
+	// or any of the named system keys exists: a server is initialised once.
+	InitRoot(ctx context.Context, c Custody, keys map[string]WrappedKey) error
+	// Custody returns the custody of the latest root version; NotFound
+	// before InitRoot.
+	Custody(ctx context.Context) (Custody, error)
+
+	// CreateStaff stores a staff identity; Conflict if the id or the token
+	// hash exists.
+	CreateStaff(ctx context.Context, s Staff) error
+	// StaffByToken returns the identity with this token hash, revoked or
+	// not; NotFound if none.
+	StaffByToken(ctx context.Context, tokenHash []byte) (Staff, error)
+	// ListStaff lists every identity, oldest first.
+	ListStaff(ctx context.Context) ([]Staff, error)
+	// RevokeStaff marks an identity revoked at the given time; NotFound if
+	// none. Revoking a revoked identity keeps the first time.
+	RevokeStaff(ctx context.Context, id string, at time.Time) error
 
 	Close() error
 }
