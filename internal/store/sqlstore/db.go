@@ -22,6 +22,10 @@ type dialect struct {
 	// migrationLock, when set, is run first in the migration transaction to
 	// keep two processes from migrating the same schema at once.
 	migrationLock string
+	// rootLock, when set, is run first in InitRoot's transaction so that
+	// concurrent initialisations run one after the other; empty where write
+	// transactions already exclude each other (SQLite).
+	rootLock string
 	// unique and foreignKey classify constraint violations.
 	unique     func(error) bool
 	foreignKey func(error) bool

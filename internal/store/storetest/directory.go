@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,9 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"LoginThrottle", testLoginThrottle},
 		{"ConcurrentLoginFailed", testConcurrentLoginFailed},
 		{"SystemKeys", testSystemKeys},
+		{"Staff", testStaff},
+		{"Custody", testCustody},
+		{"ConcurrentInitRoot", testConcurrentInitRoot},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -250,23 +255,15 @@ func testSystemKeys(t *testing.T, d store.Directory) {
 	_, err := d.SystemKey(ctx, "pseudonym-key")
 	wantKind(t, err, candor.NotFound)
 	k := store.WrappedKey{Version: 1, Wrapper: 2, Wrapped: randBytes(48), Created: testTime}
-	wantKey := func(what string, got, want store.WrappedKey) {
-		t.Helper()
-		if got.Version != want.Version || got.Wrapper != want.Wrapper {
-			t.Fatalf("%s = v%d/%d, want v%d/%d", what, got.Version, got.Wrapper, want.Version, want.Wrapper)
-		}
-		wantBytes(t, what+" wrapped", got.Wrapped, want.Wrapped)
-		wantTime(t, what+" created", got.Created, want.Created)
-	}
 	got, err := d.PutSystemKey(ctx, "pseudonym-key", k)
 	must(t, err)
-	wantKey("PutSystemKey", got, k)
+	wantSystemKey(t, "PutSystemKey", got, k)
 	got, err = d.PutSystemKey(ctx, "pseudonym-key", store.WrappedKey{Version: 9, Wrapper: 9, Wrapped: randBytes(48)})
 	must(t, err)
-	wantKey("second PutSystemKey", got, k)
+	wantSystemKey(t, "second PutSystemKey", got, k)
 	got, err = d.SystemKey(ctx, "pseudonym-key")
 	must(t, err)
-	wantKey("SystemKey", got, k)
+	wantSystemKey(t, "SystemKey", got, k)
 	_, err = d.SystemKey(ctx, "other")
 	wantKind(t, err, candor.NotFound)
 
@@ -289,6 +286,279 @@ func testSystemKeys(t *testing.T, d store.Directory) {
 	stored, err := d.SystemKey(ctx, "raced")
 	must(t, err)
 	for i := range n {
-		wantKey("raced PutSystemKey", keys[i], stored)
+		wantSystemKey(t, "raced PutSystemKey", keys[i], stored)
+	}
+}
+
+func wantStaff(t *testing.T, what string, got, want store.Staff) {
+	t.Helper()
+	if got.ID != want.ID || got.Name != want.Name {
+		t.Fatalf("%s = %s (%q), want %s (%q)", what, got.ID, got.Name, want.ID, want.Name)
+	}
+	if !slices.Equal(got.Roles, want.Roles) {
+		t.Fatalf("%s roles = %q, want %q", what, got.Roles, want.Roles)
+	}
+	wantBytes(t, what+" token hash", got.TokenHash, want.TokenHash)
+	wantTime(t, what+" created", got.Created, want.Created)
+	if got.Revoked.IsZero() != want.Revoked.IsZero() {
+		t.Fatalf("%s revoked = %v, want %v", what, got.Revoked, want.Revoked)
+	}
+	wantTime(t, what+" revoked", got.Revoked, want.Revoked)
+}
+
+func testStaff(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	list, err := d.ListStaff(ctx)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("ListStaff of an empty store = %d identities", len(list))
+	}
+
+	// Created out of order, so that oldest first is not insertion order.
+	newer := store.Staff{ID: newID("stf"), Name: "Asha Rao", Roles: []string{"support"}, TokenHash: randBytes(32), Created: testTime.Add(time.Hour)}
+	older := store.Staff{ID: newID("stf"), Name: "Ben Ode", Roles: []string{"security", "custodian", "auditor"}, TokenHash: randBytes(32), Created: testTime}
+	must(t, d.CreateStaff(ctx, newer))
+	must(t, d.CreateStaff(ctx, older))
+
+	got, err := d.StaffByToken(ctx, older.TokenHash)
+	must(t, err)
+	wantStaff(t, "StaffByToken", got, older)
+	_, err = d.StaffByToken(ctx, randBytes(32))
+	wantKind(t, err, candor.NotFound)
+
+	wantKind(t, d.CreateStaff(ctx, store.Staff{ID: older.ID, Name: "x", TokenHash: randBytes(32)}), candor.Conflict)
+	wantKind(t, d.CreateStaff(ctx, store.Staff{ID: newID("stf"), Name: "x", TokenHash: older.TokenHash}), candor.Conflict)
+	got, err = d.StaffByToken(ctx, older.TokenHash)
+	must(t, err)
+	wantStaff(t, "StaffByToken after refused duplicates", got, older)
+
+	// Roles are lowercase words: anything that could not round-trip through
+	// a comma-joined list, or is not lowercase, is refused.
+	for _, roles := range [][]string{
+		{""},
+		{"Admin"},
+		{"support,security"},
+		{"support", ""},
+		{"has space"},
+		{"sécurité"},
+	} {
+		err := d.CreateStaff(ctx, store.Staff{ID: newID("stf"), Name: "x", Roles: roles, TokenHash: randBytes(32)})
+		if !candor.Is(err, candor.Invalid) {
+			t.Fatalf("CreateStaff with roles %q = %v, want Invalid", roles, err)
+		}
+	}
+
+	list, err = d.ListStaff(ctx)
+	must(t, err)
+	if len(list) != 2 {
+		t.Fatalf("ListStaff = %d identities, want 2", len(list))
+	}
+	wantStaff(t, "ListStaff[0]", list[0], older)
+	wantStaff(t, "ListStaff[1]", list[1], newer)
+
+	at := testTime.Add(2 * time.Hour)
+	must(t, d.RevokeStaff(ctx, newer.ID, at))
+	must(t, d.RevokeStaff(ctx, newer.ID, at.Add(time.Hour))) // keeps the first time
+	revoked := newer
+	revoked.Revoked = at
+	got, err = d.StaffByToken(ctx, newer.TokenHash)
+	must(t, err)
+	wantStaff(t, "StaffByToken of a revoked identity", got, revoked)
+	got, err = d.StaffByToken(ctx, older.TokenHash)
+	must(t, err)
+	wantStaff(t, "StaffByToken of another identity", got, older)
+	wantKind(t, d.RevokeStaff(ctx, newID("stf"), at), candor.NotFound)
+
+	list, err = d.ListStaff(ctx)
+	must(t, err)
+	if len(list) != 2 {
+		t.Fatalf("ListStaff after revocation = %d identities, want 2", len(list))
+	}
+	wantStaff(t, "ListStaff[1] after revocation", list[1], revoked)
+
+	// A zero Created is the time of the call.
+	now := store.Staff{ID: newID("stf"), Name: "Chen Li", TokenHash: randBytes(32)}
+	must(t, d.CreateStaff(ctx, now))
+	got, err = d.StaffByToken(ctx, now.TokenHash)
+	must(t, err)
+	if !recent(got.Created) || len(got.Roles) != 0 || !got.Revoked.IsZero() {
+		t.Fatalf("staff with zero Created and no roles stored as %+v", got)
+	}
+}
+
+// newCustody returns a custody of threshold of shares, with random hashes.
+func newCustody(version int64, threshold, shares int) store.Custody {
+	c := store.Custody{RootVersion: version, Shares: shares, Threshold: threshold, Created: testTime}
+	for range shares {
+		c.ShareHashes = append(c.ShareHashes, randBytes(32))
+	}
+	return c
+}
+
+func wantCustody(t *testing.T, what string, got, want store.Custody) {
+	t.Helper()
+	if got.RootVersion != want.RootVersion || got.Shares != want.Shares || got.Threshold != want.Threshold {
+		t.Fatalf("%s = v%d %d of %d, want v%d %d of %d", what,
+			got.RootVersion, got.Threshold, got.Shares, want.RootVersion, want.Threshold, want.Shares)
+	}
+	if len(got.ShareHashes) != len(want.ShareHashes) {
+		t.Fatalf("%s has %d share hashes, want %d", what, len(got.ShareHashes), len(want.ShareHashes))
+	}
+	for i := range want.ShareHashes {
+		wantBytes(t, fmt.Sprintf("%s share hash %d", what, i), got.ShareHashes[i], want.ShareHashes[i])
+	}
+	wantTime(t, what+" created", got.Created, want.Created)
+}
+
+func wantSystemKey(t *testing.T, what string, got, want store.WrappedKey) {
+	t.Helper()
+	if got.Version != want.Version || got.Wrapper != want.Wrapper {
+		t.Fatalf("%s = v%d/%d, want v%d/%d", what, got.Version, got.Wrapper, want.Version, want.Wrapper)
+	}
+	wantBytes(t, what+" wrapped", got.Wrapped, want.Wrapped)
+	wantTime(t, what+" created", got.Created, want.Created)
+}
+
+func newSystemKey(root int64) store.WrappedKey {
+	return store.WrappedKey{Version: 1, Wrapper: root, Wrapped: randBytes(48), Created: testTime}
+}
+
+func testCustody(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	_, err := d.Custody(ctx)
+	wantKind(t, err, candor.NotFound)
+
+	// Invalid custody is refused and writes nothing.
+	for name, bad := range map[string]store.Custody{
+		"threshold 1":           newCustody(1, 1, 3),
+		"threshold over shares": newCustody(1, 4, 3),
+		"256 shares":            newCustody(1, 2, 256),
+		"no shares":             {RootVersion: 1},
+		"hash missing": func() store.Custody {
+			c := newCustody(1, 2, 3)
+			c.ShareHashes = c.ShareHashes[:2]
+			return c
+		}(),
+		"hash too short": func() store.Custody {
+			c := newCustody(1, 2, 3)
+			c.ShareHashes[1] = c.ShareHashes[1][:31]
+			return c
+		}(),
+		"hash too long": func() store.Custody {
+			c := newCustody(1, 2, 3)
+			c.ShareHashes[2] = append(c.ShareHashes[2], 0)
+			return c
+		}(),
+	} {
+		err := d.InitRoot(ctx, bad, map[string]store.WrappedKey{"refused-key": newSystemKey(1)})
+		if !candor.Is(err, candor.Invalid) {
+			t.Fatalf("InitRoot with %s = %v, want Invalid", name, err)
+		}
+	}
+	_, err = d.Custody(ctx)
+	wantKind(t, err, candor.NotFound)
+	_, err = d.SystemKey(ctx, "refused-key")
+	wantKind(t, err, candor.NotFound)
+
+	// A system key of one of the names exists: Conflict, and nothing of
+	// the call is stored.
+	taken := newSystemKey(7)
+	_, err = d.PutSystemKey(ctx, "taken-key", taken)
+	must(t, err)
+	wantKind(t, d.InitRoot(ctx, newCustody(1, 2, 3), map[string]store.WrappedKey{
+		"fresh-key": newSystemKey(1),
+		"taken-key": newSystemKey(1),
+	}), candor.Conflict)
+	_, err = d.Custody(ctx)
+	wantKind(t, err, candor.NotFound)
+	_, err = d.SystemKey(ctx, "fresh-key")
+	wantKind(t, err, candor.NotFound)
+	got, err := d.SystemKey(ctx, "taken-key")
+	must(t, err)
+	wantSystemKey(t, "SystemKey after a refused InitRoot", got, taken)
+
+	// The real initialisation.
+	c := newCustody(1, 3, 5)
+	keys := map[string]store.WrappedKey{
+		"pseudonym-key": newSystemKey(1),
+		"handle-key":    newSystemKey(1),
+	}
+	must(t, d.InitRoot(ctx, c, keys))
+	gotC, err := d.Custody(ctx)
+	must(t, err)
+	wantCustody(t, "Custody", gotC, c)
+	for name, k := range keys {
+		got, err := d.SystemKey(ctx, name)
+		must(t, err)
+		wantSystemKey(t, "SystemKey "+name, got, k)
+	}
+
+	// A server is initialised once: a second InitRoot, even of another
+	// version with other keys, is Conflict and changes nothing.
+	wantKind(t, d.InitRoot(ctx, newCustody(2, 2, 2), map[string]store.WrappedKey{
+		"pseudonym-key": newSystemKey(2),
+		"other-key":     newSystemKey(2),
+	}), candor.Conflict)
+	wantKind(t, d.InitRoot(ctx, newCustody(1, 3, 5), nil), candor.Conflict)
+	gotC, err = d.Custody(ctx)
+	must(t, err)
+	wantCustody(t, "Custody after a second InitRoot", gotC, c)
+	got, err = d.SystemKey(ctx, "pseudonym-key")
+	must(t, err)
+	wantSystemKey(t, "SystemKey after a second InitRoot", got, keys["pseudonym-key"])
+	_, err = d.SystemKey(ctx, "other-key")
+	wantKind(t, err, candor.NotFound)
+}
+
+// testConcurrentInitRoot checks that of initialisations racing on an empty
+// store exactly one succeeds, even when they share neither a root version
+// nor a key name, and only its custody and keys are stored.
+func testConcurrentInitRoot(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	const n = 8
+	custody := make([]store.Custody, n)
+	keys := make([]map[string]store.WrappedKey, n)
+	errs := make([]error, n)
+	for i := range n {
+		v := int64(i + 1)
+		custody[i] = newCustody(v, 2, 3)
+		keys[i] = map[string]store.WrappedKey{fmt.Sprintf("key-%d", i): newSystemKey(v)}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.InitRoot(ctx, custody[i], keys[i])
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("InitRoot %d and %d both succeeded", winner, i)
+		case err == nil:
+			winner = i
+		case !candor.Is(err, candor.Conflict):
+			t.Fatalf("InitRoot %d = %v, want nil or Conflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no concurrent InitRoot succeeded")
+	}
+	got, err := d.Custody(ctx)
+	must(t, err)
+	wantCustody(t, "Custody", got, custody[winner])
+	for i := range n {
+		for name, k := range keys[i] {
+			got, err := d.SystemKey(ctx, name)
+			if i != winner {
+				wantKind(t, err, candor.NotFound)
+				continue
+			}
+			must(t, err)
+			wantSystemKey(t, "SystemKey "+name, got, k)
+		}
 	}
 }

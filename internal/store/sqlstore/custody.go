@@ -1,0 +1,130 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// shareHashSize is the size of each share hash: a SHA-256 or similar.
+const shareHashSize = 32
+
+// maxShares is the most shares a root key may be split into: a share index
+// is one byte.
+const maxShares = 255
+
+// checkCustody fails with Invalid unless c is a custody that can be held:
+// a positive root version, 2 <= Threshold <= Shares <= 255, and one 32-byte
+// hash per share.
+func checkCustody(c store.Custody) error {
+	switch {
+	case c.RootVersion <= 0:
+		return candor.E(candor.Invalid, "custody needs a positive root version")
+	case c.Threshold < 2 || c.Threshold > c.Shares || c.Shares > maxShares:
+		return candor.Errorf(candor.Invalid, "custody of %d of %d shares: want 2 <= threshold <= shares <= %d", c.Threshold, c.Shares, maxShares)
+	case len(c.ShareHashes) != c.Shares:
+		return candor.Errorf(candor.Invalid, "custody has %d share hashes for %d shares", len(c.ShareHashes), c.Shares)
+	}
+	for i, h := range c.ShareHashes {
+		if len(h) != shareHashSize {
+			return candor.Errorf(candor.Invalid, "share hash %d is %d bytes, want %d", i, len(h), shareHashSize)
+		}
+	}
+	return nil
+}
+
+// InitRoot records the first root key's custody and its system keys (each
+// stored under its name as by PutSystemKey) in one transaction. It fails
+// with Conflict, writing nothing, if any custody is recorded or any of the
+// named system keys exists, and with Invalid, writing nothing, if c is not
+// a custody checkCustody accepts or a key name is empty.
+//
+// Of concurrent calls exactly one can succeed; the others get Conflict. In
+// SQLite the single writer serialises them; in PostgreSQL an advisory lock
+// held for the transaction does, and a system key put at the same moment by
+// PutSystemKey makes the insert fail as a uniqueness violation (Conflict).
+func (s *DirectoryStore) InitRoot(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error {
+	if err := checkCustody(c); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(keys))
+	for name := range keys {
+		if name == "" {
+			return candor.E(candor.Invalid, "system key name is empty")
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names) // a stable order of inserts, for reproducible errors
+	return s.db.inTx(ctx, func(r runner) error {
+		if s.db.dialect.rootLock != "" {
+			if _, err := r.exec(ctx, s.db.dialect.rootLock); err != nil {
+				return internal("lock root custody", err)
+			}
+		}
+		var n int
+		if err := r.row(ctx, `SELECT COUNT(*) FROM custody`).Scan(&n); err != nil {
+			return internal("init root", err)
+		}
+		if n > 0 {
+			return candor.E(candor.Conflict, "the root key is initialised already")
+		}
+		for _, name := range names {
+			if err := r.row(ctx, `SELECT COUNT(*) FROM system_keys WHERE name = ?`, name).Scan(&n); err != nil {
+				return internal("init root", err)
+			}
+			if n > 0 {
+				return candor.Errorf(candor.Conflict, "system key %q exists already", name)
+			}
+		}
+		_, err := r.exec(ctx, `INSERT INTO custody (root_version, shares, threshold, share_hashes, created_us) VALUES (?, ?, ?, ?, ?)`,
+			c.RootVersion, c.Shares, c.Threshold, bytes.Join(c.ShareHashes, nil), micros(stamp(c.Created)))
+		switch {
+		case s.db.dialect.unique(err):
+			return candor.Wrap(candor.Conflict, "the root key is initialised already", err)
+		case err != nil:
+			return internal("init root", err)
+		}
+		for _, name := range names {
+			k := keys[name]
+			_, err := r.exec(ctx, `INSERT INTO system_keys (name, version, wrapper, wrapped, created_us) VALUES (?, ?, ?, ?, ?)`,
+				name, k.Version, k.Wrapper, k.Wrapped, micros(stamp(k.Created)))
+			switch {
+			case s.db.dialect.unique(err):
+				return candor.Wrap(candor.Conflict, "a system key exists already", err)
+			case err != nil:
+				return internal("init root", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Custody returns the custody of the latest root version; NotFound before
+// InitRoot.
+func (s *DirectoryStore) Custody(ctx context.Context) (store.Custody, error) {
+	var c store.Custody
+	var hashes []byte
+	var created int64
+	err := s.db.reader().row(ctx, `SELECT root_version, shares, threshold, share_hashes, created_us FROM custody
+		ORDER BY root_version DESC LIMIT 1`).Scan(&c.RootVersion, &c.Shares, &c.Threshold, &hashes, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Custody{}, candor.E(candor.NotFound, "the root key is not initialised")
+	case err != nil:
+		return store.Custody{}, internal("read custody", err)
+	}
+	if len(hashes) != shareHashSize*c.Shares {
+		return store.Custody{}, internal("read custody", errors.New("share hashes do not match the share count"))
+	}
+	c.ShareHashes = make([][]byte, c.Shares)
+	for i := range c.ShareHashes {
+		c.ShareHashes[i] = hashes[i*shareHashSize : (i+1)*shareHashSize : (i+1)*shareHashSize]
+	}
+	c.Created = fromMicros(created)
+	return c, nil
+}

@@ -1,0 +1,149 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Roles are stored joined by commas, in the order given.
+const roleSep = ","
+
+// validRole reports whether r is a lowercase word as roles are stored: a
+// letter a–z followed by letters, digits, '-' or '_'. It never holds the
+// separator, so joined roles split back into the same list.
+func validRole(r string) bool {
+	if r == "" || r[0] < 'a' || r[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(r); i++ {
+		c := r[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func joinRoles(roles []string) (string, error) {
+	for _, r := range roles {
+		if !validRole(r) {
+			return "", candor.Errorf(candor.Invalid, "role %q is not a lowercase word", r)
+		}
+	}
+	return strings.Join(roles, roleSep), nil
+}
+
+func splitRoles(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, roleSep)
+}
+
+// CreateStaff stores a staff identity; Conflict if the id or the token hash
+// exists. The id and token hash must be set and every role a lowercase word
+// (a–z, then a–z, 0–9, '-' or '_'), or it fails with Invalid. A zero
+// Created is stored as the time of the call; a non-zero Revoked is kept.
+func (s *DirectoryStore) CreateStaff(ctx context.Context, st store.Staff) error {
+	if st.ID == "" || len(st.TokenHash) == 0 {
+		return candor.E(candor.Invalid, "staff identity needs an id and a token hash")
+	}
+	roles, err := joinRoles(st.Roles)
+	if err != nil {
+		return err
+	}
+	var revoked sql.NullInt64
+	if !st.Revoked.IsZero() {
+		revoked = sql.NullInt64{Int64: micros(stamp(st.Revoked)), Valid: true}
+	}
+	_, err = s.db.writer().exec(ctx, `INSERT INTO staff (id, name, roles, token_hash, created_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?)`,
+		st.ID, st.Name, roles, st.TokenHash, micros(stamp(st.Created)), revoked)
+	switch {
+	case s.db.dialect.unique(err):
+		return candor.Wrap(candor.Conflict, "staff id or token exists already", err)
+	case err != nil:
+		return internal("create staff", err)
+	}
+	return nil
+}
+
+const staffColumns = `id, name, roles, token_hash, created_us, revoked_us`
+
+// scanStaff reads one row of staffColumns.
+func scanStaff(scan func(dest ...any) error) (store.Staff, error) {
+	var st store.Staff
+	var roles string
+	var created int64
+	var revoked sql.NullInt64
+	if err := scan(&st.ID, &st.Name, &roles, &st.TokenHash, &created, &revoked); err != nil {
+		return store.Staff{}, err
+	}
+	st.Roles = splitRoles(roles)
+	st.Created = fromMicros(created)
+	if revoked.Valid {
+		st.Revoked = fromMicros(revoked.Int64)
+	}
+	return st, nil
+}
+
+// StaffByToken returns the identity with this token hash, revoked or not;
+// NotFound if none. Callers check Revoked.
+func (s *DirectoryStore) StaffByToken(ctx context.Context, tokenHash []byte) (store.Staff, error) {
+	row := s.db.reader().row(ctx, `SELECT `+staffColumns+` FROM staff WHERE token_hash = ?`, tokenHash)
+	st, err := scanStaff(row.Scan)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Staff{}, candor.E(candor.NotFound, "no such staff identity")
+	case err != nil:
+		return store.Staff{}, internal("read staff", err)
+	}
+	return st, nil
+}
+
+// ListStaff lists every identity, revoked ones included, oldest first (by
+// Created, then by ID).
+func (s *DirectoryStore) ListStaff(ctx context.Context) ([]store.Staff, error) {
+	rows, err := s.db.reader().query(ctx, `SELECT `+staffColumns+` FROM staff ORDER BY created_us, id`)
+	if err != nil {
+		return nil, internal("list staff", err)
+	}
+	defer rows.Close()
+	var list []store.Staff
+	for rows.Next() {
+		st, err := scanStaff(rows.Scan)
+		if err != nil {
+			return nil, internal("list staff", err)
+		}
+		list = append(list, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list staff", err)
+	}
+	return list, nil
+}
+
+// RevokeStaff marks an identity revoked at the given time (the time of the
+// call when at is zero); NotFound if none. Revoking a revoked identity keeps
+// the first time. It is one statement: of concurrent revocations the first
+// to run sets the time.
+func (s *DirectoryStore) RevokeStaff(ctx context.Context, id string, at time.Time) error {
+	res, err := s.db.writer().exec(ctx, `UPDATE staff SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`,
+		micros(stamp(at)), id)
+	if err != nil {
+		return internal("revoke staff", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return internal("revoke staff", err)
+	}
+	if n == 0 {
+		return candor.E(candor.NotFound, "no such staff identity")
+	}
+	return nil
+}
