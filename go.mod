@@ -3,9 +3,11 @@ module github.com/candorcloud/candor
 go 1.26.8
 
 require (
+	filippo.io/age v1.3.2
 	github.com/cloudflare/circl v1.6.5
 	github.com/emersion/go-vcard v0.0.0-20241024213814-c9703dde27ff
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/openbao/openbao/sdk/v2 v2.6.2
 	github.com/prometheus/client_golang v1.25.0
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/schollz/progressbar/v3 v3.19.1
@@ -16,6 +18,7 @@ require (
 )
 
 require (
+	filippo.io/hpke v0.4.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bwesterb/go-ristretto v1.2.4 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -40,7 +40,7 @@ func (r *remote) do(ctx context.Context, method, path string, in, out any) error
 		return candor.Wrap(candor.Invalid, "the server address is not usable", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "candor-device/1")
+	req.Header.Set("User-Agent", "candor/1")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/records"
+	"github.com/candorcloud/candor/internal/staff"
 	"github.com/candorcloud/candor/internal/store"
 )
 
@@ -59,6 +60,9 @@ type Services struct {
 	Consent  Consent
 	Records  Records
 	Health   Health
+	Custody  Custody
+	Staff    Staff
+	Regions  Regions
 }
 
 // Options tune the handler.
@@ -92,6 +96,11 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)
 	m.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+
+	m.HandleFunc("GET /v1/operator/status", h.operatorStatus)
+	m.HandleFunc("POST /v1/operator/init", h.limited(h.operatorInit))
+	m.HandleFunc("POST /v1/operator/unseal", h.limited(h.operatorUnseal))
+	m.HandleFunc("POST /v1/operator/seal", h.staffOnly(h.operatorSeal, staff.Bootstrap, staff.Admin, staff.Custodian))
 
 	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
 	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))

@@ -80,37 +80,40 @@ func (k *Keyring) Initialized(ctx context.Context) (bool, error) {
 	return err == nil, err
 }
 
-// Unseal takes a root key candidate. On first use (no check value stored) it
-// adopts the key: it stores the check value and creates the system secrets
-// and each region's first KEK. Later it accepts only the key that matches the
-// check value, and fails with candor.Forbidden for any other. Once unsealed,
-// further calls with the right key are no-ops.
+// Unseal takes a root key candidate. It accepts only the key that matches
+// the stored check value, and fails with candor.Forbidden for any other. On
+// first use (no check value stored: --dev, where no ceremony ran) it adopts
+// the key and stores what RootKeys makes. It creates each region's first
+// KEK if a region has none. Once unsealed, further calls with the right key
+// are no-ops.
 func (k *Keyring) Unseal(ctx context.Context, rootMaterial []byte) error {
 	root, err := seal.NewKey(rootMaterial)
 	if err != nil {
 		return candor.E(candor.Invalid, "a root key is 32 bytes")
 	}
-	checkAD := seal.AD("candor/root-check/v1", strconv.Itoa(rootVersion))
 	check, err := k.system.SystemKey(ctx, checkName)
-	switch {
-	case candor.Is(err, candor.NotFound):
-		check, err = k.system.PutSystemKey(ctx, checkName, store.WrappedKey{
-			Version: rootVersion, Wrapper: rootVersion,
-			Wrapped: root.Seal([]byte(checkPlaintext), checkAD), Created: time.Now().UTC(),
-		})
-		if err != nil {
-			return fmt.Errorf("store root check value: %w", err)
+	if candor.Is(err, candor.NotFound) { // first use (--dev): adopt this root key
+		keys, kerr := k.RootKeys(rootMaterial)
+		if kerr != nil {
+			return kerr
 		}
-	case err != nil:
+		for name, w := range keys {
+			if _, err := k.system.PutSystemKey(ctx, name, w); err != nil {
+				return fmt.Errorf("store %s: %w", name, err)
+			}
+		}
+		check, err = k.system.SystemKey(ctx, checkName)
+	}
+	if err != nil {
 		return fmt.Errorf("load root check value: %w", err)
 	}
-	if pt, err := root.Open(check.Wrapped, checkAD); err != nil || string(pt) != checkPlaintext {
+	if pt, err := root.Open(check.Wrapped, checkAD()); err != nil || string(pt) != checkPlaintext {
 		return candor.E(candor.Forbidden, "this is not the server's root key: it does not match the stored check value")
 	}
 
 	secrets := map[string][]byte{}
 	for _, name := range []string{SecretHandleOPRF, SecretFakeSalt} {
-		s, err := k.loadOrCreate(ctx, root, name)
+		s, err := k.loadSecret(ctx, root, name)
 		if err != nil {
 			return err
 		}
@@ -143,14 +146,31 @@ func (k *Keyring) Seal() {
 	k.root, k.secrets, k.keks, k.current = nil, nil, nil, nil
 }
 
-func (k *Keyring) loadOrCreate(ctx context.Context, root seal.Key, name string) ([]byte, error) {
-	ad := seal.AD("candor/system-key/v1", name)
-	w, err := k.system.SystemKey(ctx, name)
-	if candor.Is(err, candor.NotFound) {
-		w, err = k.system.PutSystemKey(ctx, name, store.WrappedKey{
-			Version: 1, Wrapper: rootVersion, Wrapped: root.Seal(randomKey(), ad), Created: time.Now().UTC(),
-		})
+func checkAD() []byte { return seal.AD("candor/root-check/v1", strconv.Itoa(rootVersion)) }
+
+func secretAD(name string) []byte { return seal.AD("candor/system-key/v1", name) }
+
+// RootKeys returns what a new root key brings with it, wrapped by that key:
+// its check value and fresh system secrets, by name. Init stores them with
+// the root key's custody.
+func (k *Keyring) RootKeys(rootMaterial []byte) (map[string]store.WrappedKey, error) {
+	root, err := seal.NewKey(rootMaterial)
+	if err != nil {
+		return nil, candor.E(candor.Invalid, "a root key is 32 bytes")
 	}
+	now := time.Now().UTC()
+	keys := map[string]store.WrappedKey{
+		checkName: {Version: rootVersion, Wrapper: rootVersion, Wrapped: root.Seal([]byte(checkPlaintext), checkAD()), Created: now},
+	}
+	for _, name := range []string{SecretHandleOPRF, SecretFakeSalt} {
+		keys[name] = store.WrappedKey{Version: 1, Wrapper: rootVersion, Wrapped: root.Seal(randomKey(), secretAD(name)), Created: now}
+	}
+	return keys, nil
+}
+
+func (k *Keyring) loadSecret(ctx context.Context, root seal.Key, name string) ([]byte, error) {
+	ad := secretAD(name)
+	w, err := k.system.SystemKey(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("system secret %s: %w", name, err)
 	}
@@ -301,4 +321,16 @@ func randomKey() []byte {
 	b := make([]byte, seal.KeySize)
 	rand.Read(b)
 	return b
+}
+
+// KeyVersions returns the current KEK version of each region; empty while
+// sealed.
+func (k *Keyring) KeyVersions() map[candor.RegionID]int64 {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	out := make(map[candor.RegionID]int64, len(k.current))
+	for id, v := range k.current {
+		out[id] = v
+	}
+	return out
 }

@@ -17,23 +17,27 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
+	"github.com/candorcloud/candor/internal/staff"
 	"github.com/candorcloud/candor/internal/store"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
 )
 
 // Server is a composed Candor server.
 type Server struct {
-	cfg     Config
-	dir     store.Directory
-	regions map[candor.RegionID]store.Region
-	keys    *keyring.Keyring
-	handler http.Handler
+	cfg      Config
+	dir      store.Directory
+	regions  map[candor.RegionID]store.Region
+	keys     *keyring.Keyring
+	ceremony *custody.Ceremony
+	handler  http.Handler
 }
 
 // New opens the stores, composes the services and, in dev mode, unseals the
@@ -41,10 +45,6 @@ type Server struct {
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
-	}
-	if !cfg.Dev {
-		return nil, errors.New("production mode starts sealed and needs the key ceremony (candor operator init, then unseal), " +
-			"which this version does not have yet; start with --dev to try Candor (keys kept in the data folder, not for production)")
 	}
 	s := &Server{cfg: cfg, regions: map[candor.RegionID]store.Region{}}
 	if err := s.open(ctx); err != nil {
@@ -56,14 +56,33 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		regionKeys[id] = st
 	}
 	s.keys = keyring.New(s.dir, regionKeys)
+	s.ceremony = custody.New(s.dir, s.keys)
 	if cfg.Dev {
 		if err := s.unsealDev(ctx); err != nil {
 			s.Close()
 			return nil, err
 		}
+	} else if err := s.announceSealed(ctx); err != nil {
+		s.Close()
+		return nil, err
 	}
 	s.compose()
 	return s, nil
+}
+
+// announceSealed logs what a production server that starts sealed waits for.
+func (s *Server) announceSealed(ctx context.Context) error {
+	st, err := s.ceremony.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.Initialized {
+		s.cfg.Logger.Warn("not initialised: no root key exists yet; run 'candor operator init --shares N --threshold K' to hold the key ceremony")
+		return nil
+	}
+	s.cfg.Logger.Warn("sealed: no personal data is served until custodians unseal the server ('candor operator unseal')",
+		"threshold", st.Threshold, "shares", st.Shares)
+	return nil
 }
 
 func (s *Server) open(ctx context.Context) error {
@@ -137,6 +156,9 @@ func (s *Server) compose() {
 		Consent:  ledger,
 		Records:  guarded,
 		Health:   s,
+		Custody:  s.ceremony,
+		Staff:    staff.New(s.dir),
+		Regions:  s,
 	}, s.cfg.HTTP, s.cfg.Logger, reg, reg)
 }
 
@@ -159,6 +181,16 @@ func (s *Server) Ready(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// RegionStatus lists the regions with their current key versions.
+func (s *Server) RegionStatus() []api.RegionStatus {
+	versions := s.keys.KeyVersions()
+	var out []api.RegionStatus
+	for _, r := range s.cfg.Regions {
+		out = append(out, api.RegionStatus{ID: string(r.ID), Name: r.Name, KeyVersion: versions[r.ID]})
+	}
+	return out
 }
 
 // Regions returns the region configuration.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/candorcloud/candor"
@@ -27,6 +28,9 @@ type Env struct {
 	Data   string // the server's data folder
 	Server *server.Server
 	Logs   *Logs // everything the server logged
+
+	once sync.Once
+	stop func()
 }
 
 // FastAccounts are account settings for tests: cheap server-side hashing
@@ -47,6 +51,20 @@ func Start(t testing.TB) *Env {
 func StartWith(t testing.TB, cfg server.Config) *Env {
 	t.Helper()
 	cfg.Dev = true
+	return start(t, cfg)
+}
+
+// StartProduction starts a server with production defaults (no --dev): it
+// holds no key until the key ceremony, and starts sealed on every later
+// start. Pass the Data of a stopped Env to restart it.
+func StartProduction(t testing.TB, cfg server.Config) *Env {
+	t.Helper()
+	cfg.Dev = false
+	return start(t, cfg)
+}
+
+func start(t testing.TB, cfg server.Config) *Env {
+	t.Helper()
 	if cfg.Data == "" {
 		cfg.Data = t.TempDir()
 	}
@@ -65,11 +83,18 @@ func StartWith(t testing.TB, cfg server.Config) *Env {
 		t.Fatalf("start server: %v", err)
 	}
 	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
+	env := &Env{URL: ts.URL, Data: cfg.Data, Server: s, Logs: logs}
+	env.stop = func() {
 		ts.Close()
 		s.Close()
-	})
-	return &Env{URL: ts.URL, Data: cfg.Data, Server: s, Logs: logs}
+	}
+	t.Cleanup(env.Stop)
+	return env
+}
+
+// Stop stops the server now (it is stopped at the end of the test anyway).
+func (e *Env) Stop() {
+	e.once.Do(e.stop)
 }
 
 // Postgres returns a configuration that keeps the directory and every

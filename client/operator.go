@@ -1,0 +1,58 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+)
+
+// Operator speaks the staff side of the API: the key ceremony, unsealing
+// and sealing. It holds no personal data and never sees any.
+type Operator struct{ r remote }
+
+// NewOperator returns an Operator for the server at base, authenticating
+// with a staff token where one is needed (empty for init, unseal, status).
+func NewOperator(base, token string, hc *http.Client) (*Operator, error) {
+	base = strings.TrimRight(strings.TrimSpace(base), "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, candor.E(candor.Invalid, "the server must be an http:// or https:// URL")
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, candor.E(candor.Invalid, "the server must use https:// (plain http:// is accepted only for this machine)")
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Operator{r: remote{base: base, hc: hc, token: token}}, nil
+}
+
+// Status reports whether the server is initialised and sealed, unseal
+// progress and the regions' key versions.
+func (o *Operator) Status(ctx context.Context) (api.OperatorStatus, error) {
+	var st api.OperatorStatus
+	return st, o.r.do(ctx, http.MethodGet, "/operator/status", nil, &st)
+}
+
+// Init holds the key ceremony: n shares, k to unseal, optionally each
+// encrypted to one custodian's age public key.
+func (o *Operator) Init(ctx context.Context, n, k int, custodianKeys []string) (api.InitResponse, error) {
+	var out api.InitResponse
+	return out, o.r.do(ctx, http.MethodPost, "/operator/init", api.InitRequest{Shares: n, Threshold: k, CustodianKeys: custodianKeys}, &out)
+}
+
+// Unseal offers one share.
+func (o *Operator) Unseal(ctx context.Context, share string) (api.OperatorStatus, error) {
+	var st api.OperatorStatus
+	return st, o.r.do(ctx, http.MethodPost, "/operator/unseal", api.UnsealRequest{Share: strings.TrimSpace(share)}, &st)
+}
+
+// Seal re-seals the server at once (a staff token is needed).
+func (o *Operator) Seal(ctx context.Context) (api.OperatorStatus, error) {
+	var st api.OperatorStatus
+	return st, o.r.do(ctx, http.MethodPost, "/operator/seal", nil, &st)
+}

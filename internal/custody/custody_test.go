@@ -1,0 +1,115 @@
+package custody_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/openbao/openbao/sdk/v2/helper/shamir"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/custody"
+	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/store/sqlstore"
+)
+
+type server struct {
+	dir *sqlstore.DirectoryStore
+	reg *sqlstore.RegionStore
+}
+
+func open(t *testing.T, d string) server {
+	t.Helper()
+	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(d, "directory.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := sqlstore.OpenSQLiteRegion(filepath.Join(d, "in.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close(); reg.Close() })
+	return server{dir, reg}
+}
+
+func (s server) ceremony() (*custody.Ceremony, *keyring.Keyring) {
+	k := keyring.New(s.dir, map[candor.RegionID]keyring.RegionKeys{"in": s.reg})
+	return custody.New(s.dir, k), k
+}
+
+// Fewer than K shares rebuild nothing that opens the stored key material:
+// combined, they give a value the check refuses, and the keyring stays
+// sealed.
+func TestFewerThanThresholdDecryptNothing(t *testing.T) {
+	ctx := context.Background()
+	d := t.TempDir()
+	c, _ := open(t, d).ceremony()
+	shares, err := c.Init(ctx, 5, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, k := open(t, d).ceremony() // a restart: sealed
+	raw := make([][]byte, len(shares))
+	for i, s := range shares {
+		if raw[i], err = custody.DecodeShare(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, subset := range [][][]byte{raw[:2], raw[1:3], {raw[0], raw[4]}} {
+		guess, err := shamir.Combine(subset)
+		if err != nil {
+			continue
+		}
+		if err := k.Unseal(ctx, guess); !candor.Is(err, candor.Forbidden) {
+			t.Fatalf("two shares of a 3-of-5 root: %v", err)
+		}
+		if !k.Sealed() {
+			t.Fatal("unsealed by two shares")
+		}
+	}
+	guess, _ := shamir.Combine([][]byte{raw[4], raw[2], raw[0]})
+	if err := k.Unseal(ctx, guess); err != nil {
+		t.Fatalf("three shares: %v", err)
+	}
+}
+
+// Submitting shares: progress, refusals and the threshold.
+func TestSubmit(t *testing.T) {
+	ctx := context.Background()
+	d := t.TempDir()
+	c, _ := open(t, d).ceremony()
+	if _, err := c.Submit(ctx, "candor-share-v1-AAAA"); !candor.Is(err, candor.Conflict) {
+		t.Fatalf("submit before init: %v", err)
+	}
+	shares, err := c.Init(ctx, 3, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Init(ctx, 3, 2, nil); !candor.Is(err, candor.Conflict) {
+		t.Fatalf("second init: %v", err)
+	}
+	c2, k := open(t, d).ceremony()
+	st, _ := c2.Status(ctx)
+	if !st.Initialized || !st.Sealed || st.Threshold != 2 || st.Shares != 3 {
+		t.Fatalf("status: %+v", st)
+	}
+	for _, bad := range []string{"", "hello", "candor-share-v1-!!!!", "candor-share-v1-AAAA"} {
+		if _, err := c2.Submit(ctx, bad); !candor.Is(err, candor.Invalid) {
+			t.Fatalf("%q: %v", bad, err)
+		}
+	}
+	if st, err := c2.Submit(ctx, "  "+shares[1]+"\n"); err != nil || st.Submitted != 1 || !st.Sealed {
+		t.Fatalf("first share: %+v %v", st, err)
+	}
+	if _, err := c2.Submit(ctx, shares[1]); !candor.Is(err, candor.Conflict) {
+		t.Fatalf("same share twice: %v", err)
+	}
+	c2.Seal() // forgets offered shares
+	if st, _ := c2.Status(ctx); st.Submitted != 0 {
+		t.Fatalf("seal kept %d offered shares", st.Submitted)
+	}
+	c2.Submit(ctx, shares[1])
+	if st, err := c2.Submit(ctx, shares[2]); err != nil || st.Sealed || k.Sealed() {
+		t.Fatalf("threshold reached: %+v %v", st, err)
+	}
+}

@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/custody"
+	"github.com/candorcloud/candor/internal/staff"
+)
+
+// Custody is the key ceremony as the API needs it.
+type Custody interface {
+	Status(ctx context.Context) (custody.Status, error)
+	Init(ctx context.Context, n, k int, recipients []string) ([]string, error)
+	Submit(ctx context.Context, share string) (custody.Status, error)
+	Seal()
+}
+
+// Staff authenticates staff tokens and makes the bootstrap identity.
+type Staff interface {
+	Authenticate(ctx context.Context, token string) (staff.Identity, error)
+	Bootstrap(ctx context.Context) (staff.Identity, string, error)
+}
+
+// Regions describes the regions and their key versions.
+type Regions interface {
+	RegionStatus() []api.RegionStatus
+}
+
+type staffHandler func(w http.ResponseWriter, r *http.Request, who staff.Identity)
+
+// staffOnly authenticates a staff token and requires one of roles.
+func (h *Handler) staffOnly(next staffHandler, roles ...staff.Role) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			h.writeError(w, r, candor.E(candor.Unauthenticated, "this needs a staff token: Authorization: Bearer TOKEN (CANDOR_STAFF_TOKEN)"))
+			return
+		}
+		who, err := h.svc.Staff.Authenticate(r.Context(), token)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if !who.Has(roles...) {
+			h.writeError(w, r, candor.Errorf(candor.Forbidden, "this needs one of the roles %v", roles))
+			return
+		}
+		next(w, r, who)
+	}
+}
+
+func (h *Handler) operatorStatus(w http.ResponseWriter, r *http.Request) {
+	h.writeStatus(w, r, nil)
+}
+
+// writeStatus answers with the operator status, after st if given.
+func (h *Handler) writeStatus(w http.ResponseWriter, r *http.Request, st *custody.Status) {
+	if st == nil {
+		s, err := h.svc.Custody.Status(r.Context())
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		st = &s
+	}
+	writeJSON(w, http.StatusOK, api.OperatorStatus{
+		Initialized: st.Initialized, Sealed: st.Sealed, Shares: st.Shares, Threshold: st.Threshold,
+		Submitted: st.Submitted, RootVersion: st.RootVersion, Regions: h.svc.Regions.RegionStatus(),
+	})
+}
+
+func (h *Handler) operatorInit(w http.ResponseWriter, r *http.Request) {
+	req, err := decode[api.InitRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	shares, err := h.svc.Custody.Init(r.Context(), req.Shares, req.Threshold, req.CustodianKeys)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	who, token, err := h.svc.Staff.Bootstrap(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Warn("key ceremony done: server initialised and unsealed", "shares", req.Shares, "threshold", req.Threshold,
+		"encrypted_to_custodians", len(req.CustodianKeys) > 0, "bootstrap_staff", who.ID)
+	writeJSON(w, http.StatusCreated, api.InitResponse{Shares: shares, StaffToken: token})
+}
+
+func (h *Handler) operatorUnseal(w http.ResponseWriter, r *http.Request) {
+	req, err := decode[api.UnsealRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	st, err := h.svc.Custody.Submit(r.Context(), req.Share)
+	if err != nil {
+		h.log.Warn("unseal share refused", "kind", candor.KindOf(err).Code())
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Warn("unseal share accepted", "submitted", st.Submitted, "threshold", st.Threshold, "sealed", st.Sealed)
+	h.writeStatus(w, r, &st)
+}
+
+func (h *Handler) operatorSeal(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	h.svc.Custody.Seal()
+	h.log.Warn("server sealed on demand", "staff", who.ID)
+	h.writeStatus(w, r, nil)
+}
