@@ -80,7 +80,9 @@ func TestSealedLifecycle(t *testing.T) {
 		t.Fatalf("login while sealed: %v", err)
 	}
 
-	unseal := func(share string) answer { return op.call("POST", "/v1/operator/unseal", api.UnsealRequest{Share: share}, nil) }
+	unseal := func(share string) answer {
+		return op.call("POST", "/v1/operator/unseal", api.UnsealRequest{Share: share}, nil)
+	}
 	if r := unseal("not-a-share-AAAAAAAAAAAAAAAAAAAAAAAA"); r.status != 400 || !strings.Contains(r.error().Message, "not a Candor key share") {
 		t.Fatalf("garbage share: %d %s", r.status, r.body)
 	}
