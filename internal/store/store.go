@@ -79,6 +79,29 @@ type DataKey struct {
 	Key      WrappedKey
 }
 
+// Rewrap replaces the wrapped data key of (Account, Category) with Key,
+// provided the stored one still has Epoch and is wrapped by OldWrapper.
+type Rewrap struct {
+	Account    candor.AccountID
+	Category   candor.Category
+	Epoch      int64
+	OldWrapper int64
+	Key        WrappedKey
+}
+
+// ShredSecret is the directory's half of a data key: the effective data key
+// of (Account, Category, Epoch) is derived from both the wrapped key in the
+// region's database and this secret (wrapped by the master key). Deleting
+// either destroys the data; keeping them in different databases means a
+// copy of a region's database taken before a deletion stays unreadable
+// after it.
+type ShredSecret struct {
+	Account  candor.AccountID
+	Category candor.Category
+	Epoch    int64
+	Key      WrappedKey
+}
+
 // Change is one sealed edit to apply. Version must be BaseVersion+1; the
 // ciphertext was sealed for that version. A deletion has no ciphertext.
 type Change struct {
@@ -160,6 +183,21 @@ type Region interface {
 	// with Seq == k.Epoch, checked in the same transaction.
 	CreateDataKey(ctx context.Context, k DataKey) (DataKey, error)
 
+	// DataKeysWrappedBefore lists up to limit data keys whose Key.Wrapper
+	// (the KEK version) is below kekVersion, ordered by account then
+	// category.
+	DataKeysWrappedBefore(ctx context.Context, kekVersion int64, limit int) ([]DataKey, error)
+	// CountDataKeys counts the data keys by the KEK version that wraps them.
+	CountDataKeys(ctx context.Context) (map[int64]int, error)
+	// RewrapDataKeys applies each rewrap whose stored key still has the
+	// given Epoch and OldWrapper (others are skipped: the key was destroyed
+	// or changed meanwhile), in one transaction, and returns how many were
+	// applied.
+	RewrapDataKeys(ctx context.Context, rewraps []Rewrap) (int, error)
+	// DeleteKEK removes a KEK version. It fails with Conflict if any data
+	// key is still wrapped by it, and is not an error if it is absent.
+	DeleteKEK(ctx context.Context, version int64) error
+
 	// ApplyChanges applies sealed changes to (account, category) in one
 	// transaction. It first checks, in that transaction, that the latest
 	// consent event of the category is "on" and has Seq == epoch: if the
@@ -238,7 +276,8 @@ type Directory interface {
 	EntryByHandle(ctx context.Context, handle []byte) (Entry, error)
 	// Entry returns the entry of an account; NotFound if none.
 	Entry(ctx context.Context, account candor.AccountID) (Entry, error)
-	// DeleteEntry removes an account's entry and all its sessions.
+	// DeleteEntry removes an account's entry, all its sessions and all its
+	// shred secrets, in one transaction.
 	DeleteEntry(ctx context.Context, account candor.AccountID) error
 
 	// CreateSession stores a session.
@@ -277,6 +316,21 @@ type Directory interface {
 	// Custody returns the custody of the latest root version; NotFound
 	// before InitRoot.
 	Custody(ctx context.Context) (Custody, error)
+	// Rekey records the custody of a new root version and replaces the
+	// named system keys (insert or update), in one transaction. It fails
+	// with Conflict, writing nothing, unless c.RootVersion is exactly the
+	// latest recorded version plus one.
+	Rekey(ctx context.Context, c Custody, keys map[string]WrappedKey) error
+
+	// PutShredSecret stores s unless a secret for (Account, Category, Epoch)
+	// exists, in which case the stored one is returned and s is discarded.
+	PutShredSecret(ctx context.Context, s ShredSecret) (ShredSecret, error)
+	// ShredSecret returns the secret of (account, category, epoch); NotFound
+	// if none.
+	ShredSecret(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64) (ShredSecret, error)
+	// DeleteShredSecrets deletes the secrets of (account, category) for
+	// every epoch except keep (0 keeps none) and reports how many.
+	DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error)
 
 	// CreateStaff stores a staff identity; Conflict if the id or the token
 	// hash exists.
