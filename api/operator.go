@@ -13,6 +13,41 @@ type OperatorStatus struct {
 	Submitted   int            `json:"submitted"`
 	RootVersion int64          `json:"root_version"`
 	Regions     []RegionStatus `json:"regions"`
+	// Rekey is set while a rekey waits for the current custodians' shares.
+	Rekey *RekeyStatus `json:"rekey,omitempty"`
+}
+
+// RekeyStatus is a rekey waiting for current shares: the new split asked
+// for, and how many current shares were offered of how many needed.
+type RekeyStatus struct {
+	Shares    int `json:"shares"`
+	Threshold int `json:"threshold"`
+	Submitted int `json:"submitted"`
+	Needed    int `json:"needed"`
+}
+
+// RekeyRequest starts a rekey (POST /v1/operator/rekey, staff token): a new
+// root key split into Shares shares of which Threshold unseal, optionally
+// each encrypted to a custodian's age key. It takes effect once the current
+// custodians offer enough current shares (POST /v1/operator/rekey/share).
+type RekeyRequest struct {
+	Shares        int      `json:"shares"`
+	Threshold     int      `json:"threshold"`
+	CustodianKeys []string `json:"custodian_keys,omitempty"`
+}
+
+// RekeyShareResponse answers each share offered towards a rekey; Shares,
+// the new shares shown once, is set by the answer that completes it.
+type RekeyShareResponse struct {
+	Status OperatorStatus `json:"status"`
+	Shares []string       `json:"shares,omitempty"`
+}
+
+// RotateRequest starts rotating a region's key-encryption key
+// (POST /v1/operator/rotate, staff token). The data keys are re-wrapped in
+// the background; status shows the progress.
+type RotateRequest struct {
+	Region string `json:"region"`
 }
 
 // RegionStatus is one region as the operator sees it.
@@ -22,6 +57,10 @@ type RegionStatus struct {
 	// KeyVersion is the current version of the region's key-encryption
 	// key; 0 while sealed.
 	KeyVersion int64 `json:"key_version"`
+	// DataKeys counts the region's data keys; Pending those still wrapped
+	// by an older key version (a rotation in progress). Both 0 while sealed.
+	DataKeys int `json:"data_keys"`
+	Pending  int `json:"pending"`
 }
 
 // InitRequest runs the key ceremony (POST /v1/operator/init). With

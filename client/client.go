@@ -390,6 +390,21 @@ func (c *Client) Logout(ctx context.Context) error {
 	return c.forgetSession()
 }
 
+// DeleteAccount deletes the signed-in account and everything of it in the
+// cloud: every category's data and keys, every device's session, the
+// consent ledger. The phone keeps its own contacts and notes, signed out.
+func (c *Client) DeleteAccount(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return errNotSignedIn
+	}
+	if err := c.remote().do(ctx, http.MethodDelete, "/account", nil, nil); err != nil {
+		return err
+	}
+	return c.forgetSession()
+}
+
 // Consent is the state of one category as this phone knows it.
 type Consent struct {
 	Category candor.Category

@@ -56,3 +56,30 @@ func (o *Operator) Seal(ctx context.Context) (api.OperatorStatus, error) {
 	var st api.OperatorStatus
 	return st, o.r.do(ctx, http.MethodPost, "/operator/seal", nil, &st)
 }
+
+// Rotate starts rotating a region's key-encryption key; the server
+// re-wraps the region's data keys in the background (see Status).
+func (o *Operator) Rotate(ctx context.Context, region string) (api.OperatorStatus, error) {
+	var st api.OperatorStatus
+	return st, o.r.do(ctx, http.MethodPost, "/operator/rotate", api.RotateRequest{Region: region}, &st)
+}
+
+// StartRekey asks for a new root key split into n shares of which k
+// unseal; the current custodians then authorise it with RekeyShare.
+func (o *Operator) StartRekey(ctx context.Context, n, k int, custodianKeys []string) (api.OperatorStatus, error) {
+	var st api.OperatorStatus
+	return st, o.r.do(ctx, http.MethodPost, "/operator/rekey", api.RekeyRequest{Shares: n, Threshold: k, CustodianKeys: custodianKeys}, &st)
+}
+
+// CancelRekey drops a waiting rekey.
+func (o *Operator) CancelRekey(ctx context.Context) (api.OperatorStatus, error) {
+	var st api.OperatorStatus
+	return st, o.r.do(ctx, http.MethodDelete, "/operator/rekey", nil, &st)
+}
+
+// RekeyShare offers one current share towards the waiting rekey. The
+// answer that completes it carries the new shares.
+func (o *Operator) RekeyShare(ctx context.Context, share string) (api.RekeyShareResponse, error) {
+	var out api.RekeyShareResponse
+	return out, o.r.do(ctx, http.MethodPost, "/operator/rekey/share", api.UnsealRequest{Share: strings.TrimSpace(share)}, &out)
+}

@@ -46,6 +46,7 @@ phone while it is off.`,
 		d.statusCommand(),
 		d.contactsCommand(),
 		d.notesCommand(),
+		d.deleteAccountCommand(),
 	)
 	return cmd
 }
@@ -643,4 +644,24 @@ func (d *device) notesCommand() *cobra.Command {
 	}
 	cmd.AddCommand(add, list, imp, del)
 	return cmd
+}
+
+func (d *device) deleteAccountCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete-account",
+		Short: "Delete the account and everything of it in the cloud (this phone keeps its own data)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			st, _ := c.Status()
+			if err := c.DeleteAccount(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "account %s deleted: its data and keys are gone from the cloud; this phone is signed out and keeps its own data\n", st.Account)
+			return nil
+		},
+	}
 }

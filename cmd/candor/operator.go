@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +34,8 @@ read from stdin, never from flags.`,
 		}
 		return client.NewOperator(server, os.Getenv("CANDOR_STAFF_TOKEN"), nil)
 	}
-	cmd.AddCommand(initCommand(op), unsealCommand(op), statusOpCommand(op), sealCommand(op))
+	cmd.AddCommand(initCommand(op), unsealCommand(op), statusOpCommand(op), sealCommand(op),
+		rotateCommand(op), rekeyCommand(op), rekeyShareCommand(op))
 	return cmd
 }
 
@@ -59,13 +61,9 @@ the server, and can never read personal data.`,
 				return usageError{fmt.Errorf("unexpected arguments %v", args)}
 			}
 			keys = append(keys, args...)
-			recipients := make([]string, len(keys))
-			for i, f := range keys {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					return fmt.Errorf("custodian key %s: %v", f, err)
-				}
-				recipients[i] = string(b)
+			recipients, err := readKeys(keys)
+			if err != nil {
+				return err
 			}
 			o, err := op()
 			if err != nil {
@@ -75,15 +73,11 @@ the server, and can never read personal data.`,
 			if err != nil {
 				return err
 			}
-			var files []string
-			for i, f := range keys {
-				out := f + ".share.age"
-				if err := os.WriteFile(out, []byte(res.Shares[i]), 0o600); err != nil {
-					return fmt.Errorf("write %s: %v (the shares are lost: this server must be set up again)", out, err)
-				}
-				files = append(files, out)
-			}
 			w := cmd.OutOrStdout()
+			files, err := writeShares(keys, res.Shares)
+			if err != nil {
+				return err
+			}
 			if asJSON {
 				return printJSON(w, struct {
 					Shares     []string `json:"shares"`
@@ -92,16 +86,7 @@ the server, and can never read personal data.`,
 				}{res.Shares, res.StaffToken, files})
 			}
 			fmt.Fprintf(w, "The server is initialised and unsealed. Its root key is split into %d shares; any %d unseal it.\n", n, k)
-			if len(files) > 0 {
-				for i, f := range files {
-					fmt.Fprintf(w, "share %d, encrypted to the custodian of %s: %s\n", i+1, keys[i], f)
-				}
-			} else {
-				fmt.Fprintln(w, "Give each share to one custodian now. They are shown once and stored nowhere:")
-				for i, s := range res.Shares {
-					fmt.Fprintf(w, "share %d: %s\n", i+1, s)
-				}
-			}
+			printShares(w, keys, files, res.Shares)
 			fmt.Fprintf(w, "bootstrap staff token (export CANDOR_STAFF_TOKEN=...): %s\n", res.StaffToken)
 			return nil
 		},
@@ -216,4 +201,206 @@ func readLine(r io.Reader) (string, error) {
 		return "", sc.Err()
 	}
 	return strings.TrimSpace(sc.Text()), nil
+}
+
+// readKeys reads custodians' age public key files.
+func readKeys(files []string) ([]string, error) {
+	out := make([]string, len(files))
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("custodian key %s: %v", f, err)
+		}
+		out[i] = string(b)
+	}
+	return out, nil
+}
+
+// writeShares writes each encrypted share beside its custodian's key file
+// as FILE.share.age; with no key files it writes nothing.
+func writeShares(keys, shares []string) ([]string, error) {
+	var files []string
+	for i, f := range keys {
+		out := f + ".share.age"
+		if err := os.WriteFile(out, []byte(shares[i]), 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %v (the shares are lost: hold the ceremony again)", out, err)
+		}
+		files = append(files, out)
+	}
+	return files, nil
+}
+
+func printShares(w io.Writer, keys, files, shares []string) {
+	if len(files) > 0 {
+		for i, f := range files {
+			fmt.Fprintf(w, "share %d, encrypted to the custodian of %s: %s\n", i+1, keys[i], f)
+		}
+		return
+	}
+	fmt.Fprintln(w, "Give each share to one custodian now. They are shown once and stored nowhere:")
+	for i, s := range shares {
+		fmt.Fprintf(w, "share %d: %s\n", i+1, s)
+	}
+}
+
+func rotateCommand(op operatorFunc) *cobra.Command {
+	var region string
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "rotate --region ID [--wait]",
+		Short: "Rotate a region's key: new data keys use a new version; existing ones are re-wrapped online",
+		Long: `Rotate a region's key-encryption key. Data keys created from now on use the
+new version; the server re-wraps the existing ones in the background (the data
+itself is untouched) while phones keep syncing, resumes after a restart, and
+retires the old version when none is left. With --wait, show the progress
+until it is done.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := op()
+			if err != nil {
+				return err
+			}
+			st, err := o.Rotate(cmd.Context(), region)
+			if err != nil {
+				return err
+			}
+			rs := regionOf(st, region)
+			fmt.Fprintf(cmd.OutOrStdout(), "region %s: key version %d is current; %d of %d data keys to re-wrap\n", region, rs.KeyVersion, rs.Pending, rs.DataKeys)
+			if !wait {
+				return nil
+			}
+			bar := newBar(cmd, int64(rs.Pending), "re-wrapping data keys")
+			total := rs.Pending
+			for rs.Pending > 0 {
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+				if st, err = o.Status(cmd.Context()); err != nil {
+					return err
+				}
+				rs = regionOf(st, region)
+				bar.set(int64(total - rs.Pending))
+			}
+			bar.finish()
+			fmt.Fprintf(cmd.OutOrStdout(), "region %s: every data key is wrapped by key version %d; older versions retired\n", region, rs.KeyVersion)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&region, "region", "", "the region whose key to rotate")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every data key is re-wrapped, showing progress")
+	cmd.MarkFlagRequired("region")
+	return cmd
+}
+
+func regionOf(st api.OperatorStatus, id string) api.RegionStatus {
+	for _, r := range st.Regions {
+		if r.ID == id {
+			return r
+		}
+	}
+	return api.RegionStatus{ID: id}
+}
+
+func rekeyCommand(op operatorFunc) *cobra.Command {
+	var n, k int
+	var keys []string
+	var cancel bool
+	cmd := &cobra.Command{
+		Use:   "rekey --shares N --threshold K [--custodian-keys FILE...] | --cancel",
+		Short: "Replace the root key and its shares; the current custodians authorise it with rekey-share",
+		Long: `Start replacing the root key with a new one split into N shares of which K
+unseal. Nothing changes until the current custodians each run
+'candor operator rekey-share' with their current share; the last one receives
+the new shares (use --custodian-keys so each new share is encrypted to its
+custodian). The data and the region keys are untouched: only the master key is
+re-wrapped, in one transaction.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := op()
+			if err != nil {
+				return err
+			}
+			if cancel {
+				_, err := o.CancelRekey(cmd.Context())
+				if err == nil {
+					fmt.Fprintln(cmd.OutOrStdout(), "rekey cancelled")
+				}
+				return err
+			}
+			if n == 0 || k == 0 {
+				return usageError{fmt.Errorf("--shares and --threshold are required")}
+			}
+			keys = append(keys, args...)
+			recipients, err := readKeys(keys)
+			if err != nil {
+				return err
+			}
+			st, err := o.StartRekey(cmd.Context(), n, k, recipients)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rekey waiting: %d current shares are needed (candor operator rekey-share)\n", st.Rekey.Needed)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&n, "shares", 0, "how many new shares to make")
+	cmd.Flags().IntVar(&k, "threshold", 0, "how many new shares unseal the server")
+	cmd.Flags().StringSliceVar(&keys, "custodian-keys", nil, "age public key files, one per new share")
+	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the waiting rekey")
+	return cmd
+}
+
+func rekeyShareCommand(op operatorFunc) *cobra.Command {
+	var keys []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rekey-share [--custodian-keys FILE...]",
+		Short: "Offer your current share (read from stdin) to authorise the waiting rekey",
+		Long: `Offer one current share, read from stdin, to authorise the waiting rekey. The
+answer that completes it carries the new shares: they are printed, or, when the
+rekey was started with custodian keys, written beside the key files named by
+--custodian-keys as FILE.share.age.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			share, err := readLine(cmd.InOrStdin())
+			if err != nil || share == "" {
+				return candor.E(candor.Invalid, "no share on stdin")
+			}
+			o, err := op()
+			if err != nil {
+				return err
+			}
+			res, err := o.RekeyShare(cmd.Context(), share)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if res.Shares == nil {
+				if asJSON {
+					return printJSON(w, res)
+				}
+				fmt.Fprintf(w, "rekey waiting: %d of %d current shares offered\n", res.Status.Rekey.Submitted, res.Status.Rekey.Needed)
+				return nil
+			}
+			if len(keys) > 0 && len(keys) != len(res.Shares) {
+				keys = nil
+			}
+			files, err := writeShares(keys, res.Shares)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(w, res)
+			}
+			fmt.Fprintf(w, "rekey done: root key version %d; only the new shares unseal the server now (%d of %d)\n",
+				res.Status.RootVersion, res.Status.Threshold, res.Status.Shares)
+			printShares(w, keys, files, res.Shares)
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&keys, "custodian-keys", nil, "the custodians' key files, to write the new encrypted shares beside")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

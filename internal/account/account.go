@@ -24,6 +24,7 @@ type Directory interface {
 	CreateEntry(ctx context.Context, e store.Entry) error
 	EntryByHandle(ctx context.Context, handle []byte) (store.Entry, error)
 	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
+	DeleteEntry(ctx context.Context, account candor.AccountID) error
 	CreateSession(ctx context.Context, s store.Session) error
 	Session(ctx context.Context, tokenHash []byte) (store.Session, error)
 	DeleteSession(ctx context.Context, tokenHash []byte) error
@@ -419,4 +420,23 @@ func (s *Service) Created(ctx context.Context, p candor.Principal) (time.Time, e
 	}
 	a, err := accts.Account(ctx, p.Account)
 	return a.Created, err
+}
+
+// Delete deletes p's account and everything of it: first the directory
+// entry with every session and every shred secret (from then on no copy of
+// the account's data, backups included, can be opened, and nobody can log
+// in), then the account, its devices, consent ledger, data keys and records
+// in its home region.
+func (s *Service) Delete(ctx context.Context, p candor.Principal) error {
+	accts, err := s.regions.Accounts(p.Region)
+	if err != nil {
+		return err
+	}
+	if err := s.dir.DeleteEntry(ctx, p.Account); err != nil {
+		return err
+	}
+	if err := accts.DeleteAccount(ctx, p.Account); err != nil {
+		return fmt.Errorf("account unreachable and shredded, but its region rows remain: %w", err)
+	}
+	return nil
 }

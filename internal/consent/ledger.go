@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -20,18 +21,25 @@ type Stores interface {
 	Consent(region candor.RegionID) (Store, error)
 }
 
+// Shredder destroys the keys of a category's data that live outside the
+// region's database (package keyring).
+type Shredder interface {
+	Shred(ctx context.Context, account candor.AccountID, c candor.Category) error
+}
+
 // Ledger records and answers consent.
 type Ledger struct {
 	stores Stores
+	shred  Shredder
 	now    func() time.Time
 }
 
-// NewLedger returns a Ledger over the region stores.
-func NewLedger(stores Stores, now func() time.Time) *Ledger {
+// NewLedger returns a Ledger over the region stores that shreds with shred.
+func NewLedger(stores Stores, shred Shredder, now func() time.Time) *Ledger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{stores: stores, now: now}
+	return &Ledger{stores: stores, shred: shred, now: now}
 }
 
 // Set turns category c on or off for p's account, from p's device, under a
@@ -62,9 +70,19 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 	if _, ok := state[c]; !ok && !on {
 		return store.ConsentEvent{Account: p.Account, Category: c}, nil // never on: nothing to withdraw
 	}
-	return st.AppendConsent(ctx, store.ConsentEvent{
+	ev, err := st.AppendConsent(ctx, store.ConsentEvent{
 		Account: p.Account, Category: c, On: on, Device: p.Device, Time: l.now().UTC(), PolicyVersion: policy,
 	})
+	if err != nil || on {
+		return ev, err
+	}
+	// The records and the region's half of the key went with the event;
+	// now the directory's half, so that no earlier copy of the region's
+	// database can be opened either.
+	if err := l.shred.Shred(ctx, p.Account, c); err != nil {
+		return ev, fmt.Errorf("consent withdrawn and data deleted, but shredding failed: %w", err)
+	}
+	return ev, nil
 }
 
 // State returns the latest event per category of p's account.

@@ -16,6 +16,10 @@ type oneRegion struct{ st *sqlstore.RegionStore }
 
 func (o oneRegion) Consent(candor.RegionID) (consent.Store, error) { return o.st, nil }
 
+type shredFunc func()
+
+func (f shredFunc) Shred(context.Context, candor.AccountID, candor.Category) error { f(); return nil }
+
 func TestLedger(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlstore.OpenSQLiteRegion(filepath.Join(t.TempDir(), "r.db"))
@@ -28,7 +32,8 @@ func TestLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
-	l := consent.NewLedger(oneRegion{st}, func() time.Time { return now })
+	shredded := 0
+	l := consent.NewLedger(oneRegion{st}, shredFunc(func() { shredded++ }), func() time.Time { return now })
 
 	// Turning off what was never on records nothing.
 	if _, err := l.Set(ctx, p, candor.Photos, false, ""); err != nil {
@@ -51,6 +56,9 @@ func TestLedger(t *testing.T) {
 	}
 	if _, err := l.Check(ctx, p, candor.Contacts); !candor.Is(err, candor.ConsentRequired) {
 		t.Fatalf("after off: %v", err)
+	}
+	if shredded != 1 {
+		t.Fatalf("turning off shredded %d times, want once", shredded)
 	}
 	evs, _ := l.Events(ctx, p)
 	if len(evs) != 2 || !evs[0].On || evs[1].On || evs[1].PolicyVersion != "2027-01-01" {

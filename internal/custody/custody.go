@@ -34,6 +34,7 @@ import (
 // Directory is what the ceremony needs of the directory store.
 type Directory interface {
 	InitRoot(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error
+	Rekey(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error
 	Custody(ctx context.Context) (store.Custody, error)
 }
 
@@ -43,6 +44,9 @@ type Keys interface {
 	Unseal(ctx context.Context, root []byte) error
 	Seal()
 	RootKeys(root []byte) (map[string]store.WrappedKey, error)
+	Rekeyed(newRoot []byte, version int64) (map[string]store.WrappedKey, error)
+	CheckRoot(ctx context.Context, root []byte) error
+	SetRootVersion(version int64)
 }
 
 // Limits of a ceremony.
@@ -60,6 +64,15 @@ type Ceremony struct {
 
 	mu      sync.Mutex
 	pending [][]byte // shares offered since the last unseal attempt
+	rekey   *rekey   // a rekey waiting for current shares, if any
+}
+
+// rekey is a rekey in progress: the new split asked for, and the current
+// shares offered to authorise it.
+type rekey struct {
+	n, k       int
+	recipients [][]age.Recipient
+	shares     [][]byte
 }
 
 // New returns a Ceremony.
@@ -67,6 +80,9 @@ func New(dir Directory, keys Keys) *Ceremony { return &Ceremony{dir: dir, keys: 
 
 // Status is where the server stands.
 type Status struct {
+	// Rekey is set while a rekey waits for current shares.
+	Rekey *RekeyStatus
+
 	Initialized bool
 	Sealed      bool
 	Shares      int // shares made at the last init or rekey
@@ -85,8 +101,12 @@ func (c *Ceremony) Status(ctx context.Context) (Status, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Status{Initialized: true, Sealed: c.keys.Sealed(), Shares: cust.Shares, Threshold: cust.Threshold,
-		Submitted: len(c.pending), RootVersion: cust.RootVersion}, nil
+	st := Status{Initialized: true, Sealed: c.keys.Sealed(), Shares: cust.Shares, Threshold: cust.Threshold,
+		Submitted: len(c.pending), RootVersion: cust.RootVersion}
+	if c.rekey != nil {
+		st.Rekey = &RekeyStatus{Shares: c.rekey.n, Threshold: c.rekey.k, Submitted: len(c.rekey.shares), Needed: cust.Threshold}
+	}
+	return st, nil
 }
 
 // Init creates the root key, splits it into n shares of which k unseal,
@@ -102,13 +122,9 @@ func (c *Ceremony) Init(ctx context.Context, n, k int, recipients []string) ([]s
 	case len(recipients) > 0 && len(recipients) != n:
 		return nil, candor.Errorf(candor.Invalid, "give one custodian key per share: %d keys for %d shares", len(recipients), n)
 	}
-	recips := make([][]age.Recipient, len(recipients))
-	for i, r := range recipients {
-		rs, err := age.ParseRecipients(strings.NewReader(r))
-		if err != nil || len(rs) == 0 {
-			return nil, candor.Errorf(candor.Invalid, "custodian key %d is not an age public key (age1...)", i+1)
-		}
-		recips[i] = rs
+	recips, err := parseRecipients(recipients)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := c.dir.Custody(ctx); err == nil {
 		return nil, errInitialized
@@ -140,7 +156,26 @@ func (c *Ceremony) Init(ctx context.Context, n, k int, recipients []string) ([]s
 	if err := c.keys.Unseal(ctx, root); err != nil {
 		return nil, err
 	}
-	out := make([]string, n)
+	return present(parts, recips)
+}
+
+func parseRecipients(keys []string) ([][]age.Recipient, error) {
+	recips := make([][]age.Recipient, len(keys))
+	for i, r := range keys {
+		rs, err := age.ParseRecipients(strings.NewReader(r))
+		if err != nil || len(rs) == 0 {
+			return nil, candor.Errorf(candor.Invalid, "custodian key %d is not an age public key (age1...)", i+1)
+		}
+		recips[i] = rs
+	}
+	return recips, nil
+}
+
+// present encodes shares as text, each encrypted to its custodian when
+// recipients are given, and wipes the raw shares.
+func present(parts [][]byte, recips [][]age.Recipient) ([]string, error) {
+	out := make([]string, len(parts))
+	var err error
 	for i, p := range parts {
 		out[i] = EncodeShare(p)
 		clear(p)

@@ -113,3 +113,72 @@ func TestSubmit(t *testing.T) {
 		t.Fatalf("threshold reached: %+v %v", st, err)
 	}
 }
+
+// A rekey needs the current custodians' shares, replaces every share at
+// once, keeps every key below the root, and only the new shares unseal.
+func TestRekey(t *testing.T) {
+	ctx := context.Background()
+	d := t.TempDir()
+	c, k := open(t, d).ceremony()
+	old, err := c.Init(ctx, 3, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := k.Secret(keyring.SecretFakeSalt)
+	secret = append([]byte(nil), secret...)
+
+	if _, _, err := c.SubmitRekey(ctx, old[0]); !candor.Is(err, candor.Conflict) {
+		t.Fatalf("share with no rekey waiting: %v", err)
+	}
+	if _, err := c.StartRekey(ctx, 4, 1, nil); !candor.Is(err, candor.Invalid) {
+		t.Fatalf("threshold 1: %v", err)
+	}
+	if _, err := c.StartRekey(ctx, 4, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StartRekey(ctx, 4, 3, nil); !candor.Is(err, candor.Conflict) {
+		t.Fatalf("second rekey: %v", err)
+	}
+	st, shares, err := c.SubmitRekey(ctx, old[2])
+	if err != nil || shares != nil || st.Rekey == nil || st.Rekey.Submitted != 1 || st.Rekey.Needed != 2 {
+		t.Fatalf("first share: %+v %v %v", st, shares, err)
+	}
+	st, shares, err = c.SubmitRekey(ctx, old[0])
+	if err != nil || len(shares) != 4 || st.RootVersion != 2 || st.Threshold != 3 || st.Rekey != nil {
+		t.Fatalf("second share: %+v %d %v", st, len(shares), err)
+	}
+	if k.Sealed() || k.RootVersion() != 2 {
+		t.Fatal("the running server changed state during the rekey")
+	}
+
+	// A restart: the old shares are refused, three new ones unseal, and the
+	// keys below the root are the same.
+	c2, k2 := open(t, d).ceremony()
+	if _, err := c2.Submit(ctx, old[1]); !candor.Is(err, candor.Forbidden) {
+		t.Fatalf("an old share after rekey: %v", err)
+	}
+	for _, s := range shares[1:] {
+		if _, err := c2.Submit(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k2.Sealed() || k2.RootVersion() != 2 {
+		t.Fatal("new shares did not unseal")
+	}
+	if got, _ := k2.Secret(keyring.SecretFakeSalt); string(got) != string(secret) {
+		t.Fatal("a system secret changed across the rekey")
+	}
+
+	// A cancelled rekey changes nothing and forgets its shares.
+	if _, err := c2.StartRekey(ctx, 2, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	c2.SubmitRekey(ctx, shares[0])
+	c2.CancelRekey()
+	if st, _ := c2.Status(ctx); st.Rekey != nil || st.RootVersion != 2 {
+		t.Fatalf("after cancel: %+v", st)
+	}
+	if _, _, err := c2.SubmitRekey(ctx, shares[1]); !candor.Is(err, candor.Conflict) {
+		t.Fatalf("share after cancel: %v", err)
+	}
+}

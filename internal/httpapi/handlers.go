@@ -104,6 +104,14 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request, p candor.Princ
 	})
 }
 
+func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	if err := h.svc.Accounts.Delete(r.Context(), p); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (h *Handler) devices(w http.ResponseWriter, r *http.Request, p candor.Principal) {
 	devs, err := h.svc.Accounts.Devices(r.Context(), p)
 	if err != nil {

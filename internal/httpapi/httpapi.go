@@ -32,6 +32,7 @@ type Accounts interface {
 	Devices(ctx context.Context, p candor.Principal) ([]store.Device, error)
 	RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error
 	Created(ctx context.Context, p candor.Principal) (time.Time, error)
+	Delete(ctx context.Context, p candor.Principal) error
 }
 
 // Consent is what the API needs of the consent ledger.
@@ -101,6 +102,10 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/operator/init", h.limited(h.operatorInit))
 	m.HandleFunc("POST /v1/operator/unseal", h.limited(h.operatorUnseal))
 	m.HandleFunc("POST /v1/operator/seal", h.staffOnly(h.operatorSeal, staff.Bootstrap, staff.Admin, staff.Custodian))
+	m.HandleFunc("POST /v1/operator/rotate", h.unsealed(h.staffOnly(h.operatorRotate, staff.Bootstrap, staff.Admin, staff.Custodian)))
+	m.HandleFunc("POST /v1/operator/rekey", h.unsealed(h.staffOnly(h.operatorRekey, staff.Bootstrap, staff.Admin, staff.Custodian)))
+	m.HandleFunc("DELETE /v1/operator/rekey", h.staffOnly(h.operatorCancelRekey, staff.Bootstrap, staff.Admin, staff.Custodian))
+	m.HandleFunc("POST /v1/operator/rekey/share", h.limited(h.unsealed(h.operatorRekeyShare)))
 
 	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
 	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))
@@ -108,6 +113,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/sessions", h.limited(h.unsealed(h.login)))
 	m.HandleFunc("DELETE /v1/sessions/current", h.device(h.logout))
 	m.HandleFunc("GET /v1/account", h.device(h.account))
+	m.HandleFunc("DELETE /v1/account", h.device(h.deleteAccount))
 	m.HandleFunc("GET /v1/devices", h.device(h.devices))
 	m.HandleFunc("DELETE /v1/devices/{id}", h.device(h.revokeDevice))
 	m.HandleFunc("GET /v1/consents", h.device(h.consents))

@@ -17,6 +17,9 @@ type Custody interface {
 	Init(ctx context.Context, n, k int, recipients []string) ([]string, error)
 	Submit(ctx context.Context, share string) (custody.Status, error)
 	Seal()
+	StartRekey(ctx context.Context, n, k int, recipients []string) (custody.Status, error)
+	SubmitRekey(ctx context.Context, share string) (custody.Status, []string, error)
+	CancelRekey()
 }
 
 // Staff authenticates staff tokens and makes the bootstrap identity.
@@ -25,9 +28,10 @@ type Staff interface {
 	Bootstrap(ctx context.Context) (staff.Identity, string, error)
 }
 
-// Regions describes the regions and their key versions.
+// Regions describes the regions and their keys, and rotates region keys.
 type Regions interface {
-	RegionStatus() []api.RegionStatus
+	RegionStatus(ctx context.Context) []api.RegionStatus
+	StartRotation(ctx context.Context, region candor.RegionID) error
 }
 
 type staffHandler func(w http.ResponseWriter, r *http.Request, who staff.Identity)
@@ -67,10 +71,71 @@ func (h *Handler) writeStatus(w http.ResponseWriter, r *http.Request, st *custod
 		}
 		st = &s
 	}
-	writeJSON(w, http.StatusOK, api.OperatorStatus{
+	writeJSON(w, http.StatusOK, h.apiStatus(r.Context(), *st))
+}
+
+func (h *Handler) apiStatus(ctx context.Context, st custody.Status) api.OperatorStatus {
+	out := api.OperatorStatus{
 		Initialized: st.Initialized, Sealed: st.Sealed, Shares: st.Shares, Threshold: st.Threshold,
-		Submitted: st.Submitted, RootVersion: st.RootVersion, Regions: h.svc.Regions.RegionStatus(),
-	})
+		Submitted: st.Submitted, RootVersion: st.RootVersion, Regions: h.svc.Regions.RegionStatus(ctx),
+	}
+	if rk := st.Rekey; rk != nil {
+		out.Rekey = &api.RekeyStatus{Shares: rk.Shares, Threshold: rk.Threshold, Submitted: rk.Submitted, Needed: rk.Needed}
+	}
+	return out
+}
+
+func (h *Handler) operatorRotate(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	req, err := decode[api.RotateRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.Regions.StartRotation(r.Context(), candor.RegionID(req.Region)); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Warn("region key rotation started", "region", req.Region, "staff", who.ID)
+	h.writeStatus(w, r, nil)
+}
+
+func (h *Handler) operatorRekey(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	req, err := decode[api.RekeyRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	st, err := h.svc.Custody.StartRekey(r.Context(), req.Shares, req.Threshold, req.CustodianKeys)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Warn("rekey started: waiting for the current custodians' shares", "shares", req.Shares, "threshold", req.Threshold, "staff", who.ID)
+	h.writeStatus(w, r, &st)
+}
+
+func (h *Handler) operatorCancelRekey(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	h.svc.Custody.CancelRekey()
+	h.log.Warn("rekey cancelled", "staff", who.ID)
+	h.writeStatus(w, r, nil)
+}
+
+func (h *Handler) operatorRekeyShare(w http.ResponseWriter, r *http.Request) {
+	req, err := decode[api.UnsealRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	st, shares, err := h.svc.Custody.SubmitRekey(r.Context(), req.Share)
+	if err != nil {
+		h.log.Warn("rekey share refused", "kind", candor.KindOf(err).Code())
+		h.writeError(w, r, err)
+		return
+	}
+	if shares != nil {
+		h.log.Warn("rekey done: the root key was replaced; only the new shares unseal the server", "root_version", st.RootVersion)
+	}
+	writeJSON(w, http.StatusOK, api.RekeyShareResponse{Status: h.apiStatus(r.Context(), st), Shares: shares})
 }
 
 func (h *Handler) operatorInit(w http.ResponseWriter, r *http.Request) {

@@ -86,9 +86,6 @@ func TestSealedUntilUnsealed(t *testing.T) {
 	if _, _, err := k.DataKey(ctx, "in", candor.NewAccountID(), candor.Notes); !candor.Is(err, candor.Sealed) {
 		t.Fatalf("data key while sealed: %v", err)
 	}
-	if ok, _ := k.Initialized(ctx); ok {
-		t.Fatal("initialized before first unseal")
-	}
 	if err := k.Unseal(ctx, root(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -241,5 +238,109 @@ func TestDevRoot(t *testing.T) {
 	b, err := keyring.DevRoot(p)
 	if err != nil || !bytes.Equal(a, b) {
 		t.Fatal("dev root changed")
+	}
+}
+
+// Rotating a region key re-wraps every data key under the new version, in
+// batches, without changing any record key, and retires the old version.
+func TestRotation(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	k := e.keyring()
+	if err := k.Unseal(ctx, root(1)); err != nil {
+		t.Fatal(err)
+	}
+	type owned struct {
+		a  candor.AccountID
+		ct []byte
+	}
+	var all []owned
+	for range 25 {
+		a := e.account(t)
+		key, err := k.EnsureDataKey(ctx, "in", a, candor.Notes, e.turnOn(t, "in", a, candor.Notes))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, owned{a, key.Seal([]byte("before rotation "+string(a)), nil)})
+	}
+	r, err := k.StartRotation(ctx, "in")
+	if err != nil || r.Version != 2 || r.Pending != 25 || r.Total != 25 {
+		t.Fatalf("start: %+v %v", r, err)
+	}
+	// A key made during the rotation uses the new version at once.
+	late := e.account(t)
+	if _, err := k.EnsureDataKey(ctx, "in", late, candor.Notes, e.turnOn(t, "in", late, candor.Notes)); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := k.StartRotation(ctx, "in"); again.Version != 2 {
+		t.Fatalf("a second start during a pending rotation made version %d", again.Version)
+	}
+	// A key destroyed during the rotation is skipped, not resurrected.
+	if err := k.Shred(ctx, all[0].a, candor.Notes); err != nil {
+		t.Fatal(err)
+	}
+	e.regions["in"].AppendConsent(ctx, store.ConsentEvent{Account: all[0].a, Category: candor.Notes, Device: "dev", Time: time.Now(), PolicyVersion: "t"})
+	total := 0
+	for {
+		done, left, err := k.RewrapBatch(ctx, "in", 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += done
+		if left == 0 {
+			break
+		}
+	}
+	if total != 24 {
+		t.Fatalf("re-wrapped %d keys, want 24", total)
+	}
+	keks, _ := e.regions["in"].KEKs(ctx)
+	if len(keks) != 1 || keks[0].Version != 2 {
+		t.Fatalf("KEKs after rotation: %+v", keks)
+	}
+	for _, o := range all[1:] {
+		key, _, err := k.DataKey(ctx, "in", o.a, candor.Notes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := key.Open(o.ct, nil); err != nil || string(pt) != "before rotation "+string(o.a) {
+			t.Fatalf("record key changed by rotation: %v", err)
+		}
+	}
+	if _, _, err := k.DataKey(ctx, "in", all[0].a, candor.Notes); !candor.Is(err, candor.NotFound) {
+		t.Fatalf("shredded key after rotation: %v", err)
+	}
+	// A fresh process (another instance) reads the rotated keys.
+	k2 := e.keyring()
+	if err := k2.Unseal(ctx, root(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := k2.DataKey(ctx, "in", all[1].a, candor.Notes); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A record key needs both halves: without the directory's shred secret the
+// region's data key opens nothing.
+func TestShredSecretIsHalfTheKey(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	k := e.keyring()
+	if err := k.Unseal(ctx, root(1)); err != nil {
+		t.Fatal(err)
+	}
+	a := e.account(t)
+	epoch := e.turnOn(t, "in", a, candor.Contacts)
+	if _, err := k.EnsureDataKey(ctx, "in", a, candor.Contacts, epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Shred(ctx, a, candor.Contacts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.regions["in"].DataKey(ctx, a, candor.Contacts); err != nil {
+		t.Fatalf("the region's half should still be there: %v", err)
+	}
+	if _, _, err := k.DataKey(ctx, "in", a, candor.Contacts); !candor.Is(err, candor.NotFound) {
+		t.Fatalf("a data key without its shred secret: %v", err)
 	}
 }

@@ -38,6 +38,7 @@ type Server struct {
 	keys     *keyring.Keyring
 	ceremony *custody.Ceremony
 	handler  http.Handler
+	wake     chan struct{} // starts background work at once
 }
 
 // New opens the stores, composes the services and, in dev mode, unseals the
@@ -46,7 +47,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, regions: map[candor.RegionID]store.Region{}}
+	s := &Server{cfg: cfg, regions: map[candor.RegionID]store.Region{}, wake: make(chan struct{}, 1)}
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -137,7 +138,7 @@ func (s *Server) unsealDev(ctx context.Context) error {
 // compose puts the services together, each behind its policy wrappers.
 func (s *Server) compose() {
 	stores := regionStores{s}
-	ledger := consent.NewLedger(stores, nil)
+	ledger := consent.NewLedger(stores, s.keys, nil)
 	guarded := consent.NewGate(ledger, records.New(stores, s.keys, s.cfg.codec))
 	accounts := account.New(s.dir, stores, s.keys, s.cfg.Account)
 
@@ -183,14 +184,76 @@ func (s *Server) Ready(ctx context.Context) error {
 	return nil
 }
 
-// RegionStatus lists the regions with their current key versions.
-func (s *Server) RegionStatus() []api.RegionStatus {
-	versions := s.keys.KeyVersions()
+// RegionStatus lists the regions with their key versions and data keys.
+func (s *Server) RegionStatus(ctx context.Context) []api.RegionStatus {
 	var out []api.RegionStatus
 	for _, r := range s.cfg.Regions {
-		out = append(out, api.RegionStatus{ID: string(r.ID), Name: r.Name, KeyVersion: versions[r.ID]})
+		st := api.RegionStatus{ID: string(r.ID), Name: r.Name}
+		if rot, err := s.keys.RotationStatus(ctx, r.ID); err == nil {
+			st.KeyVersion, st.DataKeys, st.Pending = rot.Version, rot.Total, rot.Pending
+		}
+		out = append(out, st)
 	}
 	return out
+}
+
+// StartRotation makes a new key version current in a region and wakes the
+// background re-wrapping of its data keys.
+func (s *Server) StartRotation(ctx context.Context, region candor.RegionID) error {
+	if _, ok := s.regions[region]; !ok {
+		return candor.Errorf(candor.NotFound, "no region %q", region)
+	}
+	if _, err := s.keys.StartRotation(ctx, region); err != nil {
+		return err
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Background re-wraps the data keys of every region with a key rotation
+// pending, in batches, until ctx is cancelled. It checks at start, when a
+// rotation starts, and every few seconds, so a rotation interrupted by a
+// crash or by sealing resumes by itself.
+func (s *Server) Background(ctx context.Context) {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		for _, id := range s.cfg.regions().IDs() {
+			s.rewrap(ctx, id)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// rewrapBatch is how many data keys one transaction re-wraps.
+const rewrapBatch = 1000
+
+func (s *Server) rewrap(ctx context.Context, region candor.RegionID) {
+	total := 0
+	for ctx.Err() == nil && !s.keys.Sealed() {
+		done, left, err := s.keys.RewrapBatch(ctx, region, rewrapBatch)
+		if err != nil {
+			if !candor.Is(err, candor.Sealed) && ctx.Err() == nil {
+				s.cfg.Logger.Error("region key rotation: re-wrapping failed; will retry", "region", region, "err", err)
+			}
+			return
+		}
+		total += done
+		if left == 0 {
+			if total > 0 {
+				s.cfg.Logger.Warn("region key rotation done: old key versions retired", "region", region, "rewrapped", total)
+			}
+			return
+		}
+	}
 }
 
 // Regions returns the region configuration.
@@ -221,6 +284,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	bg, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go s.Background(bg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

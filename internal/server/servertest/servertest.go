@@ -83,8 +83,13 @@ func start(t testing.TB, cfg server.Config) *Env {
 		t.Fatalf("start server: %v", err)
 	}
 	ts := httptest.NewServer(s.Handler())
+	bg, stopBackground := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Background(bg); close(done) }()
 	env := &Env{URL: ts.URL, Data: cfg.Data, Server: s, Logs: logs}
 	env.stop = func() {
+		stopBackground()
+		<-done
 		ts.Close()
 		s.Close()
 	}

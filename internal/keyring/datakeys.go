@@ -1,0 +1,229 @@
+package keyring
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/seal"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+var errStale = candor.E(candor.Conflict, "the category was turned off and on again; sync again from the start")
+
+// DataKey returns the record key of (account, category) in region and the
+// consent epoch it belongs to, or a candor.NotFound error when there is
+// none (the category was never on, or its data was shredded: either half
+// of the key is gone).
+func (k *Keyring) DataKey(ctx context.Context, region candor.RegionID, account candor.AccountID, c candor.Category) (seal.Key, int64, error) {
+	_, _, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return seal.Key{}, 0, err
+	}
+	dk, err := rs.DataKey(ctx, account, c)
+	if err != nil {
+		return seal.Key{}, 0, err
+	}
+	key, err := k.open(ctx, region, dk)
+	return key, dk.Epoch, err
+}
+
+// open unwraps a DEK, fetches its shred secret and derives the record key.
+func (k *Keyring) open(ctx context.Context, region candor.RegionID, dk store.DataKey) (seal.Key, error) {
+	kek, _, _, err := k.kek(ctx, region, dk.Key.Wrapper)
+	if err != nil {
+		return seal.Key{}, err
+	}
+	material, err := kek.Open(dk.Key.Wrapped, dekAD(region, dk.Account, dk.Category, dk.Epoch, dk.Key.Wrapper))
+	if err != nil {
+		return seal.Key{}, err
+	}
+	defer clear(material)
+	ss, err := k.system.ShredSecret(ctx, dk.Account, dk.Category, dk.Epoch)
+	if err != nil {
+		return seal.Key{}, err
+	}
+	mk, err := k.masterKey()
+	if err != nil {
+		return seal.Key{}, err
+	}
+	shred, err := mk.Open(ss.Key.Wrapped, shredAD(dk.Account, dk.Category, dk.Epoch))
+	if err != nil {
+		return seal.Key{}, err
+	}
+	defer clear(shred)
+	return derive(material, shred, region, dk.Account, dk.Category, dk.Epoch)
+}
+
+// EnsureDataKey returns the record key of (account, category) for a
+// consent epoch, creating its two halves if there are none: first the shred
+// secret in the directory, then the DEK, wrapped by the region's current
+// KEK, which the store refuses to create unless the category is on under
+// that epoch (ConsentRequired). A key of another epoch is Conflict.
+func (k *Keyring) EnsureDataKey(ctx context.Context, region candor.RegionID, account candor.AccountID, c candor.Category, epoch int64) (seal.Key, error) {
+	key, dkEpoch, err := k.DataKey(ctx, region, account, c)
+	switch {
+	case err == nil && dkEpoch == epoch:
+		return key, nil
+	case err == nil:
+		return seal.Key{}, errStale
+	case !candor.Is(err, candor.NotFound):
+		return seal.Key{}, err
+	}
+	mk, err := k.masterKey()
+	if err != nil {
+		return seal.Key{}, err
+	}
+	now := time.Now().UTC()
+	secret := randomKey()
+	defer clear(secret)
+	if _, err := k.system.PutShredSecret(ctx, store.ShredSecret{Account: account, Category: c, Epoch: epoch,
+		Key: store.WrappedKey{Version: 1, Wrapped: mk.Seal(secret, shredAD(account, c, epoch)), Created: now}}); err != nil {
+		return seal.Key{}, err
+	}
+	kek, version, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return seal.Key{}, err
+	}
+	material := randomKey()
+	defer clear(material)
+	dk, err := rs.CreateDataKey(ctx, store.DataKey{Account: account, Category: c, Epoch: epoch,
+		Key: store.WrappedKey{Version: 1, Wrapper: version, Created: now, Wrapped: kek.Seal(material, dekAD(region, account, c, epoch, version))}})
+	if err != nil {
+		return seal.Key{}, err
+	}
+	if dk.Epoch != epoch {
+		return seal.Key{}, errStale
+	}
+	// Secrets of earlier epochs belong to shredded data: make sure none is left.
+	if _, err := k.system.DeleteShredSecrets(ctx, account, c, epoch); err != nil {
+		return seal.Key{}, err
+	}
+	return k.open(ctx, region, dk)
+}
+
+// Shred destroys the directory's half of every data key of (account,
+// category). Consent withdrawal calls it after the region has deleted the
+// records and the DEK; from then on, no copy of that region's database
+// taken earlier can be opened by anyone.
+func (k *Keyring) Shred(ctx context.Context, account candor.AccountID, c candor.Category) error {
+	_, err := k.system.DeleteShredSecrets(ctx, account, c, 0)
+	return err
+}
+
+// Rotation is where a region's key rotation stands.
+type Rotation struct {
+	Region  candor.RegionID
+	Version int64 // the current KEK version
+	Pending int   // data keys still wrapped by an older version
+	Total   int   // data keys in the region
+}
+
+// RotationStatus reports a region's key versions and pending re-wraps.
+func (k *Keyring) RotationStatus(ctx context.Context, region candor.RegionID) (Rotation, error) {
+	_, version, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return Rotation{}, err
+	}
+	counts, err := rs.CountDataKeys(ctx)
+	if err != nil {
+		return Rotation{}, err
+	}
+	r := Rotation{Region: region, Version: version}
+	for v, n := range counts {
+		r.Total += n
+		if v < version {
+			r.Pending += n
+		}
+	}
+	return r, nil
+}
+
+// StartRotation makes a new KEK version current in region: data keys
+// created from now on use it. If a rotation is still pending (data keys
+// wrapped by an older version remain) it makes no new version and the
+// caller resumes that one with RewrapBatch.
+func (k *Keyring) StartRotation(ctx context.Context, region candor.RegionID) (Rotation, error) {
+	r, err := k.RotationStatus(ctx, region)
+	if err != nil || r.Pending > 0 {
+		return r, err
+	}
+	mk, err := k.masterKey()
+	if err != nil {
+		return Rotation{}, err
+	}
+	_, _, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return Rotation{}, err
+	}
+	next := r.Version + 1
+	material := randomKey()
+	defer clear(material)
+	if err := rs.PutKEK(ctx, store.WrappedKey{Version: next, Wrapped: mk.Seal(material, kekAD(region, next)), Created: time.Now().UTC()}); err != nil {
+		return Rotation{}, fmt.Errorf("region %s key version %d: %w", region, next, err)
+	}
+	if err := k.reloadKEKs(ctx, region); err != nil {
+		return Rotation{}, err
+	}
+	return k.RotationStatus(ctx, region)
+}
+
+// RewrapBatch re-wraps up to n data keys of region that an older KEK
+// version wraps, under the current version; the data itself is untouched.
+// A key destroyed or replaced meanwhile is skipped. When none is left, it
+// deletes the older versions. It returns how many it re-wrapped and how
+// many are left.
+func (k *Keyring) RewrapBatch(ctx context.Context, region candor.RegionID, n int) (done, left int, err error) {
+	newKEK, version, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	dks, err := rs.DataKeysWrappedBefore(ctx, version, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	rewraps := make([]store.Rewrap, 0, len(dks))
+	for _, dk := range dks {
+		old, _, _, err := k.kek(ctx, region, dk.Key.Wrapper)
+		if err != nil {
+			return 0, 0, err
+		}
+		material, err := old.Open(dk.Key.Wrapped, dekAD(region, dk.Account, dk.Category, dk.Epoch, dk.Key.Wrapper))
+		if err != nil {
+			return 0, 0, fmt.Errorf("data key of %s/%s: %w", dk.Account, dk.Category, err)
+		}
+		wrapped := newKEK.Seal(material, dekAD(region, dk.Account, dk.Category, dk.Epoch, version))
+		clear(material)
+		rewraps = append(rewraps, store.Rewrap{Account: dk.Account, Category: dk.Category, Epoch: dk.Epoch, OldWrapper: dk.Key.Wrapper,
+			Key: store.WrappedKey{Version: dk.Key.Version, Wrapper: version, Wrapped: wrapped, Created: dk.Key.Created}})
+	}
+	if done, err = rs.RewrapDataKeys(ctx, rewraps); err != nil {
+		return 0, 0, err
+	}
+	r, err := k.RotationStatus(ctx, region)
+	if err != nil {
+		return done, 0, err
+	}
+	if r.Pending == 0 {
+		err = k.retire(ctx, region, version, rs)
+	}
+	return done, r.Pending, err
+}
+
+// retire deletes a region's KEK versions older than current once no data
+// key uses them.
+func (k *Keyring) retire(ctx context.Context, region candor.RegionID, current int64, rs RegionKeys) error {
+	stored, err := rs.KEKs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range stored {
+		if w.Version < current {
+			if err := rs.DeleteKEK(ctx, w.Version); err != nil {
+				return fmt.Errorf("retire region %s key version %d: %w", region, w.Version, err)
+			}
+		}
+	}
+	return k.reloadKEKs(ctx, region)
+}
