@@ -18,7 +18,7 @@ type server struct {
 	reg *sqlstore.RegionStore
 }
 
-func open(t *testing.T, d string) server {
+func open(t testing.TB, d string) server {
 	t.Helper()
 	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(d, "directory.db"))
 	if err != nil {
