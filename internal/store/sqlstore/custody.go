@@ -128,3 +128,61 @@ func (s *DirectoryStore) Custody(ctx context.Context) (store.Custody, error) {
 	c.Created = fromMicros(created)
 	return c, nil
 }
+
+// Rekey records the custody of a new root version and replaces the named
+// system keys (inserting those that do not exist), in one transaction. It
+// fails with Conflict, writing nothing, unless c.RootVersion is exactly the
+// latest recorded version plus one (so also before InitRoot), and with
+// Invalid, writing nothing, if c is not a custody checkCustody accepts or a
+// key name is empty. System keys not named in keys are left as they are.
+//
+// Of concurrent calls for the same version exactly one can succeed; the
+// others get Conflict. They are serialised as InitRoot's are.
+func (s *DirectoryStore) Rekey(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error {
+	if err := checkCustody(c); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(keys))
+	for name := range keys {
+		if name == "" {
+			return candor.E(candor.Invalid, "system key name is empty")
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return s.db.inTx(ctx, func(r runner) error {
+		if s.db.dialect.rootLock != "" {
+			if _, err := r.exec(ctx, s.db.dialect.rootLock); err != nil {
+				return internal("lock root custody", err)
+			}
+		}
+		var latest int64
+		if err := r.row(ctx, `SELECT COALESCE(MAX(root_version), 0) FROM custody`).Scan(&latest); err != nil {
+			return internal("rekey", err)
+		}
+		switch {
+		case latest == 0:
+			return candor.E(candor.Conflict, "the root key is not initialised")
+		case c.RootVersion != latest+1:
+			return candor.Errorf(candor.Conflict, "the next root version is %d, not %d", latest+1, c.RootVersion)
+		}
+		_, err := r.exec(ctx, `INSERT INTO custody (root_version, shares, threshold, share_hashes, created_us) VALUES (?, ?, ?, ?, ?)`,
+			c.RootVersion, c.Shares, c.Threshold, bytes.Join(c.ShareHashes, nil), micros(stamp(c.Created)))
+		switch {
+		case s.db.dialect.unique(err):
+			return candor.Wrap(candor.Conflict, "the root version exists already", err)
+		case err != nil:
+			return internal("rekey", err)
+		}
+		for _, name := range names {
+			k := keys[name]
+			if _, err := r.exec(ctx, `INSERT INTO system_keys (name, version, wrapper, wrapped, created_us) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (name) DO UPDATE SET version = excluded.version, wrapper = excluded.wrapper,
+					wrapped = excluded.wrapped, created_us = excluded.created_us`,
+				name, k.Version, k.Wrapper, k.Wrapped, micros(stamp(k.Created))); err != nil {
+				return internal("rekey", err)
+			}
+		}
+		return nil
+	})
+}

@@ -22,10 +22,19 @@ type dialect struct {
 	// migrationLock, when set, is run first in the migration transaction to
 	// keep two processes from migrating the same schema at once.
 	migrationLock string
-	// rootLock, when set, is run first in InitRoot's transaction so that
-	// concurrent initialisations run one after the other; empty where write
+	// rootLock, when set, is run first in InitRoot's and Rekey's
+	// transactions so that they run one after the other; empty where write
 	// transactions already exclude each other (SQLite).
 	rootLock string
+	// batchWrites is true where each statement costs a round trip to a
+	// server (PostgreSQL): an update of many rows is then sent batchRows
+	// rows per statement, joined against a VALUES list. Where it is false
+	// (SQLite, in process) one prepared statement runs per row, which is
+	// faster there and leaves the planner no join order to get wrong.
+	batchWrites bool
+	// blobType is the SQL type of byte strings, for CAST: parameters in a
+	// VALUES list have no column to take their type from.
+	blobType string
 	// unique and foreignKey classify constraint violations.
 	unique     func(error) bool
 	foreignKey func(error) bool
@@ -85,6 +94,7 @@ type conn interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // runner runs queries written with ? placeholders on a pool or a
@@ -104,6 +114,12 @@ func (r runner) query(ctx context.Context, query string, args ...any) (*sql.Rows
 
 func (r runner) row(ctx context.Context, query string, args ...any) *sql.Row {
 	return r.c.QueryRowContext(ctx, r.d.rebind(query), args...)
+}
+
+// prepare prepares a statement; on a transaction it is closed when the
+// transaction ends.
+func (r runner) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	return r.c.PrepareContext(ctx, r.d.rebind(query))
 }
 
 // reader runs single statements on the read pool.

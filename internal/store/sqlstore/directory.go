@@ -62,12 +62,14 @@ func (s *DirectoryStore) entry(ctx context.Context, query string, key any) (stor
 	return e, nil
 }
 
-// DeleteEntry removes an account's entry and all its sessions, in one
-// transaction. Deleting an absent entry is not an error.
+// DeleteEntry removes an account's entry, all its sessions and all its
+// shred secrets, in one transaction. Deleting an absent entry is not an
+// error; the sessions and secrets of the account go even then.
 func (s *DirectoryStore) DeleteEntry(ctx context.Context, account candor.AccountID) error {
 	return s.db.inTx(ctx, func(r runner) error {
 		for _, q := range []string{
 			`DELETE FROM sessions WHERE account = ?`,
+			`DELETE FROM shred_secrets WHERE account = ?`,
 			`DELETE FROM directory_entries WHERE account = ?`,
 		} {
 			if _, err := r.exec(ctx, q, string(account)); err != nil {

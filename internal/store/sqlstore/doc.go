@@ -38,8 +38,9 @@
 // to it without cascade, so DeleteAccount fails loudly rather than leave a
 // row behind if a table is ever added and forgotten.
 //
-// SQLite runs with secure_delete on, so deleted data keys and ciphertext are
-// overwritten in the database file rather than left in free pages. Until the
+// SQLite runs with secure_delete on, so deleted data keys, ciphertext and
+// shred secrets, deleted KEKs and the old wrapping of a rewrapped data key
+// are overwritten in the database file rather than left in free pages. Until the
 // next checkpoint the write-ahead log may still hold page images written
 // before the deletion; closing the store checkpoints and removes the log.
 //

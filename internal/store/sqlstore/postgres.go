@@ -39,10 +39,12 @@ var postgresDialect = &dialect{
 	forUpdate: " FOR UPDATE",
 	// One lock per schema, held until the migration transaction ends.
 	migrationLock: "SELECT pg_advisory_xact_lock(hashtext('candor schema_migrations ' || COALESCE(current_schema(), '')))",
-	// One lock per schema, held until InitRoot's transaction ends.
-	rootLock:   "SELECT pg_advisory_xact_lock(hashtext('candor root custody ' || COALESCE(current_schema(), '')))",
-	unique:     func(err error) bool { return pgCode(err) == "23505" },
-	foreignKey: func(err error) bool { return pgCode(err) == "23503" },
+	// One lock per schema, held until InitRoot's or Rekey's transaction ends.
+	rootLock:    "SELECT pg_advisory_xact_lock(hashtext('candor root custody ' || COALESCE(current_schema(), '')))",
+	unique:      func(err error) bool { return pgCode(err) == "23505" },
+	foreignKey:  func(err error) bool { return pgCode(err) == "23503" },
+	batchWrites: true,
+	blobType:    "BYTEA",
 }
 
 func pgCode(err error) string {

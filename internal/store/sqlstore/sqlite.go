@@ -42,7 +42,8 @@ func OpenSQLiteDirectory(path string) (*DirectoryStore, error) {
 }
 
 var sqliteDialect = &dialect{
-	name: "sqlite",
+	name:     "sqlite",
+	blobType: "BLOB",
 	unique: func(err error) bool {
 		c := sqliteCode(err)
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY

@@ -28,6 +28,10 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"Staff", testStaff},
 		{"Custody", testCustody},
 		{"ConcurrentInitRoot", testConcurrentInitRoot},
+		{"Rekey", testRekey},
+		{"ConcurrentRekey", testConcurrentRekey},
+		{"ShredSecrets", testShredSecrets},
+		{"ConcurrentPutShredSecret", testConcurrentPutShredSecret},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -85,8 +89,20 @@ func testEntries(t *testing.T, d store.Directory) {
 	theirs := newSession(other.Account, candor.DeviceID(newID("dev")), testTime.Add(time.Hour))
 	must(t, d.CreateSession(ctx, mine))
 	must(t, d.CreateSession(ctx, theirs))
+	var mySecrets []store.ShredSecret
+	for _, c := range []candor.Category{candor.Contacts, candor.Notes} {
+		for _, epoch := range []int64{1, 5} {
+			mySecrets = append(mySecrets, putShredSecret(t, d, e.Account, c, epoch))
+		}
+	}
+	theirSecret := putShredSecret(t, d, other.Account, candor.Contacts, 1)
 
 	must(t, d.DeleteEntry(ctx, e.Account))
+	for _, s := range mySecrets {
+		_, err := d.ShredSecret(ctx, s.Account, s.Category, s.Epoch)
+		wantKind(t, err, candor.NotFound)
+	}
+	wantStoredShredSecret(t, d, "another account's shred secret after DeleteEntry", theirSecret)
 	_, err = d.Entry(ctx, e.Account)
 	wantKind(t, err, candor.NotFound)
 	_, err = d.EntryByHandle(ctx, e.Handle)
@@ -560,5 +576,265 @@ func testConcurrentInitRoot(t *testing.T, d store.Directory) {
 			must(t, err)
 			wantSystemKey(t, "SystemKey "+name, got, k)
 		}
+	}
+}
+
+func testRekey(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	wantUnchanged := func(what string, c store.Custody, keys map[string]store.WrappedKey, absent ...string) {
+		t.Helper()
+		got, err := d.Custody(ctx)
+		must(t, err)
+		wantCustody(t, what+": Custody", got, c)
+		for name, k := range keys {
+			got, err := d.SystemKey(ctx, name)
+			must(t, err)
+			wantSystemKey(t, what+": SystemKey "+name, got, k)
+		}
+		for _, name := range absent {
+			_, err := d.SystemKey(ctx, name)
+			wantKind(t, err, candor.NotFound)
+		}
+	}
+
+	// Before InitRoot there is no version to follow.
+	for _, v := range []int64{1, 2} {
+		wantKind(t, d.Rekey(ctx, newCustody(v, 2, 3), map[string]store.WrappedKey{"early-key": newSystemKey(v)}), candor.Conflict)
+	}
+	_, err := d.Custody(ctx)
+	wantKind(t, err, candor.NotFound)
+	_, err = d.SystemKey(ctx, "early-key")
+	wantKind(t, err, candor.NotFound)
+
+	c1 := newCustody(1, 2, 3)
+	keys1 := map[string]store.WrappedKey{"pseudonym-key": newSystemKey(1), "handle-key": newSystemKey(1)}
+	must(t, d.InitRoot(ctx, c1, keys1))
+
+	// Not the next version: Conflict, and nothing of the call is stored.
+	for _, v := range []int64{1, 3, 7} {
+		wantKind(t, d.Rekey(ctx, newCustody(v, 3, 5), map[string]store.WrappedKey{
+			"pseudonym-key": newSystemKey(v),
+			"new-key":       newSystemKey(v),
+		}), candor.Conflict)
+	}
+	wantUnchanged("after refused rekeys", c1, keys1, "new-key")
+	// An invalid custody is refused and writes nothing.
+	err = d.Rekey(ctx, newCustody(2, 1, 3), map[string]store.WrappedKey{"pseudonym-key": newSystemKey(2)})
+	wantKind(t, err, candor.Invalid)
+	wantUnchanged("after an invalid rekey", c1, keys1)
+
+	// Version 2 replaces the named keys, adds new ones and leaves the
+	// others.
+	c2 := newCustody(2, 3, 5)
+	c2.Created = testTime.Add(24 * time.Hour)
+	keys2 := map[string]store.WrappedKey{
+		"pseudonym-key": {Version: 4, Wrapper: 2, Wrapped: randBytes(48), Created: testTime.Add(24 * time.Hour)},
+		"new-key":       newSystemKey(2),
+	}
+	must(t, d.Rekey(ctx, c2, keys2))
+	wantUnchanged("after rekey to 2", c2, map[string]store.WrappedKey{
+		"pseudonym-key": keys2["pseudonym-key"],
+		"new-key":       keys2["new-key"],
+		"handle-key":    keys1["handle-key"],
+	})
+
+	wantKind(t, d.Rekey(ctx, newCustody(2, 2, 3), nil), candor.Conflict)
+	wantKind(t, d.InitRoot(ctx, newCustody(3, 2, 3), nil), candor.Conflict)
+
+	// A rekey may replace no key at all.
+	c3 := newCustody(3, 2, 2)
+	must(t, d.Rekey(ctx, c3, nil))
+	wantUnchanged("after rekey to 3", c3, map[string]store.WrappedKey{"pseudonym-key": keys2["pseudonym-key"]})
+}
+
+// testConcurrentRekey checks that of rekeys to the same version racing,
+// exactly one succeeds and only its custody and keys are stored.
+func testConcurrentRekey(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	must(t, d.InitRoot(ctx, newCustody(1, 2, 3), map[string]store.WrappedKey{"shared": newSystemKey(1)}))
+	const n = 8
+	custody := make([]store.Custody, n)
+	keys := make([]map[string]store.WrappedKey, n)
+	errs := make([]error, n)
+	for i := range n {
+		custody[i] = newCustody(2, 2, 3)
+		keys[i] = map[string]store.WrappedKey{"shared": newSystemKey(2), fmt.Sprintf("key-%d", i): newSystemKey(2)}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.Rekey(ctx, custody[i], keys[i])
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("Rekey %d and %d both succeeded", winner, i)
+		case err == nil:
+			winner = i
+		case !candor.Is(err, candor.Conflict):
+			t.Fatalf("Rekey %d = %v, want nil or Conflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no concurrent Rekey succeeded")
+	}
+	got, err := d.Custody(ctx)
+	must(t, err)
+	wantCustody(t, "Custody", got, custody[winner])
+	for i := range n {
+		for name, k := range keys[i] {
+			got, err := d.SystemKey(ctx, name)
+			switch {
+			case i == winner:
+				must(t, err)
+				wantSystemKey(t, "SystemKey "+name, got, k)
+			case name != "shared":
+				wantKind(t, err, candor.NotFound)
+			}
+		}
+	}
+}
+
+// putShredSecret stores a fresh shred secret and returns it.
+func putShredSecret(t *testing.T, d store.Directory, a candor.AccountID, c candor.Category, epoch int64) store.ShredSecret {
+	t.Helper()
+	s := store.ShredSecret{Account: a, Category: c, Epoch: epoch,
+		Key: store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: randBytes(48), Created: testTime}}
+	got, err := d.PutShredSecret(t.Context(), s)
+	must(t, err)
+	wantShredSecret(t, "PutShredSecret", got, s)
+	return s
+}
+
+func wantShredSecret(t *testing.T, what string, got, want store.ShredSecret) {
+	t.Helper()
+	if got.Account != want.Account || got.Category != want.Category || got.Epoch != want.Epoch {
+		t.Fatalf("%s = %s/%s epoch %d, want %s/%s epoch %d", what,
+			got.Account, got.Category, got.Epoch, want.Account, want.Category, want.Epoch)
+	}
+	wantSystemKey(t, what+" key", got.Key, want.Key)
+}
+
+func wantStoredShredSecret(t *testing.T, d store.Directory, what string, want store.ShredSecret) {
+	t.Helper()
+	got, err := d.ShredSecret(t.Context(), want.Account, want.Category, want.Epoch)
+	must(t, err)
+	wantShredSecret(t, what, got, want)
+}
+
+func testShredSecrets(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	a, b := candor.AccountID(newID("acc")), candor.AccountID(newID("acc"))
+	_, err := d.ShredSecret(ctx, a, candor.Contacts, 3)
+	wantKind(t, err, candor.NotFound)
+
+	s3 := putShredSecret(t, d, a, candor.Contacts, 3)
+	// A second put for the same epoch returns the first secret.
+	got, err := d.PutShredSecret(ctx, store.ShredSecret{Account: a, Category: candor.Contacts, Epoch: 3,
+		Key: store.WrappedKey{Version: 2, Wrapper: 5, Wrapped: randBytes(48)}})
+	must(t, err)
+	wantShredSecret(t, "second PutShredSecret", got, s3)
+	wantStoredShredSecret(t, d, "ShredSecret", s3)
+
+	s7 := putShredSecret(t, d, a, candor.Contacts, 7)
+	notes := putShredSecret(t, d, a, candor.Notes, 3)
+	theirs := putShredSecret(t, d, b, candor.Contacts, 3)
+	_, err = d.ShredSecret(ctx, a, candor.Contacts, 4)
+	wantKind(t, err, candor.NotFound)
+	_, err = d.ShredSecret(ctx, a, candor.Photos, 3)
+	wantKind(t, err, candor.NotFound)
+
+	// A zero Created is the time of the call.
+	got, err = d.PutShredSecret(ctx, store.ShredSecret{Account: b, Category: candor.Photos, Epoch: 1,
+		Key: store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: randBytes(48)}})
+	must(t, err)
+	if !recent(got.Key.Created) {
+		t.Fatalf("zero Created stored as %v, want the time of the call", got.Key.Created)
+	}
+
+	// Keep the current epoch: the older ones go.
+	n, err := d.DeleteShredSecrets(ctx, a, candor.Contacts, 7)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DeleteShredSecrets keeping epoch 7 = %d, want 1", n)
+	}
+	_, err = d.ShredSecret(ctx, a, candor.Contacts, 3)
+	wantKind(t, err, candor.NotFound)
+	wantStoredShredSecret(t, d, "kept secret", s7)
+	wantStoredShredSecret(t, d, "secret of another category", notes)
+	wantStoredShredSecret(t, d, "secret of another account", theirs)
+
+	// Keep none.
+	s9 := putShredSecret(t, d, a, candor.Contacts, 9)
+	n, err = d.DeleteShredSecrets(ctx, a, candor.Contacts, 0)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("DeleteShredSecrets keeping none = %d, want 2", n)
+	}
+	for _, s := range []store.ShredSecret{s7, s9} {
+		_, err := d.ShredSecret(ctx, s.Account, s.Category, s.Epoch)
+		wantKind(t, err, candor.NotFound)
+	}
+	n, err = d.DeleteShredSecrets(ctx, a, candor.Contacts, 0)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("DeleteShredSecrets of nothing = %d", n)
+	}
+	// Keeping an epoch that has no secret deletes the others.
+	n, err = d.DeleteShredSecrets(ctx, a, candor.Notes, 8)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DeleteShredSecrets keeping an absent epoch = %d, want 1", n)
+	}
+	wantStoredShredSecret(t, d, "secret of another account at the end", theirs)
+
+	// The epoch is free again once deleted.
+	putShredSecret(t, d, a, candor.Contacts, 3)
+
+	// Chosen here: an empty account, an unknown category or an epoch that
+	// is not positive is Invalid.
+	for name, bad := range map[string]store.ShredSecret{
+		"no account":       {Category: candor.Contacts, Epoch: 1},
+		"unknown category": {Account: a, Category: "calendar", Epoch: 1},
+		"epoch 0":          {Account: a, Category: candor.Contacts, Epoch: 0},
+	} {
+		_, err := d.PutShredSecret(ctx, bad)
+		if !candor.Is(err, candor.Invalid) {
+			t.Fatalf("PutShredSecret with %s = %v, want Invalid", name, err)
+		}
+	}
+}
+
+// testConcurrentPutShredSecret checks that racing first puts of one
+// epoch's secret all get the one that was stored: two halves of one data
+// key must never disagree.
+func testConcurrentPutShredSecret(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	a := candor.AccountID(newID("acc"))
+	const n = 8
+	var wg sync.WaitGroup
+	got := make([]store.ShredSecret, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			got[i], err = d.PutShredSecret(ctx, store.ShredSecret{Account: a, Category: candor.SMS, Epoch: 2,
+				Key: store.WrappedKey{Version: int64(i + 1), Wrapper: 1, Wrapped: randBytes(48)}})
+			if err != nil {
+				t.Errorf("PutShredSecret: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	stored, err := d.ShredSecret(ctx, a, candor.SMS, 2)
+	must(t, err)
+	for i := range n {
+		wantShredSecret(t, "raced PutShredSecret", got[i], stored)
 	}
 }

@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+const shredSecretQuery = `SELECT version, wrapper, wrapped, created_us FROM shred_secrets
+	WHERE account = ? AND category = ? AND epoch = ?`
+
+func scanShredSecret(row *sql.Row, account candor.AccountID, c candor.Category, epoch int64) (store.ShredSecret, error) {
+	s := store.ShredSecret{Account: account, Category: c, Epoch: epoch}
+	var created int64
+	err := row.Scan(&s.Key.Version, &s.Key.Wrapper, &s.Key.Wrapped, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ShredSecret{}, candor.E(candor.NotFound, "no shred secret for this epoch")
+	case err != nil:
+		return store.ShredSecret{}, internal("read shred secret", err)
+	}
+	s.Key.Created = fromMicros(created)
+	return s, nil
+}
+
+// PutShredSecret stores s unless a secret for (Account, Category, Epoch)
+// exists, in which case the stored one is returned and s is discarded.
+// Concurrent callers all get the same secret. Invalid if the account is
+// empty, the category unknown or the epoch not positive.
+func (s *DirectoryStore) PutShredSecret(ctx context.Context, ss store.ShredSecret) (store.ShredSecret, error) {
+	switch {
+	case ss.Account == "":
+		return store.ShredSecret{}, candor.E(candor.Invalid, "shred secret has no account")
+	case !ss.Category.Valid():
+		return store.ShredSecret{}, candor.E(candor.Invalid, "unknown category")
+	case ss.Epoch <= 0:
+		return store.ShredSecret{}, candor.E(candor.Invalid, "shred secret needs a positive epoch")
+	}
+	var out store.ShredSecret
+	err := s.db.inTx(ctx, func(r runner) error {
+		if _, err := r.exec(ctx, `INSERT INTO shred_secrets (account, category, epoch, version, wrapper, wrapped, created_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, category, epoch) DO NOTHING`,
+			string(ss.Account), string(ss.Category), ss.Epoch, ss.Key.Version, ss.Key.Wrapper, ss.Key.Wrapped,
+			micros(stamp(ss.Key.Created))); err != nil {
+			return internal("put shred secret", err)
+		}
+		var err error
+		out, err = scanShredSecret(r.row(ctx, shredSecretQuery, string(ss.Account), string(ss.Category), ss.Epoch),
+			ss.Account, ss.Category, ss.Epoch)
+		return err
+	})
+	return out, err
+}
+
+// ShredSecret returns the secret of (account, category, epoch); NotFound if
+// none.
+func (s *DirectoryStore) ShredSecret(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64) (store.ShredSecret, error) {
+	return scanShredSecret(s.db.reader().row(ctx, shredSecretQuery, string(account), string(c), epoch), account, c, epoch)
+}
+
+// DeleteShredSecrets deletes the secrets of (account, category) for every
+// epoch except keep (0 keeps none, epochs being positive) and reports how
+// many. With SQLite, secure_delete overwrites them in the file.
+func (s *DirectoryStore) DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error) {
+	res, err := s.db.writer().exec(ctx, `DELETE FROM shred_secrets WHERE account = ? AND category = ? AND epoch <> ?`,
+		string(account), string(c), keep)
+	if err != nil {
+		return 0, internal("delete shred secrets", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, internal("delete shred secrets", err)
+	}
+	return int(n), nil
+}
