@@ -24,6 +24,9 @@ type RekeyStatus struct {
 	Threshold int `json:"threshold"`
 	Submitted int `json:"submitted"`
 	Needed    int `json:"needed"`
+	// CustodianKeys are the age public keys the new shares will be
+	// encrypted to; check them before offering your share.
+	CustodianKeys []string `json:"custodian_keys,omitempty"`
 }
 
 // RekeyRequest starts a rekey (POST /v1/operator/rekey, staff token): a new

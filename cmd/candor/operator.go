@@ -280,6 +280,9 @@ until it is done.`,
 				if st, err = o.Status(cmd.Context()); err != nil {
 					return err
 				}
+				if st.Sealed {
+					return candor.E(candor.Sealed, "the server was sealed: the rotation resumes by itself once it is unsealed")
+				}
 				rs = regionOf(st, region)
 				bar.set(int64(total - rs.Pending))
 			}
@@ -362,8 +365,12 @@ func rekeyShareCommand(op operatorFunc) *cobra.Command {
 answer that completes it carries the new shares: they are printed, or, when the
 rekey was started with custodian keys, written beside the key files named by
 --custodian-keys as FILE.share.age.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && len(keys) == 0 {
+				return usageError{fmt.Errorf("unexpected arguments %v", args)}
+			}
+			keys = append(keys, args...)
 			share, err := readLine(cmd.InOrStdin())
 			if err != nil || share == "" {
 				return candor.E(candor.Invalid, "no share on stdin")

@@ -65,6 +65,9 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 		return store.ConsentEvent{}, err
 	}
 	if cur, ok := state[c]; ok && cur.On == on {
+		if !on { // off already: make sure the shredding finished (it may not have, if it failed or the process died)
+			return cur, l.shred.Shred(ctx, p.Account, c)
+		}
 		return cur, nil
 	}
 	if _, ok := state[c]; !ok && !on {

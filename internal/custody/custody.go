@@ -72,7 +72,22 @@ type Ceremony struct {
 type rekey struct {
 	n, k       int
 	recipients [][]age.Recipient
+	keys       []string // the recipients as given, for status
 	shares     [][]byte
+}
+
+// publicKeys keeps the recipient lines of custodian key files (no comments).
+func publicKeys(files []string) []string {
+	var out []string
+	for _, f := range files {
+		for _, line := range strings.Split(f, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // New returns a Ceremony.
@@ -104,7 +119,8 @@ func (c *Ceremony) Status(ctx context.Context) (Status, error) {
 	st := Status{Initialized: true, Sealed: c.keys.Sealed(), Shares: cust.Shares, Threshold: cust.Threshold,
 		Submitted: len(c.pending), RootVersion: cust.RootVersion}
 	if c.rekey != nil {
-		st.Rekey = &RekeyStatus{Shares: c.rekey.n, Threshold: c.rekey.k, Submitted: len(c.rekey.shares), Needed: cust.Threshold}
+		st.Rekey = &RekeyStatus{Shares: c.rekey.n, Threshold: c.rekey.k, Submitted: len(c.rekey.shares), Needed: cust.Threshold,
+			CustodianKeys: c.rekey.keys}
 	}
 	return st, nil
 }
@@ -254,18 +270,21 @@ func (c *Ceremony) Submit(ctx context.Context, text string) (Status, error) {
 			err = c.keys.Unseal(ctx, root)
 			clear(root)
 		}
-		if err == nil || !(candor.Is(err, candor.Forbidden) || candor.Is(err, candor.Invalid) || root == nil) {
-			return Status{}, err
-		}
-		if err != nil {
+		switch {
+		case err == nil:
+		case candor.Is(err, candor.Forbidden) || candor.Is(err, candor.Invalid) || root == nil:
 			return Status{}, candor.E(candor.Forbidden, "the shares offered do not rebuild the root key; the server stays sealed: offer them again")
+		default:
+			return Status{}, err
 		}
 	}
 	return c.Status(ctx)
 }
 
-// Seal forgets the root key and every unseal share offered so far.
+// Seal forgets every key, every unseal share offered so far, and a waiting
+// rekey with its shares.
 func (c *Ceremony) Seal() {
+	c.CancelRekey()
 	c.mu.Lock()
 	for _, p := range c.pending {
 		clear(p)

@@ -18,6 +18,10 @@ type RekeyStatus struct {
 	Shares, Threshold int // the new split
 	Submitted         int // current shares offered so far
 	Needed            int // current shares needed (the current threshold)
+	// CustodianKeys are the age public keys the new shares will be
+	// encrypted to, so that the custodians authorising the rekey see whom
+	// they authorise it for (none: the shares are returned in the clear).
+	CustodianKeys []string
 }
 
 // StartRekey begins replacing the root key with a new one split into n
@@ -44,7 +48,7 @@ func (c *Ceremony) StartRekey(ctx context.Context, n, k int, recipients []string
 		c.mu.Unlock()
 		return Status{}, candor.E(candor.Conflict, "a rekey is waiting for shares already: finish or cancel it first")
 	}
-	c.rekey = &rekey{n: n, k: k, recipients: recips}
+	c.rekey = &rekey{n: n, k: k, recipients: recips, keys: publicKeys(recipients)}
 	c.mu.Unlock()
 	return c.Status(ctx)
 }

@@ -105,7 +105,7 @@ func TestSealedLifecycle(t *testing.T) {
 	if r := unseal(init.Shares[2]); r.status != 409 {
 		t.Fatalf("the same share twice: %d %s", r.status, r.body)
 	}
-	if r := op.call("POST", "/v1/operator/unseal", api.UnsealRequest{Share: init.Shares[0]}, &st); r.status != 200 || st.Sealed {
+	if r := op.call("POST", "/v1/operator/unseal", api.UnsealRequest{Share: init.Shares[0]}, &st); r.status != 200 || st.Sealed || !st.Initialized || st.Threshold != 2 {
 		t.Fatalf("second share: %d %s", r.status, r.body)
 	}
 	if !ready(op) {
