@@ -141,6 +141,8 @@ type Result struct {
 // Region is the metadata store of one region: accounts homed there, their
 // devices, consent ledger, wrapped keys and sealed records.
 type Region interface {
+	AuditLog
+
 	// CreateAccount stores a new account; Conflict if the id exists.
 	CreateAccount(ctx context.Context, a Account) error
 	// Account returns an account; NotFound if absent.
@@ -269,6 +271,9 @@ type Custody struct {
 // sessions, login throttling, staff identities, the custody of the root key
 // and wrapped system secrets.
 type Directory interface {
+	AuditLog
+	Approvals
+
 	// CreateEntry stores an entry; Conflict if the account or the handle
 	// exists.
 	CreateEntry(ctx context.Context, e Entry) error

@@ -14,12 +14,14 @@ import (
 // time of the call). When e turns a category off, the same transaction
 // deletes the category's data key and records; secure_delete (SQLite)
 // overwrites them in the file. NotFound if the account does not exist.
+// The audit records ctx carries are appended in the same transaction,
+// unless it fails.
 func (s *RegionStore) AppendConsent(ctx context.Context, e store.ConsentEvent) (store.ConsentEvent, error) {
 	if !e.Category.Valid() {
 		return store.ConsentEvent{}, candor.E(candor.Invalid, "unknown category")
 	}
 	e.Time = stamp(e.Time)
-	err := s.db.inTx(ctx, func(r runner) error {
+	err := s.log.inTx(ctx, func(r runner) error {
 		c, err := s.lockAccount(ctx, r, e.Account)
 		if err != nil {
 			return err
@@ -63,15 +65,25 @@ func scanConsent(sc interface{ Scan(...any) error }, account candor.AccountID) (
 }
 
 // ConsentLedger lists an account's consent events by Seq ascending; none for
-// an unknown account.
+// an unknown account. It reads on the read pool, unless ctx carries audit
+// records: then it reads in a write transaction that appends them.
 func (s *RegionStore) ConsentLedger(ctx context.Context, account candor.AccountID) ([]store.ConsentEvent, error) {
-	return s.consentEvents(ctx, `SELECT `+consentColumns+` FROM consent_events WHERE account = ? ORDER BY seq`, account)
+	var es []store.ConsentEvent
+	err := s.log.run(ctx, s.db.reader(), func(r runner) error {
+		var err error
+		es, err = consentEvents(ctx, r, `SELECT `+consentColumns+` FROM consent_events WHERE account = ? ORDER BY seq`, account)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return es, nil
 }
 
 // ConsentState returns the latest event per category of an account;
 // categories never touched are absent.
 func (s *RegionStore) ConsentState(ctx context.Context, account candor.AccountID) (map[candor.Category]store.ConsentEvent, error) {
-	es, err := s.consentEvents(ctx, `SELECT `+consentColumns+` FROM consent_events e
+	es, err := consentEvents(ctx, s.db.reader(), `SELECT `+consentColumns+` FROM consent_events e
 		WHERE account = ? AND seq = (SELECT MAX(seq) FROM consent_events
 			WHERE account = e.account AND category = e.category)`, account)
 	if err != nil {
@@ -84,8 +96,8 @@ func (s *RegionStore) ConsentState(ctx context.Context, account candor.AccountID
 	return state, nil
 }
 
-func (s *RegionStore) consentEvents(ctx context.Context, query string, account candor.AccountID) ([]store.ConsentEvent, error) {
-	rows, err := s.db.reader().query(ctx, query, string(account))
+func consentEvents(ctx context.Context, r runner, query string, account candor.AccountID) ([]store.ConsentEvent, error) {
+	rows, err := r.query(ctx, query, string(account))
 	if err != nil {
 		return nil, internal("read consent ledger", err)
 	}

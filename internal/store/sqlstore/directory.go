@@ -13,7 +13,12 @@ import (
 // DirectoryStore is the global directory, in SQLite or PostgreSQL. It is
 // safe for concurrent use.
 type DirectoryStore struct {
-	db *db
+	db  *db
+	log *auditLog
+}
+
+func newDirectoryStore(d *db) *DirectoryStore {
+	return &DirectoryStore{db: d, log: &auditLog{db: d, auditTables: directoryAudit}}
 }
 
 var _ store.Directory = (*DirectoryStore)(nil)
@@ -62,14 +67,18 @@ func (s *DirectoryStore) entry(ctx context.Context, query string, key any) (stor
 	return e, nil
 }
 
-// DeleteEntry removes an account's entry, all its sessions and all its
-// shred secrets, in one transaction. Deleting an absent entry is not an
-// error; the sessions and secrets of the account go even then.
+// DeleteEntry removes an account's entry, all its sessions, all its shred
+// secrets and its owner setting (SetOwnerApproval), in one transaction.
+// Deleting an absent entry is not an error; the sessions, secrets and
+// setting of the account go even then. Access requests for the account are
+// staff records and stay. The audit records ctx carries are appended in the
+// same transaction, unless it fails.
 func (s *DirectoryStore) DeleteEntry(ctx context.Context, account candor.AccountID) error {
-	return s.db.inTx(ctx, func(r runner) error {
+	return s.log.inTx(ctx, func(r runner) error {
 		for _, q := range []string{
 			`DELETE FROM sessions WHERE account = ?`,
 			`DELETE FROM shred_secrets WHERE account = ?`,
+			`DELETE FROM owner_settings WHERE account = ?`,
 			`DELETE FROM directory_entries WHERE account = ?`,
 		} {
 			if _, err := r.exec(ctx, q, string(account)); err != nil {

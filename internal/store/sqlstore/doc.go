@@ -44,6 +44,29 @@
 // next checkpoint the write-ahead log may still hold page images written
 // before the deletion; closing the store checkpoints and removes the log.
 //
+// # The audit logs
+//
+// Each component keeps its own tamper-evident log (store.AuditLog) in its
+// database: a tlog Merkle tree (golang.org/x/mod/sumdb/tlog) whose entries,
+// stored hashes (at their tlog.StoredHashIndex positions) and checkpoints
+// are rows, and whose size is one head row. The region's tables are
+// audit_entries, audit_hashes, audit_checkpoints and audit_head; the
+// directory's are the same with audit_directory_ in front, so the two logs
+// stay apart when the components share one database.
+//
+// An append is part of a transaction: the methods that are accesses (see
+// store.AuditLog) append the records their context carries after their own
+// work, in their transaction, so that the access and its records commit
+// together or not at all. An append first bumps the size in the head row,
+// which locks it until the commit (PostgreSQL; SQLite has one writer at a
+// time): appends to one log are serialised, indexes are dense, and
+// computing a record's new tree hashes reads at most about log2(n) stored
+// hashes in the same transaction. Changes and ConsentLedger, reads, run in
+// a write transaction only when there are records to append.
+//
+// Access requests, their approvals and owners' settings live in the
+// directory (store.Approvals).
+//
 // # Errors
 //
 // A missing row is a candor.NotFound error, a uniqueness violation a

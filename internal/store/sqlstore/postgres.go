@@ -21,7 +21,7 @@ func OpenPostgresRegion(ctx context.Context, dsn string) (*RegionStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RegionStore{db: d}, nil
+	return newRegionStore(d), nil
 }
 
 // OpenPostgresDirectory is OpenPostgresRegion for the directory store.
@@ -30,7 +30,7 @@ func OpenPostgresDirectory(ctx context.Context, dsn string) (*DirectoryStore, er
 	if err != nil {
 		return nil, err
 	}
-	return &DirectoryStore{db: d}, nil
+	return newDirectoryStore(d), nil
 }
 
 var postgresDialect = &dialect{

@@ -22,6 +22,9 @@ import (
 // Invalid, before anything is read, if a change has an empty ID, a Version
 // other than BaseVersion+1, or is a deletion with ciphertext. NotFound if
 // the account does not exist.
+//
+// The audit records ctx carries are appended in the same transaction,
+// unless it fails (also with ConsentRequired or Conflict): then nothing is.
 func (s *RegionStore) ApplyChanges(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64, changes []store.Change) ([]store.Result, error) {
 	for _, ch := range changes {
 		switch {
@@ -34,7 +37,7 @@ func (s *RegionStore) ApplyChanges(ctx context.Context, account candor.AccountID
 		}
 	}
 	var results []store.Result
-	err := s.db.inTx(ctx, func(r runner) error {
+	err := s.log.inTx(ctx, func(r runner) error {
 		results = make([]store.Result, 0, len(changes))
 		cnt, err := s.lockAccount(ctx, r, account)
 		if err != nil {
@@ -178,27 +181,37 @@ func placeholders(n, width int) string {
 // Changes returns up to limit records of (account, category) with
 // Seq > since, by Seq ascending, deletions included. Invalid if limit is not
 // positive.
+//
+// It reads on the read pool, unless ctx carries audit records: then it
+// reads in a write transaction that appends them.
 func (s *RegionStore) Changes(ctx context.Context, account candor.AccountID, c candor.Category, since int64, limit int) ([]store.Record, error) {
 	if limit <= 0 {
 		return nil, candor.E(candor.Invalid, "limit must be positive")
 	}
-	rows, err := s.db.reader().query(ctx, `SELECT `+recordColumns+` FROM records
-		WHERE account = ? AND category = ? AND seq > ? ORDER BY seq LIMIT ?`,
-		string(account), string(c), since, limit)
-	if err != nil {
-		return nil, internal("read changes", err)
-	}
-	defer rows.Close()
 	var recs []store.Record
-	for rows.Next() {
-		rec, err := scanRecord(rows, account, c)
+	err := s.log.run(ctx, s.db.reader(), func(r runner) error {
+		recs = nil
+		rows, err := r.query(ctx, `SELECT `+recordColumns+` FROM records
+			WHERE account = ? AND category = ? AND seq > ? ORDER BY seq LIMIT ?`,
+			string(account), string(c), since, limit)
 		if err != nil {
-			return nil, internal("read changes", err)
+			return internal("read changes", err)
 		}
-		recs = append(recs, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("read changes", err)
+		defer rows.Close()
+		for rows.Next() {
+			rec, err := scanRecord(rows, account, c)
+			if err != nil {
+				return internal("read changes", err)
+			}
+			recs = append(recs, rec)
+		}
+		if err := rows.Err(); err != nil {
+			return internal("read changes", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return recs, nil
 }

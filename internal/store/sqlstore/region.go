@@ -12,7 +12,12 @@ import (
 // RegionStore is the metadata store of one region, in SQLite or
 // PostgreSQL. It is safe for concurrent use.
 type RegionStore struct {
-	db *db
+	db  *db
+	log *auditLog
+}
+
+func newRegionStore(d *db) *RegionStore {
+	return &RegionStore{db: d, log: &auditLog{db: d, auditTables: regionAudit}}
 }
 
 var _ store.Region = (*RegionStore)(nil)
@@ -63,9 +68,12 @@ func (s *RegionStore) Account(ctx context.Context, id candor.AccountID) (store.A
 // DeleteAccount removes the account and everything of it in this region, in
 // one transaction: records, data keys, devices, then the account row, whose
 // deletion cascades to the consent ledger (the only way ledger rows go).
-// Deleting an absent account is not an error.
+// Deleting an absent account is not an error. The audit records ctx carries
+// are appended in the same transaction (also when the account is absent),
+// unless it fails. The log's entries of the account stay: they name it
+// only by a pseudonym.
 func (s *RegionStore) DeleteAccount(ctx context.Context, id candor.AccountID) error {
-	return s.db.inTx(ctx, func(r runner) error {
+	return s.log.inTx(ctx, func(r runner) error {
 		if _, err := s.lockAccount(ctx, r, id); err != nil {
 			if candor.Is(err, candor.NotFound) {
 				return nil

@@ -28,7 +28,7 @@ func OpenSQLiteRegion(path string) (*RegionStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &RegionStore{db: d}, nil
+	return newRegionStore(d), nil
 }
 
 // OpenSQLiteDirectory opens, creating it if needed, the directory store in
@@ -38,7 +38,7 @@ func OpenSQLiteDirectory(path string) (*DirectoryStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DirectoryStore{db: d}, nil
+	return newDirectoryStore(d), nil
 }
 
 var sqliteDialect = &dialect{

@@ -50,6 +50,8 @@ func splitRoles(s string) []string {
 // exists. The id and token hash must be set and every role a lowercase word
 // (a–z, then a–z, 0–9, '-' or '_'), or it fails with Invalid. A zero
 // Created is stored as the time of the call; a non-zero Revoked is kept.
+// The audit records ctx carries are appended in the same transaction,
+// unless it fails.
 func (s *DirectoryStore) CreateStaff(ctx context.Context, st store.Staff) error {
 	if st.ID == "" || len(st.TokenHash) == 0 {
 		return candor.E(candor.Invalid, "staff identity needs an id and a token hash")
@@ -62,15 +64,17 @@ func (s *DirectoryStore) CreateStaff(ctx context.Context, st store.Staff) error 
 	if !st.Revoked.IsZero() {
 		revoked = sql.NullInt64{Int64: micros(stamp(st.Revoked)), Valid: true}
 	}
-	_, err = s.db.writer().exec(ctx, `INSERT INTO staff (id, name, roles, token_hash, created_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?)`,
-		st.ID, st.Name, roles, st.TokenHash, micros(stamp(st.Created)), revoked)
-	switch {
-	case s.db.dialect.unique(err):
-		return candor.Wrap(candor.Conflict, "staff id or token exists already", err)
-	case err != nil:
-		return internal("create staff", err)
-	}
-	return nil
+	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+		_, err := r.exec(ctx, `INSERT INTO staff (id, name, roles, token_hash, created_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?)`,
+			st.ID, st.Name, roles, st.TokenHash, micros(stamp(st.Created)), revoked)
+		switch {
+		case s.db.dialect.unique(err):
+			return candor.Wrap(candor.Conflict, "staff id or token exists already", err)
+		case err != nil:
+			return internal("create staff", err)
+		}
+		return nil
+	})
 }
 
 const staffColumns = `id, name, roles, token_hash, created_us, revoked_us`
@@ -131,19 +135,28 @@ func (s *DirectoryStore) ListStaff(ctx context.Context) ([]store.Staff, error) {
 // RevokeStaff marks an identity revoked at the given time (the time of the
 // call when at is zero); NotFound if none. Revoking a revoked identity keeps
 // the first time. It is one statement: of concurrent revocations the first
-// to run sets the time.
+// to run sets the time. The audit records ctx carries are appended in the
+// same transaction, unless it fails.
 func (s *DirectoryStore) RevokeStaff(ctx context.Context, id string, at time.Time) error {
-	res, err := s.db.writer().exec(ctx, `UPDATE staff SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`,
-		micros(stamp(at)), id)
+	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+		return updateOne(ctx, r, "revoke staff", "no such staff identity",
+			`UPDATE staff SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(stamp(at)), id)
+	})
+}
+
+// updateOne runs an UPDATE of op that should match one row, and fails with
+// NotFound and the message notFound if it matches none.
+func updateOne(ctx context.Context, r runner, op, notFound, query string, args ...any) error {
+	res, err := r.exec(ctx, query, args...)
 	if err != nil {
-		return internal("revoke staff", err)
+		return internal(op, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return internal("revoke staff", err)
+		return internal(op, err)
 	}
 	if n == 0 {
-		return candor.E(candor.NotFound, "no such staff identity")
+		return candor.E(candor.NotFound, notFound)
 	}
 	return nil
 }

@@ -32,7 +32,15 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"ConcurrentRekey", testConcurrentRekey},
 		{"ShredSecrets", testShredSecrets},
 		{"ConcurrentPutShredSecret", testConcurrentPutShredSecret},
+		{"AccessRequests", testAccessRequests},
+		{"Approvals", testApprovals},
+		{"OwnerApproval", testOwnerApproval},
+		{"AuditAccess", testAuditDirectoryAccess},
+		{"AuditConcurrentAccess", testAuditConcurrentDirectoryAccess},
 	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+	for _, tc := range auditLogTests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
 }

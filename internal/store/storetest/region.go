@@ -42,7 +42,12 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"DeleteAccount", testDeleteAccount},
 		{"ConcurrentApply", testConcurrentApply},
 		{"ConcurrentConsentOff", testConcurrentConsentOff},
+		{"AuditAccess", testAuditRegionAccess},
+		{"AuditConcurrentAccess", testAuditConcurrentRegionAccess},
 	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+	for _, tc := range auditLogTests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
 }
