@@ -83,3 +83,57 @@ func (o *Operator) RekeyShare(ctx context.Context, share string) (api.RekeyShare
 	var out api.RekeyShareResponse
 	return out, o.r.do(ctx, http.MethodPost, "/operator/rekey/share", api.UnsealRequest{Share: strings.TrimSpace(share)}, &out)
 }
+
+// AddStaff creates a staff identity (administrators and the bootstrap
+// identity only); the answer's token is shown once.
+func (o *Operator) AddStaff(ctx context.Context, name string, roles []string) (api.StaffAdded, error) {
+	var out api.StaffAdded
+	return out, o.r.do(ctx, http.MethodPost, "/staff", api.StaffAddRequest{Name: name, Roles: roles}, &out)
+}
+
+// ListStaff lists staff identities.
+func (o *Operator) ListStaff(ctx context.Context) (api.StaffList, error) {
+	var out api.StaffList
+	return out, o.r.do(ctx, http.MethodGet, "/staff", nil, &out)
+}
+
+// RevokeStaff revokes a staff identity at once.
+func (o *Operator) RevokeStaff(ctx context.Context, id string) error {
+	return o.r.do(ctx, http.MethodDelete, "/staff/"+url.PathEscape(id), nil, nil)
+}
+
+// RequestAccess asks for access to an account's categories (engineers).
+func (o *Operator) RequestAccess(ctx context.Context, req api.AccessRequestCreate) (api.AccessRequest, error) {
+	var out api.AccessRequest
+	return out, o.r.do(ctx, http.MethodPost, "/access-requests", req, &out)
+}
+
+// AccessRequest shows a request and whether it is a usable grant now.
+func (o *Operator) AccessRequest(ctx context.Context, id string) (api.AccessRequest, error) {
+	var out api.AccessRequest
+	return out, o.r.do(ctx, http.MethodGet, "/access-requests/"+url.PathEscape(id), nil, &out)
+}
+
+// ApproveAccess approves a request (approvers other than the requester).
+func (o *Operator) ApproveAccess(ctx context.Context, id string) (api.AccessRequest, error) {
+	var out api.AccessRequest
+	return out, o.r.do(ctx, http.MethodPost, "/access-requests/"+url.PathEscape(id)+"/approve", nil, &out)
+}
+
+// RevokeAccess revokes a request or grant.
+func (o *Operator) RevokeAccess(ctx context.Context, id string) (api.AccessRequest, error) {
+	var out api.AccessRequest
+	return out, o.r.do(ctx, http.MethodPost, "/access-requests/"+url.PathEscape(id)+"/revoke", nil, &out)
+}
+
+// ReadAccess reads one category under a grant (its requester only).
+func (o *Operator) ReadAccess(ctx context.Context, id, category string) (api.StaffRead, error) {
+	var out api.StaffRead
+	return out, o.r.do(ctx, http.MethodPost, "/access-requests/"+url.PathEscape(id)+"/read", api.StaffReadRequest{Category: category}, &out)
+}
+
+// VerifyAudit asks the server to recompute and check every audit log.
+func (o *Operator) VerifyAudit(ctx context.Context) (api.AuditVerify, error) {
+	var out api.AuditVerify
+	return out, o.r.do(ctx, http.MethodPost, "/audit/verify", nil, &out)
+}

@@ -47,6 +47,7 @@ phone while it is off.`,
 		d.contactsCommand(),
 		d.notesCommand(),
 		d.deleteAccountCommand(),
+		d.accessLogCommand(),
 	)
 	return cmd
 }
@@ -664,4 +665,46 @@ func (d *device) deleteAccountCommand() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func (d *device) accessLogCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "access-log [--json]",
+		Short: "Who accessed this account's data: every device sync and staff read, each checked against the signed log",
+		Long: `List every access to this account's data recorded in its region's audit log:
+its own devices' syncs and consent changes, every staff read with its reason
+and approvers, and every refusal. Each entry is checked with an inclusion proof
+against a signed checkpoint, and the checkpoint against the last one this phone
+saw: a rolled-back or forked log is refused, not shown.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			log, err := c.AccessLog(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if log == nil {
+					log = []client.Access{}
+				}
+				return printJSON(out, log)
+			}
+			for _, a := range log {
+				line := fmt.Sprintf("%s  %-22s %-14s %-8s %s", a.Time.Format("2006-01-02 15:04:05"), a.Actor, a.Action, a.Outcome, a.Category)
+				if a.Reason != "" {
+					line += fmt.Sprintf("  reason %q approved by %s", a.Reason, strings.Join(a.Approvers, ", "))
+				}
+				fmt.Fprintln(out, line)
+			}
+			fmt.Fprintf(out, "%d entries, each verified against the signed log\n", len(log))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

@@ -35,7 +35,7 @@ read from stdin, never from flags.`,
 		return client.NewOperator(server, os.Getenv("CANDOR_STAFF_TOKEN"), nil)
 	}
 	cmd.AddCommand(initCommand(op), unsealCommand(op), statusOpCommand(op), sealCommand(op),
-		rotateCommand(op), rekeyCommand(op), rekeyShareCommand(op))
+		rotateCommand(op), rekeyCommand(op), rekeyShareCommand(op), staffCommand(op), accessCommand(op), auditCommand(op))
 	return cmd
 }
 

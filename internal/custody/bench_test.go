@@ -20,7 +20,7 @@ func BenchmarkUnseal(b *testing.B) {
 	}
 	var total time.Duration
 	for range b.N {
-		c.Seal()
+		c.Seal(ctx, "test")
 		if _, err := c.Submit(ctx, shares[0]); err != nil {
 			b.Fatal(err)
 		}

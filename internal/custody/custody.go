@@ -27,6 +27,7 @@ import (
 	"github.com/openbao/openbao/sdk/v2/helper/shamir"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/store"
 )
@@ -61,6 +62,7 @@ const (
 type Ceremony struct {
 	dir  Directory
 	keys Keys
+	logs Events
 
 	mu      sync.Mutex
 	pending [][]byte // shares offered since the last unseal attempt
@@ -90,8 +92,25 @@ func publicKeys(files []string) []string {
 	return out
 }
 
-// New returns a Ceremony.
-func New(dir Directory, keys Keys) *Ceremony { return &Ceremony{dir: dir, keys: keys} }
+// Events records the ceremony's steps in the directory's audit log.
+type Events interface {
+	Attach(ctx context.Context, e audit.Event) context.Context
+	Append(ctx context.Context, log string, e audit.Event) error
+}
+
+// New returns a Ceremony that logs its steps to logs.
+func New(dir Directory, keys Keys, logs Events) *Ceremony {
+	return &Ceremony{dir: dir, keys: keys, logs: logs}
+}
+
+// event is a key event in the directory's log.
+func event(actor, action, outcome string, err error) audit.Event {
+	e := audit.Event{Actor: actor, Action: action, Outcome: outcome}
+	if err != nil {
+		e.Code = candor.KindOf(err).Code()
+	}
+	return e
+}
 
 // Status is where the server stands.
 type Status struct {
@@ -163,7 +182,7 @@ func (c *Ceremony) Init(ctx context.Context, n, k int, recipients []string) ([]s
 	if err != nil {
 		return nil, err
 	}
-	if err := c.dir.InitRoot(ctx, cust, keys); err != nil {
+	if err := c.dir.InitRoot(c.logs.Attach(ctx, event("operator", audit.ActionInit, audit.OK, nil)), cust, keys); err != nil {
 		if candor.Is(err, candor.Conflict) {
 			return nil, errInitialized
 		}
@@ -232,6 +251,18 @@ func encrypt(share string, to []age.Recipient) (string, error) {
 // it does not match, the collected shares are dropped and the server stays
 // sealed (Forbidden). A share already offered is Conflict.
 func (c *Ceremony) Submit(ctx context.Context, text string) (Status, error) {
+	st, err := c.submit(ctx, text)
+	outcome := audit.OK
+	if err != nil {
+		outcome = audit.Denied
+	}
+	if lerr := c.logs.Append(ctx, audit.Directory, event("custodian", audit.ActionUnseal, outcome, err)); lerr != nil && err == nil {
+		return st, lerr
+	}
+	return st, err
+}
+
+func (c *Ceremony) submit(ctx context.Context, text string) (Status, error) {
 	cust, err := c.dir.Custody(ctx)
 	if candor.Is(err, candor.NotFound) {
 		return Status{}, candor.E(candor.Conflict, "the server is not initialised: run 'candor operator init' first")
@@ -282,8 +313,13 @@ func (c *Ceremony) Submit(ctx context.Context, text string) (Status, error) {
 }
 
 // Seal forgets every key, every unseal share offered so far, and a waiting
-// rekey with its shares.
-func (c *Ceremony) Seal() {
+// rekey with its shares. by names who sealed it, for the log.
+func (c *Ceremony) Seal(ctx context.Context, by string) error {
+	defer c.seal()
+	return c.logs.Append(ctx, audit.Directory, event(by, audit.ActionSeal, audit.OK, nil))
+}
+
+func (c *Ceremony) seal() {
 	c.CancelRekey()
 	c.mu.Lock()
 	for _, p := range c.pending {

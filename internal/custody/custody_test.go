@@ -8,8 +8,10 @@ import (
 	"github.com/openbao/openbao/sdk/v2/helper/shamir"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/store"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
 )
 
@@ -34,7 +36,8 @@ func open(t testing.TB, d string) server {
 
 func (s server) ceremony() (*custody.Ceremony, *keyring.Keyring) {
 	k := keyring.New(s.dir, map[candor.RegionID]keyring.RegionKeys{"in": s.reg})
-	return custody.New(s.dir, k), k
+	logs := audit.New(s.dir, map[candor.RegionID]store.AuditLog{"in": s.reg}, k, "candor-test")
+	return custody.New(s.dir, k, logs), k
 }
 
 // Fewer than K shares rebuild nothing that opens the stored key material:
@@ -104,7 +107,7 @@ func TestSubmit(t *testing.T) {
 	if _, err := c2.Submit(ctx, shares[1]); !candor.Is(err, candor.Conflict) {
 		t.Fatalf("same share twice: %v", err)
 	}
-	c2.Seal() // forgets offered shares
+	c2.Seal(ctx, "test") // forgets offered shares
 	if st, _ := c2.Status(ctx); st.Submitted != 0 {
 		t.Fatalf("seal kept %d offered shares", st.Submitted)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/openbao/openbao/sdk/v2/helper/shamir"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/store"
 )
 
@@ -138,7 +139,7 @@ func (c *Ceremony) commitRekey(ctx context.Context, cust store.Custody, r *rekey
 	if err != nil {
 		return nil, err
 	}
-	if err := c.dir.Rekey(ctx, next, keys); err != nil {
+	if err := c.dir.Rekey(c.logs.Attach(ctx, event("custodians", audit.ActionRekey, audit.OK, nil)), next, keys); err != nil {
 		return nil, err
 	}
 	c.keys.SetRootVersion(next.RootVersion)

@@ -57,13 +57,16 @@ type Health interface {
 
 // Services are what the handler serves.
 type Services struct {
-	Accounts Accounts
-	Consent  Consent
-	Records  Records
-	Health   Health
-	Custody  Custody
-	Staff    Staff
-	Regions  Regions
+	Accounts   Accounts
+	Consent    Consent
+	Records    Records
+	Health     Health
+	Custody    Custody
+	Staff      Staff
+	StaffAdmin StaffAdmin
+	Access     Access
+	Audit      Audit
+	Regions    Regions
 }
 
 // Options tune the handler.
@@ -106,6 +109,24 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/operator/rekey", h.unsealed(h.staffOnly(h.operatorRekey, staff.Bootstrap, staff.Admin, staff.Custodian)))
 	m.HandleFunc("DELETE /v1/operator/rekey", h.staffOnly(h.operatorCancelRekey, staff.Bootstrap, staff.Admin, staff.Custodian))
 	m.HandleFunc("POST /v1/operator/rekey/share", h.limited(h.unsealed(h.operatorRekeyShare)))
+
+	m.HandleFunc("POST /v1/staff", h.unsealed(h.staffOnly(h.staffAdd)))
+	m.HandleFunc("GET /v1/staff", h.unsealed(h.staffOnly(h.staffList)))
+	m.HandleFunc("DELETE /v1/staff/{id}", h.unsealed(h.staffOnly(h.staffRevoke)))
+	m.HandleFunc("POST /v1/access-requests", h.unsealed(h.staffOnly(h.accessRequest)))
+	m.HandleFunc("GET /v1/access-requests/{id}", h.unsealed(h.staffOnly(h.accessStatus)))
+	m.HandleFunc("POST /v1/access-requests/{id}/approve", h.unsealed(h.staffOnly(h.accessApprove)))
+	m.HandleFunc("POST /v1/access-requests/{id}/revoke", h.unsealed(h.staffOnly(h.accessRevoke)))
+	m.HandleFunc("POST /v1/access-requests/{id}/read", h.unsealed(h.staffOnly(h.accessRead)))
+	m.HandleFunc("POST /v1/audit/verify", h.unsealed(h.staffOnly(h.auditVerify, staff.Bootstrap, staff.Admin, staff.Auditor)))
+	m.HandleFunc("GET /v1/audit/key", h.unsealed(h.auditKey))
+	m.HandleFunc("GET /v1/audit/{log}/checkpoint", h.unsealed(h.auditCheckpoint))
+	m.HandleFunc("GET /v1/audit/{log}/consistency", h.unsealed(h.auditConsistency))
+	m.HandleFunc("GET /v1/audit/{log}/inclusion", h.unsealed(h.auditInclusion))
+	m.HandleFunc("GET /v1/account/access-log", h.device(h.accessLog))
+	m.HandleFunc("GET /v1/account/access-requests", h.device(h.ownerRequests))
+	m.HandleFunc("POST /v1/account/access-requests/{id}/approve", h.device(h.ownerApprove))
+	m.HandleFunc("PUT /v1/account/staff-access", h.device(h.ownerSetting))
 
 	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
 	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))

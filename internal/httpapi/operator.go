@@ -16,7 +16,7 @@ type Custody interface {
 	Status(ctx context.Context) (custody.Status, error)
 	Init(ctx context.Context, n, k int, recipients []string) ([]string, error)
 	Submit(ctx context.Context, share string) (custody.Status, error)
-	Seal()
+	Seal(ctx context.Context, by string) error
 	StartRekey(ctx context.Context, n, k int, recipients []string) (custody.Status, error)
 	SubmitRekey(ctx context.Context, share string) (custody.Status, []string, error)
 	CancelRekey()
@@ -178,7 +178,9 @@ func (h *Handler) operatorUnseal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) operatorSeal(w http.ResponseWriter, r *http.Request, who staff.Identity) {
-	h.svc.Custody.Seal()
+	if err := h.svc.Custody.Seal(r.Context(), "staff:"+who.ID); err != nil {
+		h.log.Error("sealed, but the seal could not be logged", "err", err)
+	}
 	h.log.Warn("server sealed on demand", "staff", who.ID)
 	h.writeStatus(w, r, nil)
 }

@@ -44,6 +44,12 @@ const (
 	SecretHandleOPRF = "login-handle-oprf"
 	// SecretFakeSalt keys the stable fake salts returned for unknown handles.
 	SecretFakeSalt = "fake-salt"
+	// SecretAuditPseudonyms keys the pseudonyms of accounts and devices in
+	// the audit logs.
+	SecretAuditPseudonyms = "audit-pseudonyms"
+	// SecretAuditSigner seeds the key that signs the audit logs'
+	// checkpoints.
+	SecretAuditSigner = "audit-signer"
 
 	checkName      = "root-check"
 	masterName     = "master-key"
@@ -95,6 +101,14 @@ func dekAD(region candor.RegionID, account candor.AccountID, c candor.Category, 
 		strconv.FormatInt(epoch, 10), strconv.FormatInt(kekVersion, 10))
 }
 
+// systemSecrets are the secrets every deployment has, wrapped by the master
+// key.
+var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner}
+
+func newSecret(mk seal.Key, name string, now time.Time) store.WrappedKey {
+	return store.WrappedKey{Version: 1, Wrapped: mk.Seal(randomKey(), secretAD(name)), Created: now}
+}
+
 // RootKeys returns what a new root key of version 1 brings with it, wrapped:
 // its check value, a fresh master key (under the root key) and fresh system
 // secrets (under the master key), by name. The ceremony stores them with
@@ -112,8 +126,8 @@ func (k *Keyring) RootKeys(rootMaterial []byte) (map[string]store.WrappedKey, er
 		checkName:  {Version: 1, Wrapper: 1, Wrapped: root.Seal([]byte(checkPlaintext), checkAD(1)), Created: now},
 		masterName: {Version: 1, Wrapper: 1, Wrapped: root.Seal(mkMaterial, masterAD(1)), Created: now},
 	}
-	for _, name := range []string{SecretHandleOPRF, SecretFakeSalt} {
-		keys[name] = store.WrappedKey{Version: 1, Wrapper: 0, Wrapped: mk.Seal(randomKey(), secretAD(name)), Created: now}
+	for _, name := range systemSecrets {
+		keys[name] = newSecret(mk, name, now)
 	}
 	return keys, nil
 }
@@ -202,7 +216,7 @@ func (k *Keyring) Unseal(ctx context.Context, rootMaterial []byte) error {
 		if err != nil {
 			return err
 		}
-		for _, name := range []string{masterName, SecretHandleOPRF, SecretFakeSalt, checkName} { // the check value last
+		for _, name := range append(append([]string{masterName}, systemSecrets...), checkName) { // the check value last
 			if _, err := k.system.PutSystemKey(ctx, name, keys[name]); err != nil {
 				return fmt.Errorf("store %s: %w", name, err)
 			}
@@ -217,8 +231,11 @@ func (k *Keyring) Unseal(ctx context.Context, rootMaterial []byte) error {
 		return err
 	}
 	secrets := map[string][]byte{}
-	for _, name := range []string{SecretHandleOPRF, SecretFakeSalt} {
+	for _, name := range systemSecrets {
 		w, err := k.system.SystemKey(ctx, name)
+		if candor.Is(err, candor.NotFound) { // a secret newer than the deployment
+			w, err = k.system.PutSystemKey(ctx, name, newSecret(mk, name, time.Now().UTC()))
+		}
 		if err != nil {
 			return fmt.Errorf("system secret %s: %w", name, err)
 		}

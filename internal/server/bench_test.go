@@ -81,3 +81,54 @@ func BenchmarkPushContacts(b *testing.B) {
 		})
 	}
 }
+
+// syncRound is one phone's first sync of benchContacts contacts, pushed and
+// then pulled back (as a second phone would), over HTTP.
+func syncRound(b *testing.B, env *servertest.Env, cards [][]byte) time.Duration {
+	b.Helper()
+	r, _ := signup(b, env, "IN")
+	epoch := r.consent("contacts", true)
+	start := time.Now()
+	for i := 0; i < len(cards); i += 500 {
+		changes := make([]api.Change, 0, 500)
+		for _, c := range cards[i:min(i+500, len(cards))] {
+			changes = append(changes, api.Change{ID: candor.NewRecordID(), Data: c})
+		}
+		r.must("POST", "/v1/records/contacts", api.PushRequest{Epoch: epoch, Changes: changes}, nil)
+	}
+	for since := int64(0); ; {
+		var feed api.Feed
+		r.must("GET", fmt.Sprintf("/v1/records/contacts?since=%d&limit=1000", since), nil, &feed)
+		if !feed.More {
+			break
+		}
+		since = feed.Next
+	}
+	return time.Since(start)
+}
+
+// BenchmarkAuditedSync measures a first sync (10,000 contacts pushed and
+// pulled back) with every push and pull in the audit log, in the same
+// transaction, against the same path unaudited, interleaved in one run. It
+// reports records/s for each and the ratio (audited/unaudited; the target
+// is at least 0.8).
+func BenchmarkAuditedSync(b *testing.B) {
+	cards := benchCards()
+	audited := servertest.StartWith(b, server.Config{})
+	plain := servertest.StartWith(b, server.WithoutAudit(server.Config{}))
+	var tAudited, tPlain time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			tAudited += syncRound(b, audited, cards)
+			tPlain += syncRound(b, plain, cards)
+		} else {
+			tPlain += syncRound(b, plain, cards)
+			tAudited += syncRound(b, audited, cards)
+		}
+	}
+	n := float64(2 * b.N * benchContacts)
+	b.ReportMetric(n/tAudited.Seconds(), "audited-records/s")
+	b.ReportMetric(n/tPlain.Seconds(), "unaudited-records/s")
+	b.ReportMetric(tPlain.Seconds()/tAudited.Seconds(), "audited/unaudited")
+}

@@ -21,6 +21,12 @@ type Config struct {
 	// Data is the data folder: SQLite databases, and in --dev mode the
 	// development root key.
 	Data string `json:"data"`
+	// Name names the deployment in its signed audit checkpoints (default
+	// "candor"); letters, digits, dots and dashes.
+	Name string `json:"name"`
+	// Quorum is how many approvers other than the requester must approve a
+	// staff access request (default 2).
+	Quorum int `json:"approval_quorum"`
 	// Dev starts the embedded default: SQLite under Data, keys created and
 	// unsealed automatically. Not for production.
 	Dev bool `json:"dev"`
@@ -43,6 +49,9 @@ type Config struct {
 	// codec replaces record sealing; benchmarks in this package set it to
 	// measure sealing against a plain copy. Nil means records.Sealed.
 	codec records.Codec
+	// unaudited leaves the device records path without its audit log;
+	// benchmarks in this package set it to measure what auditing costs.
+	unaudited bool
 }
 
 // Postgres names the PostgreSQL database of the directory and of each
@@ -93,6 +102,9 @@ func (c *Config) defaults() error {
 				return fmt.Errorf("postgres: no database for region %s", id)
 			}
 		}
+	}
+	if c.Name == "" {
+		c.Name = "candor"
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

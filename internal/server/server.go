@@ -19,6 +19,8 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/approval"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/httpapi"
@@ -37,6 +39,7 @@ type Server struct {
 	regions  map[candor.RegionID]store.Region
 	keys     *keyring.Keyring
 	ceremony *custody.Ceremony
+	logs     *audit.Logs
 	handler  http.Handler
 	wake     chan struct{} // starts background work at once
 }
@@ -57,7 +60,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		regionKeys[id] = st
 	}
 	s.keys = keyring.New(s.dir, regionKeys)
-	s.ceremony = custody.New(s.dir, s.keys)
+	regionLogs := map[candor.RegionID]store.AuditLog{}
+	for id, st := range s.regions {
+		regionLogs[id] = st
+	}
+	s.logs = audit.New(s.dir, regionLogs, s.keys, cfg.Name)
+	s.ceremony = custody.New(s.dir, s.keys, s.logs)
 	if cfg.Dev {
 		if err := s.unsealDev(ctx); err != nil {
 			s.Close()
@@ -139,8 +147,15 @@ func (s *Server) unsealDev(ctx context.Context) error {
 func (s *Server) compose() {
 	stores := regionStores{s}
 	ledger := consent.NewLedger(stores, s.keys, nil)
-	guarded := consent.NewGate(ledger, records.New(stores, s.keys, s.cfg.codec))
-	accounts := account.New(s.dir, stores, s.keys, s.cfg.Account)
+	recs := records.New(stores, s.keys, s.cfg.codec)
+	// Devices reach records only through the audit log and the consent
+	// gate; staff only through the audit log and an approved grant.
+	var deviceRecords httpapi.Records = audit.WrapRecords(consent.NewGate(ledger, recs), s.logs)
+	if s.cfg.unaudited {
+		deviceRecords = consent.NewGate(ledger, recs)
+	}
+	staffAccess := approval.New(s.dir, ledger, recs, s.logs, approval.Config{Quorum: s.cfg.Quorum})
+	accounts := audit.WrapAccounts(account.New(s.dir, stores, s.keys, s.cfg.Account), s.logs)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -153,13 +168,16 @@ func (s *Server) compose() {
 		return 0
 	}))
 	s.handler = httpapi.New(httpapi.Services{
-		Accounts: accounts,
-		Consent:  ledger,
-		Records:  guarded,
-		Health:   s,
-		Custody:  s.ceremony,
-		Staff:    staff.New(s.dir),
-		Regions:  s,
+		Accounts:   accounts,
+		Consent:    audit.WrapConsent(ledger, s.logs),
+		Records:    deviceRecords,
+		Health:     s,
+		Custody:    s.ceremony,
+		Staff:      staff.New(s.dir),
+		StaffAdmin: staff.NewManager(s.dir, s.logs),
+		Access:     staffAccess,
+		Audit:      s.logs,
+		Regions:    s,
 	}, s.cfg.HTTP, s.cfg.Logger, reg, reg)
 }
 
@@ -220,15 +238,40 @@ func (s *Server) StartRotation(ctx context.Context, region candor.RegionID) erro
 func (s *Server) Background(ctx context.Context) {
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
+	verified := false
 	for {
 		for _, id := range s.cfg.regions().IDs() {
 			s.rewrap(ctx, id)
+		}
+		switch {
+		case s.keys.Sealed():
+			verified = false
+		case !verified:
+			s.verifyLogs(ctx)
+			verified = true
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		case <-tick.C:
+		}
+	}
+}
+
+// verifyLogs recomputes every audit log once the server is unsealed, and
+// reports a log that fails loudly: someone edited the database.
+func (s *Server) verifyLogs(ctx context.Context) {
+	for _, name := range s.logs.Names() {
+		rep, err := s.logs.Verify(ctx, name)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				s.cfg.Logger.Error("audit log verification could not run", "log", name, "err", err)
+			}
+		case !rep.OK:
+			s.cfg.Logger.Error("AUDIT LOG TAMPERED: verification failed; the database was edited outside Candor",
+				"log", name, "bad_entry", rep.BadEntry, "problem", rep.Problem)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 // Env is a running test server.
 type Env struct {
 	URL    string // base URL, http://127.0.0.1:PORT
+	Addr   string // 127.0.0.1:PORT
 	Data   string // the server's data folder
 	Server *server.Server
 	Logs   *Logs // everything the server logged
@@ -56,7 +58,8 @@ func StartWith(t testing.TB, cfg server.Config) *Env {
 
 // StartProduction starts a server with production defaults (no --dev): it
 // holds no key until the key ceremony, and starts sealed on every later
-// start. Pass the Data of a stopped Env to restart it.
+// start. Pass the Data of a stopped Env to restart it, and its Addr to keep
+// its address.
 func StartProduction(t testing.TB, cfg server.Config) *Env {
 	t.Helper()
 	cfg.Dev = false
@@ -82,11 +85,20 @@ func start(t testing.TB, cfg server.Config) *Env {
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
-	ts := httptest.NewServer(s.Handler())
+	ts := httptest.NewUnstartedServer(s.Handler())
+	if cfg.Addr != "" { // a restart keeps the address the phones know
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			t.Fatalf("listen on %s: %v", cfg.Addr, err)
+		}
+		ts.Listener.Close()
+		ts.Listener = ln
+	}
+	ts.Start()
 	bg, stopBackground := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Background(bg); close(done) }()
-	env := &Env{URL: ts.URL, Data: cfg.Data, Server: s, Logs: logs}
+	env := &Env{URL: ts.URL, Addr: ts.Listener.Addr().String(), Data: cfg.Data, Server: s, Logs: logs}
 	env.stop = func() {
 		stopBackground()
 		<-done

@@ -1,0 +1,187 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+)
+
+// auditFile keeps what the phone has seen of its region's audit log: the
+// verifier key it trusts (pinned at first use) and the last checkpoint it
+// verified, so a log that is rolled back or forked later is caught.
+const auditFile = "audit.json"
+
+type auditState struct {
+	Key        string `json:"key"`
+	Log        string `json:"log"`
+	Size       int64  `json:"size"`
+	Hash       []byte `json:"hash"`
+	Checkpoint string `json:"checkpoint"`
+}
+
+// Access is one verified entry of the account's access log.
+type Access struct {
+	Index     int64     `json:"index"`
+	Time      time.Time `json:"time"`
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"`
+	Outcome   string    `json:"outcome"`
+	Category  string    `json:"category,omitempty"`
+	Count     int       `json:"count,omitempty"`
+	Grant     string    `json:"grant,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Approvers []string  `json:"approvers,omitempty"`
+	Code      string    `json:"code,omitempty"`
+	// Verified is always true in a returned entry: each was checked with an
+	// inclusion proof against a signed checkpoint consistent with every
+	// checkpoint this phone saw before.
+	Verified bool `json:"verified"`
+}
+
+var errLog = func(format string, args ...any) error {
+	return candor.Errorf(candor.Integrity, "the access log failed verification: "+format, args...)
+}
+
+// AccessLog fetches every access to the account's data recorded in its
+// home region's audit log — this account's devices' syncs and consent
+// changes, every staff read with its reason and approvers, every refusal —
+// and verifies each entry: the checkpoint's signature (with the key this
+// phone pinned the first time), the checkpoint's consistency with the last
+// one this phone saw (a rolled-back or forked log is refused), and each
+// entry's inclusion proof. It fails with candor.Integrity, naming what
+// failed, rather than return anything unverified.
+func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return nil, errNotSignedIn
+	}
+	r := c.remote()
+	path := filepath.Join(c.dir, auditFile)
+	var st auditState
+	if err := readJSON(path, &st); err != nil && !candor.Is(err, candor.NotFound) {
+		return nil, err
+	}
+	if st.Key == "" {
+		var key api.AuditKey
+		if err := r.do(ctx, http.MethodGet, "/audit/key", nil, &key); err != nil {
+			return nil, err
+		}
+		st.Key = key.Key
+	}
+	verifier, err := note.NewVerifier(st.Key)
+	if err != nil {
+		return nil, errLog("the pinned verifier key is not valid")
+	}
+	var out []Access
+	var checked api.Checkpoint
+	var tree tlog.Tree
+	for after := int64(-1); ; {
+		var page api.AccessLog
+		if err := r.do(ctx, http.MethodGet, fmt.Sprintf("/account/access-log?after=%d", after), nil, &page); err != nil {
+			return nil, err
+		}
+		if tree, err = checkCheckpoint(page.Checkpoint, verifier); err != nil {
+			return nil, err
+		}
+		if page.Checkpoint.Note != checked.Note {
+			if err := c.checkConsistency(ctx, st, page.Checkpoint, tree); err != nil {
+				return nil, err
+			}
+			st.Log, st.Size, st.Hash, st.Checkpoint = page.Checkpoint.Log, tree.N, tree.Hash[:], page.Checkpoint.Note
+			checked = page.Checkpoint
+		}
+		for _, e := range page.Entries {
+			a, err := checkEntry(e, tree)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+			after = e.Index
+		}
+		if !page.More || len(page.Entries) == 0 {
+			break
+		}
+	}
+	if err := writeJSON(path, st); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkCheckpoint verifies a checkpoint's signature and parses its tree.
+func checkCheckpoint(cp api.Checkpoint, v note.Verifier) (tlog.Tree, error) {
+	n, err := note.Open([]byte(cp.Note), note.VerifierList(v))
+	if err != nil {
+		return tlog.Tree{}, errLog("the checkpoint is not signed by the key this phone trusts")
+	}
+	origin, rest, ok := strings.Cut(n.Text, "\n")
+	if !ok || !strings.HasSuffix(origin, "/"+cp.Log) {
+		return tlog.Tree{}, errLog("the checkpoint is not one of this region's log")
+	}
+	tree, err := tlog.ParseTree([]byte(rest))
+	if err != nil || tree.N != cp.Size {
+		return tlog.Tree{}, errLog("the checkpoint's tree is malformed")
+	}
+	return tree, nil
+}
+
+// checkConsistency checks that a new checkpoint extends the last one this
+// phone saw of the same log.
+func (c *Client) checkConsistency(ctx context.Context, st auditState, cp api.Checkpoint, tree tlog.Tree) error {
+	if st.Checkpoint == "" || st.Log != cp.Log {
+		return nil // first sight of this log: trust on first use
+	}
+	var old tlog.Hash
+	copy(old[:], st.Hash)
+	switch {
+	case tree.N < st.Size:
+		return errLog("the log was rolled back: it had %d entries, now it has %d", st.Size, tree.N)
+	case tree.N == st.Size:
+		if tree.Hash != old {
+			return errLog("the log was forked: two different trees of %d entries", tree.N)
+		}
+		return nil
+	}
+	var proof api.Proof
+	if err := c.remote().do(ctx, http.MethodGet, fmt.Sprintf("/audit/%s/consistency?old=%d&size=%d", cp.Log, st.Size, tree.N), nil, &proof); err != nil {
+		return err
+	}
+	if err := tlog.CheckTree(toHashes(proof.Proof), tree.N, tree.Hash, st.Size, old); err != nil {
+		return errLog("the log is not consistent with the one this phone saw before (rolled back or forked)")
+	}
+	return nil
+}
+
+func checkEntry(e api.AccessLogEntry, tree tlog.Tree) (Access, error) {
+	if e.Index < 0 || e.Index >= tree.N {
+		return Access{}, errLog("entry %d lies outside the checkpoint", e.Index)
+	}
+	if err := tlog.CheckRecord(toHashes(e.Proof), tree.N, tree.Hash, e.Index, tlog.RecordHash([]byte(e.Event))); err != nil {
+		return Access{}, errLog("entry %d is not in the signed log", e.Index)
+	}
+	var a Access
+	if err := json.Unmarshal([]byte(e.Event), &a); err != nil {
+		return Access{}, errLog("entry %d is not a well-formed event", e.Index)
+	}
+	a.Index, a.Verified = e.Index, true
+	return a, nil
+}
+
+func toHashes(b [][]byte) []tlog.Hash {
+	out := make([]tlog.Hash, len(b))
+	for i := range b {
+		copy(out[i][:], b[i])
+	}
+	return out
+}

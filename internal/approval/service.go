@@ -1,0 +1,252 @@
+package approval
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/records"
+	"github.com/candorcloud/candor/internal/staff"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Directory is what the service needs of the directory store.
+type Directory interface {
+	store.Approvals
+	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
+}
+
+// Consent gives the consent epoch of an account's category.
+type Consent interface {
+	Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error)
+}
+
+// Records reads records (the records service itself: staff reads pass the
+// approval gate instead of the device's consent gate).
+type Records interface {
+	Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (records.Feed, error)
+}
+
+// Config tunes the service.
+type Config struct {
+	// Quorum is how many approvers other than the requester must approve
+	// (default 2).
+	Quorum int
+	// MaxDuration bounds a grant (default 7 days).
+	MaxDuration time.Duration
+	Now         func() time.Time
+}
+
+// Service handles access requests, approvals and staff reads.
+type Service struct {
+	dir     Directory
+	consent Consent
+	records Records
+	logs    *audit.Logs
+	cfg     Config
+}
+
+// New returns a Service.
+func New(dir Directory, consent Consent, recs Records, logs *audit.Logs, cfg Config) *Service {
+	if cfg.Quorum <= 0 {
+		cfg.Quorum = 2
+	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = 7 * 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{dir: dir, consent: consent, records: recs, logs: logs, cfg: cfg}
+}
+
+// Quorum is the number of approvals a request needs.
+func (s *Service) Quorum() int { return s.cfg.Quorum }
+
+// event makes an audit event about request r by a staff member.
+func (s *Service) event(ctx context.Context, who staff.Identity, action string, r store.AccessRequest) audit.Event {
+	ev := audit.Event{Actor: "staff:" + who.ID, Action: action, Outcome: audit.OK, Region: string(r.Region), Grant: r.ID, Reason: r.Reason}
+	if r.Account != "" {
+		ev.Account, _ = s.logs.Account(r.Account)
+	}
+	return ev
+}
+
+// refuse logs a refusal in the account's region log (the directory's when
+// the account is unknown) and returns err.
+func (s *Service) refuse(ctx context.Context, ev audit.Event, err error) error {
+	ev.Outcome, ev.Code = audit.Denied, candor.KindOf(err).Code()
+	log := ev.Region
+	if log == "" {
+		log = audit.Directory
+	}
+	if lerr := s.logs.Append(ctx, log, ev); lerr != nil {
+		return lerr // a refusal that cannot be logged is still a refusal, but the failure is what to report
+	}
+	return err
+}
+
+// Request asks for access to an account's categories for a reason and a
+// duration. Only engineers may ask.
+func (s *Service) Request(ctx context.Context, who staff.Identity, account candor.AccountID, cats []candor.Category, reason string, d time.Duration) (store.AccessRequest, error) {
+	r := store.AccessRequest{ID: candor.NewID("req"), Requester: who.ID, Account: account, Categories: cats,
+		Reason: strings.TrimSpace(reason), Duration: d, Created: s.cfg.Now().UTC()}
+	ev := s.event(ctx, who, audit.ActionRequest, r)
+	if !who.Has(staff.Engineer) {
+		return store.AccessRequest{}, s.refuse(ctx, ev, candor.E(candor.Forbidden, "only engineers may ask for access to personal data"))
+	}
+	switch {
+	case !candor.ValidID(string(account)):
+		return store.AccessRequest{}, candor.E(candor.Invalid, "the account id looks like acc_ followed by 26 letters and digits")
+	case len(cats) == 0:
+		return store.AccessRequest{}, candor.E(candor.Invalid, "name at least one category")
+	case r.Reason == "" || utf8.RuneCountInString(r.Reason) > 500:
+		return store.AccessRequest{}, candor.E(candor.Invalid, "give a reason of 1 to 500 characters (a ticket, the problem)")
+	case d < time.Minute || d > s.cfg.MaxDuration:
+		return store.AccessRequest{}, candor.Errorf(candor.Invalid, "the duration must be between 1m and %s", s.cfg.MaxDuration)
+	}
+	for _, c := range cats {
+		if !c.Synced() {
+			return store.AccessRequest{}, candor.Errorf(candor.Invalid, "%s cannot be read by staff: ask for contacts, notes, sms or photos", c)
+		}
+	}
+	e, err := s.dir.Entry(ctx, account)
+	if candor.Is(err, candor.NotFound) {
+		return store.AccessRequest{}, candor.E(candor.NotFound, "no such account")
+	} else if err != nil {
+		return store.AccessRequest{}, err
+	}
+	r.Region = e.Region
+	if r.OwnerApproval, err = s.dir.OwnerApprovalRequired(ctx, account); err != nil {
+		return store.AccessRequest{}, err
+	}
+	ev = s.event(ctx, who, audit.ActionRequest, r)
+	return r, s.dir.CreateAccessRequest(s.logs.Attach(ctx, ev), r)
+}
+
+// Approve records an approver's approval of a request. Approvers may not
+// approve their own requests.
+func (s *Service) Approve(ctx context.Context, who staff.Identity, id string) (store.AccessRequest, []store.Approval, error) {
+	r, _, err := s.load(ctx, id)
+	if err != nil {
+		return r, nil, err
+	}
+	ev := s.event(ctx, who, audit.ActionApprove, r)
+	switch {
+	case !who.Has(staff.Approver):
+		return r, nil, s.refuse(ctx, ev, candor.E(candor.Forbidden, "only approvers may approve access requests"))
+	case who.ID == r.Requester:
+		return r, nil, s.refuse(ctx, ev, candor.E(candor.Forbidden, "nobody may approve their own access request"))
+	case !r.Revoked.IsZero():
+		return r, nil, s.refuse(ctx, ev, candor.E(candor.Forbidden, "this access request was revoked"))
+	}
+	if err := s.dir.AddApproval(s.logs.Attach(ctx, ev), store.Approval{Request: id, Approver: who.ID, Time: s.cfg.Now().UTC()}); err != nil {
+		return r, nil, err
+	}
+	return s.load(ctx, id)
+}
+
+// Revoke ends a request or grant at once. The requester, any approver and
+// administrators may revoke.
+func (s *Service) Revoke(ctx context.Context, who staff.Identity, id string) error {
+	r, _, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	ev := s.event(ctx, who, audit.ActionRevokeGrant, r)
+	if who.ID != r.Requester && !who.Has(staff.Approver, staff.Admin, staff.Bootstrap) {
+		return s.refuse(ctx, ev, candor.E(candor.Forbidden, "only the requester, an approver or an administrator may revoke"))
+	}
+	return s.dir.RevokeAccessRequest(s.logs.Attach(ctx, ev), id, s.cfg.Now().UTC())
+}
+
+func (s *Service) load(ctx context.Context, id string) (store.AccessRequest, []store.Approval, error) {
+	if !candor.ValidID(id) {
+		return store.AccessRequest{}, nil, candor.E(candor.NotFound, "no such access request")
+	}
+	r, a, err := s.dir.AccessRequest(ctx, id)
+	if candor.Is(err, candor.NotFound) {
+		return r, a, candor.E(candor.NotFound, "no such access request")
+	}
+	return r, a, err
+}
+
+// Status returns a request, its approvals and, if it may be used now, the
+// grant (otherwise the reason it may not, as an error).
+func (s *Service) Status(ctx context.Context, id string) (store.AccessRequest, []store.Approval, error) {
+	return s.load(ctx, id)
+}
+
+// Read reads every record of one category of the account under a grant:
+// only the requester, only a granted category, only while the grant lasts.
+// Each page read is logged in the account's region log, with the grant's
+// reason and approvers, in the same transaction as the read; each refusal
+// is logged too.
+func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c candor.Category) ([]records.Record, error) {
+	r, approvals, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ev := s.event(ctx, who, audit.ActionStaffRead, r)
+	ev.Category = string(c)
+	g, err := Decide(r, approvals, s.cfg.Quorum, s.cfg.Now())
+	if err == nil {
+		err = g.Allows(who.ID, c)
+	}
+	if err != nil {
+		return nil, s.refuse(ctx, ev, err)
+	}
+	ev.Approvers = g.Approvers
+	p := candor.Principal{Account: r.Account, Region: r.Region}
+	epoch, err := s.consent.Check(ctx, p, c)
+	if candor.Is(err, candor.ConsentRequired) {
+		return nil, s.refuse(ctx, ev, candor.Errorf(candor.NotFound, "the account has %s off: the cloud holds none of it", c))
+	} else if err != nil {
+		return nil, err
+	}
+	var out []records.Record
+	for since := int64(0); ; {
+		page, err := s.records.Pull(s.logs.Attach(ctx, ev), p, c, epoch, since, records.MaxPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range page.Records {
+			if !rec.Deleted {
+				out = append(out, rec)
+			}
+		}
+		if !page.More {
+			return out, nil
+		}
+		since = page.Next
+	}
+}
+
+// Requests lists an account's access requests, for its owner.
+func (s *Service) Requests(ctx context.Context, account candor.AccountID) ([]store.AccessRequest, error) {
+	return s.dir.AccessRequestsFor(ctx, account)
+}
+
+// ApproveAsOwner records the owner's approval of a request on their account.
+func (s *Service) ApproveAsOwner(ctx context.Context, p candor.Principal, id string) error {
+	r, _, err := s.load(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.Account != p.Account {
+		return candor.E(candor.NotFound, "no such access request")
+	}
+	actor, _ := s.logs.Device(p.Device)
+	ev := audit.Event{Actor: actor, Action: audit.ActionOwnerApprove, Outcome: audit.OK, Region: string(r.Region), Grant: r.ID}
+	ev.Account, _ = s.logs.Account(p.Account)
+	return s.dir.ApproveAsOwner(s.logs.Attach(ctx, ev), id, s.cfg.Now().UTC())
+}
+
+// SetOwnerApproval turns on or off the owner's own approval of staff
+// access to their account.
+func (s *Service) SetOwnerApproval(ctx context.Context, p candor.Principal, required bool) error {
+	return s.dir.SetOwnerApproval(ctx, p.Account, required)
+}

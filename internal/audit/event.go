@@ -1,0 +1,81 @@
+// Package audit keeps Candor's tamper-evident logs (promise P10): every
+// access to personal data, keys, consent, grants or staff identities is an
+// Event appended to a Merkle log (golang.org/x/mod/sumdb/tlog) in the same
+// transaction as the access, so an access that cannot be logged does not
+// happen. Each region keeps a log of the accesses to its accounts' data;
+// the directory keeps the log of staff and key events.
+//
+// Events hold pseudonyms, never content or raw identifiers: an account or a
+// device appears as a keyed hash of its id, a staff member by staff id.
+// Signed checkpoints (golang.org/x/mod/sumdb/note) fix the tree at a size;
+// anyone holding the verifier key can check inclusion and consistency
+// proofs, and Verify recomputes a whole log and names its first bad entry.
+package audit
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Actions.
+const (
+	ActionPush          = "records.push"
+	ActionPull          = "records.pull"
+	ActionConsent       = "consent.set"
+	ActionLedger        = "consent.read"
+	ActionDeleteAccount = "account.delete"
+	ActionStaffRead     = "staff.read"
+	ActionRequest       = "grant.request"
+	ActionApprove       = "grant.approve"
+	ActionOwnerApprove  = "grant.owner-approve"
+	ActionRevokeGrant   = "grant.revoke"
+	ActionStaffAdd      = "staff.add"
+	ActionStaffRevoke   = "staff.revoke"
+	ActionInit          = "keys.init"
+	ActionUnseal        = "keys.unseal"
+	ActionSeal          = "keys.seal"
+	ActionRotate        = "keys.rotate"
+	ActionRekey         = "keys.rekey"
+)
+
+// Outcomes.
+const (
+	OK     = "ok"
+	Denied = "denied"
+	Failed = "failed"
+)
+
+// Event is one audited action. Its JSON encoding is the log entry; fields
+// are never personal data.
+type Event struct {
+	Time      time.Time `json:"time"`
+	Actor     string    `json:"actor"` // "device:<pseudonym>", "staff:<id>", "custodian", "system"
+	Action    string    `json:"action"`
+	Outcome   string    `json:"outcome"`
+	Region    string    `json:"region,omitempty"`
+	Account   string    `json:"account,omitempty"` // account pseudonym
+	Category  string    `json:"category,omitempty"`
+	Grant     string    `json:"grant,omitempty"`
+	Count     int       `json:"count,omitempty"`     // records read or written
+	Reason    string    `json:"reason,omitempty"`    // a grant's reason, as the requester gave it
+	Approvers []string  `json:"approvers,omitempty"` // staff ids
+	Code      string    `json:"code,omitempty"`      // the error code of a refusal or failure
+}
+
+// Encode is the canonical encoding of e: the bytes the log stores and
+// hashes.
+func (e Event) Encode() []byte {
+	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic(err) // an Event always encodes
+	}
+	return b
+}
+
+// Decode parses an encoded event.
+func Decode(b []byte) (Event, error) {
+	var e Event
+	err := json.Unmarshal(b, &e)
+	return e, err
+}

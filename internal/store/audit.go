@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/candorcloud/candor"
+)
+
+// AuditRecord is an event to append to a tamper-evident log: Data is its
+// canonical encoding (made by package audit; the store never reads it) and
+// Account the pseudonym of the account it concerns (nil for none), kept
+// beside it so an owner's entries can be found.
+type AuditRecord struct {
+	Account []byte
+	Data    []byte
+}
+
+// AuditEntry is a record as stored, with its position in the log (from 0).
+type AuditEntry struct {
+	Index   int64
+	Account []byte
+	Data    []byte
+}
+
+// Checkpoint is a signed tree head of a log: Note is a signed note (package
+// golang.org/x/mod/sumdb/note) whose text is tlog.FormatTree of (Size,
+// Hash).
+type Checkpoint struct {
+	Size    int64
+	Hash    tlog.Hash
+	Note    []byte
+	Created time.Time
+}
+
+// AuditLog is a tamper-evident, append-only log (a tlog Merkle tree) kept in
+// one database. Every region store and the directory keep one.
+//
+// Appending in the same transaction as an access: a context made by
+// WithAudit carries records, and the store methods that are accesses —
+// Region: ApplyChanges, Changes, AppendConsent, ConsentLedger,
+// DeleteAccount; Directory: CreateStaff, RevokeStaff, InitRoot, Rekey,
+// CreateAccessRequest, AddApproval, ApproveAsOwner, RevokeAccessRequest,
+// SetOwnerApproval, DeleteEntry — append them (leaf data and the tree's new
+// stored hashes) in their own transaction, running even a read in one, so
+// the access and its record commit together or not at all. A method that
+// fails appends nothing. Other methods ignore audit records in the context.
+// Appends are serialised per log, so indexes are dense and the tree is
+// always consistent.
+type AuditLog interface {
+	// AppendAudit appends records in a transaction of its own and returns
+	// their indexes.
+	AppendAudit(ctx context.Context, recs ...AuditRecord) ([]int64, error)
+	// AuditSize is the number of records in the log.
+	AuditSize(ctx context.Context) (int64, error)
+	// AuditEntries returns the records with from <= Index < to, in order.
+	AuditEntries(ctx context.Context, from, to int64) ([]AuditEntry, error)
+	// AuditEntriesFor returns up to limit records of one account pseudonym
+	// with Index > after, in order.
+	AuditEntriesFor(ctx context.Context, account []byte, after int64, limit int) ([]AuditEntry, error)
+	// ReadAuditHashes returns the stored tree hashes at the given storage
+	// indexes (tlog.StoredHashIndex), as tlog.HashReader does; NotFound if
+	// one is missing.
+	ReadAuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error)
+	// PutCheckpoint stores a checkpoint unless one of the same Size exists
+	// (then it is not an error and the stored one stays).
+	PutCheckpoint(ctx context.Context, c Checkpoint) error
+	// Checkpoints lists the stored checkpoints by Size ascending.
+	Checkpoints(ctx context.Context) ([]Checkpoint, error)
+}
+
+type auditKey struct{}
+
+// WithAudit returns a context whose store calls append recs in their own
+// transaction (see AuditLog). Records already in ctx are kept before them.
+func WithAudit(ctx context.Context, recs ...AuditRecord) context.Context {
+	prev := AuditRecords(ctx)
+	all := make([]AuditRecord, 0, len(prev)+len(recs))
+	return context.WithValue(ctx, auditKey{}, append(append(all, prev...), recs...))
+}
+
+// AuditRecords returns the records ctx carries for the next store call.
+func AuditRecords(ctx context.Context) []AuditRecord {
+	recs, _ := ctx.Value(auditKey{}).([]AuditRecord)
+	return recs
+}
+
+// AccessRequest is a staff member's request to read an account's data.
+// It becomes a grant once enough approvers other than the requester approve
+// it (and the owner, when OwnerApproval is set); the grant lasts Duration
+// from the approval that completed it, unless revoked.
+type AccessRequest struct {
+	ID         string
+	Requester  string // staff id
+	Account    candor.AccountID
+	Region     candor.RegionID
+	Categories []candor.Category
+	Reason     string
+	Duration   time.Duration
+	Created    time.Time
+	// OwnerApproval says the owner must approve too; OwnerApproved is when
+	// they did (zero until then).
+	OwnerApproval bool
+	OwnerApproved time.Time
+	Revoked       time.Time // zero unless revoked
+}
+
+// Approval is one approver's approval of a request.
+type Approval struct {
+	Request  string
+	Approver string // staff id
+	Time     time.Time
+}
+
+// Approvals keeps access requests and their approvals (the directory).
+type Approvals interface {
+	// CreateAccessRequest stores a request; Conflict if the id exists.
+	CreateAccessRequest(ctx context.Context, r AccessRequest) error
+	// AccessRequest returns a request and its approvals (oldest first);
+	// NotFound if none.
+	AccessRequest(ctx context.Context, id string) (AccessRequest, []Approval, error)
+	// AccessRequestsFor lists an account's requests, newest first.
+	AccessRequestsFor(ctx context.Context, account candor.AccountID) ([]AccessRequest, error)
+	// AddApproval records an approval; Conflict if this approver approved
+	// this request already; NotFound if the request does not exist.
+	AddApproval(ctx context.Context, a Approval) error
+	// ApproveAsOwner records the owner's approval (the first time kept).
+	ApproveAsOwner(ctx context.Context, id string, at time.Time) error
+	// RevokeAccessRequest revokes a request (the first time kept); NotFound
+	// if none.
+	RevokeAccessRequest(ctx context.Context, id string, at time.Time) error
+	// SetOwnerApproval sets whether staff access to an account needs its
+	// owner's approval; OwnerApprovalRequired reads it (false by default).
+	SetOwnerApproval(ctx context.Context, account candor.AccountID, required bool) error
+	OwnerApprovalRequired(ctx context.Context, account candor.AccountID) (bool, error)
+}
