@@ -166,7 +166,22 @@ func accessCommand(op operatorFunc) *cobra.Command {
 				return err
 			}
 			if readJSON {
-				return printJSON(cmd.OutOrStdout(), res)
+				// Records are shown as the text they hold (a vCard, a note),
+				// not as the base64 of the wire format.
+				type record struct {
+					ID      string `json:"id"`
+					Version int64  `json:"version"`
+					Data    string `json:"data"`
+				}
+				out := struct {
+					Request  string   `json:"request"`
+					Category string   `json:"category"`
+					Records  []record `json:"records"`
+				}{Request: res.Request, Category: res.Category, Records: []record{}}
+				for _, r := range res.Records {
+					out.Records = append(out.Records, record{ID: r.ID, Version: r.Version, Data: string(r.Data)})
+				}
+				return printJSON(cmd.OutOrStdout(), out)
 			}
 			for _, r := range res.Records {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s v%d\n%s\n", r.ID, r.Version, r.Data)
