@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -184,4 +185,39 @@ func toHashes(b [][]byte) []tlog.Hash {
 		copy(out[i][:], b[i])
 	}
 	return out
+}
+
+// AccessRequests lists the staff access requests made for this account,
+// newest first, with whether each is a usable grant now.
+func (c *Client) AccessRequests(ctx context.Context) ([]api.AccessRequest, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return nil, errNotSignedIn
+	}
+	var out api.AccessRequests
+	return out.Requests, c.remote().do(ctx, http.MethodGet, "/account/access-requests", nil, &out)
+}
+
+// ApproveAccessRequest gives the owner's approval to a staff access request
+// (needed only when the account requires it; see SetOwnerApproval).
+func (c *Client) ApproveAccessRequest(ctx context.Context, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return errNotSignedIn
+	}
+	return c.remote().do(ctx, http.MethodPost, "/account/access-requests/"+url.PathEscape(id)+"/approve", nil, nil)
+}
+
+// SetOwnerApproval turns on or off this account's own approval of staff
+// access: when on, no staff member can read the account's data, however
+// many approvers agree, until the owner approves too.
+func (c *Client) SetOwnerApproval(ctx context.Context, required bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return errNotSignedIn
+	}
+	return c.remote().do(ctx, http.MethodPut, "/account/staff-access", api.StaffAccessSetting{OwnerApproval: required}, nil)
 }

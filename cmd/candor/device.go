@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
 )
 
@@ -48,6 +49,7 @@ phone while it is off.`,
 		d.notesCommand(),
 		d.deleteAccountCommand(),
 		d.accessLogCommand(),
+		d.staffAccessCommand(),
 	)
 	return cmd
 }
@@ -706,5 +708,73 @@ saw: a rolled-back or forked log is refused, not shown.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (d *device) staffAccessCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "staff-access",
+		Short: "Staff access to this account: require your own approval, list requests, approve one",
+		Args:  cobra.NoArgs,
+		RunE:  needSubcommand,
+	}
+	setting := func(use, short string, required bool) *cobra.Command {
+		return &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				c, err := d.open()
+				if err != nil {
+					return err
+				}
+				if err := c.SetOwnerApproval(cmd.Context(), required); err != nil {
+					return err
+				}
+				if required {
+					fmt.Fprintln(cmd.OutOrStdout(), "staff can read this account's data only after you approve too ('staff-access approve ID')")
+				} else {
+					fmt.Fprintln(cmd.OutOrStdout(), "staff access needs the approvers' approvals only (your approval is no longer asked)")
+				}
+				return nil
+			},
+		}
+	}
+	var asJSON bool
+	list := &cobra.Command{
+		Use: "requests", Short: "List staff access requests for this account", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			reqs, err := c.AccessRequests(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if reqs == nil {
+					reqs = []api.AccessRequest{}
+				}
+				return printJSON(cmd.OutOrStdout(), reqs)
+			}
+			for _, r := range reqs {
+				printRequest(cmd.OutOrStdout(), r, false)
+				fmt.Fprintf(cmd.OutOrStdout(), "    reason: %s\n", r.Reason)
+			}
+			return nil
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	approve := &cobra.Command{
+		Use: "approve REQUEST_ID", Short: "Approve a staff access request to this account", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			return c.ApproveAccessRequest(cmd.Context(), args[0])
+		},
+	}
+	cmd.AddCommand(setting("require", "Require your own approval for any staff access to this account", true),
+		setting("allow", "Stop requiring your own approval (the approvers' still apply)", false), list, approve)
 	return cmd
 }

@@ -223,3 +223,39 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 		}
 	})
 }
+
+// When the owner asked to approve staff access, two approvers are not
+// enough: the read waits for the owner's approval, given from a device.
+func TestOwnerApproval(t *testing.T) {
+	ctx := context.Background()
+	se := newStaffEnv(t)
+	if err := se.phone.SetOwnerApproval(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	id := se.request(t, "notes")
+	se.a1.must("POST", "/v1/access-requests/"+id+"/approve", nil, nil)
+	se.a2.must("POST", "/v1/access-requests/"+id+"/approve", nil, nil)
+	if a := se.eng.read(id, "notes"); a.status != 403 || !strings.Contains(a.error().Message, "owner") {
+		t.Fatalf("read without the owner's approval: %d %s", a.status, a.body)
+	}
+	reqs, err := se.phone.AccessRequests(ctx)
+	if err != nil || len(reqs) != 1 || reqs[0].ID != id || reqs[0].Granted || reqs[0].Reason != "ticket-4711 sync bug" {
+		t.Fatalf("the owner's list: %+v %v", reqs, err)
+	}
+	// Another account's owner cannot approve it.
+	other := newPhone(t, se.env, "356938035643817")
+	if _, err := other.Signup(ctx, "someone.else@example.invalid", canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.ApproveAccessRequest(ctx, id); !candor.Is(err, candor.NotFound) {
+		t.Fatalf("another owner approving: %v", err)
+	}
+	if err := se.phone.ApproveAccessRequest(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	var read api.StaffRead
+	se.eng.must("POST", "/v1/access-requests/"+id+"/read", api.StaffReadRequest{Category: "notes"}, &read)
+	if len(read.Records) != 1 {
+		t.Fatalf("read after the owner approved: %+v", read)
+	}
+}
