@@ -31,7 +31,7 @@ type Staff interface {
 // Regions describes the regions and their keys, and rotates region keys.
 type Regions interface {
 	RegionStatus(ctx context.Context) []api.RegionStatus
-	StartRotation(ctx context.Context, region candor.RegionID) error
+	StartRotation(ctx context.Context, region candor.RegionID, by string) error
 }
 
 type staffHandler func(w http.ResponseWriter, r *http.Request, who staff.Identity)
@@ -93,7 +93,7 @@ func (h *Handler) operatorRotate(w http.ResponseWriter, r *http.Request, who sta
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.svc.Regions.StartRotation(r.Context(), candor.RegionID(req.Region)); err != nil {
+	if err := h.svc.Regions.StartRotation(r.Context(), candor.RegionID(req.Region), "staff:"+who.ID); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -215,13 +215,18 @@ func (s *Server) RegionStatus(ctx context.Context) []api.RegionStatus {
 	return out
 }
 
-// StartRotation makes a new key version current in a region and wakes the
-// background re-wrapping of its data keys.
-func (s *Server) StartRotation(ctx context.Context, region candor.RegionID) error {
+// StartRotation makes a new key version current in a region, logs it, and
+// wakes the background re-wrapping of its data keys.
+func (s *Server) StartRotation(ctx context.Context, region candor.RegionID, by string) error {
 	if _, ok := s.regions[region]; !ok {
 		return candor.Errorf(candor.NotFound, "no region %q", region)
 	}
-	if _, err := s.keys.StartRotation(ctx, region); err != nil {
+	r, err := s.keys.StartRotation(ctx, region)
+	if err != nil {
+		return err
+	}
+	if err := s.logs.Append(ctx, audit.Directory, audit.Event{Actor: by, Action: audit.ActionRotate, Outcome: audit.OK,
+		Region: string(region), Count: r.Pending}); err != nil {
 		return err
 	}
 	select {
