@@ -142,6 +142,7 @@ type Result struct {
 // devices, consent ledger, wrapped keys and sealed records.
 type Region interface {
 	AuditLog
+	Uploads
 
 	// CreateAccount stores a new account; Conflict if the id exists.
 	CreateAccount(ctx context.Context, a Account) error
@@ -161,8 +162,8 @@ type Region interface {
 	// AppendConsent appends an event to the ledger and returns it with Seq
 	// and Time as stored (Time is kept if set). When the event turns a
 	// category off, the same transaction destroys that category's data key
-	// and deletes its records: after it returns, nothing of the category
-	// remains, and no ApplyChanges for the old epoch can succeed.
+	// and deletes its records and uploads: after it returns, nothing of the
+	// category remains, and no ApplyChanges for the old epoch can succeed.
 	// Ledger rows are never updated or deleted except by DeleteAccount.
 	AppendConsent(ctx context.Context, e ConsentEvent) (ConsentEvent, error)
 	// ConsentLedger lists an account's consent events, by Seq ascending.

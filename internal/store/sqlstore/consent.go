@@ -41,6 +41,7 @@ func (s *RegionStore) AppendConsent(ctx context.Context, e store.ConsentEvent) (
 		for _, q := range []string{
 			`DELETE FROM data_keys WHERE account = ? AND category = ?`,
 			`DELETE FROM records WHERE account = ? AND category = ?`,
+			`DELETE FROM uploads WHERE account = ? AND category = ?`,
 		} {
 			if _, err := r.exec(ctx, q, string(e.Account), string(e.Category)); err != nil {
 				return internal("destroy category data", err)

@@ -82,6 +82,7 @@ func (s *RegionStore) DeleteAccount(ctx context.Context, id candor.AccountID) er
 		}
 		for _, q := range []string{
 			`DELETE FROM records WHERE account = ?`,
+			`DELETE FROM uploads WHERE account = ?`,
 			`DELETE FROM data_keys WHERE account = ?`,
 			`DELETE FROM devices WHERE account = ?`,
 			`DELETE FROM accounts WHERE id = ?`,

@@ -44,6 +44,7 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"ConcurrentConsentOff", testConcurrentConsentOff},
 		{"AuditAccess", testAuditRegionAccess},
 		{"AuditConcurrentAccess", testAuditConcurrentRegionAccess},
+		{"Uploads", testUploads},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}

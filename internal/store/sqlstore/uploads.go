@@ -1,0 +1,108 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+var _ store.Uploads = (*RegionStore)(nil)
+
+const uploadColumns = `id, account, category, size, hash, complete, created_us, expires_us`
+
+func scanUpload(sc interface{ Scan(...any) error }) (store.Upload, error) {
+	var u store.Upload
+	var created, expires int64
+	err := sc.Scan(&u.ID, &u.Account, &u.Category, &u.Size, &u.Hash, &u.Complete, &created, &expires)
+	u.Created, u.Expires = fromMicros(created), fromMicros(expires)
+	return u, err
+}
+
+// CreateUpload stores an upload; Conflict if the id exists, NotFound if the
+// account does not, Invalid if it is malformed.
+func (s *RegionStore) CreateUpload(ctx context.Context, u store.Upload) error {
+	if u.ID == "" || u.Account == "" || !u.Category.Valid() || u.Size < 0 || len(u.Hash) == 0 {
+		return candor.E(candor.Invalid, "malformed upload")
+	}
+	_, err := s.db.writer().exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, string(u.Account), string(u.Category), u.Size, u.Hash, u.Complete, micros(stamp(u.Created)), micros(stamp(u.Expires)))
+	switch {
+	case s.db.dialect.unique(err):
+		return candor.Wrap(candor.Conflict, "the upload exists already", err)
+	case s.db.dialect.foreignKey(err):
+		return candor.Wrap(candor.NotFound, "account not found", err)
+	case err != nil:
+		return internal("create upload", err)
+	}
+	return nil
+}
+
+func (s *RegionStore) upload(ctx context.Context, query string, args ...any) (store.Upload, error) {
+	u, err := scanUpload(s.db.reader().row(ctx, query, args...))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Upload{}, candor.E(candor.NotFound, "no such upload")
+	case err != nil:
+		return store.Upload{}, internal("read upload", err)
+	}
+	return u, nil
+}
+
+// Upload returns an account's upload; NotFound if none.
+func (s *RegionStore) Upload(ctx context.Context, account candor.AccountID, id string) (store.Upload, error) {
+	return s.upload(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ? AND account = ?`, id, string(account))
+}
+
+// UploadByHash returns an account's complete upload of a category with the
+// keyed hash; NotFound if none.
+func (s *RegionStore) UploadByHash(ctx context.Context, account candor.AccountID, c candor.Category, hash []byte) (store.Upload, error) {
+	return s.upload(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE account = ? AND category = ? AND hash = ? AND complete = ?
+		ORDER BY created_us LIMIT 1`, string(account), string(c), hash, true)
+}
+
+// CompleteUpload marks an upload complete; NotFound if none.
+func (s *RegionStore) CompleteUpload(ctx context.Context, account candor.AccountID, id string) error {
+	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET complete = ? WHERE id = ? AND account = ?`, true, id, string(account))
+	if err != nil {
+		return internal("complete upload", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return candor.E(candor.NotFound, "no such upload")
+	}
+	return nil
+}
+
+// ExpiredUploads lists up to limit incomplete uploads that expired before
+// now, oldest first.
+func (s *RegionStore) ExpiredUploads(ctx context.Context, now time.Time, limit int) ([]store.Upload, error) {
+	if limit <= 0 {
+		return nil, candor.E(candor.Invalid, "limit must be positive")
+	}
+	rows, err := s.db.reader().query(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE complete = ? AND expires_us < ?
+		ORDER BY expires_us LIMIT ?`, false, micros(now), limit)
+	if err != nil {
+		return nil, internal("list expired uploads", err)
+	}
+	defer rows.Close()
+	var out []store.Upload
+	for rows.Next() {
+		u, err := scanUpload(rows)
+		if err != nil {
+			return nil, internal("list expired uploads", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// DeleteUpload removes an upload's row; absent is not an error.
+func (s *RegionStore) DeleteUpload(ctx context.Context, account candor.AccountID, id string) error {
+	if _, err := s.db.writer().exec(ctx, `DELETE FROM uploads WHERE id = ? AND account = ?`, id, string(account)); err != nil {
+		return internal("delete upload", err)
+	}
+	return nil
+}

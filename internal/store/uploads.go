@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/candorcloud/candor"
+)
+
+// Upload is a photo upload: in progress until Blob is set, then the record
+// of a stored blob (the blob's id is the upload's id). The parts
+// themselves are in the region's blob store; Hash is the keyed content
+// hash the device computed, used to find a photo the account holds already.
+type Upload struct {
+	ID       string
+	Account  candor.AccountID
+	Category candor.Category
+	Size     int64
+	Hash     []byte
+	Complete bool
+	Created  time.Time
+	Expires  time.Time // an upload not complete by then is abandoned
+}
+
+// Uploads keeps the index of uploads and blobs of a region.
+type Uploads interface {
+	// CreateUpload stores an upload; Conflict if the id exists, NotFound if
+	// the account does not.
+	CreateUpload(ctx context.Context, u Upload) error
+	// Upload returns an account's upload; NotFound if none (or another
+	// account's).
+	Upload(ctx context.Context, account candor.AccountID, id string) (Upload, error)
+	// CompleteUpload marks an upload complete; NotFound if none.
+	CompleteUpload(ctx context.Context, account candor.AccountID, id string) error
+	// UploadByHash returns an account's complete upload of a category with
+	// this keyed hash; NotFound if none.
+	UploadByHash(ctx context.Context, account candor.AccountID, c candor.Category, hash []byte) (Upload, error)
+	// ExpiredUploads lists up to limit uploads not complete whose Expires is
+	// before now.
+	ExpiredUploads(ctx context.Context, now time.Time, limit int) ([]Upload, error)
+	// DeleteUpload removes an upload's row; absent is not an error.
+	DeleteUpload(ctx context.Context, account candor.AccountID, id string) error
+}
