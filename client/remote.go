@@ -109,3 +109,50 @@ func kindOfStatus(status int) candor.Kind {
 	}
 	return candor.Internal
 }
+
+// raw sends a body of raw bytes (not JSON) and decodes a 2xx JSON answer.
+func (r *remote) raw(ctx context.Context, method, path string, body io.Reader, size int64, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, r.base+api.Version+path, body)
+	if err != nil {
+		return candor.Wrap(candor.Invalid, "the server address is not usable", err)
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return candor.Wrap(candor.Unavailable, "cannot reach the server", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeError(resp.StatusCode, io.LimitReader(resp.Body, maxResponseBytes))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(out); err != nil {
+		return candor.Wrap(candor.Internal, "the server's answer is malformed", err)
+	}
+	return nil
+}
+
+// download copies a raw answer's body to w.
+func (r *remote) download(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+api.Version+path, nil)
+	if err != nil {
+		return candor.Wrap(candor.Invalid, "the server address is not usable", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return candor.Wrap(candor.Unavailable, "cannot reach the server", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp.StatusCode, io.LimitReader(resp.Body, maxResponseBytes))
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return candor.Wrap(candor.Unavailable, "the download was cut off", err)
+	}
+	return nil
+}

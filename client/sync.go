@@ -151,6 +151,12 @@ func (c *Client) syncCategory(ctx context.Context, cat candor.Category, progress
 	if c.adoptEpoch(s, c.consents.Categories[cat].Epoch) {
 		res.Reset = true
 	}
+	if cat == candor.Photos {
+		// A photo's record goes to the cloud only once its bytes are there.
+		if err := c.uploadPhotos(ctx, s, progress); err != nil {
+			return res, err
+		}
+	}
 	for range maxRounds {
 		changed, err := c.pull(ctx, cat, s, &res, progress)
 		if err != nil {
@@ -177,6 +183,11 @@ func (c *Client) syncCategory(ctx context.Context, cat candor.Category, progress
 	}
 	if n := len(s.dirty()); n > 0 {
 		return res, candor.Errorf(candor.Conflict, "%s did not settle: %d changes are still pending; sync again", cat, n)
+	}
+	if cat == candor.Photos {
+		if err := c.downloadPhotos(ctx, s, progress); err != nil {
+			return res, err
+		}
 	}
 	s.LastSync = c.opts.now().UTC()
 	return res, c.saveCategory(cat)

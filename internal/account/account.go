@@ -69,6 +69,9 @@ type Config struct {
 	Window      time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Erase, when set, deletes what an account keeps outside the metadata
+	// stores (its blobs); Delete calls it last.
+	Erase func(ctx context.Context, p candor.Principal) error
 }
 
 func (c *Config) defaults() {
@@ -437,6 +440,11 @@ func (s *Service) Delete(ctx context.Context, p candor.Principal) error {
 	}
 	if err := accts.DeleteAccount(ctx, p.Account); err != nil {
 		return fmt.Errorf("account unreachable and shredded, but its region rows remain: %w", err)
+	}
+	if s.cfg.Erase != nil {
+		if err := s.cfg.Erase(ctx, p); err != nil {
+			return fmt.Errorf("account deleted and shredded, but its blobs remain: %w", err)
+		}
 	}
 	return nil
 }

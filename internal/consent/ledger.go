@@ -24,7 +24,7 @@ type Stores interface {
 // Shredder destroys the keys of a category's data that live outside the
 // region's database (package keyring).
 type Shredder interface {
-	Shred(ctx context.Context, account candor.AccountID, c candor.Category) error
+	Shred(ctx context.Context, p candor.Principal, c candor.Category) error
 }
 
 // Ledger records and answers consent.
@@ -66,7 +66,7 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 	}
 	if cur, ok := state[c]; ok && cur.On == on {
 		if !on { // off already: make sure the shredding finished (it may not have, if it failed or the process died)
-			return cur, l.shred.Shred(ctx, p.Account, c)
+			return cur, l.shred.Shred(ctx, p, c)
 		}
 		return cur, nil
 	}
@@ -82,7 +82,7 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 	// The records and the region's half of the key went with the event;
 	// now the directory's half, so that no earlier copy of the region's
 	// database can be opened either.
-	if err := l.shred.Shred(ctx, p.Account, c); err != nil {
+	if err := l.shred.Shred(ctx, p, c); err != nil {
 		return ev, fmt.Errorf("consent withdrawn and data deleted, but shredding failed: %w", err)
 	}
 	return ev, nil

@@ -18,7 +18,7 @@ func (o oneRegion) Consent(candor.RegionID) (consent.Store, error) { return o.st
 
 type shredFunc func()
 
-func (f shredFunc) Shred(context.Context, candor.AccountID, candor.Category) error { f(); return nil }
+func (f shredFunc) Shred(context.Context, candor.Principal, candor.Category) error { f(); return nil }
 
 func TestLedger(t *testing.T) {
 	ctx := context.Background()

@@ -66,6 +66,7 @@ type Services struct {
 	StaffAdmin StaffAdmin
 	Access     Access
 	Audit      Audit
+	Photos     Photos
 	Regions    Regions
 }
 
@@ -140,6 +141,12 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/consents", h.device(h.consents))
 	m.HandleFunc("GET /v1/consents/ledger", h.device(h.ledger))
 	m.HandleFunc("PUT /v1/consents/{category}", h.device(h.setConsent))
+	m.HandleFunc("POST /v1/photos/uploads", h.device(h.photoCreate))
+	m.HandleFunc("GET /v1/photos/uploads/{id}", h.device(h.photoStatus))
+	m.HandleFunc("PUT /v1/photos/uploads/{id}/parts/{n}", h.device(h.photoPart))
+	m.HandleFunc("POST /v1/photos/uploads/{id}/complete", h.device(h.photoComplete))
+	m.HandleFunc("GET /v1/photos/blobs/{id}", h.device(h.photoGet))
+	m.HandleFunc("DELETE /v1/photos/blobs/{id}", h.device(h.photoDelete))
 	m.HandleFunc("POST /v1/records/{category}", h.device(h.push))
 	m.HandleFunc("GET /v1/records/{category}", h.device(h.pull))
 	return h

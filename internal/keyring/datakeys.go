@@ -2,7 +2,10 @@ package keyring
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -31,29 +34,74 @@ func (k *Keyring) DataKey(ctx context.Context, region candor.RegionID, account c
 
 // open unwraps a DEK, fetches its shred secret and derives the record key.
 func (k *Keyring) open(ctx context.Context, region candor.RegionID, dk store.DataKey) (seal.Key, error) {
-	kek, _, _, err := k.kek(ctx, region, dk.Key.Wrapper)
-	if err != nil {
-		return seal.Key{}, err
-	}
-	material, err := kek.Open(dk.Key.Wrapped, dekAD(region, dk.Account, dk.Category, dk.Epoch, dk.Key.Wrapper))
+	material, shred, err := k.halves(ctx, region, dk)
 	if err != nil {
 		return seal.Key{}, err
 	}
 	defer clear(material)
+	defer clear(shred)
+	return derive(material, shred, region, dk.Account, dk.Category, dk.Epoch)
+}
+
+// halves returns a data key's two halves: the DEK's material and the shred
+// secret. The caller wipes them.
+func (k *Keyring) halves(ctx context.Context, region candor.RegionID, dk store.DataKey) ([]byte, []byte, error) {
+	kek, _, _, err := k.kek(ctx, region, dk.Key.Wrapper)
+	if err != nil {
+		return nil, nil, err
+	}
+	material, err := kek.Open(dk.Key.Wrapped, dekAD(region, dk.Account, dk.Category, dk.Epoch, dk.Key.Wrapper))
+	if err != nil {
+		return nil, nil, err
+	}
 	ss, err := k.system.ShredSecret(ctx, dk.Account, dk.Category, dk.Epoch)
 	if err != nil {
-		return seal.Key{}, err
+		clear(material)
+		return nil, nil, err
 	}
 	mk, err := k.masterKey()
 	if err != nil {
-		return seal.Key{}, err
+		clear(material)
+		return nil, nil, err
 	}
 	shred, err := mk.Open(ss.Key.Wrapped, shredAD(dk.Account, dk.Category, dk.Epoch))
 	if err != nil {
-		return seal.Key{}, err
+		clear(material)
+		return nil, nil, err
 	}
+	return material, shred, nil
+}
+
+// BlobKey returns the 32-byte key of one blob (a photo) of (account,
+// category), derived from the data key's two halves, so destroying either
+// destroys every blob too. With create it makes the data key if there is
+// none (as EnsureDataKey, for an upload); without, a missing data key is
+// NotFound. A data key of another epoch is Conflict.
+func (k *Keyring) BlobKey(ctx context.Context, region candor.RegionID, account candor.AccountID, c candor.Category, epoch int64, blob string, create bool) ([]byte, error) {
+	if create {
+		if _, err := k.EnsureDataKey(ctx, region, account, c, epoch); err != nil {
+			return nil, err
+		}
+	}
+	_, _, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return nil, err
+	}
+	dk, err := rs.DataKey(ctx, account, c)
+	if err != nil {
+		return nil, err
+	}
+	if dk.Epoch != epoch {
+		return nil, errStale
+	}
+	material, shred, err := k.halves(ctx, region, dk)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(material)
 	defer clear(shred)
-	return derive(material, shred, region, dk.Account, dk.Category, dk.Epoch)
+	info := "candor/blob-key/v1|" + string(region) + "|" + string(account) + "|" + string(c) + "|" + strconv.FormatInt(epoch, 10) + "|" + blob
+	return hkdf.Key(sha256.New, material, shred, info, seal.KeySize)
 }
 
 // EnsureDataKey returns the record key of (account, category) for a

@@ -106,3 +106,48 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestStream(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, KeySize)
+	s, err := NewStream(key, []byte("blob-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt := bytes.Repeat([]byte("0123456789abcdef"), 3*SegmentSize/16+100) // 3 full segments and a tail
+	n := Segments(int64(len(pt)))
+	if n != 4 || SealedSize(int64(len(pt))) != int64(len(pt))+4*SegmentOverhead {
+		t.Fatalf("segments %d", n)
+	}
+	var sealed [][]byte
+	for i := int64(0); i < n; i++ {
+		seg := pt[i*SegmentSize : min((i+1)*SegmentSize, int64(len(pt)))]
+		sealed = append(sealed, s.Seal(nil, i, i == n-1, seg))
+	}
+	var got []byte
+	for i, ct := range sealed {
+		if got, err = s.Open(got, int64(i), int64(i) == n-1, ct); err != nil {
+			t.Fatalf("segment %d: %v", i, err)
+		}
+	}
+	if !bytes.Equal(got, pt) {
+		t.Fatal("round trip differs")
+	}
+	other, _ := NewStream(key, []byte("blob-2"))
+	bad := bytes.Clone(sealed[1])
+	bad[5] ^= 1
+	for name, try := range map[string]func() error{
+		"flipped byte":         func() error { _, err := s.Open(nil, 1, false, bad); return err },
+		"swapped segments":     func() error { _, err := s.Open(nil, 1, false, sealed[2]); return err },
+		"truncated (no final)": func() error { _, err := s.Open(nil, 2, true, sealed[2]); return err },
+		"final flag dropped":   func() error { _, err := s.Open(nil, 3, false, sealed[3]); return err },
+		"another blob":         func() error { _, err := other.Open(nil, 0, false, sealed[0]); return err },
+	} {
+		if err := try(); !candor.Is(err, candor.Integrity) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	empty := s.Seal(nil, 0, true, nil)
+	if pt, err := s.Open(nil, 0, true, empty); err != nil || len(pt) != 0 || Segments(0) != 1 {
+		t.Fatalf("empty blob: %v", err)
+	}
+}

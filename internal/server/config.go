@@ -10,6 +10,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/httpapi"
+	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	Postgres *Postgres `json:"postgres,omitempty"`
 	// Account tunes hashing costs, session lifetime and login throttling.
 	Account account.Config `json:"-"`
+	// Photos tunes photo uploads (maximum size, upload expiry).
+	Photos photos.Config `json:"-"`
 	// HTTP tunes the API handler (per-address limits on sign-in endpoints).
 	HTTP httpapi.Options `json:"-"`
 	// ShutdownTimeout bounds a graceful shutdown (default 10 s).

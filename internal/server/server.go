@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,10 +22,13 @@ import (
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/approval"
 	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/blobs"
+	"github.com/candorcloud/candor/internal/blobs/disk"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/staff"
@@ -40,6 +44,8 @@ type Server struct {
 	keys     *keyring.Keyring
 	ceremony *custody.Ceremony
 	logs     *audit.Logs
+	blobs    map[candor.RegionID]blobs.Store
+	photos   *photos.Service
 	handler  http.Handler
 	wake     chan struct{} // starts background work at once
 }
@@ -95,6 +101,29 @@ func (s *Server) announceSealed(ctx context.Context) error {
 }
 
 func (s *Server) open(ctx context.Context) error {
+	if err := s.openMetadata(ctx); err != nil {
+		return err
+	}
+	return s.openBlobs()
+}
+
+// openBlobs opens each region's blob store: a folder under the data folder.
+func (s *Server) openBlobs() error {
+	s.blobs = map[candor.RegionID]blobs.Store{}
+	if s.cfg.Data == "" {
+		return errors.New("blobs: no data folder for the regions' blob stores")
+	}
+	for _, id := range s.cfg.regions().IDs() {
+		b, err := disk.New(filepath.Join(s.cfg.Data, "regions", string(id), "blobs"))
+		if err != nil {
+			return fmt.Errorf("region %s blobs: %w", id, err)
+		}
+		s.blobs[id] = b
+	}
+	return nil
+}
+
+func (s *Server) openMetadata(ctx context.Context) error {
 	var err error
 	if pg := s.cfg.Postgres; pg != nil {
 		if s.dir, err = sqlstore.OpenPostgresDirectory(ctx, pg.Directory); err != nil {
@@ -146,7 +175,7 @@ func (s *Server) unsealDev(ctx context.Context) error {
 // compose puts the services together, each behind its policy wrappers.
 func (s *Server) compose() {
 	stores := regionStores{s}
-	ledger := consent.NewLedger(stores, s.keys, nil)
+	ledger := consent.NewLedger(stores, shredder{s}, nil)
 	recs := records.New(stores, s.keys, s.cfg.codec)
 	// Devices reach records only through the audit log and the consent
 	// gate; staff only through the audit log and an approved grant.
@@ -155,7 +184,10 @@ func (s *Server) compose() {
 		deviceRecords = consent.NewGate(ledger, recs)
 	}
 	staffAccess := approval.New(s.dir, ledger, recs, s.logs, approval.Config{Quorum: s.cfg.Quorum})
-	accounts := audit.WrapAccounts(account.New(s.dir, stores, s.keys, s.cfg.Account), s.logs)
+	acfg := s.cfg.Account
+	acfg.Erase = s.eraseBlobs
+	accounts := audit.WrapAccounts(account.New(s.dir, stores, s.keys, acfg), s.logs)
+	s.photos = photos.New(stores, ledger, s.keys, s.logs, s.cfg.Photos)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -177,6 +209,7 @@ func (s *Server) compose() {
 		StaffAdmin: staff.NewManager(s.dir, s.logs),
 		Access:     staffAccess,
 		Audit:      s.logs,
+		Photos:     s.photos,
 		Regions:    s,
 	}, s.cfg.HTTP, s.cfg.Logger, reg, reg)
 }
@@ -386,3 +419,38 @@ func (r regionStores) HomeFor(country string) candor.RegionID {
 func (r regionStores) Accounts(id candor.RegionID) (account.Accounts, error) { return r.store(id) }
 func (r regionStores) Consent(id candor.RegionID) (consent.Store, error)     { return r.store(id) }
 func (r regionStores) Records(id candor.RegionID) (records.Store, error)     { return r.store(id) }
+func (r regionStores) Uploads(id candor.RegionID) (store.Uploads, error)     { return r.store(id) }
+
+func (r regionStores) Blobs(id candor.RegionID) (blobs.Store, error) {
+	b, ok := r.s.blobs[id]
+	if !ok {
+		return nil, candor.Errorf(candor.WrongRegion, "region %s is not served by this server", id)
+	}
+	return b, nil
+}
+
+// shredder destroys what a withdrawn category leaves outside the region's
+// database: the directory's half of its data key, and its blobs.
+type shredder struct{ s *Server }
+
+func (x shredder) Shred(ctx context.Context, p candor.Principal, c candor.Category) error {
+	if err := x.s.keys.Shred(ctx, p.Account, c); err != nil {
+		return err
+	}
+	if b, ok := x.s.blobs[p.Region]; ok {
+		if _, err := b.DeletePrefix(ctx, photos.Prefix(p.Account, c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eraseBlobs deletes every blob of a deleted account.
+func (s *Server) eraseBlobs(ctx context.Context, p candor.Principal) error {
+	b, ok := s.blobs[p.Region]
+	if !ok {
+		return nil
+	}
+	_, err := b.DeletePrefix(ctx, "accounts/"+strings.ToLower(string(p.Account))+"/")
+	return err
+}
