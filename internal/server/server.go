@@ -288,11 +288,25 @@ func (s *Server) Background(ctx context.Context) {
 			s.verifyLogs(ctx)
 			verified = true
 		}
+		if !s.keys.Sealed() {
+			s.expireUploads(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		case <-tick.C:
+		}
+	}
+}
+
+// expireUploads deletes photo uploads abandoned before completing.
+func (s *Server) expireUploads(ctx context.Context) {
+	for _, id := range s.cfg.regions().IDs() {
+		if n, err := s.photos.Expire(ctx, id); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error("expiring abandoned uploads failed; will retry", "region", id, "err", err)
+		} else if n > 0 {
+			s.cfg.Logger.Info("abandoned uploads deleted", "region", id, "count", n)
 		}
 	}
 }

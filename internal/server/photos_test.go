@@ -1,0 +1,250 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/server"
+	"github.com/candorcloud/candor/internal/server/servertest"
+)
+
+// cutAfter is an HTTP transport that fails every request once n photo
+// parts went through: a connection lost in the middle of an upload.
+type cutAfter struct {
+	n     int64
+	parts atomic.Int64
+}
+
+func (c *cutAfter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.Contains(r.URL.Path, "/parts/") && c.parts.Add(1) > c.n {
+		return nil, errors.New("connection lost")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func writePhotos(t *testing.T, dir string, sizes ...int) map[[32]byte]bool {
+	t.Helper()
+	os.MkdirAll(dir, 0o700)
+	sums := map[[32]byte]bool{}
+	for i, size := range sizes {
+		b := make([]byte, size)
+		rand.Read(b)
+		copy(b, "\xff\xd8\xff\xe0")
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("IMG_%04d.jpg", i)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sums[sha256.Sum256(b)] = true
+	}
+	return sums
+}
+
+func phoneWith(t *testing.T, env *servertest.Env, imei string, opts ...client.Option) *client.Client {
+	t.Helper()
+	c, err := client.Init(t.TempDir(), client.Config{Server: env.URL, IMEI: imei, Phone: "+919812345678", Country: "IN"},
+		append([]client.Option{client.WithKDF(testKDF), client.WithKDFFloor(testKDF)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Photos upload in sealed parts, resume after a cut connection without
+// starting over, restore byte-identical on another phone, and never sit in
+// the clear in the blob store.
+func TestPhotosResumeAndRestore(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t)
+	src := t.TempDir()
+	want := writePhotos(t, src, 9<<20+12345, 300_000, 100_000, 0)
+
+	cut := &cutAfter{n: 1}
+	a := phoneWith(t, env, canaryIMEI, client.WithHTTPClient(&http.Client{Transport: cut}))
+	if n, err := a.Photos().Import(src); err != nil || n != 4 {
+		t.Fatalf("import: %d %v", n, err)
+	}
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil, candor.Photos); err == nil {
+		t.Fatal("the sync survived a lost connection")
+	}
+	// Resume on the same phone with a working connection: the part that
+	// arrived is not sent again.
+	counter := &cutAfter{n: 1 << 30}
+	a2, err := client.Open(a.Dir(), client.WithHTTPClient(&http.Client{Transport: counter}), client.WithKDF(testKDF), client.WithKDFFloor(testKDF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a2.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.parts.Load(); got != 5 { // 3 parts of the big photo + 3 small - 1 already sent
+		t.Fatalf("the resumed sync sent %d parts, want 5", got)
+	}
+
+	b := newPhone(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := b.Photos().List()
+	if len(ps) != 4 {
+		t.Fatalf("phone B has %d photos", len(ps))
+	}
+	for _, p := range ps {
+		data, err := os.ReadFile(p.File)
+		if err != nil || !want[sha256.Sum256(data)] {
+			t.Fatalf("restored %s is not byte-identical: %v", p.Name, err)
+		}
+	}
+
+	// No 32-byte run of any photo appears in the server's data folder.
+	big, _ := os.ReadFile(filepath.Join(src, "IMG_0000.jpg"))
+	for _, off := range []int{5000, 4 << 20, 9 << 20} {
+		needle := big[off : off+32]
+		filepath.WalkDir(env.Data, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if data, _ := os.ReadFile(path); bytes.Contains(data, needle) {
+					t.Errorf("photo bytes in the clear in %s", path)
+				}
+			}
+			return nil
+		})
+	}
+
+	// Turning photos off deletes every blob of the account.
+	if _, err := a2.SetConsent(ctx, candor.Photos, false); err != nil {
+		t.Fatal(err)
+	}
+	filepath.WalkDir(filepath.Join(env.Data, "regions"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.Contains(path, "/blobs/") && strings.Contains(path, "part-") {
+			t.Errorf("a blob outlived the opt-out: %s", path)
+		}
+		return nil
+	})
+}
+
+// Ranged reads, tampered parts, de-duplication, the size limit and the
+// shape of parts, through the API.
+func TestPhotoAPI(t *testing.T) {
+	cfg := server.Config{}
+	cfg.Photos.MaxSize = 10 << 20
+	env := servertest.StartWith(t, cfg)
+	r, _ := signup(t, env, "IN")
+	hash := randomBytes(32)
+	if a := r.call("POST", "/v1/photos/uploads", api.UploadCreate{Size: 5, Hash: hash}, nil); a.status != 403 || a.error().Code != "consent_required" {
+		t.Fatalf("upload with photos off: %d %s", a.status, a.body)
+	}
+	r.consent("photos", true)
+	if a := r.call("POST", "/v1/photos/uploads", api.UploadCreate{Size: 11 << 20, Hash: hash}, nil); a.status != 413 {
+		t.Fatalf("too big: %d %s", a.status, a.body)
+	}
+	photo := make([]byte, api.PartSize+1000)
+	rand.Read(photo)
+	var up api.Upload
+	r.must("POST", "/v1/photos/uploads", api.UploadCreate{Size: int64(len(photo)), Hash: hash}, &up)
+	if up.Parts != 2 || len(up.Received) != 0 {
+		t.Fatalf("upload: %+v", up)
+	}
+	put := func(n int, b []byte) answer {
+		return r.send("PUT", fmt.Sprintf("/v1/photos/uploads/%s/parts/%d", up.ID, n), "application/octet-stream", b)
+	}
+	if a := put(1, photo[api.PartSize-1:]); a.status != 413 {
+		t.Fatalf("a part too long: %d %s", a.status, a.body)
+	}
+	if a := put(0, photo[:100]); a.status != 400 {
+		t.Fatalf("a part too short: %d %s", a.status, a.body)
+	}
+	if a := put(2, photo[:10]); a.status != 400 {
+		t.Fatalf("a part that does not exist: %d %s", a.status, a.body)
+	}
+	if a := put(0, photo[:api.PartSize]); a.status != 200 {
+		t.Fatalf("part 0: %d %s", a.status, a.body)
+	}
+	if a := r.call("POST", "/v1/photos/uploads/"+up.ID+"/complete", nil, nil); a.status != 409 {
+		t.Fatalf("complete with a part missing: %d %s", a.status, a.body)
+	}
+	put(1, photo[api.PartSize:])
+	r.must("POST", "/v1/photos/uploads/"+up.ID+"/complete", nil, &up)
+	if up.Blob == "" {
+		t.Fatal("no blob")
+	}
+	// The same photo again: the account has it; nothing to send.
+	var again api.Upload
+	r.must("POST", "/v1/photos/uploads", api.UploadCreate{Size: int64(len(photo)), Hash: hash}, &again)
+	if again.Blob != up.Blob {
+		t.Fatalf("de-duplication: %+v", again)
+	}
+	// Another account with the same hash gets nothing of it.
+	other, _ := signup(t, env, "IN")
+	other.consent("photos", true)
+	var theirs api.Upload
+	other.must("POST", "/v1/photos/uploads", api.UploadCreate{Size: int64(len(photo)), Hash: hash}, &theirs)
+	if theirs.Blob != "" {
+		t.Fatal("de-duplication crossed accounts")
+	}
+	if a := other.call("GET", "/v1/photos/blobs/"+up.Blob, nil, nil); a.status != 404 {
+		t.Fatalf("another account's photo: %d", a.status)
+	}
+
+	get := func(rng string) (int, []byte) {
+		req, _ := http.NewRequest("GET", env.URL+"/v1/photos/blobs/"+up.Blob, nil)
+		req.Header.Set("Authorization", "Bearer "+r.token)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var buf bytes.Buffer
+		buf.ReadFrom(resp.Body)
+		return resp.StatusCode, buf.Bytes()
+	}
+	if code, body := get(""); code != 200 || !bytes.Equal(body, photo) {
+		t.Fatalf("whole photo: %d, %d bytes", code, len(body))
+	}
+	from := api.PartSize - 10
+	if code, body := get(fmt.Sprintf("bytes=%d-%d", from, from+99)); code != 206 || !bytes.Equal(body, photo[from:from+100]) {
+		t.Fatalf("range across parts: %d", code)
+	}
+	if code, body := get("bytes=-7"); code != 206 || !bytes.Equal(body, photo[len(photo)-7:]) {
+		t.Fatalf("suffix range: %d", code)
+	}
+	if code, _ := get("bytes=99999999-"); code != 400 {
+		t.Fatalf("range past the end: %d", code)
+	}
+
+	// A flipped byte in a stored part is an integrity error, not data.
+	var part string
+	filepath.WalkDir(env.Data, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, up.Blob+"/part-000000") {
+			part = path
+		}
+		return nil
+	})
+	data, _ := os.ReadFile(part)
+	data[1000] ^= 1
+	os.WriteFile(part, data, 0o600)
+	if code, body := get(""); code != 500 || !strings.Contains(string(body), "integrity") {
+		t.Fatalf("tampered part: %d %s", code, body[:min(len(body), 200)])
+	}
+}
