@@ -13,6 +13,23 @@ import (
 
 const benchContacts = 10_000
 
+// interleave runs b.N rounds of two variants, alternating which goes
+// first so that neither profits from the machine's drift, and returns the
+// time each took in all.
+func interleave(b *testing.B, one, two func() time.Duration) (t1, t2 time.Duration) {
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			t1 += one()
+			t2 += two()
+		} else {
+			t2 += two()
+			t1 += one()
+		}
+	}
+	return t1, t2
+}
+
 // pushRound creates an account, turns contacts on and pushes benchContacts
 // vCards over HTTP in pages of 500, as a phone's first sync does. It returns
 // the time the pushes took.
@@ -21,6 +38,13 @@ func pushRound(b *testing.B, env *servertest.Env, cards [][]byte) time.Duration 
 	r, _ := signup(b, env, "IN")
 	epoch := r.consent("contacts", true)
 	start := time.Now()
+	pushCards(b, r, epoch, cards)
+	return time.Since(start)
+}
+
+// pushCards pushes vCards as new contacts in pages of 500.
+func pushCards(b *testing.B, r *raw, epoch int64, cards [][]byte) {
+	b.Helper()
 	for i := 0; i < len(cards); i += 500 {
 		changes := make([]api.Change, 0, 500)
 		for _, c := range cards[i:min(i+500, len(cards))] {
@@ -32,7 +56,6 @@ func pushRound(b *testing.B, env *servertest.Env, cards [][]byte) time.Duration 
 			b.Fatalf("push: %+v", resp.Results[:1])
 		}
 	}
-	return time.Since(start)
 }
 
 func benchCards() [][]byte {
@@ -63,17 +86,9 @@ func BenchmarkPushContacts(b *testing.B) {
 				return servertest.StartWith(b, cfg)
 			}
 			sealed, plain := start(true), start(false)
-			var tSealed, tPlain time.Duration
-			b.ResetTimer()
-			for i := range b.N {
-				if i%2 == 0 {
-					tSealed += pushRound(b, sealed, cards)
-					tPlain += pushRound(b, plain, cards)
-				} else {
-					tPlain += pushRound(b, plain, cards)
-					tSealed += pushRound(b, sealed, cards)
-				}
-			}
+			tSealed, tPlain := interleave(b,
+				func() time.Duration { return pushRound(b, sealed, cards) },
+				func() time.Duration { return pushRound(b, plain, cards) })
 			n := float64(b.N * benchContacts)
 			b.ReportMetric(n/tSealed.Seconds(), "sealed-records/s")
 			b.ReportMetric(n/tPlain.Seconds(), "plain-records/s")
@@ -89,13 +104,7 @@ func syncRound(b *testing.B, env *servertest.Env, cards [][]byte) time.Duration 
 	r, _ := signup(b, env, "IN")
 	epoch := r.consent("contacts", true)
 	start := time.Now()
-	for i := 0; i < len(cards); i += 500 {
-		changes := make([]api.Change, 0, 500)
-		for _, c := range cards[i:min(i+500, len(cards))] {
-			changes = append(changes, api.Change{ID: candor.NewRecordID(), Data: c})
-		}
-		r.must("POST", "/v1/records/contacts", api.PushRequest{Epoch: epoch, Changes: changes}, nil)
-	}
+	pushCards(b, r, epoch, cards)
 	for since := int64(0); ; {
 		var feed api.Feed
 		r.must("GET", fmt.Sprintf("/v1/records/contacts?since=%d&limit=1000", since), nil, &feed)
@@ -116,17 +125,9 @@ func BenchmarkAuditedSync(b *testing.B) {
 	cards := benchCards()
 	audited := servertest.StartWith(b, server.Config{})
 	plain := servertest.StartWith(b, server.WithoutAudit(server.Config{}))
-	var tAudited, tPlain time.Duration
-	b.ResetTimer()
-	for i := range b.N {
-		if i%2 == 0 {
-			tAudited += syncRound(b, audited, cards)
-			tPlain += syncRound(b, plain, cards)
-		} else {
-			tPlain += syncRound(b, plain, cards)
-			tAudited += syncRound(b, audited, cards)
-		}
-	}
+	tAudited, tPlain := interleave(b,
+		func() time.Duration { return syncRound(b, audited, cards) },
+		func() time.Duration { return syncRound(b, plain, cards) })
 	n := float64(2 * b.N * benchContacts)
 	b.ReportMetric(n/tAudited.Seconds(), "audited-records/s")
 	b.ReportMetric(n/tPlain.Seconds(), "unaudited-records/s")
@@ -164,17 +165,9 @@ func BenchmarkPhotoUpload(b *testing.B) {
 		return r
 	}
 	sealed, plain := start(false), start(true)
-	var tSealed, tPlain time.Duration
-	b.ResetTimer()
-	for i := range b.N {
-		if i%2 == 0 {
-			tSealed += uploadRound(b, sealed, photo)
-			tPlain += uploadRound(b, plain, photo)
-		} else {
-			tPlain += uploadRound(b, plain, photo)
-			tSealed += uploadRound(b, sealed, photo)
-		}
-	}
+	tSealed, tPlain := interleave(b,
+		func() time.Duration { return uploadRound(b, sealed, photo) },
+		func() time.Duration { return uploadRound(b, plain, photo) })
 	mb := float64(b.N*len(photo)) / 1e6
 	b.ReportMetric(mb/tSealed.Seconds(), "sealed-MB/s")
 	b.ReportMetric(mb/tPlain.Seconds(), "plain-MB/s")
