@@ -699,7 +699,10 @@ saw: a rolled-back or forked log is refused, not shown.`,
 			for _, a := range log {
 				line := fmt.Sprintf("%s  %-22s %-14s %-8s %s", a.Time.Format("2006-01-02 15:04:05"), a.Actor, a.Action, a.Outcome, a.Category)
 				if a.Reason != "" {
-					line += fmt.Sprintf("  reason %q approved by %s", a.Reason, strings.Join(a.Approvers, ", "))
+					line += fmt.Sprintf("  reason %q", a.Reason)
+				}
+				if len(a.Approvers) > 0 {
+					line += " approved by " + strings.Join(a.Approvers, ", ")
 				}
 				fmt.Fprintln(out, line)
 			}

@@ -17,6 +17,7 @@ import (
 type Directory interface {
 	store.Approvals
 	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
+	ListStaff(ctx context.Context) ([]store.Staff, error)
 }
 
 // Consent gives the consent epoch of an account's category.
@@ -170,8 +171,28 @@ func (s *Service) load(ctx context.Context, id string) (store.AccessRequest, []s
 	r, a, err := s.dir.AccessRequest(ctx, id)
 	if candor.Is(err, candor.NotFound) {
 		return r, a, candor.E(candor.NotFound, "no such access request")
+	} else if err != nil {
+		return r, a, err
 	}
-	return r, a, err
+	// An approver whose identity was revoked no longer vouches for
+	// anything: their approvals stop counting.
+	staff, err := s.dir.ListStaff(ctx)
+	if err != nil {
+		return r, nil, err
+	}
+	revoked := map[string]bool{}
+	for _, st := range staff {
+		if !st.Revoked.IsZero() {
+			revoked[st.ID] = true
+		}
+	}
+	kept := a[:0]
+	for _, ap := range a {
+		if !revoked[ap.Approver] {
+			kept = append(kept, ap)
+		}
+	}
+	return r, kept, nil
 }
 
 // Status returns a request, its approvals and, if it may be used now, the
@@ -246,7 +267,14 @@ func (s *Service) ApproveAsOwner(ctx context.Context, p candor.Principal, id str
 }
 
 // SetOwnerApproval turns on or off the owner's own approval of staff
-// access to their account.
+// access to their account, for requests made from then on.
 func (s *Service) SetOwnerApproval(ctx context.Context, p candor.Principal, required bool) error {
-	return s.dir.SetOwnerApproval(ctx, p.Account, required)
+	actor, _ := s.logs.Device(p.Device)
+	ev := audit.Event{Actor: actor, Action: audit.ActionOwnerSetting, Outcome: audit.OK, Region: string(p.Region)}
+	ev.Account, _ = s.logs.Account(p.Account)
+	ev.Code = "off"
+	if required {
+		ev.Code = "on"
+	}
+	return s.dir.SetOwnerApproval(s.logs.Attach(ctx, ev), p.Account, required)
 }

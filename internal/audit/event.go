@@ -28,6 +28,7 @@ const (
 	ActionRequest       = "grant.request"
 	ActionApprove       = "grant.approve"
 	ActionOwnerApprove  = "grant.owner-approve"
+	ActionOwnerSetting  = "grant.owner-setting"
 	ActionRevokeGrant   = "grant.revoke"
 	ActionStaffAdd      = "staff.add"
 	ActionStaffRevoke   = "staff.revoke"
@@ -56,6 +57,7 @@ type Event struct {
 	Account   string    `json:"account,omitempty"` // account pseudonym
 	Category  string    `json:"category,omitempty"`
 	Grant     string    `json:"grant,omitempty"`
+	Subject   string    `json:"subject,omitempty"`   // the staff identity created or revoked
 	Count     int       `json:"count,omitempty"`     // records read or written
 	Reason    string    `json:"reason,omitempty"`    // a grant's reason, as the requester gave it
 	Approvers []string  `json:"approvers,omitempty"` // staff ids

@@ -6,7 +6,12 @@
 // A blob store holds only ciphertext: objects are sealed before they are
 // put, by the layer above. Keys are made by Candor, never from user input:
 // lowercase letters, digits and the characters "/_-." only, no "..", no
-// leading or trailing "/", at most 512 bytes.
+// "." segment, no empty segment, no leading or trailing "/", at most 512
+// bytes and at most 255 bytes between slashes (a file name on a disk).
+//
+// Keys are laid out as paths: a key should not also be the directory of
+// other keys ("a" and "a/b"). A store may refuse such a Put with
+// candor.Conflict (the disk store does) or keep both (an S3 bucket may).
 package blobs
 
 import (
@@ -19,31 +24,41 @@ import (
 )
 
 // Store keeps objects by key. Errors: a missing object is candor.NotFound;
-// a malformed key is candor.Invalid. All methods are safe for concurrent
-// use.
+// a malformed key or prefix is candor.Invalid; a store that cannot be
+// reached is candor.Unavailable. All methods are safe for concurrent use.
 type Store interface {
 	// Put stores size bytes read from r at key, replacing any object there.
 	// Readers see the old object or the new one, never a part: a Put that
-	// fails or is cancelled leaves the old object (or none). It fails if r
-	// yields more or fewer than size bytes.
+	// fails or is cancelled leaves the old object (or none). It fails with
+	// candor.Invalid if r yields more or fewer than size bytes.
 	Put(ctx context.Context, key string, r io.Reader, size int64) error
-	// Get opens the object at key and returns its size.
+	// Get opens the object at key and returns its size. The reader yields
+	// the object as it was when Get returned, even if it is replaced or
+	// deleted meanwhile; it may stop working once ctx is done. The caller
+	// closes it.
 	Get(ctx context.Context, key string) (io.ReadCloser, int64, error)
 	// Delete removes the object at key; an absent object is not an error.
 	Delete(ctx context.Context, key string) error
-	// List returns the keys that start with prefix, sorted.
+	// List returns the keys that start with prefix, sorted. The prefix is
+	// empty or ends with "/", so "a/" lists "a/x" but not "ab/x".
 	List(ctx context.Context, prefix string) ([]string, error)
 	// DeletePrefix removes every object whose key starts with prefix and
-	// reports how many. prefix must end with "/".
+	// reports how many. prefix must end with "/". Objects put while it runs
+	// may or may not be removed.
 	DeletePrefix(ctx context.Context, prefix string) (int, error)
 }
 
 var keyPattern = regexp.MustCompile(`^[a-z0-9_.-]+(/[a-z0-9_.-]+)*$`)
 
-// CheckKey validates a key.
+// CheckKey validates a key: nil, or a candor.Invalid error.
 func CheckKey(key string) error {
 	if len(key) == 0 || len(key) > 512 || !keyPattern.MatchString(key) || strings.Contains(key, "..") {
 		return candor.E(candor.Invalid, "malformed blob key")
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "." || len(seg) > 255 {
+			return candor.E(candor.Invalid, "malformed blob key")
+		}
 	}
 	return nil
 }

@@ -51,6 +51,12 @@ func (c *Ceremony) StartRekey(ctx context.Context, n, k int, recipients []string
 	}
 	c.rekey = &rekey{n: n, k: k, recipients: recips, keys: publicKeys(recipients)}
 	c.mu.Unlock()
+	started := event("staff", audit.ActionRekey, audit.OK, nil)
+	started.Code = "started: waiting for the current custodians' shares"
+	if err := c.logs.Append(ctx, audit.Directory, started); err != nil {
+		c.CancelRekey()
+		return Status{}, err
+	}
 	return c.Status(ctx)
 }
 

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -54,16 +56,21 @@ func (h *Handler) staffAdd(w http.ResponseWriter, r *http.Request, who staff.Ide
 		h.writeError(w, r, err)
 		return
 	}
-	roles := make([]staff.Role, len(req.Roles))
-	for i, s := range req.Roles {
-		roles[i] = staff.Role(s)
+	roles, err := staff.ParseRoles(strings.Join(req.Roles, ","))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
 	}
 	id, token, err := h.svc.StaffAdmin.Add(r.Context(), who, req.Name, roles)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, api.StaffAdded{ID: id.ID, Name: id.Name, Roles: req.Roles, Token: token})
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	writeJSON(w, http.StatusCreated, api.StaffAdded{ID: id.ID, Name: id.Name, Roles: names, Token: token})
 }
 
 func (h *Handler) staffList(w http.ResponseWriter, r *http.Request, who staff.Identity) {
@@ -261,7 +268,7 @@ func (h *Handler) auditConsistency(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := h.svc.Audit.ProveConsistency(r.Context(), r.PathValue("log"), old, n)
 	if err != nil {
-		h.writeError(w, r, candor.Wrap(candor.Invalid, "no such consistency proof: check the sizes", err))
+		h.writeError(w, r, proofError(err, "no such consistency proof: check the sizes"))
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Proof{Proof: hashes(p)})
@@ -277,7 +284,7 @@ func (h *Handler) auditInclusion(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := h.svc.Audit.ProveInclusion(r.Context(), r.PathValue("log"), index, n)
 	if err != nil {
-		h.writeError(w, r, candor.Wrap(candor.Invalid, "no such inclusion proof: check the index and size", err))
+		h.writeError(w, r, proofError(err, "no such inclusion proof: check the index and size"))
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Proof{Proof: hashes(p)})
@@ -326,6 +333,16 @@ func (h *Handler) accessLog(w http.ResponseWriter, r *http.Request, p candor.Pri
 		out.Entries = append(out.Entries, api.AccessLogEntry{Index: pr.Entry.Index, Event: string(pr.Entry.Data), Proof: hashes(pr.Proof)})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// proofError keeps the kind of a Candor error (an unknown log is NotFound)
+// and calls a failure of the proof algorithm itself an invalid request.
+func proofError(err error, msg string) error {
+	var ce *candor.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return candor.Wrap(candor.Invalid, msg, err)
 }
 
 func hashes[P ~[]tlog.Hash](p P) [][]byte {

@@ -94,7 +94,21 @@ func TestStaffAccessNeedsTwoOtherApprovals(t *testing.T) {
 		t.Fatalf("granted read: %+v", read)
 	}
 	refused("a category outside the grant", se.eng.read(id, "notes"))
+	// An approver revoked afterwards no longer vouches for the grant.
+	var staffList api.StaffList
+	se.boot.must("GET", "/v1/staff", nil, &staffList)
+	var ap2 string
+	for _, s := range staffList.Staff {
+		if s.Name == "ap2" {
+			ap2 = s.ID
+		}
+	}
+	se.boot.must("DELETE", "/v1/staff/"+ap2, nil, nil)
+	refused("an approval by a revoked approver", se.eng.read(id, "contacts"))
 	refused("an approver using the engineer's grant", se.a1.read(id, "contacts"))
+	if a := se.a2.read(id, "contacts"); a.status != 401 {
+		t.Fatalf("a revoked identity: %d %s", a.status, a.body)
+	}
 	if a := se.boot.read(id, "contacts"); a.status != 403 {
 		t.Fatalf("the bootstrap identity read personal data: %d", a.status)
 	}
@@ -132,7 +146,7 @@ func TestStaffAccessNeedsTwoOtherApprovals(t *testing.T) {
 			t.Fatal("an unverified entry")
 		}
 	}
-	if reads != 1 || denied != 6 || syncs == 0 {
+	if reads != 1 || denied != 7 || syncs == 0 {
 		t.Fatalf("access log: %d reads, %d refused reads, %d syncs: %+v", reads, denied, syncs, log)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -64,6 +65,8 @@ type Postgres struct {
 	Regions   map[candor.RegionID]string `json:"regions"`
 }
 
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
 // LoadConfig reads a JSON configuration file. Unknown fields are errors, so
 // a misspelt setting is not silently ignored.
 func LoadConfig(path string) (Config, error) {
@@ -108,6 +111,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Name == "" {
 		c.Name = "candor"
+	}
+	if !namePattern.MatchString(c.Name) {
+		return fmt.Errorf("name %q: use 1 to 64 letters, digits, dots, dashes or underscores (it names the audit signing key)", c.Name)
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

@@ -48,6 +48,7 @@ type Server struct {
 	photos   *photos.Service
 	handler  http.Handler
 	wake     chan struct{} // starts background work at once
+	signed   time.Time     // when checkpoints were last signed (Background only)
 }
 
 // New opens the stores, composes the services and, in dev mode, unseals the
@@ -290,6 +291,9 @@ func (s *Server) Background(ctx context.Context) {
 		}
 		if !s.keys.Sealed() {
 			s.expireUploads(ctx)
+			if time.Since(s.signed) > time.Minute {
+				s.signCheckpoints(ctx)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -298,6 +302,19 @@ func (s *Server) Background(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// signCheckpoints signs a checkpoint of every log that grew, so that a log
+// cannot be rewritten or truncated below a signed size without the
+// signing key, even when nobody has asked for a proof.
+func (s *Server) signCheckpoints(ctx context.Context) {
+	for _, name := range s.logs.Names() {
+		if _, err := s.logs.Checkpoint(ctx, name); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error("signing an audit checkpoint failed; will retry", "log", name, "err", err)
+			return
+		}
+	}
+	s.signed = time.Now()
 }
 
 // expireUploads deletes photo uploads abandoned before completing.

@@ -98,11 +98,13 @@ func (m *Manager) Add(ctx context.Context, by Identity, name string, roles []Rol
 		return Identity{}, "", candor.E(candor.Invalid, "a staff name is 1 to 100 characters")
 	}
 	if err := CheckRoles(roles); err != nil {
+		m.logs.Append(ctx, audit.Directory, m.event(by, audit.ActionStaffAdd, audit.Denied, candor.KindOf(err).Code()))
 		return Identity{}, "", err
 	}
+	id := candor.NewID("stf")
 	ev := m.event(by, audit.ActionStaffAdd, audit.OK, "")
-	ev.Reason = fmt.Sprintf("roles %v", roles)
-	return m.create(m.logs.Attach(ctx, ev), name, roles)
+	ev.Subject, ev.Reason = id, fmt.Sprintf("roles %v", roles)
+	return m.create(m.logs.Attach(ctx, ev), id, name, roles)
 }
 
 // Revoke revokes an identity at once; only the bootstrap identity and
@@ -113,7 +115,7 @@ func (m *Manager) Revoke(ctx context.Context, by Identity, id string) error {
 		return candor.E(candor.Forbidden, "only an administrator (or the bootstrap identity) may revoke staff")
 	}
 	ev := m.event(by, audit.ActionStaffRevoke, audit.OK, "")
-	ev.Grant = id
+	ev.Subject = id
 	return m.dir.RevokeStaff(m.logs.Attach(ctx, ev), id, m.now().UTC())
 }
 

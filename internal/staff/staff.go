@@ -73,11 +73,11 @@ func hashToken(token string) []byte {
 }
 
 // create stores a new identity and returns it with its token, shown once.
-func (s *Service) create(ctx context.Context, name string, roles []Role) (Identity, string, error) {
+func (s *Service) create(ctx context.Context, staffID, name string, roles []Role) (Identity, string, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	id := Identity{ID: candor.NewID("stf"), Name: name, Roles: roles}
+	id := Identity{ID: staffID, Name: name, Roles: roles}
 	rs := make([]string, len(roles))
 	for i, r := range roles {
 		rs[i] = string(r)
@@ -92,7 +92,7 @@ func (s *Service) create(ctx context.Context, name string, roles []Role) (Identi
 // Bootstrap creates the bootstrap identity. The server calls it once, right
 // after the key ceremony, and hands its token to whoever ran init.
 func (s *Service) Bootstrap(ctx context.Context) (Identity, string, error) {
-	return s.create(ctx, "bootstrap", []Role{Bootstrap})
+	return s.create(ctx, candor.NewID("stf"), "bootstrap", []Role{Bootstrap})
 }
 
 var errToken = candor.E(candor.Unauthenticated, "the staff token is not valid (CANDOR_STAFF_TOKEN)")
