@@ -2,11 +2,14 @@
 # whole test suite; .ci/run runs exactly it.
 #
 # The tests that need services read them from the environment, which make
-# passes through to every command: CANDOR_TEST_POSTGRES (a PostgreSQL URL)
-# and, from issue 6 on, CANDOR_TEST_NATS. Without them those tests skip with
-# a message saying so. For example:
+# passes through to every command: CANDOR_TEST_POSTGRES (a PostgreSQL URL),
+# CANDOR_TEST_NATS and CANDOR_TEST_S3 (an S3-compatible server, as
+# http://ACCESS:SECRET@HOST:PORT/BUCKET; each test works under a fresh
+# prefix of the bucket). Without them those tests skip with a message saying
+# so. .ci/run sets all three, starting versitygw for S3. For example:
 #
 #   CANDOR_TEST_POSTGRES='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' make test
+#   CANDOR_TEST_S3='http://candor:candor-secret-key@127.0.0.1:7070/candor-test' make bench
 
 GO       ?= go
 DATA     ?= ./data
@@ -33,9 +36,10 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: the server benchmarks (sealed vs plain record path, end to end over HTTP)
+## bench: the server benchmarks (sealed vs plain record path, end to end over HTTP) and the blob stores' MB/s (disk; S3 with CANDOR_TEST_S3)
 bench:
 	$(GO) test -run '^$$' -bench . ./internal/server/...
+	$(GO) test -run '^$$' -bench . ./internal/blobs/...
 
 ## fuzz-smoke: run every committed fuzz target for FUZZTIME each (default 10s)
 fuzz-smoke:

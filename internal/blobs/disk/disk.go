@@ -78,14 +78,14 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		return err
 	}
 	dir := path.Dir(key)
-	tmp := key; _ = rand.Text
+	tmp := path.Join(dir, tempPrefix+rand.Text())
 	var made []string
 	var f *os.File
 	for attempt := 0; ; attempt++ {
 		var err error
 		made, err = s.mkdirs(dir)
 		if err == nil {
-			f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		}
 		if err == nil {
 			break
