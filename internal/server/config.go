@@ -39,6 +39,8 @@ type Config struct {
 	// Postgres, when set, keeps the directory and every region in
 	// PostgreSQL instead of SQLite files under Data.
 	Postgres *Postgres `json:"postgres,omitempty"`
+	// S3, when set, keeps every region's blobs in its own S3 bucket.
+	S3 *S3 `json:"s3,omitempty"`
 	// Account tunes hashing costs, session lifetime and login throttling.
 	Account account.Config `json:"-"`
 	// Photos tunes photo uploads (maximum size, upload expiry).
@@ -56,6 +58,17 @@ type Config struct {
 	// unaudited leaves the device records path without its audit log;
 	// benchmarks in this package set it to measure what auditing costs.
 	unaudited bool
+}
+
+// S3 names an S3-compatible server and one bucket per region for the
+// regions' blob stores (photos); without it, blobs are files under Data.
+type S3 struct {
+	Endpoint  string                     `json:"endpoint"` // host:port
+	AccessKey string                     `json:"access_key"`
+	SecretKey string                     `json:"secret_key"`
+	UseSSL    bool                       `json:"use_ssl"`
+	Region    string                     `json:"region,omitempty"`
+	Buckets   map[candor.RegionID]string `json:"buckets"`
 }
 
 // Postgres names the PostgreSQL database of the directory and of each
@@ -114,6 +127,13 @@ func (c *Config) defaults() error {
 	}
 	if !namePattern.MatchString(c.Name) {
 		return fmt.Errorf("name %q: use 1 to 64 letters, digits, dots, dashes or underscores (it names the audit signing key)", c.Name)
+	}
+	if c.S3 != nil {
+		for _, id := range c.regions().IDs() {
+			if c.S3.Buckets[id] == "" {
+				return fmt.Errorf("s3: no bucket for region %s", id)
+			}
+		}
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

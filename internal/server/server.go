@@ -24,6 +24,7 @@ import (
 	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/blobs"
 	"github.com/candorcloud/candor/internal/blobs/disk"
+	"github.com/candorcloud/candor/internal/blobs/s3"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/httpapi"
@@ -105,12 +106,24 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openMetadata(ctx); err != nil {
 		return err
 	}
-	return s.openBlobs()
+	return s.openBlobs(ctx)
 }
 
-// openBlobs opens each region's blob store: a folder under the data folder.
-func (s *Server) openBlobs() error {
+// openBlobs opens each region's blob store: its S3 bucket if configured,
+// else a folder under the data folder.
+func (s *Server) openBlobs(ctx context.Context) error {
 	s.blobs = map[candor.RegionID]blobs.Store{}
+	if c := s.cfg.S3; c != nil {
+		for _, id := range s.cfg.regions().IDs() {
+			b, err := s3.New(ctx, s3.Config{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
+				UseSSL: c.UseSSL, Region: c.Region, Bucket: c.Buckets[id]})
+			if err != nil {
+				return fmt.Errorf("region %s blobs: %w", id, err)
+			}
+			s.blobs[id] = b
+		}
+		return nil
+	}
 	if s.cfg.Data == "" {
 		return errors.New("blobs: no data folder for the regions' blob stores")
 	}
