@@ -47,6 +47,7 @@ phone while it is off.`,
 		d.statusCommand(),
 		d.contactsCommand(),
 		d.notesCommand(),
+		d.smsCommand(),
 		d.deleteAccountCommand(),
 		d.accessLogCommand(),
 		d.staffAccessCommand(),
@@ -94,13 +95,10 @@ func (d *device) initCommand() *cobra.Command {
 	var cfg client.Config
 	var contacts, notes, sms, photos string
 	cmd := &cobra.Command{
-		Use:   "init --server URL --imei IMEI --phone E164 --country CC [--contacts FILE.vcf] [--notes DIR]",
+		Use:   "init --server URL --imei IMEI --phone E164 --country CC [--contacts FILE.vcf] [--notes DIR] [--sms FILE.xml]",
 		Short: "Set up a new phone in the state folder (sends nothing)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if sms != "" {
-				return candor.E(candor.Invalid, "--sms is not yet supported")
-			}
 			if photos != "" {
 				return candor.E(candor.Invalid, "--photos is not yet supported")
 			}
@@ -110,6 +108,10 @@ func (d *device) initCommand() *cobra.Command {
 				return err
 			}
 			nc, nn, err := importInto(c, contacts, notes)
+			var smsRes client.ImportResult
+			if err == nil && sms != "" {
+				smsRes, err = importSMSFile(c, sms)
+			}
 			if err != nil {
 				if fresh {
 					os.RemoveAll(d.state) // leave no half-made phone behind
@@ -117,6 +119,9 @@ func (d *device) initCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "phone ready with %d contacts and %d notes; nothing was sent\n", nc, nn)
+			if sms != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), describeSMSImport(smsRes))
+			}
 			return nil
 		},
 	}
@@ -127,7 +132,7 @@ func (d *device) initCommand() *cobra.Command {
 	f.StringVar(&cfg.Country, "country", "", "ISO 3166 country code, e.g. IN")
 	f.StringVar(&contacts, "contacts", "", "a vCard file to load into the phone's address book")
 	f.StringVar(&notes, "notes", "", "a folder of text files to load as notes (title = file name)")
-	f.StringVar(&sms, "sms", "", "an SMS Backup & Restore XML file (not yet supported)")
+	f.StringVar(&sms, "sms", "", "an SMS Backup & Restore XML file of text messages to load")
 	f.StringVar(&photos, "photos", "", "a folder of photos (not yet supported)")
 	for _, n := range []string{"server", "imei", "phone", "country"} {
 		cmd.MarkFlagRequired(n)

@@ -70,7 +70,7 @@ func TestDeviceWalk(t *testing.T) {
 	a, bph := filepath.Join(dir, "A"), filepath.Join(dir, "B")
 	const email, password = "oriel@example.invalid", "Orchid-Lantern-7731!"
 
-	if code, _, errs := cli(t, "", "device", "--state", a, "init", "--server", env.URL, "--imei", "356938035643809", "--phone", "+919812345678", "--country", "IN", "--sms", "x.xml"); code != exitFailure || !strings.Contains(errs, "not yet supported") {
+	if code, _, errs := cli(t, "", "device", "--state", a, "init", "--server", env.URL, "--imei", "356938035643809", "--phone", "+919812345678", "--country", "IN", "--sms", "x.xml"); code != exitFailure || !strings.Contains(errs, "cannot open the SMS file") {
 		t.Errorf("init --sms: exit %d %q", code, errs)
 	}
 	ok(t, "", "device", "--state", a, "init", "--server", env.URL, "--imei", "356938035643809", "--phone", "+919812345678", "--country", "IN", "--contacts", vcf, "--notes", notes)
