@@ -264,9 +264,22 @@ func testDeletePrefix(t *testing.T, s blobs.Store) {
 	}
 	wantList(t, s, "", "a-1", "ab/x", "b/a/1")
 
-	// Many objects, more than one page of a listing or batch of a delete.
-	for i := range 1100 {
-		put(t, s, fmt.Sprintf("many/%04d", i), nil)
+	// Many objects, more than one page of a listing or batch of a delete,
+	// put by 8 goroutines (a disk store syncs each).
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < 1100; i += 8 {
+				if err := s.Put(t.Context(), fmt.Sprintf("many/%04d", i), bytes.NewReader(nil), 0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
 	}
 	n, err = s.DeletePrefix(t.Context(), "many/")
 	must(t, err)
@@ -343,15 +356,17 @@ func testMalformedKeys(t *testing.T, s blobs.Store) {
 
 func testLongKeys(t *testing.T, s blobs.Store) {
 	seg := strings.Repeat("s", 255)
-	longest := seg + "/" + seg                                              // 511 bytes
-	for _, k := range []string{longest, strings.Repeat("a/", 255) + "ab"} { // 511 and 512 bytes
+	longest := seg + "/" + seg
+	// Keys of 511 and 512 bytes, with 255-byte segments.
+	for _, k := range []string{longest, seg + "/" + seg[1:] + "/x"} {
 		put(t, s, k, []byte("long"))
 		wantData(t, s, k, []byte("long"))
 		wantList(t, s, strings.Split(k, "/")[0]+"/", k)
 		must(t, s.Delete(t.Context(), k))
 		wantAbsent(t, s, k)
 	}
-	for _, k := range []string{strings.Repeat("s", 256), "a/" + strings.Repeat("s", 256), strings.Repeat("a/", 256) + "a"} {
+	// A 256-byte segment, alone or not, and a 513-byte key.
+	for _, k := range []string{strings.Repeat("s", 256), "a/" + strings.Repeat("s", 256), longest + "/x"} {
 		wantKind(t, fmt.Sprintf("Put of a %d-byte key", len(k)), s.Put(t.Context(), k, bytes.NewReader(nil), 0), candor.Invalid)
 	}
 }
@@ -479,7 +494,7 @@ func testConcurrentReplace(t *testing.T, s blobs.Store) {
 	errs := make(chan error, 8)
 	wg.Go(func() {
 		defer stop()
-		for i := range 40 {
+		for i := range 24 {
 			v := versions[(i+1)%2]
 			if err := s.Put(ctx, "hot", onlyReader{bytes.NewReader(v)}, int64(len(v))); err != nil {
 				errs <- fmt.Errorf("Put %d: %w", i, err)
@@ -513,5 +528,5 @@ func testConcurrentReplace(t *testing.T, s blobs.Store) {
 	}
 	total := 0
 	reads.Range(func(_, n any) bool { total += n.(int); return true })
-	t.Logf("%d whole reads during 40 replacements", total)
+	t.Logf("%d whole reads during 24 replacements", total)
 }
