@@ -48,6 +48,8 @@ phone while it is off.`,
 		d.contactsCommand(),
 		d.notesCommand(),
 		d.smsCommand(),
+		d.photosCommand(),
+		d.restoreCommand(),
 		d.deleteAccountCommand(),
 		d.accessLogCommand(),
 		d.staffAccessCommand(),
@@ -95,13 +97,10 @@ func (d *device) initCommand() *cobra.Command {
 	var cfg client.Config
 	var contacts, notes, sms, photos string
 	cmd := &cobra.Command{
-		Use:   "init --server URL --imei IMEI --phone E164 --country CC [--contacts FILE.vcf] [--notes DIR] [--sms FILE.xml]",
+		Use:   "init --server URL --imei IMEI --phone E164 --country CC [--contacts FILE.vcf] [--notes DIR] [--sms FILE.xml] [--photos DIR]",
 		Short: "Set up a new phone in the state folder (sends nothing)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if photos != "" {
-				return candor.E(candor.Invalid, "--photos is not yet supported")
-			}
 			fresh := isEmptyOrAbsent(d.state)
 			c, err := client.Init(d.state, cfg)
 			if err != nil {
@@ -112,6 +111,10 @@ func (d *device) initCommand() *cobra.Command {
 			if err == nil && sms != "" {
 				smsRes, err = importSMSFile(c, sms)
 			}
+			var np int
+			if err == nil && photos != "" {
+				np, err = c.Photos().Import(photos)
+			}
 			if err != nil {
 				if fresh {
 					os.RemoveAll(d.state) // leave no half-made phone behind
@@ -121,6 +124,9 @@ func (d *device) initCommand() *cobra.Command {
 			fmt.Fprintf(cmd.OutOrStdout(), "phone ready with %d contacts and %d notes; nothing was sent\n", nc, nn)
 			if sms != "" {
 				fmt.Fprintln(cmd.OutOrStdout(), describeSMSImport(smsRes))
+			}
+			if photos != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "%d photos in the gallery\n", np)
 			}
 			return nil
 		},
@@ -133,7 +139,7 @@ func (d *device) initCommand() *cobra.Command {
 	f.StringVar(&contacts, "contacts", "", "a vCard file to load into the phone's address book")
 	f.StringVar(&notes, "notes", "", "a folder of text files to load as notes (title = file name)")
 	f.StringVar(&sms, "sms", "", "an SMS Backup & Restore XML file of text messages to load")
-	f.StringVar(&photos, "photos", "", "a folder of photos (not yet supported)")
+	f.StringVar(&photos, "photos", "", "a folder of photos to copy into the phone's gallery")
 	for _, n := range []string{"server", "imei", "phone", "country"} {
 		cmd.MarkFlagRequired(n)
 	}
