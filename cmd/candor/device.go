@@ -401,8 +401,11 @@ func (p *progress) report(pr client.Progress) {
 	if p.bar == nil || phase != p.phase {
 		p.finish()
 		desc := string(pr.Category) + ": sending"
-		if pr.Phase == "pull" {
+		switch pr.Phase {
+		case "pull", "download":
 			desc = string(pr.Category) + ": receiving"
+		case "upload":
+			desc = string(pr.Category) + ": uploading (MB)"
 		}
 		p.bar = progressbar.NewOptions(pr.Total,
 			progressbar.OptionSetWriter(p.w),
