@@ -18,6 +18,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/blobs/s3"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
@@ -246,5 +247,67 @@ func TestPhotoAPI(t *testing.T) {
 	os.WriteFile(part, data, 0o600)
 	if code, body := get(""); code != 500 || !strings.Contains(string(body), "integrity") {
 		t.Fatalf("tampered part: %d %s", code, body[:min(len(body), 200)])
+	}
+}
+
+// The same photo path on a real S3-compatible server: one bucket per
+// region, photos sealed before they reach it, restored byte-identical.
+func TestPhotosOnS3(t *testing.T) {
+	raw := os.Getenv("CANDOR_TEST_S3")
+	if raw == "" {
+		t.Skip("S3 tests skipped: set CANDOR_TEST_S3, e.g. http://ACCESS:SECRET@127.0.0.1:7070/candor-test (.ci/run starts versitygw and sets it)")
+	}
+	base, err := s3.ParseURL(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffix := strings.ToLower(candor.NewID("t")[2:12])
+	cfg := server.Config{S3: &server.S3{Endpoint: base.Endpoint, AccessKey: base.AccessKey, SecretKey: base.SecretKey,
+		UseSSL: base.UseSSL, Buckets: map[candor.RegionID]string{}}}
+	for _, id := range []candor.RegionID{"in", "sg", "us", "cn"} {
+		cfg.S3.Buckets[id] = "candor-" + string(id) + "-" + suffix
+	}
+	env := servertest.StartWith(t, cfg)
+	ctx := context.Background()
+	src := t.TempDir()
+	want := writePhotos(t, src, 5<<20, 1000)
+	a := newPhone(t, env, canaryIMEI)
+	a.Photos().Import(src)
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := newPhone(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := b.Photos().List()
+	for _, p := range ps {
+		data, _ := os.ReadFile(p.File)
+		if !want[sha256.Sum256(data)] {
+			t.Fatalf("%s not byte-identical after S3", p.Name)
+		}
+	}
+	if len(ps) != 2 {
+		t.Fatalf("%d photos", len(ps))
+	}
+	// Opting out empties the account's blobs in the bucket.
+	if _, err := a.SetConsent(ctx, candor.Photos, false); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := a.Status()
+	store, err := s3.New(ctx, s3.Config{Endpoint: base.Endpoint, AccessKey: base.AccessKey, SecretKey: base.SecretKey,
+		UseSSL: base.UseSSL, Bucket: cfg.S3.Buckets["in"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := store.List(ctx, "accounts/"+strings.ToLower(string(st.Account))+"/"); len(keys) != 0 {
+		t.Fatalf("%d blobs outlived the opt-out in S3", len(keys))
 	}
 }
