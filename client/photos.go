@@ -262,7 +262,21 @@ func (c *Client) uploadPhotos(ctx context.Context, s *categoryState, progress Pr
 	var total int64
 	for _, r := range s.live() {
 		var m api.PhotoMeta
-		if json.Unmarshal(r.Data, &m) == nil && m.Blob == "" && files[r.ID] != "" {
+		if json.Unmarshal(r.Data, &m) != nil || files[r.ID] == "" {
+			continue
+		}
+		if m.Blob != "" && r.Version == 0 {
+			// A record the cloud does not have in this epoch (photos was
+			// turned off and on again) names a blob that may be gone.
+			var up api.Upload
+			err := c.remote().do(ctx, http.MethodGet, "/photos/uploads/"+url.PathEscape(m.Blob), nil, &up)
+			if candor.Is(err, candor.NotFound) || (err == nil && up.Blob == "") {
+				m.Blob = ""
+			} else if err != nil {
+				return err
+			}
+		}
+		if m.Blob == "" {
 			todo = append(todo, r)
 			total += m.Size
 		}

@@ -311,3 +311,41 @@ func TestPhotosOnS3(t *testing.T) {
 		t.Fatalf("%d blobs outlived the opt-out in S3", len(keys))
 	}
 }
+
+// Photos turned off and on again: the blobs were deleted, so the phone
+// uploads its photos again rather than pointing at blobs that are gone.
+func TestPhotosOffAndOnAgain(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t)
+	src := t.TempDir()
+	want := writePhotos(t, src, 200_000)
+	a := newPhone(t, env, canaryIMEI)
+	a.Photos().Import(src)
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Photos, false)
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := newPhone(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := b.Photos().List()
+	if len(ps) != 1 {
+		t.Fatalf("%d photos after off and on", len(ps))
+	}
+	data, _ := os.ReadFile(ps[0].File)
+	if !want[sha256.Sum256(data)] {
+		t.Fatal("the photo did not come back")
+	}
+}
