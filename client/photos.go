@@ -297,6 +297,9 @@ func (c *Client) uploadPhotos(ctx context.Context, s *categoryState, progress Pr
 		blob, err := c.uploadPhoto(ctx, path, size, hash, uploads, func(n int64) {
 			progress(Progress{Category: candor.Photos, Phase: "upload", Done: int(min((done+n)>>20, 1<<30)), Total: int(total >> 20)})
 		})
+		if candor.Is(err, candor.TooLarge) {
+			continue // the server refuses this one photo; the others still go
+		}
 		if err != nil {
 			return err
 		}

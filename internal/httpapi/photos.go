@@ -116,7 +116,7 @@ func (h *Handler) photoGet(w http.ResponseWriter, r *http.Request, p candor.Prin
 
 // parseRange parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range.
 func parseRange(h string, size int64) (from, to int64, partial bool, err error) {
-	if h == "" {
+	if h == "" || size == 0 {
 		return 0, size, false, nil
 	}
 	spec, ok := strings.CutPrefix(h, "bytes=")

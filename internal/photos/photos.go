@@ -20,6 +20,9 @@ package photos
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"slices"
@@ -199,8 +202,23 @@ func (s *Service) Status(ctx context.Context, p candor.Principal, id string) (ap
 	return s.toAPI(ctx, sc, u)
 }
 
-func (s *Service) stream(ctx context.Context, sc scope, p candor.Principal, id string, create bool) (*seal.Stream, error) {
-	key, err := s.keys.BlobKey(ctx, p.Region, p.Account, candor.Photos, sc.epoch, id, create)
+// A stored part is a header — a format byte and a random salt — and then
+// its sealed segments. The salt makes every write of a part use a fresh
+// key (HKDF of the photo's key and the salt), so a part sent twice with
+// different bytes never reuses a key and nonce.
+const (
+	partFormat = 1
+	saltSize   = 16
+	headerSize = 1 + saltSize
+)
+
+func (s *Service) blobKey(ctx context.Context, sc scope, p candor.Principal, id string, create bool) ([]byte, error) {
+	return s.keys.BlobKey(ctx, p.Region, p.Account, candor.Photos, sc.epoch, id, create)
+}
+
+// partStream is the stream of one write of part n of photo id.
+func partStream(blobKey, salt []byte, id string, n int) (*seal.Stream, error) {
+	key, err := hkdf.Key(sha256.New, blobKey, salt, "candor/photo-part/v1|"+id+"|"+strconv.Itoa(n), seal.KeySize)
 	if err != nil {
 		return nil, err
 	}
@@ -222,6 +240,9 @@ func (s *Service) PutPart(ctx context.Context, p candor.Principal, id string, n 
 	if u.Complete {
 		return api.Upload{}, candor.E(candor.Conflict, "this upload is complete already")
 	}
+	if !s.cfg.Now().Before(u.Expires) {
+		return api.Upload{}, candor.E(candor.NotFound, "this upload expired: start the photo again")
+	}
 	if n < 0 || n >= Parts(u.Size) {
 		return api.Upload{}, candor.Errorf(candor.Invalid, "part %d does not exist: this photo has parts 0 to %d", n, Parts(u.Size)-1)
 	}
@@ -237,11 +258,18 @@ func (s *Service) PutPart(ctx context.Context, p candor.Principal, id string, n 
 	plain = plain[:want]
 	sealed := plain
 	if !s.cfg.Plain {
-		st, err := s.stream(ctx, sc, p, id, true)
+		key, err := s.blobKey(ctx, sc, p, id, true)
 		if err != nil {
 			return api.Upload{}, err
 		}
-		sealed = sealPart(st, u.Size, n, plain)
+		salt := make([]byte, saltSize)
+		rand.Read(salt)
+		st, err := partStream(key, salt, id, n)
+		clear(key)
+		if err != nil {
+			return api.Upload{}, err
+		}
+		sealed = sealPart(st, u.Size, n, plain, append([]byte{partFormat}, salt...))
 	}
 	if err := sc.blobs.Put(ctx, partKey(p.Account, id, n), bytesReader(sealed), int64(len(sealed))); err != nil {
 		return api.Upload{}, err
@@ -251,10 +279,12 @@ func (s *Service) PutPart(ctx context.Context, p candor.Principal, id string, n 
 
 const segmentsPerPart = api.PartSize / seal.SegmentSize
 
-// sealPart seals the segments of part n of a blob of size bytes.
-func sealPart(st *seal.Stream, size int64, n int, plain []byte) []byte {
+// sealPart seals the segments of part n of a blob of size bytes after the
+// part's header.
+func sealPart(st *seal.Stream, size int64, n int, plain, header []byte) []byte {
 	last := seal.Segments(size) - 1
-	out := make([]byte, 0, len(plain)+int(seal.Segments(int64(len(plain))))*seal.SegmentOverhead)
+	out := make([]byte, 0, len(header)+len(plain)+int(seal.Segments(int64(len(plain))))*seal.SegmentOverhead)
+	out = append(out, header...)
 	first := int64(n) * segmentsPerPart
 	for i := int64(0); ; i++ {
 		seg := plain[min(i*seal.SegmentSize, int64(len(plain))):min((i+1)*seal.SegmentSize, int64(len(plain)))]
@@ -281,6 +311,9 @@ func (s *Service) Complete(ctx context.Context, p candor.Principal, id string) (
 	}
 	if len(st.Received) != st.Parts {
 		return api.Upload{}, candor.Errorf(candor.Conflict, "%d of %d parts arrived: send the others first", len(st.Received), st.Parts)
+	}
+	if !s.cfg.Now().Before(u.Expires) {
+		return api.Upload{}, candor.E(candor.NotFound, "this upload expired: start the photo again")
 	}
 	ev, err := s.event(p, "photos.upload", u.Size)
 	if err != nil {
@@ -310,7 +343,7 @@ func (s *Service) event(p candor.Principal, action string, size int64) (audit.Ev
 type Blob struct {
 	Size int64
 	sc   scope
-	st   *seal.Stream
+	key  []byte // the photo's key; nil when stored plain
 	p    candor.Principal
 	id   string
 	s    *Service
@@ -332,7 +365,7 @@ func (s *Service) Open(ctx context.Context, p candor.Principal, id string) (*Blo
 	}
 	b := &Blob{Size: u.Size, sc: sc, p: p, id: id, s: s}
 	if !s.cfg.Plain {
-		if b.st, err = s.stream(ctx, sc, p, id, false); err != nil {
+		if b.key, err = s.blobKey(ctx, sc, p, id, false); err != nil {
 			return nil, err
 		}
 	}
@@ -380,20 +413,25 @@ func (b *Blob) WriteRange(ctx context.Context, w io.Writer, from, to int64) erro
 }
 
 func (b *Blob) openPart(part int, data []byte) ([]byte, error) {
-	if b.st == nil {
+	if b.key == nil {
 		return data, nil
 	}
 	want := partLen(b.Size, part)
-	if int64(len(data)) != seal.SealedSize(want) {
-		return nil, candor.E(candor.Integrity, "a stored part of the photo has the wrong size")
+	if int64(len(data)) != headerSize+seal.SealedSize(want) || data[0] != partFormat {
+		return nil, candor.E(candor.Integrity, "a stored part of the photo is damaged")
 	}
+	st, err := partStream(b.key, data[1:headerSize], b.id, part)
+	if err != nil {
+		return nil, err
+	}
+	data = data[headerSize:]
 	last := seal.Segments(b.Size) - 1
 	first := int64(part) * segmentsPerPart
 	out := make([]byte, 0, want)
 	for i := int64(0); len(data) > 0; i++ {
 		n := min(int64(len(data)), seal.SegmentSize+seal.SegmentOverhead)
 		var err error
-		if out, err = b.st.Open(out, first+i, first+i == last, data[:n]); err != nil {
+		if out, err = st.Open(out, first+i, first+i == last, data[:n]); err != nil {
 			return nil, err
 		}
 		data = data[n:]
@@ -408,6 +446,13 @@ func (s *Service) Delete(ctx context.Context, p candor.Principal, id string) err
 		return err
 	}
 	if _, err := s.upload(ctx, sc, p, id); err != nil {
+		return err
+	}
+	ev, err := s.event(p, "photos.delete", 0)
+	if err != nil {
+		return err
+	}
+	if err := s.logs.Append(ctx, string(p.Region), ev); err != nil {
 		return err
 	}
 	if _, err := sc.blobs.DeletePrefix(ctx, Prefix(p.Account, candor.Photos)+id+"/"); err != nil {
