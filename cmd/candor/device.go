@@ -53,6 +53,7 @@ phone while it is off.`,
 		d.deleteAccountCommand(),
 		d.accessLogCommand(),
 		d.staffAccessCommand(),
+		d.msgCommand(),
 	)
 	return cmd
 }
@@ -262,12 +263,18 @@ func (d *device) logoutCommand() *cobra.Command {
 
 func (d *device) consentCommand() *cobra.Command {
 	var asJSON bool
+	var code string
 	cmd := &cobra.Command{
-		Use:   "consent [CATEGORY on|off]",
+		Use:   "consent [CATEGORY on|off] [--code CODE]",
 		Short: "Turn a service on or off for the account (contacts notes sms photos messaging); alone, list them",
 		Long: `Turn a service on or off for the whole account, on every device.
 Turning one off stops it on every phone and deletes its copy in the cloud at
-once; each phone keeps its own data. With no arguments, list every service.`,
+once; each phone keeps its own data. With no arguments, list every service.
+
+'consent messaging on' verifies this phone's number by SMS and publishes this
+phone's messaging keys: with 'serve --dev' the emulated carrier delivers the
+code and it completes by itself; otherwise run it again with --code CODE, the
+code from the SMS. Each phone of the account turns messaging on this way.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 0 && len(args) != 2 {
 				return usageError{fmt.Errorf("want CATEGORY on|off, or nothing to list (got %d arguments)", len(args))}
@@ -313,12 +320,31 @@ once; each phone keeps its own data. With no arguments, list every service.`,
 				}
 				return nil
 			}
-			s, err := c.SetConsent(cmd.Context(), cat, on)
+			if code != "" && (cat != candor.Messaging || !on) {
+				return usageError{errors.New("--code is only for 'consent messaging on'")}
+			}
+			var s client.Consent
+			switch {
+			case cat == candor.Messaging && on:
+				s, err = c.ActivateMessaging(cmd.Context(), code)
+			case cat == candor.Messaging:
+				s, err = c.DeactivateMessaging(cmd.Context())
+			default:
+				s, err = c.SetConsent(cmd.Context(), cat, on)
+			}
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				return printJSON(out, map[string]any{"category": s.Category, "on": s.On})
+			}
+			switch {
+			case cat == candor.Messaging && s.On:
+				fmt.Fprintln(out, "messaging is on: this phone's number is verified and its keys are published; send with 'msg send'")
+				return nil
+			case cat == candor.Messaging:
+				fmt.Fprintln(out, "messaging is off for this account: the number's registration, every device's keys and queued messages are deleted from the cloud; this phone keeps its messages")
+				return nil
 			}
 			if s.On {
 				fmt.Fprintf(out, "%s is on for this account; run 'sync' to sync it\n", cat)
@@ -329,6 +355,7 @@ once; each phone keeps its own data. With no arguments, list every service.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&code, "code", "", "with 'messaging on': the verification code from the SMS")
 	return cmd
 }
 
