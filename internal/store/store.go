@@ -143,6 +143,7 @@ type Result struct {
 type Region interface {
 	AuditLog
 	Uploads
+	Messages
 
 	// CreateAccount stores a new account; Conflict if the id exists.
 	CreateAccount(ctx context.Context, a Account) error
@@ -274,6 +275,7 @@ type Custody struct {
 type Directory interface {
 	AuditLog
 	Approvals
+	Numbers
 
 	// CreateEntry stores an entry; Conflict if the account or the handle
 	// exists.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,6 +36,11 @@ type dialect struct {
 	// blobType is the SQL type of byte strings, for CAST: parameters in a
 	// VALUES list have no column to take their type from.
 	blobType string
+	// cacheStatements is true where parsing a statement costs about as much
+	// as running it (SQLite, in process): inStatement then keeps its small
+	// statements prepared. PostgreSQL's driver caches prepared statements
+	// per connection itself.
+	cacheStatements bool
 	// unique and foreignKey classify constraint violations.
 	unique     func(error) bool
 	foreignKey func(error) bool
@@ -79,14 +85,21 @@ type db struct {
 	dialect *dialect
 	write   *sql.DB
 	read    *sql.DB
+	// stmts holds the write pool's statements kept prepared by
+	// inStatement, by query text (as rebound): *sql.Stmt values.
+	stmts sync.Map
 }
 
 func (d *db) close() error {
-	var err error
+	var errs []error
+	d.stmts.Range(func(_, s any) bool {
+		errs = append(errs, s.(*sql.Stmt).Close())
+		return true
+	})
 	if d.read != d.write {
-		err = d.read.Close()
+		errs = append(errs, d.read.Close())
 	}
-	return errors.Join(err, d.write.Close())
+	return errors.Join(append(errs, d.write.Close())...)
 }
 
 // conn is what *sql.DB and *sql.Tx have in common.
@@ -143,6 +156,79 @@ func (d *db) inTx(ctx context.Context, fn func(r runner) error) error {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	return nil
+}
+
+// cachedRows bounds the rows (or ids) of the statements inStatement keeps
+// prepared. Their shape depends only on that count, so each call site adds
+// at most cachedRows statements to the cache.
+const cachedRows = 16
+
+// inStatement runs fn, which writes n rows (or ids) batchRows per
+// statement. When that is one statement, it runs on the write pool without
+// a transaction: a statement is atomic on its own, and sparing the BEGIN
+// and COMMIT shortens the time it holds SQLite's single writer; for up to
+// cachedRows rows, where the dialect caches statements, the statement is
+// prepared once and kept until the store closes. Otherwise fn runs in a
+// write transaction, as by inTx.
+//
+// fn must issue statements whose text depends only on n.
+func (d *db) inStatement(ctx context.Context, n int, fn func(r runner) error) error {
+	switch {
+	case n > batchRows:
+		return d.inTx(ctx, fn)
+	case n <= cachedRows && d.dialect.cacheStatements:
+		return fn(runner{cachedConn{d}, d.dialect})
+	default:
+		return fn(d.writer())
+	}
+}
+
+// cachedConn runs statements on the write pool, each prepared once and
+// kept in d.stmts.
+type cachedConn struct{ d *db }
+
+func (c cachedConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := c.d.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := c.d.write.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := c.d.stmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+func (c cachedConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
+}
+
+func (c cachedConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+func (c cachedConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := c.stmt(ctx, query)
+	if err != nil {
+		// Unprepared, the query fails again and the Row carries the error.
+		return c.d.write.QueryRowContext(ctx, query, args...)
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+func (c cachedConn) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return c.d.write.PrepareContext(ctx, query)
 }
 
 // internal wraps an unexpected failure of op; its kind is candor.Internal.

@@ -68,9 +68,9 @@ func (s *DirectoryStore) entry(ctx context.Context, query string, key any) (stor
 }
 
 // DeleteEntry removes an account's entry, all its sessions, all its shred
-// secrets and its owner setting (SetOwnerApproval), in one transaction.
-// Deleting an absent entry is not an error; the sessions, secrets and
-// setting of the account go even then. Access requests for the account are
+// secrets, its messaging numbers and its owner setting (SetOwnerApproval),
+// in one transaction. Deleting an absent entry is not an error; the
+// sessions, secrets, numbers and setting of the account go even then. Access requests for the account are
 // staff records and stay. The audit records ctx carries are appended in the
 // same transaction, unless it fails.
 func (s *DirectoryStore) DeleteEntry(ctx context.Context, account candor.AccountID) error {
@@ -78,6 +78,7 @@ func (s *DirectoryStore) DeleteEntry(ctx context.Context, account candor.Account
 		for _, q := range []string{
 			`DELETE FROM sessions WHERE account = ?`,
 			`DELETE FROM shred_secrets WHERE account = ?`,
+			`DELETE FROM numbers WHERE account = ?`,
 			`DELETE FROM owner_settings WHERE account = ?`,
 			`DELETE FROM directory_entries WHERE account = ?`,
 		} {

@@ -67,6 +67,18 @@
 // Access requests, their approvals and owners' settings live in the
 // directory (store.Approvals).
 //
+// # Messaging
+//
+// The message queue (envelopes) is the busiest table: every message is an
+// Enqueue and an Ack. Both are one statement each — a multi-row INSERT, a
+// DELETE … RETURNING by primary key — sent without BEGIN and COMMIT around
+// it (a statement is atomic on its own), and with SQLite kept prepared on
+// the writer connection (see inStatement), so that each holds SQLite's
+// single writer as briefly as possible. Pending and Receipts read their
+// indexes in order. Discovery buckets tokens by their first two bytes
+// through an index on substr(token, 1, 2), which both dialects compute on
+// bytes.
+//
 // # Errors
 //
 // A missing row is a candor.NotFound error, a uniqueness violation a

@@ -66,7 +66,8 @@ func (s *RegionStore) Account(ctx context.Context, id candor.AccountID) (store.A
 }
 
 // DeleteAccount removes the account and everything of it in this region, in
-// one transaction: records, data keys, devices, then the account row, whose
+// one transaction: messaging keys, envelopes and receipts, records,
+// uploads, data keys, devices, then the account row, whose
 // deletion cascades to the consent ledger (the only way ledger rows go).
 // Deleting an absent account is not an error. The audit records ctx carries
 // are appended in the same transaction (also when the account is absent),
@@ -78,6 +79,9 @@ func (s *RegionStore) DeleteAccount(ctx context.Context, id candor.AccountID) er
 			if candor.Is(err, candor.NotFound) {
 				return nil
 			}
+			return err
+		}
+		if err := deleteMessaging(ctx, r, id); err != nil {
 			return err
 		}
 		for _, q := range []string{

@@ -42,8 +42,9 @@ func OpenSQLiteDirectory(path string) (*DirectoryStore, error) {
 }
 
 var sqliteDialect = &dialect{
-	name:     "sqlite",
-	blobType: "BLOB",
+	name:            "sqlite",
+	blobType:        "BLOB",
+	cacheStatements: true,
 	unique: func(err error) bool {
 		c := sqliteCode(err)
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY

@@ -35,6 +35,7 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"AccessRequests", testAccessRequests},
 		{"Approvals", testApprovals},
 		{"OwnerApproval", testOwnerApproval},
+		{"Numbers", testNumbers},
 		{"AuditAccess", testAuditDirectoryAccess},
 		{"AuditConcurrentAccess", testAuditConcurrentDirectoryAccess},
 	} {

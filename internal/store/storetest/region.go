@@ -45,6 +45,14 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"AuditAccess", testAuditRegionAccess},
 		{"AuditConcurrentAccess", testAuditConcurrentRegionAccess},
 		{"Uploads", testUploads},
+		{"MessagingKeys", testMessagingKeys},
+		{"Envelopes", testEnvelopes},
+		{"EnvelopesLargeBatches", testLargeBatches},
+		{"ConcurrentAck", testConcurrentAck},
+		{"Receipts", testReceipts},
+		{"ExpireEnvelopes", testExpireEnvelopes},
+		{"DeleteMessaging", testDeleteMessaging},
+		{"DeleteAccountMessaging", testDeleteAccountMessaging},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
