@@ -56,6 +56,9 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 	if len(policy) > 64 {
 		return store.ConsentEvent{}, candor.E(candor.Invalid, "the policy version is too long")
 	}
+	if c == candor.Messaging && on && ctx.Value(activationKey{}) == nil {
+		return store.ConsentEvent{}, candor.E(candor.Invalid, "messaging is turned on by activation, which verifies the phone's number: POST /v1/messaging/verification, then /v1/messaging/activation")
+	}
 	st, err := l.stores.Consent(p.Region)
 	if err != nil {
 		return store.ConsentEvent{}, err
@@ -86,6 +89,15 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 		return ev, fmt.Errorf("consent withdrawn and data deleted, but shredding failed: %w", err)
 	}
 	return ev, nil
+}
+
+type activationKey struct{}
+
+// WithActivation marks ctx as a completed messaging activation (the phone's
+// number verified, its keys published): the only context in which Set may
+// turn messaging on.
+func WithActivation(ctx context.Context) context.Context {
+	return context.WithValue(ctx, activationKey{}, true)
 }
 
 // State returns the latest event per category of p's account.

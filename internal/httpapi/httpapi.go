@@ -67,7 +67,10 @@ type Services struct {
 	Access     Access
 	Audit      Audit
 	Photos     Photos
-	Regions    Regions
+	Messaging  Messaging
+	// Carrier is the emulated carrier; set only by --dev.
+	Carrier Carrier
+	Regions Regions
 }
 
 // Options tune the handler.
@@ -147,6 +150,19 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/photos/uploads/{id}/complete", h.device(h.photoComplete))
 	m.HandleFunc("GET /v1/photos/blobs/{id}", h.device(h.photoGet))
 	m.HandleFunc("DELETE /v1/photos/blobs/{id}", h.device(h.photoDelete))
+	m.HandleFunc("POST /v1/messaging/verification", h.device(h.msgVerify))
+	m.HandleFunc("POST /v1/messaging/activation", h.device(h.msgActivate))
+	m.HandleFunc("POST /v1/messaging/discovery/evaluate", h.device(h.msgEvaluate))
+	m.HandleFunc("POST /v1/messaging/discovery/match", h.device(h.msgMatch))
+	m.HandleFunc("GET /v1/messaging/recipients/{token}", h.device(h.msgRecipient))
+	m.HandleFunc("POST /v1/messages", h.device(h.msgSend))
+	m.HandleFunc("GET /v1/messages", h.device(h.msgInbox))
+	m.HandleFunc("POST /v1/messages/ack", h.device(h.msgAck))
+	m.HandleFunc("GET /v1/messages/ws", h.device(h.msgSocket))
+	if svc.Carrier != nil {
+		m.HandleFunc("POST /v1/carrier/sms", h.device(h.carrierSend))
+		m.HandleFunc("GET /v1/carrier/sms", h.device(h.carrierInbox))
+	}
 	m.HandleFunc("POST /v1/records/{category}", h.device(h.push))
 	m.HandleFunc("GET /v1/records/{category}", h.device(h.pull))
 	return h

@@ -50,6 +50,9 @@ const (
 	// SecretAuditSigner seeds the key that signs the audit logs'
 	// checkpoints.
 	SecretAuditSigner = "audit-signer"
+	// SecretDiscoveryOPRF seeds the OPRF key of messaging's private contact
+	// discovery.
+	SecretDiscoveryOPRF = "discovery-oprf"
 
 	checkName      = "root-check"
 	masterName     = "master-key"
@@ -103,7 +106,7 @@ func dekAD(region candor.RegionID, account candor.AccountID, c candor.Category, 
 
 // systemSecrets are the secrets every deployment has, wrapped by the master
 // key.
-var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner}
+var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner, SecretDiscoveryOPRF}
 
 func newSecret(mk seal.Key, name string, now time.Time) store.WrappedKey {
 	return store.WrappedKey{Version: 1, Wrapped: mk.Seal(randomKey(), secretAD(name)), Created: now}

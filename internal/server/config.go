@@ -11,6 +11,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/httpapi"
+	"github.com/candorcloud/candor/internal/messaging"
 	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
@@ -41,6 +42,12 @@ type Config struct {
 	Postgres *Postgres `json:"postgres,omitempty"`
 	// S3, when set, keeps every region's blobs in its own S3 bucket.
 	S3 *S3 `json:"s3,omitempty"`
+	// NATS, when set, is the URL of the NATS server that instances share
+	// messaging push notices over; without it, one process uses an
+	// in-memory bus.
+	NATS string `json:"nats,omitempty"`
+	// Messaging tunes messaging (envelope expiry, discovery quota).
+	Messaging messaging.Config `json:"-"`
 	// Account tunes hashing costs, session lifetime and login throttling.
 	Account account.Config `json:"-"`
 	// Photos tunes photo uploads (maximum size, upload expiry).

@@ -25,10 +25,14 @@ import (
 	"github.com/candorcloud/candor/internal/blobs"
 	"github.com/candorcloud/candor/internal/blobs/disk"
 	"github.com/candorcloud/candor/internal/blobs/s3"
+	"github.com/candorcloud/candor/internal/bus"
+	"github.com/candorcloud/candor/internal/bus/membus"
+	"github.com/candorcloud/candor/internal/bus/natsbus"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/messaging"
 	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
@@ -47,6 +51,9 @@ type Server struct {
 	logs     *audit.Logs
 	blobs    map[candor.RegionID]blobs.Store
 	photos   *photos.Service
+	bus      bus.Bus
+	carrier  *messaging.Carrier // the emulated carrier of --dev
+	msgs     *messaging.Service
 	handler  http.Handler
 	wake     chan struct{} // starts background work at once
 	signed   time.Time     // when checkpoints were last signed (Background only)
@@ -106,7 +113,24 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openMetadata(ctx); err != nil {
 		return err
 	}
-	return s.openBlobs(ctx)
+	if err := s.openBlobs(ctx); err != nil {
+		return err
+	}
+	return s.openBus(ctx)
+}
+
+// openBus connects to NATS when configured, else makes an in-process bus.
+func (s *Server) openBus(ctx context.Context) error {
+	if s.cfg.NATS == "" {
+		s.bus = membus.New()
+		return nil
+	}
+	b, err := natsbus.Dial(ctx, s.cfg.NATS, s.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	s.bus = b
+	return nil
 }
 
 // openBlobs opens each region's blob store: its S3 bucket if configured,
@@ -202,6 +226,12 @@ func (s *Server) compose() {
 	acfg.Erase = s.eraseBlobs
 	accounts := audit.WrapAccounts(account.New(s.dir, stores, s.keys, acfg), s.logs)
 	s.photos = photos.New(stores, ledger, s.keys, s.logs, s.cfg.Photos)
+	var gateway messaging.Gateway
+	if s.cfg.Dev {
+		s.carrier = messaging.NewCarrier()
+		gateway = s.carrier
+	}
+	s.msgs = messaging.New(s.dir, stores, ledger, s.keys, gateway, s.bus, s.logs, s.cfg.Messaging)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -224,6 +254,8 @@ func (s *Server) compose() {
 		Access:     staffAccess,
 		Audit:      s.logs,
 		Photos:     s.photos,
+		Messaging:  s.msgs,
+		Carrier:    carrierOrNil(s.carrier),
 		Regions:    s,
 	}, s.cfg.HTTP, s.cfg.Logger, reg, reg)
 }
@@ -304,6 +336,7 @@ func (s *Server) Background(ctx context.Context) {
 		}
 		if !s.keys.Sealed() {
 			s.expireUploads(ctx)
+			s.expireMessages(ctx)
 			if time.Since(s.signed) > time.Minute {
 				s.signCheckpoints(ctx)
 			}
@@ -328,6 +361,15 @@ func (s *Server) signCheckpoints(ctx context.Context) {
 		}
 	}
 	s.signed = time.Now()
+}
+
+// expireMessages deletes envelopes nobody fetched before their expiry.
+func (s *Server) expireMessages(ctx context.Context) {
+	for _, id := range s.cfg.regions().IDs() {
+		if _, err := s.msgs.Expire(ctx, id); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Error("expiring undelivered messages failed; will retry", "region", id, "err", err)
+		}
+	}
 }
 
 // expireUploads deletes photo uploads abandoned before completing.
@@ -387,6 +429,9 @@ func (s *Server) Regions() region.Config { return s.cfg.regions() }
 // Close closes every store.
 func (s *Server) Close() error {
 	var errs []error
+	if s.bus != nil {
+		errs = append(errs, s.bus.Close())
+	}
 	if s.dir != nil {
 		errs = append(errs, s.dir.Close())
 	}
@@ -464,6 +509,15 @@ func (r regionStores) Accounts(id candor.RegionID) (account.Accounts, error) { r
 func (r regionStores) Consent(id candor.RegionID) (consent.Store, error)     { return r.store(id) }
 func (r regionStores) Records(id candor.RegionID) (records.Store, error)     { return r.store(id) }
 func (r regionStores) Uploads(id candor.RegionID) (store.Uploads, error)     { return r.store(id) }
+func (r regionStores) Messages(id candor.RegionID) (store.Messages, error)   { return r.store(id) }
+
+// carrierOrNil keeps a nil *Carrier from becoming a non-nil interface.
+func carrierOrNil(c *messaging.Carrier) httpapi.Carrier {
+	if c == nil {
+		return nil
+	}
+	return c
+}
 
 func (r regionStores) Blobs(id candor.RegionID) (blobs.Store, error) {
 	b, ok := r.s.blobs[id]
@@ -478,6 +532,9 @@ func (r regionStores) Blobs(id candor.RegionID) (blobs.Store, error) {
 type shredder struct{ s *Server }
 
 func (x shredder) Shred(ctx context.Context, p candor.Principal, c candor.Category) error {
+	if c == candor.Messaging {
+		return x.s.msgs.Deactivate(ctx, p)
+	}
 	if err := x.s.keys.Shred(ctx, p.Account, c); err != nil {
 		return err
 	}
@@ -489,8 +546,12 @@ func (x shredder) Shred(ctx context.Context, p candor.Principal, c candor.Catego
 	return nil
 }
 
-// eraseBlobs deletes every blob of a deleted account.
+// eraseBlobs deletes every blob and the messaging state of a deleted
+// account.
 func (s *Server) eraseBlobs(ctx context.Context, p candor.Principal) error {
+	if err := s.msgs.Deactivate(ctx, p); err != nil {
+		return err
+	}
 	b, ok := s.blobs[p.Region]
 	if !ok {
 		return nil

@@ -1,0 +1,483 @@
+// Package messaging is Candor's cloud messaging (promise P5): free texts
+// between phones over IP, opt-in only, end-to-end encrypted.
+//
+// What the server learns, and what it does not:
+//   - Nothing before the person turns messaging on: activation is the
+//     first time the phone's number reaches the server (to send it a code),
+//     and the server keeps it only as a discovery token — an OPRF output
+//     under its own key — never in the clear or as an unkeyed hash.
+//   - Contacts: the phone blinds each number, the server evaluates blindly
+//     (rate-limited per account), the phone unblinds and asks for every
+//     registered token in a few 2-byte buckets, and matches locally. The
+//     numbers of people not on the service never reach the server in a
+//     recoverable form.
+//   - Messages: the phone seals one HPKE ciphertext per recipient device
+//     (ML-KEM-768 + X25519) and signs each with its Ed25519 key; the server
+//     queues opaque envelopes in the recipient's home region, pushes a
+//     notice to connected devices, and deletes each envelope once its
+//     device acknowledges it. Undelivered envelopes expire.
+package messaging
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudflare/circl/group"
+	"github.com/cloudflare/circl/oprf"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/bus"
+	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Directory is what messaging needs of the directory store.
+type Directory interface {
+	store.Numbers
+	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
+}
+
+// Stores resolves a region's messaging store.
+type Stores interface {
+	Messages(region candor.RegionID) (store.Messages, error)
+}
+
+// Consent turns messaging on (after activation) and checks it.
+type Consent interface {
+	Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error)
+	Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error)
+}
+
+// Secrets gives the keyring's system secrets.
+type Secrets interface {
+	Secret(name string) ([]byte, error)
+}
+
+// Config tunes messaging.
+type Config struct {
+	// Expiry is how long an undelivered envelope waits (default 30 days).
+	Expiry time.Duration
+	// EvaluationsPerDay bounds discovery evaluations per account (default 2,000).
+	EvaluationsPerDay int
+	Now               func() time.Time
+}
+
+// Service runs messaging.
+type Service struct {
+	dir     Directory
+	stores  Stores
+	consent Consent
+	secrets Secrets
+	gateway Gateway
+	bus     bus.Bus
+	logs    *audit.Logs
+	cfg     Config
+
+	mu      sync.Mutex
+	pending map[string]*verification // by account
+	evals   map[candor.AccountID]*quota
+}
+
+type verification struct {
+	phone   string
+	code    string
+	tries   int
+	expires time.Time
+}
+
+type quota struct {
+	day  string
+	used int
+}
+
+// New returns a Service. gateway may be nil: then nobody can activate.
+func New(dir Directory, stores Stores, consent Consent, secrets Secrets, gateway Gateway, b bus.Bus, logs *audit.Logs, cfg Config) *Service {
+	if cfg.Expiry <= 0 {
+		cfg.Expiry = 30 * 24 * time.Hour
+	}
+	if cfg.EvaluationsPerDay <= 0 {
+		cfg.EvaluationsPerDay = 2000
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{dir: dir, stores: stores, consent: consent, secrets: secrets, gateway: gateway, bus: b, logs: logs, cfg: cfg,
+		pending: map[string]*verification{}, evals: map[candor.AccountID]*quota{}}
+}
+
+var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+func checkPhone(phone string) error {
+	if !phonePattern.MatchString(phone) {
+		return candor.E(candor.Invalid, "the phone number must be in E.164 form, like +919812345678")
+	}
+	return nil
+}
+
+var suite = oprf.SuiteRistretto255
+
+func (s *Service) oprfServer() (oprf.Server, error) {
+	seed, err := s.secrets.Secret(keyring.SecretDiscoveryOPRF)
+	if err != nil {
+		return oprf.Server{}, err
+	}
+	key, err := oprf.DeriveKey(suite, oprf.BaseMode, seed, []byte("candor/discovery/v1"))
+	if err != nil {
+		return oprf.Server{}, err
+	}
+	return oprf.NewServer(suite, key), nil
+}
+
+// Token is a number's discovery token: the OPRF output the phone computes
+// blindly, computed here directly. Only the server's key makes it.
+func (s *Service) token(phone string) ([]byte, error) {
+	srv, err := s.oprfServer()
+	if err != nil {
+		return nil, err
+	}
+	return srv.FullEvaluate([]byte("candor/discovery/v1\x00" + phone))
+}
+
+// RequestVerification sends a code to the phone's number through the
+// gateway. It is the first time the number reaches the server; it is held
+// in memory for ten minutes and never stored.
+func (s *Service) RequestVerification(ctx context.Context, p candor.Principal, phone string) error {
+	if err := checkPhone(phone); err != nil {
+		return err
+	}
+	if s.gateway == nil {
+		return candor.E(candor.Unavailable, "this server has no SMS gateway: messaging cannot be turned on")
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return err
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	s.mu.Lock()
+	s.pending[string(p.Account)] = &verification{phone: phone, code: code, expires: s.cfg.Now().Add(10 * time.Minute)}
+	s.mu.Unlock()
+	return s.gateway.SendSMS(ctx, phone, "Your Candor messaging code is "+code+". It expires in 10 minutes.")
+}
+
+// Activate checks the code, registers the number (as its token only),
+// publishes the device's keys and turns messaging on for the account.
+func (s *Service) Activate(ctx context.Context, p candor.Principal, a api.Activation) (store.ConsentEvent, error) {
+	if err := checkPhone(a.Phone); err != nil {
+		return store.ConsentEvent{}, err
+	}
+	if len(a.Keys.HPKE) == 0 || len(a.Keys.HPKE) > 4096 || len(a.Keys.Sign) != 32 {
+		return store.ConsentEvent{}, candor.E(candor.Invalid, "the device's keys are malformed: an HPKE public key and a 32-byte Ed25519 key")
+	}
+	s.mu.Lock()
+	v := s.pending[string(p.Account)]
+	ok := v != nil && v.phone == a.Phone && s.cfg.Now().Before(v.expires) && v.tries < 5 &&
+		subtle.ConstantTimeCompare([]byte(v.code), []byte(a.Code)) == 1
+	if v != nil && !ok {
+		v.tries++
+	}
+	if ok {
+		delete(s.pending, string(p.Account))
+	}
+	s.mu.Unlock()
+	if !ok {
+		return store.ConsentEvent{}, candor.E(candor.Forbidden, "that code is wrong or expired: ask for a new one")
+	}
+	tok, err := s.token(a.Phone)
+	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	st, err := s.stores.Messages(p.Region)
+	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	now := s.cfg.Now().UTC()
+	if err := st.PutMessagingKeys(ctx, store.MessagingKeys{Account: p.Account, Device: p.Device, HPKE: a.Keys.HPKE, Sign: a.Keys.Sign, Created: now}); err != nil {
+		return store.ConsentEvent{}, err
+	}
+	if err := s.dir.RegisterNumber(ctx, store.Number{Token: tok, Account: p.Account, Region: p.Region, Created: now}); err != nil {
+		return store.ConsentEvent{}, err
+	}
+	return s.consent.Set(consent.WithActivation(ctx), p, candor.Messaging, true, "")
+}
+
+// Deactivate removes an account's number, keys and queues (messaging
+// turned off, account deleted).
+func (s *Service) Deactivate(ctx context.Context, p candor.Principal) error {
+	if err := s.dir.UnregisterAccount(ctx, p.Account); err != nil {
+		return err
+	}
+	st, err := s.stores.Messages(p.Region)
+	if err != nil {
+		return err
+	}
+	return st.DeleteMessaging(ctx, p.Account)
+}
+
+// on checks that messaging is on for p.
+func (s *Service) on(ctx context.Context, p candor.Principal) error {
+	_, err := s.consent.Check(ctx, p, candor.Messaging)
+	return err
+}
+
+// Evaluate evaluates the discovery OPRF on blinded numbers, within the
+// account's daily quota.
+func (s *Service) Evaluate(ctx context.Context, p candor.Principal, blinded [][]byte) ([][]byte, error) {
+	if err := s.on(ctx, p); err != nil {
+		return nil, err
+	}
+	if len(blinded) == 0 || len(blinded) > 1000 {
+		return nil, candor.E(candor.Invalid, "send 1 to 1000 blinded numbers at a time")
+	}
+	s.mu.Lock()
+	day := s.cfg.Now().UTC().Format("2006-01-02")
+	q := s.evals[p.Account]
+	if q == nil || q.day != day {
+		q = &quota{day: day}
+		s.evals[p.Account] = q
+	}
+	if q.used+len(blinded) > s.cfg.EvaluationsPerDay {
+		s.mu.Unlock()
+		return nil, &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour,
+			Message: fmt.Sprintf("contact discovery is limited to %d numbers a day per account", s.cfg.EvaluationsPerDay)}
+	}
+	q.used += len(blinded)
+	s.mu.Unlock()
+	elems := make([]group.Element, len(blinded))
+	for i, b := range blinded {
+		e := suite.Group().NewElement()
+		if len(b) == 0 || len(b) > 64 || e.UnmarshalBinary(b) != nil || e.IsIdentity() {
+			return nil, candor.Errorf(candor.Invalid, "blinded number %d is not a valid group element", i)
+		}
+		elems[i] = e
+	}
+	srv, err := s.oprfServer()
+	if err != nil {
+		return nil, err
+	}
+	ev, err := srv.Evaluate(&oprf.EvaluationRequest{Elements: elems})
+	if err != nil {
+		return nil, candor.E(candor.Invalid, "the blinded numbers could not be evaluated")
+	}
+	out := make([][]byte, len(ev.Elements))
+	for i, e := range ev.Elements {
+		if out[i], err = e.MarshalBinaryCompress(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Match returns every registered token in the 2-byte buckets asked for.
+func (s *Service) Match(ctx context.Context, p candor.Principal, prefixes [][]byte) ([][]byte, error) {
+	if err := s.on(ctx, p); err != nil {
+		return nil, err
+	}
+	if len(prefixes) == 0 || len(prefixes) > 1000 {
+		return nil, candor.E(candor.Invalid, "ask for 1 to 1000 buckets at a time")
+	}
+	for _, pr := range prefixes {
+		if len(pr) != 2 {
+			return nil, candor.E(candor.Invalid, "a bucket is the first 2 bytes of a token")
+		}
+	}
+	return s.dir.TokensWithPrefixes(ctx, prefixes)
+}
+
+// Recipient returns the account and device keys registered for a token.
+func (s *Service) Recipient(ctx context.Context, p candor.Principal, token []byte) (api.Recipient, error) {
+	if err := s.on(ctx, p); err != nil {
+		return api.Recipient{}, err
+	}
+	n, err := s.dir.NumberByToken(ctx, token)
+	if candor.Is(err, candor.NotFound) {
+		return api.Recipient{}, candor.E(candor.NotFound, "that number is not on Candor messaging")
+	} else if err != nil {
+		return api.Recipient{}, err
+	}
+	keys, err := s.keysOf(ctx, n.Account, n.Region)
+	if err != nil {
+		return api.Recipient{}, err
+	}
+	return api.Recipient{Account: string(n.Account), Devices: keys}, nil
+}
+
+func (s *Service) keysOf(ctx context.Context, account candor.AccountID, region candor.RegionID) ([]api.DeviceKeys, error) {
+	st, err := s.stores.Messages(region)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := st.MessagingKeys(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.DeviceKeys, len(keys))
+	for i, k := range keys {
+		out[i] = api.DeviceKeys{Device: string(k.Device), HPKE: k.HPKE, Sign: k.Sign, Created: k.Created}
+	}
+	return out, nil
+}
+
+// MaxEnvelope bounds one sealed envelope.
+const MaxEnvelope = 64 << 10
+
+// Send queues a message's envelopes for the recipient's devices in the
+// recipient's home region and notifies them. Messaging must be on for the
+// sender, and the recipient must have messaging on.
+func (s *Service) Send(ctx context.Context, p candor.Principal, m api.Send) (api.Sent, error) {
+	if err := s.on(ctx, p); err != nil {
+		return api.Sent{}, err
+	}
+	to := candor.AccountID(m.To)
+	if !candor.ValidID(m.To) || len(m.Envelopes) == 0 || len(m.Envelopes) > 64 {
+		return api.Sent{}, candor.E(candor.Invalid, "a message goes to one account with 1 to 64 envelopes")
+	}
+	entry, err := s.dir.Entry(ctx, to)
+	if candor.Is(err, candor.NotFound) {
+		return api.Sent{}, candor.E(candor.NotFound, "no such recipient")
+	} else if err != nil {
+		return api.Sent{}, err
+	}
+	keys, err := s.keysOf(ctx, to, entry.Region)
+	if err != nil {
+		return api.Sent{}, err
+	}
+	devices := map[string]bool{}
+	for _, k := range keys {
+		devices[k.Device] = true
+	}
+	id := m.Envelopes[0].ID
+	now := s.cfg.Now().UTC()
+	out := api.Sent{ID: id, Expires: now.Add(s.cfg.Expiry)}
+	envs := make([]store.Envelope, len(m.Envelopes))
+	seen := map[string]bool{}
+	for i, e := range m.Envelopes {
+		switch {
+		case e.ID != id || !candor.ValidID(id):
+			return api.Sent{}, candor.E(candor.Invalid, "every envelope of a message carries the same message id")
+		case !devices[e.ToDevice] || seen[e.ToDevice]:
+			return api.Sent{}, candor.E(candor.Invalid, "each envelope goes to a different device of the recipient")
+		case e.FromDevice != string(p.Device):
+			return api.Sent{}, candor.E(candor.Invalid, "an envelope names this device as its sender")
+		case len(e.Sealed) == 0 || len(e.Sealed) > MaxEnvelope || len(e.Signature) != 64:
+			return api.Sent{}, candor.Errorf(candor.Invalid, "an envelope holds 1 to %d sealed bytes and a 64-byte signature", MaxEnvelope)
+		}
+		seen[e.ToDevice] = true
+		data, _ := json.Marshal(e)
+		envs[i] = store.Envelope{ID: id, Account: to, Device: candor.DeviceID(e.ToDevice), From: p.Account, Data: data,
+			Created: now, Expires: out.Expires}
+	}
+	st, err := s.stores.Messages(entry.Region)
+	if err != nil {
+		return api.Sent{}, err
+	}
+	if err := st.Enqueue(ctx, envs); err != nil {
+		return api.Sent{}, err
+	}
+	out.Queued = len(envs)
+	for _, e := range envs {
+		s.notify(ctx, e.Device)
+	}
+	return out, nil
+}
+
+// Subject is the bus subject of a device's notices.
+func Subject(device candor.DeviceID) string { return "device." + strings.ToLower(string(device)) }
+
+func (s *Service) notify(ctx context.Context, device candor.DeviceID) {
+	if s.bus != nil {
+		s.bus.Publish(ctx, Subject(device), []byte(`{"waiting":1}`))
+	}
+}
+
+// Subscribe calls fn whenever something may wait for the device, until
+// cancel is called.
+func (s *Service) Subscribe(device candor.DeviceID, fn func()) (cancel func(), err error) {
+	if s.bus == nil {
+		return func() {}, nil
+	}
+	return s.bus.Subscribe(Subject(device), func([]byte) { fn() })
+}
+
+// Inbox returns what waits for p's device.
+func (s *Service) Inbox(ctx context.Context, p candor.Principal) (api.Inbox, error) {
+	st, err := s.stores.Messages(p.Region)
+	if err != nil {
+		return api.Inbox{}, err
+	}
+	envs, err := st.Pending(ctx, p.Account, p.Device, s.cfg.Now(), 500)
+	if err != nil {
+		return api.Inbox{}, err
+	}
+	out := api.Inbox{Envelopes: []api.Envelope{}, Receipts: []api.Receipt{}}
+	for _, e := range envs {
+		var env api.Envelope
+		if json.Unmarshal(e.Data, &env) == nil {
+			out.Envelopes = append(out.Envelopes, env)
+		}
+	}
+	rs, err := st.Receipts(ctx, p.Account, p.Device, 500)
+	if err != nil {
+		return api.Inbox{}, err
+	}
+	for _, r := range rs {
+		out.Receipts = append(out.Receipts, api.Receipt{ID: r.ID, ToDevice: string(r.ToDevice), Time: r.Time})
+	}
+	return out, nil
+}
+
+// Ack deletes delivered envelopes from the server, queues delivery
+// receipts for their senders' devices, and drops acknowledged receipts.
+func (s *Service) Ack(ctx context.Context, p candor.Principal, a api.Ack) error {
+	if len(a.Envelopes) > 1000 || len(a.Receipts) > 1000 {
+		return candor.E(candor.Invalid, "acknowledge at most 1000 at a time")
+	}
+	st, err := s.stores.Messages(p.Region)
+	if err != nil {
+		return err
+	}
+	acked, err := st.Ack(ctx, p.Account, p.Device, a.Envelopes)
+	if err != nil {
+		return err
+	}
+	if err := st.AckReceipts(ctx, p.Account, p.Device, a.Receipts); err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	for _, e := range acked {
+		from, err := s.dir.Entry(ctx, e.From)
+		if err != nil {
+			continue // the sender's account is gone: nobody to tell
+		}
+		fromStore, err := s.stores.Messages(from.Region)
+		if err != nil {
+			continue
+		}
+		var env api.Envelope
+		json.Unmarshal(e.Data, &env)
+		r := store.Receipt{ID: e.ID, Account: e.From, Device: candor.DeviceID(env.FromDevice), ToDevice: p.Device, Time: now}
+		if err := fromStore.PutReceipts(ctx, []store.Receipt{r}); err == nil {
+			s.notify(ctx, r.Device)
+		}
+	}
+	return nil
+}
+
+// Expire deletes undelivered envelopes past their expiry in one region.
+func (s *Service) Expire(ctx context.Context, region candor.RegionID) (int, error) {
+	st, err := s.stores.Messages(region)
+	if err != nil {
+		return 0, err
+	}
+	return st.ExpireEnvelopes(ctx, s.cfg.Now())
+}
