@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -86,16 +87,25 @@ type db struct {
 	write   *sql.DB
 	read    *sql.DB
 	// stmts holds the write pool's statements kept prepared by
-	// inStatement, by query text (as rebound): *sql.Stmt values.
-	stmts sync.Map
+	// inStatement, by query text (as rebound): *sql.Stmt values; readStmts
+	// the read pool's, kept by reader (at most maxCachedReads of them).
+	stmts     sync.Map
+	readStmts sync.Map
+	reads     atomic.Int32
 }
+
+// maxCachedReads bounds the read statements kept prepared: queries whose
+// text varies with their arguments' count stop being cached past it.
+const maxCachedReads = 256
 
 func (d *db) close() error {
 	var errs []error
-	d.stmts.Range(func(_, s any) bool {
-		errs = append(errs, s.(*sql.Stmt).Close())
-		return true
-	})
+	for _, m := range []*sync.Map{&d.stmts, &d.readStmts} {
+		m.Range(func(_, s any) bool {
+			errs = append(errs, s.(*sql.Stmt).Close())
+			return true
+		})
+	}
 	if d.read != d.write {
 		errs = append(errs, d.read.Close())
 	}
@@ -136,7 +146,14 @@ func (r runner) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // reader runs single statements on the read pool.
-func (d *db) reader() runner { return runner{d.read, d.dialect} }
+// Where the dialect caches statements (SQLite, in process), each read's
+// statement is prepared once: parsing SQL is a large part of a small read.
+func (d *db) reader() runner {
+	if d.dialect.cacheStatements {
+		return runner{cachedConn{d: d, pool: d.read, stmts: &d.readStmts, count: &d.reads}, d.dialect}
+	}
+	return runner{d.read, d.dialect}
+}
 
 // writer runs single statements on the write pool.
 func (d *db) writer() runner { return runner{d.write, d.dialect} }
@@ -177,34 +194,50 @@ func (d *db) inStatement(ctx context.Context, n int, fn func(r runner) error) er
 	case n > batchRows:
 		return d.inTx(ctx, fn)
 	case n <= cachedRows && d.dialect.cacheStatements:
-		return fn(runner{cachedConn{d}, d.dialect})
+		return fn(runner{cachedConn{d: d, pool: d.write, stmts: &d.stmts}, d.dialect})
 	default:
 		return fn(d.writer())
 	}
 }
 
-// cachedConn runs statements on the write pool, each prepared once and
-// kept in d.stmts.
-type cachedConn struct{ d *db }
+// cachedConn runs statements on a pool, each prepared once and kept in
+// stmts; with count set, at most maxCachedReads are kept, and others run
+// unprepared.
+type cachedConn struct {
+	d     *db
+	pool  *sql.DB
+	stmts *sync.Map
+	count *atomic.Int32
+}
+
+var errUncached = errors.New("sqlstore: statement cache full")
 
 func (c cachedConn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if s, ok := c.d.stmts.Load(query); ok {
+	if s, ok := c.stmts.Load(query); ok {
 		return s.(*sql.Stmt), nil
 	}
-	s, err := c.d.write.PrepareContext(ctx, query)
+	if c.count != nil && c.count.Load() >= maxCachedReads {
+		return nil, errUncached
+	}
+	s, err := c.pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if prev, loaded := c.d.stmts.LoadOrStore(query, s); loaded {
+	if prev, loaded := c.stmts.LoadOrStore(query, s); loaded {
 		s.Close()
 		return prev.(*sql.Stmt), nil
+	}
+	if c.count != nil {
+		c.count.Add(1)
 	}
 	return s, nil
 }
 
 func (c cachedConn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	s, err := c.stmt(ctx, query)
-	if err != nil {
+	if errors.Is(err, errUncached) {
+		return c.pool.ExecContext(ctx, query, args...)
+	} else if err != nil {
 		return nil, err
 	}
 	return s.ExecContext(ctx, args...)
@@ -212,7 +245,9 @@ func (c cachedConn) ExecContext(ctx context.Context, query string, args ...any) 
 
 func (c cachedConn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	s, err := c.stmt(ctx, query)
-	if err != nil {
+	if errors.Is(err, errUncached) {
+		return c.pool.QueryContext(ctx, query, args...)
+	} else if err != nil {
 		return nil, err
 	}
 	return s.QueryContext(ctx, args...)
@@ -221,14 +256,15 @@ func (c cachedConn) QueryContext(ctx context.Context, query string, args ...any)
 func (c cachedConn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	s, err := c.stmt(ctx, query)
 	if err != nil {
-		// Unprepared, the query fails again and the Row carries the error.
-		return c.d.write.QueryRowContext(ctx, query, args...)
+		// Unprepared, the query runs (or fails again, and the Row carries
+		// the error).
+		return c.pool.QueryRowContext(ctx, query, args...)
 	}
 	return s.QueryRowContext(ctx, args...)
 }
 
 func (c cachedConn) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	return c.d.write.PrepareContext(ctx, query)
+	return c.pool.PrepareContext(ctx, query)
 }
 
 // internal wraps an unexpected failure of op; its kind is candor.Internal.
