@@ -125,7 +125,7 @@ func (s *Server) openBus(ctx context.Context) error {
 		s.bus = membus.New()
 		return nil
 	}
-	b, err := natsbus.Dial(ctx, s.cfg.NATS, s.cfg.Name)
+	b, err := natsbus.Dial(ctx, s.cfg.NATS, strings.ToLower(s.cfg.Name))
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
