@@ -53,8 +53,9 @@ type Bus struct {
 	closeDone chan struct{} // closed when Close has set closeErr
 	closeErr  error
 
+	closing atomic.Bool // set once, under mu
+
 	mu      sync.Mutex
-	closing bool
 	subs    map[*nats.Subscription]struct{}
 	dropped uint64 // by subscriptions already cancelled
 }
@@ -150,7 +151,7 @@ func (b *Bus) Publish(ctx context.Context, subject string, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if b.isClosing() {
+	if b.closing.Load() {
 		return errClosed
 	}
 	if err := b.nc.Publish(b.prefix+subject, data); err != nil {
@@ -172,7 +173,7 @@ func (b *Bus) Subscribe(subject string, fn func(data []byte)) (cancel func(), er
 	}
 	var stopped atomic.Bool
 	b.mu.Lock()
-	if b.closing {
+	if b.closing.Load() {
 		b.mu.Unlock()
 		return nil, errClosed
 	}
@@ -238,12 +239,12 @@ func (b *Bus) Dropped() uint64 {
 // most DrainTimeout; if the connection is down, it closes at once.
 func (b *Bus) Close() error {
 	b.mu.Lock()
-	if b.closing {
+	if b.closing.Load() {
 		b.mu.Unlock()
 		<-b.closeDone
 		return b.closeErr
 	}
-	b.closing = true
+	b.closing.Store(true)
 	for s := range b.subs {
 		if n, err := s.Dropped(); err == nil {
 			b.dropped += uint64(n)
@@ -274,16 +275,10 @@ func (b *Bus) Close() error {
 	return b.closeErr
 }
 
-func (b *Bus) isClosing() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.closing
-}
-
 // fail turns an error of nats.go into one of Candor's kinds.
 func (b *Bus) fail(op string, err error) error {
 	switch {
-	case b.isClosing(), errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining):
+	case b.closing.Load(), errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining):
 		return errClosed
 	case errors.Is(err, nats.ErrMaxPayload):
 		return candor.Wrap(candor.TooLarge, "the bus message is larger than the server accepts", err)
