@@ -85,7 +85,7 @@ type Postgres struct {
 	Regions   map[candor.RegionID]string `json:"regions"`
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
 // LoadConfig reads a JSON configuration file. Unknown fields are errors, so
 // a misspelt setting is not silently ignored.
@@ -133,7 +133,7 @@ func (c *Config) defaults() error {
 		c.Name = "candor"
 	}
 	if !namePattern.MatchString(c.Name) {
-		return fmt.Errorf("name %q: use 1 to 64 letters, digits, dots, dashes or underscores (it names the audit signing key)", c.Name)
+		return fmt.Errorf("name %q: use 1 to 64 letters, digits, dashes or underscores, starting with a letter or digit (it names the audit signing key and the NATS subjects)", c.Name)
 	}
 	if c.S3 != nil {
 		for _, id := range c.regions().IDs() {
