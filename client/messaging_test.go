@@ -424,19 +424,6 @@ func newMsgPhone(t *testing.T, env *servertest.Env, imei, number string) *msgPho
 	return &msgPhone{c, tr, number}
 }
 
-// skipWithoutMessaging skips while the server has no messaging routes.
-func skipWithoutMessaging(t *testing.T, env *servertest.Env) {
-	t.Helper()
-	resp, err := http.Post(env.URL+"/v1/messaging/verification", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		t.Skip("the server has no messaging routes yet (internal/messaging)")
-	}
-}
-
 func (p *msgPhone) activate(t *testing.T) {
 	t.Helper()
 	s, err := p.ActivateMessaging(t.Context(), "")
@@ -519,7 +506,6 @@ func TestMessagingOffSendsNothing(t *testing.T) {
 // A third phone of B's is reported to A as a new key.
 func TestMessagingDelivery(t *testing.T) {
 	env := servertest.Start(t)
-	skipWithoutMessaging(t, env)
 	a := newMsgPhone(t, env, canaryIMEI, numberA)
 	b1 := newMsgPhone(t, env, "356938035643817", numberB)
 	b2 := newMsgPhone(t, env, "356938035643825", numberB)
@@ -628,7 +614,6 @@ func TestMessagingDelivery(t *testing.T) {
 // and the phone says so.
 func TestMessagingSMSFallback(t *testing.T) {
 	env := servertest.Start(t)
-	skipWithoutMessaging(t, env)
 	a := newMsgPhone(t, env, canaryIMEI, numberA)
 	c := newMsgPhone(t, env, "356938035643825", numberC)
 	must[Session](t)(a.Signup(t.Context(), "ma@example.invalid", canaryPassword))
@@ -658,7 +643,6 @@ func TestMessagingSMSFallback(t *testing.T) {
 // acknowledged, reported, never stored.
 func TestMessagingRejectsTampering(t *testing.T) {
 	env := servertest.Start(t)
-	skipWithoutMessaging(t, env)
 	a := newMsgPhone(t, env, canaryIMEI, numberA)
 	b := newMsgPhone(t, env, "356938035643817", numberB)
 	must[Session](t)(a.Signup(t.Context(), "ma@example.invalid", canaryPassword))
