@@ -481,6 +481,12 @@ func (c *Client) markOff(cat candor.Category) {
 // this phone keeps its own data but stops syncing it. Turning it on again
 // starts a new epoch with an empty cloud copy.
 func (c *Client) SetConsent(ctx context.Context, cat candor.Category, on bool) (Consent, error) {
+	if cat == candor.Messaging { // messaging has its own activation: the number verified, keys made
+		if on {
+			return c.ActivateMessaging(ctx, "")
+		}
+		return c.DeactivateMessaging(ctx)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !cat.Valid() {
