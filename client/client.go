@@ -487,6 +487,11 @@ func (c *Client) SetConsent(ctx context.Context, cat candor.Category, on bool) (
 		}
 		return c.DeactivateMessaging(ctx)
 	}
+	return c.setConsent(ctx, cat, on)
+}
+
+// setConsent records a consent change on the server.
+func (c *Client) setConsent(ctx context.Context, cat candor.Category, on bool) (Consent, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !cat.Valid() {

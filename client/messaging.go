@@ -617,7 +617,7 @@ func (c *Client) CarrierInbox(ctx context.Context) ([]ChatMessage, error) {
 // queued message. This phone deletes its private messaging keys and keeps
 // the messages it holds.
 func (c *Client) DeactivateMessaging(ctx context.Context) (Consent, error) {
-	s, err := c.SetConsent(ctx, candor.Messaging, false)
+	s, err := c.setConsent(ctx, candor.Messaging, false)
 	if err != nil {
 		return s, err
 	}
