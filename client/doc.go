@@ -62,6 +62,12 @@
 //	DIR/session.json         account, device, region, session token, device key, IMEI pseudonym
 //	DIR/consents.json        last known consent state per category, with epochs
 //	DIR/records/CAT.json     epoch, cursor and records of one category
+//	DIR/photos/              the gallery: photos as ordinary files, original bytes
+//	DIR/photo-files.json     which gallery file each photos record is
+//	DIR/uploads.json         photo uploads begun, by keyed hash, to resume them
+//	DIR/audit.json           the audit verifier key pinned at first use, the last checkpoint seen
+//	DIR/messaging-keys.json  this device's HPKE and Ed25519 private keys (messaging on only)
+//	DIR/messages.json        messages, correspondents' last-seen keys, seen message ids
 //
 // Files are JSON, 0600, in 0700 folders, each replaced atomically
 // (temporary file, fsync, rename). The password, the Argon2id master key and
@@ -71,6 +77,9 @@
 //
 // Contacts are vCards (2.1, 3.0 or 4.0), each stored and synced as the
 // original bytes of its card. A note is the JSON object {"title", "body"}.
+// An SMS is the element of the "SMS Backup & Restore" XML it came from,
+// every attribute kept (see sms.go). A photo's record is an api.PhotoMeta;
+// its bytes travel as an upload of parts (see photos.go).
 //
 // # Errors
 //
