@@ -140,8 +140,8 @@ func checkCheckpoint(cp api.Checkpoint, v note.Verifier) (tlog.Tree, error) {
 // checkConsistency checks that a new checkpoint extends the last one this
 // phone saw of the same log.
 func (c *Client) checkConsistency(ctx context.Context, st auditState, cp api.Checkpoint, tree tlog.Tree) error {
-	if st.Checkpoint == "" || st.Log != cp.Log {
-		return nil // first sight of this log: trust on first use
+	if st.Checkpoint == "" || st.Log != cp.Log || st.Size == 0 {
+		return nil // first sight of this log (or of an empty one): trust on first use
 	}
 	var old tlog.Hash
 	copy(old[:], st.Hash)

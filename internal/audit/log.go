@@ -228,6 +228,9 @@ func (l *Logs) ProveConsistency(ctx context.Context, log string, old, n int64) (
 	if old < 0 || old > n {
 		return nil, candor.E(candor.Invalid, "a consistency proof needs 0 <= old size <= new size")
 	}
+	if old == 0 {
+		return tlog.TreeProof{}, nil // every log extends the empty one
+	}
 	return tlog.ProveTree(n, old, reader(ctx, lg))
 }
 

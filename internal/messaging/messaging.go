@@ -92,7 +92,9 @@ type Service struct {
 type verification struct {
 	phone   string
 	code    string
-	tries   int
+	tries   int       // wrong codes tried since window began
+	sent    int       // codes sent since window began
+	window  time.Time // when the current hour of attempts began
 	expires time.Time
 }
 
@@ -164,8 +166,23 @@ func (s *Service) RequestVerification(ctx context.Context, p candor.Principal, p
 		return err
 	}
 	code := fmt.Sprintf("%06d", n.Int64())
+	now := s.cfg.Now()
 	s.mu.Lock()
-	s.pending[string(p.Account)] = &verification{phone: phone, code: code, expires: s.cfg.Now().Add(10 * time.Minute)}
+	prev := s.pending[string(p.Account)]
+	v := &verification{phone: phone, code: code, expires: now.Add(10 * time.Minute), window: now}
+	if prev != nil && now.Sub(prev.window) < time.Hour {
+		// Within the hour, new codes do not reset the tries, and at most a
+		// few are sent: nobody can flood a number with texts or guess a
+		// code by asking again and again.
+		v.window, v.tries, v.sent = prev.window, prev.tries, prev.sent
+	}
+	if v.sent >= 3 || v.tries >= 5 {
+		s.mu.Unlock()
+		return &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour - now.Sub(v.window),
+			Message: "too many verification codes asked for or tried: wait an hour"}
+	}
+	v.sent++
+	s.pending[string(p.Account)] = v
 	s.mu.Unlock()
 	return s.gateway.SendSMS(ctx, phone, "Your Candor messaging code is "+code+". It expires in 10 minutes.")
 }
@@ -188,6 +205,9 @@ func (s *Service) Activate(ctx context.Context, p candor.Principal, a api.Activa
 	}
 	if ok {
 		delete(s.pending, string(p.Account))
+	}
+	if v != nil && !ok && v.tries >= 5 {
+		v.code = "" // this code is spent; only a new one, within the hourly limit, can be tried
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -411,6 +431,9 @@ func (s *Service) Subscribe(device candor.DeviceID, fn func()) (cancel func(), e
 
 // Inbox returns what waits for p's device.
 func (s *Service) Inbox(ctx context.Context, p candor.Principal) (api.Inbox, error) {
+	if err := s.on(ctx, p); err != nil {
+		return api.Inbox{}, err
+	}
 	st, err := s.stores.Messages(p.Region)
 	if err != nil {
 		return api.Inbox{}, err

@@ -231,7 +231,7 @@ func (s *Server) compose() {
 		s.carrier = messaging.NewCarrier()
 		gateway = s.carrier
 	}
-	s.msgs = messaging.New(s.dir, stores, ledger, s.keys, gateway, s.bus, s.logs, s.cfg.Messaging)
+	s.msgs = messaging.New(s.dir, stores, auditedConsent{ledger, audit.WrapConsent(ledger, s.logs)}, s.keys, gateway, s.bus, s.logs, s.cfg.Messaging)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -510,6 +510,21 @@ func (r regionStores) Consent(id candor.RegionID) (consent.Store, error)     { r
 func (r regionStores) Records(id candor.RegionID) (records.Store, error)     { return r.store(id) }
 func (r regionStores) Uploads(id candor.RegionID) (store.Uploads, error)     { return r.store(id) }
 func (r regionStores) Messages(id candor.RegionID) (store.Messages, error)   { return r.store(id) }
+
+// auditedConsent checks consent with the ledger and changes it through the
+// audit log, so messaging's activation is logged like any consent change.
+type auditedConsent struct {
+	ledger  *consent.Ledger
+	audited *audit.Consent
+}
+
+func (a auditedConsent) Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error) {
+	return a.ledger.Check(ctx, p, c)
+}
+
+func (a auditedConsent) Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
+	return a.audited.Set(ctx, p, c, on, policy)
+}
 
 // carrierOrNil keeps a nil *Carrier from becoming a non-nil interface.
 func carrierOrNil(c *messaging.Carrier) httpapi.Carrier {
