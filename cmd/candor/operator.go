@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -134,38 +135,37 @@ func statusOpCommand(op operatorFunc) *cobra.Command {
 		Use:   "status",
 		Short: "Show whether the server is initialised and sealed, unseal progress and key versions",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := op()
-			if err != nil {
-				return err
-			}
-			st, err := o.Status(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printStatus(cmd.OutOrStdout(), st, asJSON)
-		},
+		RunE:  statusAction(op, (*client.Operator).Status, &asJSON),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 func sealCommand(op operatorFunc) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "seal",
 		Short: "Seal the server now: it forgets its keys until custodians unseal it again",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := op()
-			if err != nil {
-				return err
-			}
-			st, err := o.Seal(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printStatus(cmd.OutOrStdout(), st, false)
-		},
+		RunE:  statusAction(op, (*client.Operator).Seal, &asJSON),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// statusAction runs one operator call that answers with the server's
+// status, and prints it.
+func statusAction(op operatorFunc, call func(*client.Operator, context.Context) (api.OperatorStatus, error), asJSON *bool) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		o, err := op()
+		if err != nil {
+			return err
+		}
+		st, err := call(o, cmd.Context())
+		if err != nil {
+			return err
+		}
+		return printStatus(cmd.OutOrStdout(), st, *asJSON)
 	}
 }
 
@@ -190,6 +190,13 @@ func printStatus(w io.Writer, st api.OperatorStatus, asJSON bool) error {
 		regions = append(regions, fmt.Sprintf("%s (key v%s)", r.ID, v))
 	}
 	fmt.Fprintln(w, "regions:", strings.Join(regions, ", "))
+	if rk := st.Rekey; rk != nil {
+		fmt.Fprintf(w, "rekey waiting: %d of %d current shares offered, for a new split of %d shares (%d unseal)\n",
+			rk.Submitted, rk.Needed, rk.Shares, rk.Threshold)
+		for _, k := range rk.CustodianKeys {
+			fmt.Fprintln(w, "  new share for custodian key:", k)
+		}
+	}
 	return nil
 }
 
