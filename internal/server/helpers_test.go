@@ -15,6 +15,10 @@ import (
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
+// httpClient keeps a connection per concurrent caller alive, as phones
+// each keep theirs (http.DefaultClient keeps only two idle per host).
+var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+
 // raw is a minimal protocol client that speaks the wire format directly,
 // independent of the device SDK, so hostile requests can be shaped freely.
 type raw struct {
@@ -46,7 +50,7 @@ func (r *raw) send(method, path, contentType string, body []byte) answer {
 	if r.token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -125,9 +125,7 @@ func (s *RegionStore) Enqueue(ctx context.Context, envs []store.Envelope) error 
 		}
 		args = append(args, string(e.Account), string(e.Device), e.ID, string(e.From), data, micros(created), micros(e.Expires))
 	}
-	err := s.db.inStatement(ctx, len(envs), func(r runner) error {
-		return insertRows(ctx, r, insertEnvelopes, envelopeWidth, args)
-	})
+	err := s.enqueue.write(ctx, args)
 	switch {
 	case s.db.dialect.unique(err):
 		return candor.Wrap(candor.Conflict, "the message is queued for the device already", err)

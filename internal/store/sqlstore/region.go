@@ -12,19 +12,23 @@ import (
 // RegionStore is the metadata store of one region, in SQLite or
 // PostgreSQL. It is safe for concurrent use.
 type RegionStore struct {
-	db  *db
-	log *auditLog
+	db      *db
+	log     *auditLog
+	enqueue *groupCommit
 }
 
 func newRegionStore(d *db) *RegionStore {
-	return &RegionStore{db: d, log: &auditLog{db: d, auditTables: regionAudit}}
+	return &RegionStore{db: d, log: &auditLog{db: d, auditTables: regionAudit}, enqueue: &groupCommit{db: d}}
 }
 
 var _ store.Region = (*RegionStore)(nil)
 
 // Close closes the database. With SQLite it checkpoints and removes the
 // write-ahead log.
-func (s *RegionStore) Close() error { return s.db.close() }
+func (s *RegionStore) Close() error {
+	s.enqueue.close()
+	return s.db.close()
+}
 
 var errNoAccount = candor.E(candor.NotFound, "account not found")
 
