@@ -40,7 +40,7 @@ func (k *Keyring) open(ctx context.Context, region candor.RegionID, dk store.Dat
 	}
 	defer clear(material)
 	defer clear(shred)
-	return derive(material, shred, region, dk.Account, dk.Category, dk.Epoch)
+	return derive(material, shred, dk.Account, dk.Category, dk.Epoch)
 }
 
 // halves returns a data key's two halves: the DEK's material and the shred
@@ -100,7 +100,9 @@ func (k *Keyring) BlobKey(ctx context.Context, region candor.RegionID, account c
 	}
 	defer clear(material)
 	defer clear(shred)
-	info := "candor/blob-key/v1|" + string(region) + "|" + string(account) + "|" + string(c) + "|" + strconv.FormatInt(epoch, 10) + "|" + blob
+	// Not bound to the region: a migration moves the blob as it is and
+	// re-wraps only the DEK.
+	info := "candor/blob-key/v2|" + string(account) + "|" + string(c) + "|" + strconv.FormatInt(epoch, 10) + "|" + blob
 	return hkdf.Key(sha256.New, material, shred, info, seal.KeySize)
 }
 
@@ -274,4 +276,26 @@ func (k *Keyring) retire(ctx context.Context, region candor.RegionID, current in
 		}
 	}
 	return k.reloadKEKs(ctx, region)
+}
+
+// MoveDataKey re-wraps a data key of region from for region to, under to's
+// current KEK, for a migration; the key itself, and so every record and
+// blob it protects, is unchanged. Its two halves stay whole: the shred
+// secret is in the directory, which both regions share.
+func (k *Keyring) MoveDataKey(ctx context.Context, dk store.DataKey, from, to candor.RegionID) (store.DataKey, error) {
+	old, _, _, err := k.kek(ctx, from, dk.Key.Wrapper)
+	if err != nil {
+		return store.DataKey{}, err
+	}
+	material, err := old.Open(dk.Key.Wrapped, dekAD(from, dk.Account, dk.Category, dk.Epoch, dk.Key.Wrapper))
+	if err != nil {
+		return store.DataKey{}, fmt.Errorf("data key of %s/%s: %w", dk.Account, dk.Category, err)
+	}
+	defer clear(material)
+	kek, version, _, err := k.kek(ctx, to, 0)
+	if err != nil {
+		return store.DataKey{}, err
+	}
+	dk.Key.Wrapper, dk.Key.Wrapped = version, kek.Seal(material, dekAD(to, dk.Account, dk.Category, dk.Epoch, version))
+	return dk, nil
 }

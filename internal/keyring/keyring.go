@@ -405,9 +405,11 @@ func randomKey() []byte {
 	return b
 }
 
-// derive makes a record key from a DEK's material and its shred secret.
-func derive(dek, shred []byte, region candor.RegionID, account candor.AccountID, c candor.Category, epoch int64) (seal.Key, error) {
-	info := "candor/record-key/v1|" + string(region) + "|" + string(account) + "|" + string(c) + "|" + strconv.FormatInt(epoch, 10)
+// derive makes a record key from a DEK's material and its shred secret. It
+// is not bound to the region (the DEK's wrapping is): a migration moves
+// ciphertext as it is and re-wraps only the DEK for the target region.
+func derive(dek, shred []byte, account candor.AccountID, c candor.Category, epoch int64) (seal.Key, error) {
+	info := "candor/record-key/v2|" + string(account) + "|" + string(c) + "|" + strconv.FormatInt(epoch, 10)
 	material, err := hkdf.Key(sha256.New, dek, shred, info, seal.KeySize)
 	if err != nil {
 		return seal.Key{}, err

@@ -227,6 +227,9 @@ type Entry struct {
 	Handle  []byte
 	Region  candor.RegionID
 	Created time.Time
+	// Moving is the region the account is being migrated to, if any: while
+	// it is set, the account's data is not served (see Moves).
+	Moving candor.RegionID
 }
 
 // Session is a device session. Only the SHA-256 of its token is stored.
