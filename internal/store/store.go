@@ -144,6 +144,7 @@ type Region interface {
 	AuditLog
 	Uploads
 	Messages
+	Migrations
 
 	// CreateAccount stores a new account; Conflict if the id exists.
 	CreateAccount(ctx context.Context, a Account) error
@@ -279,6 +280,7 @@ type Directory interface {
 	AuditLog
 	Approvals
 	Numbers
+	Moves
 
 	// CreateEntry stores an entry; Conflict if the account or the handle
 	// exists.

@@ -34,6 +34,12 @@ type dialect struct {
 	// (SQLite, in process) one prepared statement runs per row, which is
 	// faster there and leaves the planner no join order to get wrong.
 	batchWrites bool
+	// bulkInsert, when set, is run first in a transaction that inserts many
+	// rows with multi-row statements of one shape (ImportAccount). The
+	// PostgreSQL connections force a custom plan for every statement (see
+	// openPostgres), which would plan each statement of thousands of
+	// parameters again; in that transaction the generic plan is allowed.
+	bulkInsert string
 	// blobType is the SQL type of byte strings, for CAST: parameters in a
 	// VALUES list have no column to take their type from.
 	blobType string
@@ -167,6 +173,26 @@ func (d *db) inTx(ctx context.Context, fn func(r runner) error) error {
 	}
 	if err := fn(runner{tx, d.dialect}); err != nil {
 		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// inSnapshot runs fn in a read-only transaction on the read pool, in which
+// every statement sees the database as of one instant: REPEATABLE READ in
+// PostgreSQL; in SQLite a deferred transaction, whose WAL snapshot is taken
+// at its first read and kept to its end. Writers are not held up by it.
+// fn's error is returned as is.
+func (d *db) inSnapshot(ctx context.Context, fn func(r runner) error) error {
+	tx, err := d.read.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(runner{tx, d.dialect}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -27,13 +27,15 @@ var _ store.Directory = (*DirectoryStore)(nil)
 // write-ahead log.
 func (s *DirectoryStore) Close() error { return s.db.close() }
 
-// CreateEntry stores an entry; Conflict if the account or the handle exists.
+// CreateEntry stores an entry, with its Moving mark if set; Conflict if the
+// account or the handle exists.
 func (s *DirectoryStore) CreateEntry(ctx context.Context, e store.Entry) error {
 	if e.Account == "" || len(e.Handle) == 0 {
 		return candor.E(candor.Invalid, "directory entry needs an account and a handle")
 	}
-	_, err := s.db.writer().exec(ctx, `INSERT INTO directory_entries (account, handle, region, created_us) VALUES (?, ?, ?, ?)`,
-		string(e.Account), e.Handle, string(e.Region), micros(stamp(e.Created)))
+	_, err := s.db.writer().exec(ctx, `INSERT INTO directory_entries (account, handle, region, created_us, moving)
+		VALUES (?, ?, ?, ?, ?)`,
+		string(e.Account), e.Handle, string(e.Region), micros(stamp(e.Created)), nullable(string(e.Moving)))
 	switch {
 	case s.db.dialect.unique(err):
 		return candor.Wrap(candor.Conflict, "account or handle exists already", err)
@@ -43,23 +45,27 @@ func (s *DirectoryStore) CreateEntry(ctx context.Context, e store.Entry) error {
 	return nil
 }
 
-// EntryByHandle returns the entry for a handle; NotFound if none.
+// EntryByHandle returns the entry for a handle, with its Moving mark;
+// NotFound if none.
 func (s *DirectoryStore) EntryByHandle(ctx context.Context, handle []byte) (store.Entry, error) {
-	return s.entry(ctx, `SELECT account, handle, region, created_us FROM directory_entries WHERE handle = ?`, handle)
+	return s.entry(ctx, `SELECT `+entryColumns+` FROM directory_entries WHERE handle = ?`, handle)
 }
 
-// Entry returns the entry of an account; NotFound if none.
+// Entry returns the entry of an account, with its Moving mark; NotFound
+// if none.
 func (s *DirectoryStore) Entry(ctx context.Context, account candor.AccountID) (store.Entry, error) {
-	return s.entry(ctx, `SELECT account, handle, region, created_us FROM directory_entries WHERE account = ?`, string(account))
+	return s.entry(ctx, `SELECT `+entryColumns+` FROM directory_entries WHERE account = ?`, string(account))
 }
+
+const entryColumns = `account, handle, region, created_us, COALESCE(moving, '')`
 
 func (s *DirectoryStore) entry(ctx context.Context, query string, key any) (store.Entry, error) {
 	var e store.Entry
 	var created int64
-	err := s.db.reader().row(ctx, query, key).Scan(&e.Account, &e.Handle, &e.Region, &created)
+	err := s.db.reader().row(ctx, query, key).Scan(&e.Account, &e.Handle, &e.Region, &created, &e.Moving)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return store.Entry{}, candor.E(candor.NotFound, "no directory entry")
+		return store.Entry{}, errNoEntry
 	case err != nil:
 		return store.Entry{}, internal("read directory entry", err)
 	}

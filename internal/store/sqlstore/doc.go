@@ -79,6 +79,19 @@
 // through an index on substr(token, 1, 2), which both dialects compute on
 // bytes.
 //
+// # Moving accounts
+//
+// ExportAccount reads an account's rows in one read-only transaction that
+// sees one snapshot (REPEATABLE READ in PostgreSQL, a WAL read transaction
+// in SQLite), so its parts and counters agree while the account is
+// written. ImportAccount deletes whatever the target holds of the account
+// (as DeleteAccount does, so the ledger goes by cascade) and inserts the
+// rows as given — Seqs, counters, times — batchRows rows per statement,
+// in one transaction; neither is an access, and neither appends to the
+// audit log. accounts_country indexes AccountsByCountry. In the directory
+// a nullable moving column holds the region an account is being moved to;
+// SwitchRegion is one UPDATE conditioned on the current region.
+//
 // # Errors
 //
 // A missing row is a candor.NotFound error, a uniqueness violation a

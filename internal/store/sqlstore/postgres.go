@@ -44,6 +44,7 @@ var postgresDialect = &dialect{
 	unique:      func(err error) bool { return pgCode(err) == "23505" },
 	foreignKey:  func(err error) bool { return pgCode(err) == "23503" },
 	batchWrites: true,
+	bulkInsert:  "SET LOCAL plan_cache_mode = auto",
 	blobType:    "BYTEA",
 }
 

@@ -53,20 +53,26 @@ func (s *RegionStore) CreateAccount(ctx context.Context, a store.Account) error 
 
 // Account returns an account; NotFound if absent.
 func (s *RegionStore) Account(ctx context.Context, id candor.AccountID) (store.Account, error) {
-	a := store.Account{ID: id}
-	var kdfTime, kdfMem, kdfThreads, created int64
-	err := s.db.reader().row(ctx, `SELECT country, salt, kdf_time, kdf_memory_kib, kdf_threads, auth_hash, created_us
-		FROM accounts WHERE id = ?`, string(id)).
-		Scan(&a.Country, &a.Salt, &kdfTime, &kdfMem, &kdfThreads, &a.AuthHash, &created)
+	a, err := scanAccount(s.db.reader().row(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, string(id)), id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Account{}, errNoAccount
 	case err != nil:
 		return store.Account{}, internal("read account", err)
 	}
+	return a, nil
+}
+
+const accountColumns = `country, salt, kdf_time, kdf_memory_kib, kdf_threads, auth_hash, created_us`
+
+// scanAccount scans accountColumns, then any extra destinations.
+func scanAccount(sc interface{ Scan(...any) error }, id candor.AccountID, extra ...any) (store.Account, error) {
+	a := store.Account{ID: id}
+	var kdfTime, kdfMem, kdfThreads, created int64
+	err := sc.Scan(append([]any{&a.Country, &a.Salt, &kdfTime, &kdfMem, &kdfThreads, &a.AuthHash, &created}, extra...)...)
 	a.KDF = store.KDF{Time: uint32(kdfTime), MemoryKiB: uint32(kdfMem), Threads: uint8(kdfThreads)}
 	a.Created = fromMicros(created)
-	return a, nil
+	return a, err
 }
 
 // DeleteAccount removes the account and everything of it in this region, in
@@ -85,22 +91,30 @@ func (s *RegionStore) DeleteAccount(ctx context.Context, id candor.AccountID) er
 			}
 			return err
 		}
-		if err := deleteMessaging(ctx, r, id); err != nil {
-			return err
-		}
-		for _, q := range []string{
-			`DELETE FROM records WHERE account = ?`,
-			`DELETE FROM uploads WHERE account = ?`,
-			`DELETE FROM data_keys WHERE account = ?`,
-			`DELETE FROM devices WHERE account = ?`,
-			`DELETE FROM accounts WHERE id = ?`,
-		} {
-			if _, err := r.exec(ctx, q, string(id)); err != nil {
-				return internal("delete account", err)
-			}
-		}
-		return nil
+		return deleteAccountRows(ctx, r, id)
 	})
+}
+
+// deleteAccountRows deletes everything of account in the caller's
+// transaction, which has locked its row: messaging keys, envelopes and
+// receipts, records, uploads, data keys, devices, then the account row,
+// whose deletion cascades to the consent ledger.
+func deleteAccountRows(ctx context.Context, r runner, id candor.AccountID) error {
+	if err := deleteMessaging(ctx, r, id); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`DELETE FROM records WHERE account = ?`,
+		`DELETE FROM uploads WHERE account = ?`,
+		`DELETE FROM data_keys WHERE account = ?`,
+		`DELETE FROM devices WHERE account = ?`,
+		`DELETE FROM accounts WHERE id = ?`,
+	} {
+		if _, err := r.exec(ctx, q, string(id)); err != nil {
+			return internal("delete account", err)
+		}
+	}
+	return nil
 }
 
 // counters are an account's last consent and feed Seqs.

@@ -20,6 +20,7 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		fn   func(t *testing.T, d store.Directory)
 	}{
 		{"Entries", testEntries},
+		{"Moves", testMoves},
 		{"Sessions", testSessions},
 		{"ExpiredSessions", testExpiredSessions},
 		{"LoginThrottle", testLoginThrottle},
@@ -48,8 +49,9 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 
 func wantEntry(t *testing.T, what string, got, want store.Entry) {
 	t.Helper()
-	if got.Account != want.Account || got.Region != want.Region {
-		t.Fatalf("%s = %s in %s, want %s in %s", what, got.Account, got.Region, want.Account, want.Region)
+	if got.Account != want.Account || got.Region != want.Region || got.Moving != want.Moving {
+		t.Fatalf("%s = %s in %s moving to %q, want %s in %s moving to %q", what,
+			got.Account, got.Region, got.Moving, want.Account, want.Region, want.Moving)
 	}
 	wantBytes(t, what+" handle", got.Handle, want.Handle)
 	wantTime(t, what+" created", got.Created, want.Created)

@@ -53,8 +53,14 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"ExpireEnvelopes", testExpireEnvelopes},
 		{"DeleteMessaging", testDeleteMessaging},
 		{"DeleteAccountMessaging", testDeleteAccountMessaging},
+		{"ExportNotFound", testExportNotFound},
+		{"ExportConsistent", testExportConsistent},
+		{"AccountsByCountry", testAccountsByCountry},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+	for _, tc := range migrationTests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
 	for _, tc := range auditLogTests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
