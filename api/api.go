@@ -129,9 +129,11 @@ type Consent struct {
 	Epoch int64 `json:"epoch,omitempty"`
 }
 
-// Consents answers GET /v1/consents.
+// Consents answers GET /v1/consents. Region is the account's home region
+// now (it changes when the account is migrated).
 type Consents struct {
 	Consents []Consent `json:"consents"`
+	Region   string    `json:"region,omitempty"`
 }
 
 // ConsentRequest turns a category on or off (PUT /v1/consents/{category}).

@@ -221,3 +221,15 @@ func (c *Client) SetOwnerApproval(ctx context.Context, required bool) error {
 	}
 	return c.remote().do(ctx, http.MethodPut, "/account/staff-access", api.StaffAccessSetting{OwnerApproval: required}, nil)
 }
+
+// Retention returns how long the account's home region keeps each kind of
+// data.
+func (c *Client) Retention(ctx context.Context) (api.Retention, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess == nil {
+		return api.Retention{}, errNotSignedIn
+	}
+	var out api.Retention
+	return out, c.remote().do(ctx, http.MethodGet, "/account/retention", nil, &out)
+}

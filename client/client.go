@@ -455,6 +455,13 @@ func (c *Client) refreshConsents(ctx context.Context) error {
 		next.set(cat, entryOf(s))
 	}
 	c.consents = next
+	if cs.Region != "" && cs.Region != c.sess.Region {
+		// The account was migrated to another region.
+		c.sess.Region = cs.Region
+		if err := writeJSON(filepath.Join(c.dir, sessionFile), c.sess); err != nil {
+			return err
+		}
+	}
 	return c.saveConsents()
 }
 

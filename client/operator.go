@@ -137,3 +137,22 @@ func (o *Operator) VerifyAudit(ctx context.Context) (api.AuditVerify, error) {
 	var out api.AuditVerify
 	return out, o.r.do(ctx, http.MethodPost, "/audit/verify", nil, &out)
 }
+
+// StartMigration starts moving one account or a country's accounts to a
+// region; follow it with Migration.
+func (o *Operator) StartMigration(ctx context.Context, req api.MigrateRequest) (api.Migration, error) {
+	var out api.Migration
+	return out, o.r.do(ctx, http.MethodPost, "/operator/migrations", req, &out)
+}
+
+// Migration reports a migration's progress.
+func (o *Operator) Migration(ctx context.Context, id string) (api.Migration, error) {
+	var out api.Migration
+	return out, o.r.do(ctx, http.MethodGet, "/operator/migrations/"+url.PathEscape(id), nil, &out)
+}
+
+// RunRetention applies every region's retention rules now.
+func (o *Operator) RunRetention(ctx context.Context) (api.RetentionRun, error) {
+	var out api.RetentionRun
+	return out, o.r.do(ctx, http.MethodPost, "/operator/retention", nil, &out)
+}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -26,7 +28,28 @@ type remote struct {
 // do sends one request and decodes a 2xx answer into out (when not nil).
 // A non-2xx answer becomes a *candor.Error with the server's stable code and
 // message; a failure to reach the server is Unavailable.
+//
+// An answer that says the account is briefly unavailable (moving between
+// regions) is retried a few times, waiting a little longer each time.
 func (r *remote) do(ctx context.Context, method, path string, in, out any) error {
+	wait := 200 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := r.once(ctx, method, path, in, out)
+		var ce *candor.Error
+		if attempt == 4 || !errors.As(err, &ce) || ce.Kind != candor.Unavailable || ce.Err != nil {
+			return err // ce.Err set: the server was not reached at all
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// once sends one request (see do).
+func (r *remote) once(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

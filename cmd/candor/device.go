@@ -54,6 +54,7 @@ phone while it is off.`,
 		d.accessLogCommand(),
 		d.staffAccessCommand(),
 		d.msgCommand(),
+		d.retentionCommand(),
 	)
 	return cmd
 }

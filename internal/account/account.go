@@ -383,6 +383,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (candor.Princi
 	} else if err != nil {
 		return candor.Principal{}, err
 	}
+	if entry.Moving != "" {
+		return candor.Principal{}, &candor.Error{Kind: candor.Unavailable, RetryAfter: time.Second,
+			Message: "this account is moving to another region: try again in a moment"}
+	}
 	return candor.Principal{Account: sess.Account, Device: sess.Device, Region: entry.Region}, nil
 }
 

@@ -57,7 +57,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if status >= 500 && kind != candor.Sealed && kind != candor.Unavailable {
 		h.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "kind", kind.Code(), "err", err)
 	}
-	if kind == candor.RateLimited && ce != nil && ce.RetryAfter > 0 {
+	if ce != nil && ce.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ce.RetryAfter.Seconds()))))
 	}
 	writeJSON(w, status, api.ErrorResponse{Error: body})

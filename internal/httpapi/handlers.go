@@ -140,7 +140,7 @@ func (h *Handler) consents(w http.ResponseWriter, r *http.Request, p candor.Prin
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Consents{Consents: toAPIConsents(state)})
+	writeJSON(w, http.StatusOK, api.Consents{Consents: toAPIConsents(state), Region: string(p.Region)})
 }
 
 func (h *Handler) ledger(w http.ResponseWriter, r *http.Request, p candor.Principal) {

@@ -68,6 +68,8 @@ type Services struct {
 	Audit      Audit
 	Photos     Photos
 	Messaging  Messaging
+	Migrations Migrations
+	Retention  Retention
 	// Carrier is the emulated carrier; set only by --dev.
 	Carrier Carrier
 	Regions Regions
@@ -110,6 +112,10 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/operator/unseal", h.limited(h.operatorUnseal))
 	m.HandleFunc("POST /v1/operator/seal", h.staffOnly(h.operatorSeal, staff.Bootstrap, staff.Admin, staff.Custodian))
 	m.HandleFunc("POST /v1/operator/rotate", h.unsealed(h.staffOnly(h.operatorRotate, staff.Bootstrap, staff.Admin, staff.Custodian)))
+	m.HandleFunc("POST /v1/operator/retention", h.unsealed(h.staffOnly(h.retentionRun, staff.Bootstrap, staff.Admin)))
+	m.HandleFunc("GET /v1/account/retention", h.device(h.retentionRules))
+	m.HandleFunc("POST /v1/operator/migrations", h.unsealed(h.staffOnly(h.migrateStart, staff.Bootstrap, staff.Admin)))
+	m.HandleFunc("GET /v1/operator/migrations/{id}", h.unsealed(h.staffOnly(h.migrateStatus, staff.Bootstrap, staff.Admin)))
 	m.HandleFunc("POST /v1/operator/rekey", h.unsealed(h.staffOnly(h.operatorRekey, staff.Bootstrap, staff.Admin, staff.Custodian)))
 	m.HandleFunc("DELETE /v1/operator/rekey", h.staffOnly(h.operatorCancelRekey, staff.Bootstrap, staff.Admin, staff.Custodian))
 	m.HandleFunc("POST /v1/operator/rekey/share", h.limited(h.unsealed(h.operatorRekeyShare)))

@@ -66,8 +66,10 @@ type Secrets interface {
 
 // Config tunes messaging.
 type Config struct {
-	// Expiry is how long an undelivered envelope waits (default 30 days).
-	Expiry time.Duration
+	// Expiry is how long an undelivered envelope waits (default 30 days);
+	// ExpiryIn, when set, gives it per recipient region instead.
+	Expiry   time.Duration
+	ExpiryIn func(candor.RegionID) time.Duration
 	// EvaluationsPerDay bounds discovery evaluations per account (default 2,000).
 	EvaluationsPerDay int
 	Now               func() time.Time
@@ -378,7 +380,11 @@ func (s *Service) Send(ctx context.Context, p candor.Principal, m api.Send) (api
 	}
 	id := m.Envelopes[0].ID
 	now := s.cfg.Now().UTC()
-	out := api.Sent{ID: id, Expires: now.Add(s.cfg.Expiry)}
+	expiry := s.cfg.Expiry
+	if s.cfg.ExpiryIn != nil {
+		expiry = s.cfg.ExpiryIn(entry.Region)
+	}
+	out := api.Sent{ID: id, Expires: now.Add(expiry)}
 	envs := make([]store.Envelope, len(m.Envelopes))
 	seen := map[string]bool{}
 	for i, e := range m.Envelopes {

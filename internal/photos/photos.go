@@ -61,7 +61,9 @@ type Config struct {
 	// UploadTTL is how long an upload may stay incomplete before it is
 	// abandoned and deleted (default 24 h).
 	UploadTTL time.Duration
-	Now       func() time.Time
+	// UploadTTLIn, when set, gives the upload expiry per region instead.
+	UploadTTLIn func(candor.RegionID) time.Duration
+	Now         func() time.Time
 	// Plain stores parts unsealed. It exists for one purpose: benchmarks
 	// measuring what sealing costs. The server never sets it.
 	Plain bool
@@ -174,8 +176,12 @@ func (s *Service) Create(ctx context.Context, p candor.Principal, size int64, ha
 		return api.Upload{}, err
 	}
 	now := s.cfg.Now().UTC()
+	ttl := s.cfg.UploadTTL
+	if s.cfg.UploadTTLIn != nil {
+		ttl = s.cfg.UploadTTLIn(p.Region)
+	}
 	u := store.Upload{ID: candor.NewID("pho"), Account: p.Account, Category: candor.Photos, Size: size, Hash: hash,
-		Created: now, Expires: now.Add(s.cfg.UploadTTL)}
+		Created: now, Expires: now.Add(ttl)}
 	if err := sc.uploads.CreateUpload(ctx, u); err != nil {
 		return api.Upload{}, err
 	}

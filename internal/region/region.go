@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/retention"
 )
 
 // Region is one region of a deployment.
@@ -19,6 +20,19 @@ type Region struct {
 	Jurisdiction string          `json:"jurisdiction"`
 	// Countries are the ISO 3166-1 alpha-2 codes whose accounts live here.
 	Countries []string `json:"countries"`
+	// Retention says how long this region keeps each kind of data.
+	Retention retention.Rules `json:"retention,omitempty"`
+}
+
+// Rules returns the retention rules of a region (the defaults for an
+// unknown one).
+func (c Config) Rules(id candor.RegionID) retention.Rules {
+	for _, r := range c.Regions {
+		if r.ID == id {
+			return r.Retention.WithDefaults()
+		}
+	}
+	return retention.Rules{}.WithDefaults()
 }
 
 // Config is the list of regions and the fallback for countries no region

@@ -57,6 +57,7 @@ type Server struct {
 	handler  http.Handler
 	wake     chan struct{} // starts background work at once
 	signed   time.Time     // when checkpoints were last signed (Background only)
+	purged   time.Time     // when retention last ran (Background only)
 }
 
 // New opens the stores, composes the services and, in dev mode, unseals the
@@ -225,12 +226,25 @@ func (s *Server) compose() {
 	acfg := s.cfg.Account
 	acfg.Erase = s.eraseBlobs
 	accounts := audit.WrapAccounts(account.New(s.dir, stores, s.keys, acfg), s.logs)
-	s.photos = photos.New(stores, ledger, s.keys, s.logs, s.cfg.Photos)
+	pcfg := s.cfg.Photos
+	if pcfg.UploadTTL == 0 {
+		pcfg.UploadTTLIn = func(id candor.RegionID) time.Duration {
+			return time.Duration(s.cfg.regions().Rules(id).AbandonedUploads)
+		}
+	}
+	s.photos = photos.New(stores, ledger, s.keys, s.logs, pcfg)
 	var gateway messaging.Gateway
 	if s.cfg.Dev {
 		s.carrier = messaging.NewCarrier()
 		gateway = s.carrier
 	}
+	mcfg := s.cfg.Messaging
+	if mcfg.Expiry == 0 {
+		mcfg.ExpiryIn = func(id candor.RegionID) time.Duration {
+			return time.Duration(s.cfg.regions().Rules(id).UndeliveredMessages)
+		}
+	}
+	s.cfg.Messaging = mcfg
 	s.msgs = messaging.New(s.dir, stores, auditedConsent{ledger, audit.WrapConsent(ledger, s.logs)}, s.keys, gateway, s.bus, s.logs, s.cfg.Messaging)
 
 	reg := prometheus.NewRegistry()
@@ -255,6 +269,8 @@ func (s *Server) compose() {
 		Audit:      s.logs,
 		Photos:     s.photos,
 		Messaging:  s.msgs,
+		Migrations: &migrations{s: s},
+		Retention:  s,
 		Carrier:    carrierOrNil(s.carrier),
 		Regions:    s,
 	}, s.cfg.HTTP, s.cfg.Logger, reg, reg)
@@ -337,6 +353,13 @@ func (s *Server) Background(ctx context.Context) {
 		if !s.keys.Sealed() {
 			s.expireUploads(ctx)
 			s.expireMessages(ctx)
+			if time.Since(s.purged) > time.Hour {
+				if _, err := s.RunRetention(ctx, "system"); err != nil && ctx.Err() == nil {
+					s.cfg.Logger.Error("retention run failed; will retry", "err", err)
+				} else {
+					s.purged = time.Now()
+				}
+			}
 			if time.Since(s.signed) > time.Minute {
 				s.signCheckpoints(ctx)
 			}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/candorcloud/candor"
 )
@@ -46,4 +47,11 @@ type Moves interface {
 	// another, atomically and only if it is still from (else Conflict),
 	// and clears its moving mark.
 	SwitchRegion(ctx context.Context, account candor.AccountID, from, to candor.RegionID) error
+}
+
+// Retention is what purging by age needs of a region store.
+type Retention interface {
+	// PurgeTombstones deletes up to limit deletion records (tombstones)
+	// last changed before before, and reports how many.
+	PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error)
 }

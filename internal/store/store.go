@@ -142,6 +142,7 @@ type Result struct {
 // devices, consent ledger, wrapped keys and sealed records.
 type Region interface {
 	AuditLog
+	Retention
 	Uploads
 	Messages
 	Migrations

@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/staff"
+)
+
+// Migrations starts and reports region migrations.
+type Migrations interface {
+	StartMigration(ctx context.Context, by string, req api.MigrateRequest) (api.Migration, error)
+	Migration(id string) (api.Migration, error)
+}
+
+func (h *Handler) migrateStart(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	req, err := decode[api.MigrateRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	m, err := h.svc.Migrations.StartMigration(r.Context(), "staff:"+who.ID, req)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, m)
+}
+
+func (h *Handler) migrateStatus(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	m, err := h.svc.Migrations.Migration(r.PathValue("id"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}

@@ -1,0 +1,293 @@
+package region
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/blobs"
+	"github.com/candorcloud/candor/internal/store"
+)
+
+// Directory is what migration needs of the directory.
+type Directory interface {
+	store.Moves
+	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
+}
+
+// Keys re-wraps data keys for another region.
+type Keys interface {
+	MoveDataKey(ctx context.Context, dk store.DataKey, from, to candor.RegionID) (store.DataKey, error)
+}
+
+// Migrator moves accounts between regions (promise P12): it copies their
+// ciphertext as it is, re-wraps their data keys for the target region,
+// verifies the copy by counts and hashes, switches the directory entry
+// atomically, then deletes everything of the account in the source.
+//
+// It is idempotent and resumable: every step can be run again, and a run
+// on an account that was interrupted at any step carries on. While an
+// account moves, its data is not served (requests get a retryable
+// "unavailable"); writes already in flight when the move began are caught
+// by copying again until the source stops changing.
+type Migrator struct {
+	dir     Directory
+	regions map[candor.RegionID]store.Region
+	blobs   map[candor.RegionID]blobs.Store
+	keys    Keys
+	logs    *audit.Logs
+	// Settle is how long to wait after marking an account moving, for
+	// requests already past authentication to finish (default 50 ms).
+	Settle time.Duration
+}
+
+// NewMigrator returns a Migrator.
+func NewMigrator(dir Directory, regions map[candor.RegionID]store.Region, bl map[candor.RegionID]blobs.Store, keys Keys, logs *audit.Logs) *Migrator {
+	return &Migrator{dir: dir, regions: regions, blobs: bl, keys: keys, logs: logs, Settle: 50 * time.Millisecond}
+}
+
+// Moved is what one account's move did.
+type Moved struct {
+	Account candor.AccountID `json:"account"`
+	From    candor.RegionID  `json:"from"`
+	To      candor.RegionID  `json:"to"`
+	Records int              `json:"records"`
+	Keys    int              `json:"keys"`
+	Blobs   int              `json:"blobs"`
+	Bytes   int64            `json:"bytes"`
+	Already bool             `json:"already"` // it was home already; leftovers were cleaned
+}
+
+func (m *Migrator) event(action, outcome string, account candor.AccountID, region candor.RegionID, count int) {
+	ev := audit.Event{Actor: "staff", Action: action, Outcome: outcome, Region: string(region), Count: count}
+	if account != "" {
+		ev.Account, _ = m.logs.Account(account)
+	}
+	m.logs.Append(context.Background(), audit.Directory, ev)
+}
+
+// MoveAccount moves one account to region to.
+func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to candor.RegionID) (Moved, error) {
+	if _, ok := m.regions[to]; !ok {
+		return Moved{}, candor.Errorf(candor.NotFound, "no region %q", to)
+	}
+	e, err := m.dir.Entry(ctx, account)
+	if err != nil {
+		return Moved{}, err
+	}
+	out := Moved{Account: account, From: e.Region, To: to}
+	if e.Region == to {
+		// Home already: finish an interrupted move by removing what any
+		// other region still holds of the account.
+		out.Already = true
+		if err := m.dir.SetMoving(ctx, account, ""); err != nil {
+			return out, err
+		}
+		return out, m.shredElsewhere(ctx, account, to)
+	}
+	from := e.Region
+	m.event("migrate.start", audit.OK, account, to, 0)
+	if err := m.dir.SetMoving(ctx, account, to); err != nil {
+		return out, err
+	}
+	time.Sleep(m.Settle)
+
+	// Copy until the source stops changing under us.
+	var data store.AccountData
+	for attempt := 0; ; attempt++ {
+		if data, err = m.regions[from].ExportAccount(ctx, account); err != nil {
+			return out, err
+		}
+		if err := m.copy(ctx, data, from, to, &out); err != nil {
+			return out, err
+		}
+		again, err := m.regions[from].ExportAccount(ctx, account)
+		if err != nil {
+			return out, err
+		}
+		if digest(again, false) == digest(data, false) {
+			break
+		}
+		if attempt == 10 {
+			return out, candor.E(candor.Unavailable, "the account kept changing during the move: run it again")
+		}
+	}
+	// Verify the target holds exactly what the source does.
+	copied, err := m.regions[to].ExportAccount(ctx, account)
+	if err != nil {
+		return out, err
+	}
+	if digest(copied, true) != digest(data, true) {
+		m.event("migrate.verify", audit.Failed, account, to, 0)
+		return out, fmt.Errorf("migration of an account: the copy in %s does not match the source", to)
+	}
+	m.event("migrate.copied", audit.OK, account, to, len(data.Records))
+	if err := m.dir.SwitchRegion(ctx, account, from, to); err != nil {
+		return out, err
+	}
+	m.event("migrate.switched", audit.OK, account, to, 0)
+	if err := m.shredElsewhere(ctx, account, to); err != nil {
+		return out, err
+	}
+	m.event("migrate.shredded", audit.OK, account, from, 0)
+	return out, nil
+}
+
+// copy writes data into region to: data keys re-wrapped, blobs copied.
+func (m *Migrator) copy(ctx context.Context, data store.AccountData, from, to candor.RegionID, out *Moved) error {
+	for i, dk := range data.DataKeys {
+		moved, err := m.keys.MoveDataKey(ctx, dk, from, to)
+		if err != nil {
+			return err
+		}
+		data.DataKeys[i] = moved
+	}
+	prefix := "accounts/" + strings.ToLower(string(data.Account.ID)) + "/"
+	src, dst := m.blobs[from], m.blobs[to]
+	keys, err := src.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	out.Blobs, out.Bytes = 0, 0
+	for _, k := range keys {
+		n, err := copyBlob(ctx, src, dst, k)
+		if err != nil {
+			return err
+		}
+		out.Blobs++
+		out.Bytes += n
+	}
+	if err := m.regions[to].ImportAccount(ctx, data); err != nil {
+		return err
+	}
+	out.Records, out.Keys = len(data.Records), len(data.DataKeys)
+	return nil
+}
+
+// copyBlob copies one object and checks the copy's bytes by hash.
+func copyBlob(ctx context.Context, src, dst blobs.Store, key string) (int64, error) {
+	r, size, err := src.Get(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	data, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return 0, err
+	}
+	if err := dst.Put(ctx, key, bytes.NewReader(data), size); err != nil {
+		return 0, err
+	}
+	r2, _, err := dst.Get(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	defer r2.Close()
+	h := sha256.New()
+	io.Copy(h, r2)
+	if sha256.Sum256(data) != [32]byte(h.Sum(nil)) {
+		return 0, fmt.Errorf("a blob's copy differs from its source")
+	}
+	return size, nil
+}
+
+// shredElsewhere deletes the account from every region but home.
+func (m *Migrator) shredElsewhere(ctx context.Context, account candor.AccountID, home candor.RegionID) error {
+	for id, st := range m.regions {
+		if id == home {
+			continue
+		}
+		if err := st.DeleteAccount(ctx, account); err != nil {
+			return err
+		}
+		if _, err := m.blobs[id].DeletePrefix(ctx, "accounts/"+strings.ToLower(string(account))+"/"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// digest summarises an account's data: counts, counters and a hash of every
+// ciphertext, id and version. With keys false, data keys count by number
+// only (their wraps differ between regions).
+func digest(d store.AccountData, keys bool) [32]byte {
+	h := sha256.New()
+	w := func(vals ...any) {
+		for _, v := range vals {
+			switch x := v.(type) {
+			case string:
+				binary.Write(h, binary.BigEndian, uint32(len(x)))
+				h.Write([]byte(x))
+			case []byte:
+				binary.Write(h, binary.BigEndian, uint32(len(x)))
+				h.Write(x)
+			case int64:
+				binary.Write(h, binary.BigEndian, x)
+			case int:
+				binary.Write(h, binary.BigEndian, int64(x))
+			case bool:
+				binary.Write(h, binary.BigEndian, x)
+			}
+		}
+	}
+	w(string(d.Account.ID), d.FeedSeq, d.ConsentSeq, len(d.Devices), len(d.Consent), len(d.DataKeys), len(d.Records),
+		len(d.Uploads), len(d.MessagingKeys), len(d.Envelopes), len(d.Receipts))
+	for _, r := range d.Records {
+		w(r.ID, string(r.Category), r.Version, r.Seq, r.Deleted, r.Ciphertext)
+	}
+	for _, c := range d.Consent {
+		w(c.Seq, string(c.Category), c.On)
+	}
+	for _, u := range d.Uploads {
+		w(u.ID, u.Size, u.Hash, u.Complete)
+	}
+	for _, e := range d.Envelopes {
+		w(e.ID, string(e.Device), e.Data)
+	}
+	if keys {
+		for _, k := range d.DataKeys {
+			w(string(k.Category), k.Epoch)
+		}
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// MoveCountry moves every account of a country to region to, one by one,
+// calling progress after each.
+func (m *Migrator) MoveCountry(ctx context.Context, country string, to candor.RegionID, progress func(done, total int, last Moved)) ([]Moved, error) {
+	// Accounts already in the target are included too: a move interrupted
+	// after its switch finishes by cleaning the source.
+	var accounts []candor.AccountID
+	seen := map[candor.AccountID]bool{}
+	for _, st := range m.regions {
+		list, err := st.AccountsByCountry(ctx, country)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			if !seen[a] {
+				seen[a] = true
+				accounts = append(accounts, a)
+			}
+		}
+	}
+	var out []Moved
+	for i, a := range accounts {
+		mv, err := m.MoveAccount(ctx, a, to)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, mv)
+		if progress != nil {
+			progress(i+1, len(accounts), mv)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,229 @@
+package region_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/blobs"
+	"github.com/candorcloud/candor/internal/blobs/disk"
+	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/region"
+	"github.com/candorcloud/candor/internal/seal"
+	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/store/sqlstore"
+)
+
+// flaky is a blob store that fails every Put after the first n: a crash in
+// the middle of copying.
+type flaky struct {
+	blobs.Store
+	n    int64
+	puts atomic.Int64
+}
+
+func (f *flaky) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	if f.puts.Add(1) > f.n {
+		return errors.New("crash")
+	}
+	return f.Store.Put(ctx, key, r, size)
+}
+
+type world struct {
+	dir     *sqlstore.DirectoryStore
+	regions map[candor.RegionID]store.Region
+	blobs   map[candor.RegionID]blobs.Store
+	keys    *keyring.Keyring
+	logs    *audit.Logs
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	d := t.TempDir()
+	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(d, "directory.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dir.Close() })
+	w := &world{dir: dir, regions: map[candor.RegionID]store.Region{}, blobs: map[candor.RegionID]blobs.Store{}}
+	rk := map[candor.RegionID]keyring.RegionKeys{}
+	logs := map[candor.RegionID]store.AuditLog{}
+	for _, id := range []candor.RegionID{"in", "sg"} {
+		r, err := sqlstore.OpenSQLiteRegion(filepath.Join(d, string(id)+".db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		b, err := disk.New(filepath.Join(d, string(id)+"-blobs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.regions[id], w.blobs[id], rk[id], logs[id] = r, b, r, r
+	}
+	w.keys = keyring.New(dir, rk)
+	if err := w.keys.Unseal(context.Background(), bytes.Repeat([]byte{1}, 32)); err != nil {
+		t.Fatal(err)
+	}
+	w.logs = audit.New(dir, logs, w.keys, "candor-test")
+	return w
+}
+
+// seed makes an account in region in with sealed records and a blob, and
+// returns what a reader must find after any move.
+func (w *world) seed(t *testing.T, n int) (candor.AccountID, seal.Key, [][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	a := candor.NewAccountID()
+	in := w.regions["in"]
+	if err := in.CreateAccount(ctx, store.Account{ID: a, Country: "IN", Salt: make([]byte, 16), AuthHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.dir.CreateEntry(ctx, store.Entry{Account: a, Handle: []byte(a), Region: "in"}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := in.AppendConsent(ctx, store.ConsentEvent{Account: a, Category: candor.Notes, On: true, Device: "dev", Time: time.Now(), PolicyVersion: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := w.keys.EnsureDataKey(ctx, "in", a, candor.Notes, ev.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain [][]byte
+	var changes []store.Change
+	for i := range n {
+		p := []byte(fmt.Sprintf("note %d", i))
+		plain = append(plain, p)
+		changes = append(changes, store.Change{ID: candor.NewRecordID(), Version: 1, Ciphertext: key.Seal(p, nil)})
+	}
+	if _, err := in.ApplyChanges(ctx, a, candor.Notes, ev.Seq, changes); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		k := fmt.Sprintf("accounts/%s/photos/pho_%d/part-000000", lower(a), i)
+		if err := w.blobs["in"].Put(ctx, k, bytes.NewReader([]byte("sealed-bytes")), 12); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a, key, plain
+}
+
+func lower(a candor.AccountID) string { return string(bytes.ToLower([]byte(a))) }
+
+// readAll opens every record of the account where the directory says it
+// lives, with the keyring, as the server would.
+func (w *world) readAll(t *testing.T, a candor.AccountID) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	e, err := w.dir.Entry(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := w.keys.DataKey(ctx, e.Region, a, candor.Notes)
+	if err != nil {
+		t.Fatalf("data key in %s: %v", e.Region, err)
+	}
+	recs, err := w.regions[e.Region].Changes(ctx, a, candor.Notes, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, r := range recs {
+		p, err := key.Open(r.Ciphertext, nil)
+		if err != nil {
+			t.Fatalf("a record does not open after the move: %v", err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// A move interrupted at any step and run again leaves every record in the
+// target exactly once, readable, and nothing in the source.
+func TestMoveIsResumable(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	a, _, want := w.seed(t, 200)
+	crashing := &flaky{Store: w.blobs["sg"], n: 1}
+	bl := map[candor.RegionID]blobs.Store{"in": w.blobs["in"], "sg": crashing}
+	m := region.NewMigrator(w.dir, w.regions, bl, w.keys, w.logs)
+	if _, err := m.MoveAccount(ctx, a, "sg"); err == nil {
+		t.Fatal("the crash did not stop the move")
+	}
+	e, _ := w.dir.Entry(ctx, a)
+	if e.Region != "in" || e.Moving != "sg" {
+		t.Fatalf("after the crash: %+v", e)
+	}
+	// Run again, now without crashing.
+	m = region.NewMigrator(w.dir, w.regions, w.blobs, w.keys, w.logs)
+	mv, err := m.MoveAccount(ctx, a, "sg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv.Records != 200 || mv.Blobs != 3 || mv.Keys != 1 {
+		t.Fatalf("moved %+v", mv)
+	}
+	if got := w.readAll(t, a); len(got) != len(want) {
+		t.Fatalf("%d records in the target, want %d", len(got), len(want))
+	}
+	if _, err := w.regions["in"].ExportAccount(ctx, a); !candor.Is(err, candor.NotFound) {
+		t.Fatalf("the source still holds the account: %v", err)
+	}
+	if keys, _ := w.blobs["in"].List(ctx, "accounts/"+lower(a)+"/"); len(keys) != 0 {
+		t.Fatalf("%d blobs left in the source", len(keys))
+	}
+	// Running it again is harmless.
+	again, err := m.MoveAccount(ctx, a, "sg")
+	if err != nil || !again.Already {
+		t.Fatalf("second run: %+v %v", again, err)
+	}
+	if got := w.readAll(t, a); len(got) != 200 {
+		t.Fatalf("%d records after a second run", len(got))
+	}
+}
+
+// A move interrupted after the switch finishes by cleaning the source when
+// run again.
+func TestMoveFinishesAfterSwitch(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	a, _, _ := w.seed(t, 10)
+	data, err := w.regions["in"].ExportAccount(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, dk := range data.DataKeys {
+		if data.DataKeys[i], err = w.keys.MoveDataKey(ctx, dk, "in", "sg"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.regions["sg"].ImportAccount(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.dir.SetMoving(ctx, a, "sg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.dir.SwitchRegion(ctx, a, "in", "sg"); err != nil {
+		t.Fatal(err)
+	}
+	// ... crash before shredding the source.
+	m := region.NewMigrator(w.dir, w.regions, w.blobs, w.keys, w.logs)
+	mv, err := m.MoveAccount(ctx, a, "sg")
+	if err != nil || !mv.Already {
+		t.Fatalf("rerun: %+v %v", mv, err)
+	}
+	if _, err := w.regions["in"].ExportAccount(ctx, a); !candor.Is(err, candor.NotFound) {
+		t.Fatalf("the source still holds the account: %v", err)
+	}
+	if got := w.readAll(t, a); len(got) != 10 {
+		t.Fatalf("%d records", len(got))
+	}
+}
