@@ -1,0 +1,208 @@
+package server_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/region"
+	"github.com/candorcloud/candor/internal/retention"
+	"github.com/candorcloud/candor/internal/server"
+	"github.com/candorcloud/candor/internal/server/servertest"
+)
+
+func countRows(t *testing.T, env *servertest.Env, reg, query string, args ...any) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "regions", reg, "candor.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Accounts get the home region of their country; migrating one while its
+// phone keeps adding and syncing moves every record and photo to the
+// target exactly once, and leaves nothing of it in the source.
+func TestMigrationUnderSync(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.StartProduction(t, server.Config{})
+	op := &raw{t: t, url: env.URL}
+	var init api.InitResponse
+	op.must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
+	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+	var adm api.StaffAdded
+	boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: "adm", Roles: []string{"admin"}}, &adm)
+	admin := &raw{t: t, url: env.URL, token: adm.Token}
+
+	regions := map[string]candor.RegionID{}
+	for _, cc := range []string{"SG", "US"} {
+		_, s := signup(t, env, cc)
+		regions[cc] = candor.RegionID(s.Region)
+	}
+	src := t.TempDir()
+	photos := writePhotos(t, src, 300_000)
+	a := newPhone(t, env, canaryIMEI)
+	a.Photos().Import(src)
+	for i := range 50 {
+		a.Contacts().Add(fmt.Sprintf("Before %d", i), "+919800000001")
+	}
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Contacts, true)
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := a.Status()
+	if st.Region != "in" || regions["SG"] != "sg" || regions["US"] != "us" {
+		t.Fatalf("home regions: IN %s, SG %s, US %s", st.Region, regions["SG"], regions["US"])
+	}
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	added := 0
+	var fatal error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			a.Contacts().Add(fmt.Sprintf("During %d", i), "+919800000002")
+			added++
+			if _, err := a.Sync(ctx, nil); err != nil && !retryable(err) {
+				fatal = err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond)
+	var job api.Migration
+	admin.must("POST", "/v1/operator/migrations", api.MigrateRequest{Country: "IN", To: "sg"}, &job)
+	for deadline := time.Now().Add(30 * time.Second); job.Finished == nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		admin.must("GET", "/v1/operator/migrations/"+job.ID, nil, &job)
+	}
+	close(stop)
+	wg.Wait()
+	if job.Error != "" || job.Done != 1 {
+		t.Fatalf("migration: %+v", job)
+	}
+	if fatal != nil {
+		t.Fatalf("the phone saw an error it cannot retry: %v", fatal)
+	}
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := a.Status(); st.Region != "sg" {
+		t.Fatalf("the phone thinks its region is %s", st.Region)
+	}
+	b := newPhone(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.Contacts().List(); len(got) != 50+added {
+		t.Fatalf("after the move a new phone has %d contacts, want %d", len(got), 50+added)
+	}
+	ps, _ := b.Photos().List()
+	if len(ps) != 1 {
+		t.Fatalf("%d photos after the move", len(ps))
+	}
+	data, _ := os.ReadFile(ps[0].File)
+	if !photos[sha256.Sum256(data)] {
+		t.Fatal("the photo is not byte-identical after the move")
+	}
+	acct := string(st.Account)
+	for _, q := range []string{"SELECT count(*) FROM records WHERE account = ?", "SELECT count(*) FROM data_keys WHERE account = ?",
+		"SELECT count(*) FROM accounts WHERE id = ?"} {
+		if n := countRows(t, env, "in", q, acct); n != 0 {
+			t.Errorf("%s: %d rows left in the source", q, n)
+		}
+	}
+	if n := countRows(t, env, "sg", "SELECT count(*) FROM records WHERE account = ?", acct); n != 50+added+1 {
+		t.Errorf("%d records in the target, want %d exactly once", n, 50+added+1)
+	}
+	// Running it again changes nothing.
+	var again api.Migration
+	admin.must("POST", "/v1/operator/migrations", api.MigrateRequest{Account: acct, To: "sg"}, &again)
+	for id := again.ID; again.Finished == nil; {
+		time.Sleep(20 * time.Millisecond)
+		again = api.Migration{}
+		admin.must("GET", "/v1/operator/migrations/"+id, nil, &again)
+	}
+	if again.Error != "" || len(again.Moved) != 1 || !again.Moved[0].Already {
+		t.Fatalf("second run: %+v", again)
+	}
+}
+
+// Retention removes what its rules say, and nothing else: in a region whose
+// rule keeps deleted items a moment, tombstones go; live records stay, and
+// another region's tombstones stay.
+func TestRetentionRemovesOnlyWhatRulesSay(t *testing.T) {
+	d := region.Defaults()
+	short := retention.Rules{DeletedItems: retention.Duration(time.Millisecond)}
+	for i := range d.Regions {
+		if d.Regions[i].ID == "in" {
+			d.Regions[i].Retention = short
+		}
+	}
+	env := servertest.StartProduction(t, server.Config{Regions: d.Regions, FallbackRegion: d.Fallback})
+	op := &raw{t: t, url: env.URL}
+	var init api.InitResponse
+	op.must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
+	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+
+	write := func(country string) (*raw, string) {
+		r, s := signup(t, env, country)
+		epoch := r.consent("notes", true)
+		keep, gone := candor.NewRecordID(), candor.NewRecordID()
+		r.must("POST", "/v1/records/notes", api.PushRequest{Epoch: epoch, Changes: []api.Change{{ID: keep, Data: []byte("a")}, {ID: gone, Data: []byte("b")}}}, nil)
+		r.must("POST", "/v1/records/notes", api.PushRequest{Epoch: epoch, Changes: []api.Change{{ID: gone, BaseVersion: 1, Deleted: true}}}, nil)
+		return r, s.Account
+	}
+	in, inAcct := write("IN")
+	_, usAcct := write("US")
+	time.Sleep(10 * time.Millisecond)
+	var run api.RetentionRun
+	boot.must("POST", "/v1/operator/retention", nil, &run)
+	for _, p := range run.Regions {
+		want := 0
+		if p.Region == "in" {
+			want = 1
+		}
+		if p.DeletedItems != want {
+			t.Errorf("region %s purged %d deleted items, want %d", p.Region, p.DeletedItems, want)
+		}
+	}
+	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE account = ?", inAcct); n != 1 {
+		t.Errorf("%d records left in, want the live one", n)
+	}
+	if n := countRows(t, env, "us", "SELECT count(*) FROM records WHERE account = ?", usAcct); n != 2 {
+		t.Errorf("%d records in us, want both (its rule keeps tombstones 90 days)", n)
+	}
+	var rules api.Retention
+	in.must("GET", "/v1/account/retention", nil, &rules)
+	if rules.Region != "in" || rules.DeletedItems != "1ms" || rules.UndeliveredMessages != "30d" || rules.Other["audit_events"] == "" {
+		t.Fatalf("the rules a person sees: %+v", rules)
+	}
+}
