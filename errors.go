@@ -119,6 +119,12 @@ func ErrConsent(c Category) error {
 // ErrSealed is the refusal of a sealed server.
 var ErrSealed = E(Sealed, "the server is sealed: no personal data can be served until key custodians unseal it")
 
+// ErrMoving is the answer for an account being migrated to another region:
+// retryable, since the move ends in seconds and the account answers from its
+// new region.
+var ErrMoving error = &Error{Kind: Unavailable, RetryAfter: time.Second,
+	Message: "this account is moving to another region: try again in a moment"}
+
 // KindOf returns the kind of the first *Error in err's chain, or Internal.
 // A nil error has kind Internal too; check for nil first.
 func KindOf(err error) Kind {

@@ -23,4 +23,7 @@ type Purged struct {
 // RetentionRun answers POST /v1/operator/retention.
 type RetentionRun struct {
 	Regions []Purged `json:"regions"`
+	// ExpiredSessions is how many expired device sessions the directory
+	// dropped.
+	ExpiredSessions int `json:"expired_sessions"`
 }

@@ -30,6 +30,7 @@ func retentionCommand(op operatorFunc) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%-4s %d deleted items, %d undelivered messages, %d abandoned uploads purged\n",
 					p.Region, p.DeletedItems, p.UndeliveredMessages, p.AbandonedUploads)
 			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d expired sessions dropped\n", res.ExpiredSessions)
 			return nil
 		},
 	}

@@ -318,6 +318,10 @@ func (s *Service) Login(ctx context.Context, handle, authKey, pseudonym []byte) 
 	if err := s.dir.LoginSucceeded(ctx, handle); err != nil {
 		return Grant{}, err
 	}
+	if entry.Moving != "" {
+		// A device registered in the source now would not be copied.
+		return Grant{}, candor.ErrMoving
+	}
 	accts, err := s.regions.Accounts(entry.Region)
 	if err != nil {
 		return Grant{}, err
@@ -384,8 +388,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (candor.Princi
 		return candor.Principal{}, err
 	}
 	if entry.Moving != "" {
-		return candor.Principal{}, &candor.Error{Kind: candor.Unavailable, RetryAfter: time.Second,
-			Message: "this account is moving to another region: try again in a moment"}
+		return candor.Principal{}, candor.ErrMoving
 	}
 	return candor.Principal{Account: sess.Account, Device: sess.Device, Region: entry.Region}, nil
 }

@@ -211,6 +211,16 @@ func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c can
 	if err != nil {
 		return nil, err
 	}
+	// The account may have moved since the request: read, and log, where it
+	// lives now.
+	if e, err := s.dir.Entry(ctx, r.Account); err == nil {
+		if e.Moving != "" {
+			return nil, candor.ErrMoving
+		}
+		r.Region = e.Region
+	} else if !candor.Is(err, candor.NotFound) {
+		return nil, err
+	}
 	ev := s.event(ctx, who, audit.ActionStaffRead, r)
 	ev.Category = string(c)
 	g, err := Decide(r, approvals, s.cfg.Quorum, s.cfg.Now())

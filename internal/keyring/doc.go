@@ -8,10 +8,13 @@
 //	     └─ region KEK      one per region and version (region database), rotatable
 //	         └─ DEK         one per (account, category, consent epoch) (region database)
 //	             └─ records sealed by package seal with
-//	                HKDF(DEK, salt = shred secret, info = region|account|category|epoch)
+//	                HKDF(DEK, salt = shred secret, info = account|category|epoch)
 //
 // Every wrap binds its position in the hierarchy through associated data, so
 // a wrapped key moved to another region, account or category fails to open.
+// The record and blob keys derived from a DEK do not name the region: a
+// migration re-wraps the DEK for the target region's KEK (MoveDataKey) and
+// copies the ciphertext as it is.
 // A root key is recognised by a check value (a fixed plaintext sealed under
 // it), never by trusting whatever key material is offered. Once the master
 // key is open the root key is forgotten: a running server never holds it.

@@ -370,6 +370,11 @@ func (s *Service) Send(ctx context.Context, p candor.Principal, m api.Send) (api
 	} else if err != nil {
 		return api.Sent{}, err
 	}
+	if entry.Moving != "" {
+		// Queued in the source now, it would be left behind: the phone
+		// sends again in a moment.
+		return api.Sent{}, candor.ErrMoving
+	}
 	keys, err := s.keysOf(ctx, to, entry.Region)
 	if err != nil {
 		return api.Sent{}, err

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,8 @@ type Migrator struct {
 	// Settle is how long to wait after marking an account moving, for
 	// requests already past authentication to finish (default 50 ms).
 	Settle time.Duration
+	// Actor names who runs the move in the audit log (default "staff").
+	Actor string
 }
 
 // NewMigrator returns a Migrator.
@@ -65,12 +68,19 @@ type Moved struct {
 	Already bool             `json:"already"` // it was home already; leftovers were cleaned
 }
 
-func (m *Migrator) event(action, outcome string, account candor.AccountID, region candor.RegionID, count int) {
-	ev := audit.Event{Actor: "staff", Action: action, Outcome: outcome, Region: string(region), Count: count}
-	if account != "" {
-		ev.Account, _ = m.logs.Account(account)
+// event logs a step of a move in the directory's log. A move whose steps
+// cannot be logged does not go on.
+func (m *Migrator) event(action, outcome string, account candor.AccountID, region candor.RegionID, count int) error {
+	actor := m.Actor
+	if actor == "" {
+		actor = "staff"
 	}
-	m.logs.Append(context.Background(), audit.Directory, ev)
+	ev := audit.Event{Actor: actor, Action: action, Outcome: outcome, Region: string(region), Count: count}
+	var err error
+	if ev.Account, err = m.logs.Account(account); err != nil {
+		return err
+	}
+	return m.logs.Append(context.Background(), audit.Directory, ev)
 }
 
 // MoveAccount moves one account to region to.
@@ -87,13 +97,18 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 		// Home already: finish an interrupted move by removing what any
 		// other region still holds of the account.
 		out.Already = true
+		if err := m.event("migrate.finish", audit.OK, account, to, 0); err != nil {
+			return out, err
+		}
 		if err := m.dir.SetMoving(ctx, account, ""); err != nil {
 			return out, err
 		}
 		return out, m.shredElsewhere(ctx, account, to)
 	}
 	from := e.Region
-	m.event("migrate.start", audit.OK, account, to, 0)
+	if err := m.event("migrate.start", audit.OK, account, to, 0); err != nil {
+		return out, err
+	}
 	if err := m.dir.SetMoving(ctx, account, to); err != nil {
 		return out, err
 	}
@@ -105,14 +120,19 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 		if data, err = m.regions[from].ExportAccount(ctx, account); err != nil {
 			return out, err
 		}
-		if err := m.copy(ctx, data, from, to, &out); err != nil {
+		copied, err := m.copy(ctx, data, from, to, &out)
+		if err != nil {
 			return out, err
 		}
 		again, err := m.regions[from].ExportAccount(ctx, account)
 		if err != nil {
 			return out, err
 		}
-		if digest(again, false) == digest(data, false) {
+		blobsNow, err := m.blobs[from].List(ctx, blobPrefix(account))
+		if err != nil {
+			return out, err
+		}
+		if digest(again, false) == digest(data, false) && slices.Equal(blobsNow, copied) {
 			break
 		}
 		if attempt == 10 {
@@ -125,50 +145,76 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 		return out, err
 	}
 	if digest(copied, true) != digest(data, true) {
-		m.event("migrate.verify", audit.Failed, account, to, 0)
+		m.event("migrate.verify", audit.Failed, account, to, 0) // the error below says it all
 		return out, fmt.Errorf("migration of an account: the copy in %s does not match the source", to)
 	}
-	m.event("migrate.copied", audit.OK, account, to, len(data.Records))
+	if err := m.event("migrate.copied", audit.OK, account, to, len(data.Records)); err != nil {
+		return out, err
+	}
 	if err := m.dir.SwitchRegion(ctx, account, from, to); err != nil {
 		return out, err
 	}
-	m.event("migrate.switched", audit.OK, account, to, 0)
+	if err := m.event("migrate.switched", audit.OK, account, to, 0); err != nil {
+		return out, err
+	}
 	if err := m.shredElsewhere(ctx, account, to); err != nil {
 		return out, err
 	}
-	m.event("migrate.shredded", audit.OK, account, from, 0)
+	if err := m.event("migrate.shredded", audit.OK, account, from, 0); err != nil {
+		return out, err
+	}
 	return out, nil
 }
 
-// copy writes data into region to: data keys re-wrapped, blobs copied.
-func (m *Migrator) copy(ctx context.Context, data store.AccountData, from, to candor.RegionID, out *Moved) error {
+// copy writes data into region to: data keys re-wrapped, blobs copied (and
+// blobs no longer in the source removed). It returns the keys of the blobs
+// it copied.
+func (m *Migrator) copy(ctx context.Context, data store.AccountData, from, to candor.RegionID, out *Moved) ([]string, error) {
 	for i, dk := range data.DataKeys {
 		moved, err := m.keys.MoveDataKey(ctx, dk, from, to)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		data.DataKeys[i] = moved
 	}
-	prefix := "accounts/" + strings.ToLower(string(data.Account.ID)) + "/"
+	prefix := blobPrefix(data.Account.ID)
 	src, dst := m.blobs[from], m.blobs[to]
 	keys, err := src.List(ctx, prefix)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out.Blobs, out.Bytes = 0, 0
 	for _, k := range keys {
 		n, err := copyBlob(ctx, src, dst, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out.Blobs++
 		out.Bytes += n
 	}
+	// What an earlier copy left in the target that the source has since
+	// deleted goes too.
+	there, err := dst.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range there {
+		if !slices.Contains(keys, k) {
+			if err := dst.Delete(ctx, k); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := m.regions[to].ImportAccount(ctx, data); err != nil {
-		return err
+		return nil, err
 	}
 	out.Records, out.Keys = len(data.Records), len(data.DataKeys)
-	return nil
+	return keys, nil
+}
+
+// blobPrefix is where an account's blobs are, in every region.
+func blobPrefix(account candor.AccountID) string {
+	return "accounts/" + strings.ToLower(string(account)) + "/"
 }
 
 // copyBlob copies one object and checks the copy's bytes by hash.
@@ -207,7 +253,7 @@ func (m *Migrator) shredElsewhere(ctx context.Context, account candor.AccountID,
 		if err := st.DeleteAccount(ctx, account); err != nil {
 			return err
 		}
-		if _, err := m.blobs[id].DeletePrefix(ctx, "accounts/"+strings.ToLower(string(account))+"/"); err != nil {
+		if _, err := m.blobs[id].DeletePrefix(ctx, blobPrefix(account)); err != nil {
 			return err
 		}
 	}
@@ -260,7 +306,8 @@ func digest(d store.AccountData, keys bool) [32]byte {
 }
 
 // MoveCountry moves every account of a country to region to, one by one,
-// calling progress after each.
+// calling progress once the accounts are counted (done 0, last empty) and
+// after each.
 func (m *Migrator) MoveCountry(ctx context.Context, country string, to candor.RegionID, progress func(done, total int, last Moved)) ([]Moved, error) {
 	// Accounts already in the target are included too: a move interrupted
 	// after its switch finishes by cleaning the source.
@@ -277,6 +324,9 @@ func (m *Migrator) MoveCountry(ctx context.Context, country string, to candor.Re
 				accounts = append(accounts, a)
 			}
 		}
+	}
+	if progress != nil {
+		progress(0, len(accounts), Moved{})
 	}
 	var out []Moved
 	for i, a := range accounts {

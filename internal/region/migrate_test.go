@@ -162,6 +162,12 @@ func TestMoveIsResumable(t *testing.T) {
 	if e.Region != "in" || e.Moving != "sg" {
 		t.Fatalf("after the crash: %+v", e)
 	}
+	// Meanwhile a blob the first run copied is deleted in the source: the
+	// copy in the target must go too.
+	stale := "accounts/" + lower(a) + "/stale"
+	if err := w.blobs["sg"].Put(ctx, stale, bytes.NewReader([]byte("old")), 3); err != nil {
+		t.Fatal(err)
+	}
 	// Run again, now without crashing.
 	m = region.NewMigrator(w.dir, w.regions, w.blobs, w.keys, w.logs)
 	mv, err := m.MoveAccount(ctx, a, "sg")
@@ -170,6 +176,9 @@ func TestMoveIsResumable(t *testing.T) {
 	}
 	if mv.Records != 200 || mv.Blobs != 3 || mv.Keys != 1 {
 		t.Fatalf("moved %+v", mv)
+	}
+	if keys, _ := w.blobs["sg"].List(ctx, "accounts/"+lower(a)+"/"); len(keys) != 3 {
+		t.Fatalf("the target holds %d blobs of the account (%v), want the source's 3", len(keys), keys)
 	}
 	if got := w.readAll(t, a); len(got) != len(want) {
 		t.Fatalf("%d records in the target, want %d", len(got), len(want))

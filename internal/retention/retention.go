@@ -17,7 +17,8 @@ import (
 type Rules struct {
 	// DeletedItems: how long a deleted contact, note, SMS or photo record
 	// stays as a tombstone so other phones learn of the deletion (default
-	// 90 days). A phone away longer syncs from the start.
+	// 90 days). A phone offline for longer than this does not learn of
+	// deletions older than this: it keeps its copy of those items.
 	DeletedItems Duration `json:"deleted_items"`
 	// UndeliveredMessages: how long a message waits for a device that does
 	// not fetch it (default 30 days).
@@ -56,8 +57,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes whole days as "Nd".
 func (d Duration) MarshalText() ([]byte, error) {
 	v := time.Duration(d)
-	if v%(24*time.Hour) == 0 {
+	switch {
+	case v%(24*time.Hour) == 0:
 		return fmt.Appendf(nil, "%dd", v/(24*time.Hour)), nil
+	case v%time.Hour == 0:
+		return fmt.Appendf(nil, "%dh", v/time.Hour), nil
+	case v%time.Minute == 0:
+		return fmt.Appendf(nil, "%dm", v/time.Minute), nil
 	}
 	return []byte(v.String()), nil
 }

@@ -17,7 +17,7 @@ func TestDuration(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	b, _ := json.Marshal(r)
-	if string(b) != `{"deleted_items":"30d","undelivered_messages":"12h0m0s","abandoned_uploads":"1d"}` {
+	if string(b) != `{"deleted_items":"30d","undelivered_messages":"12h","abandoned_uploads":"1d"}` {
 		t.Fatalf("%s", b)
 	}
 	for _, bad := range []string{`"-1d"`, `"0s"`, `"soon"`, `"1.5d"`} {

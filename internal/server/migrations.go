@@ -50,13 +50,14 @@ func (m *migrations) StartMigration(ctx context.Context, by string, req api.Migr
 	}
 	m.jobs[job.ID], m.running = job, job.ID
 	snapshot := *job
-	go m.run(job)
+	go m.run(job, by)
 	return snapshot, nil
 }
 
-func (m *migrations) run(job *api.Migration) {
+func (m *migrations) run(job *api.Migration, by string) {
 	ctx := context.Background()
 	mig := region.NewMigrator(m.s.dir, m.s.regions, m.s.blobs, m.s.keys, m.s.logs)
+	mig.Actor = by
 	record := func(mv region.Moved) {
 		job.Moved = append(job.Moved, api.Moved{Account: string(mv.Account), From: string(mv.From), To: string(mv.To),
 			Records: mv.Records, Keys: mv.Keys, Blobs: mv.Blobs, Bytes: mv.Bytes, Already: mv.Already})
@@ -79,7 +80,9 @@ func (m *migrations) run(job *api.Migration) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			job.Done, job.Total = done, total
-			record(mv)
+			if done > 0 {
+				record(mv)
+			}
 		})
 	}
 	m.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -204,5 +205,72 @@ func TestRetentionRemovesOnlyWhatRulesSay(t *testing.T) {
 	in.must("GET", "/v1/account/retention", nil, &rules)
 	if rules.Region != "in" || rules.DeletedItems != "1ms" || rules.UndeliveredMessages != "30d" || rules.Other["audit_events"] == "" {
 		t.Fatalf("the rules a person sees: %+v", rules)
+	}
+}
+
+// setMoving marks an account moving (to "", not moving) straight in the
+// directory, as a migration does before it copies.
+func setMoving(t *testing.T, env *servertest.Env, account, to string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "directory.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v any
+	if to != "" {
+		v = to
+	}
+	if _, err := db.Exec("UPDATE directory_entries SET moving = ? WHERE account = ?", v, account); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// While an account moves nothing can be written to it in its old region:
+// not by its phones, not by a new login, not by a sender. Each gets a
+// retryable 503, and all works again once it has moved.
+func TestMovingAccountTakesNoWrites(t *testing.T) {
+	env := servertest.Start(t)
+	a, _ := signup(t, env, "IN")
+	sa := activate(t, a, "+919811112222")
+	b := &raw{t: t, url: env.URL}
+	handle := handleOf(t, b, "b-phone@example.invalid")
+	key := randomBytes(32)
+	var sb api.Session
+	b.must("POST", "/v1/accounts", api.SignupRequest{Handle: handle, Salt: randomBytes(16), KDF: testKDF,
+		AuthKey: key, Country: "IN", Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &sb)
+	b.token = sb.Token
+	activate(t, b, "+919833334444")
+	b.consent("contacts", true)
+
+	send := func() answer {
+		env := api.Envelope{ID: candor.NewID("msg"), FromDevice: string(sa.Device), ToDevice: string(sb.Device),
+			Sent: time.Now(), Sealed: randomBytes(200), Signature: randomBytes(64)}
+		return a.call("POST", "/v1/messages", api.Send{To: string(sb.Account), Envelopes: []api.Envelope{env}}, nil)
+	}
+	login := func() answer {
+		return (&raw{t: t, url: env.URL}).call("POST", "/v1/sessions",
+			api.LoginRequest{Handle: handle, AuthKey: key, Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, nil)
+	}
+	sync := func() answer { return b.call("GET", "/v1/records/contacts?since=0", nil, nil) }
+
+	setMoving(t, env, string(sb.Account), "sg")
+	for what, try := range map[string]func() answer{"a message to it": send, "a new login": login, "its own sync": sync} {
+		got := try()
+		if got.status != http.StatusServiceUnavailable || got.error().Code != "unavailable" {
+			t.Errorf("%s while it moves: %d %s, want 503 unavailable", what, got.status, got.body)
+		}
+	}
+	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ?", string(sb.Account)); n != 0 {
+		t.Errorf("%d envelopes were queued for an account that is moving", n)
+	}
+	if n := countRows(t, env, "in", "SELECT count(*) FROM devices WHERE account = ?", string(sb.Account)); n != 1 {
+		t.Errorf("%d devices after a login while moving, want the 1 from before", n)
+	}
+	setMoving(t, env, string(sb.Account), "")
+	for what, try := range map[string]func() answer{"a message to it": send, "a new login": login, "its own sync": sync} {
+		if got := try(); got.status/100 != 2 {
+			t.Errorf("%s after the move: %d %s", what, got.status, got.body)
+		}
 	}
 }

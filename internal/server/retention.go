@@ -25,6 +25,11 @@ func (s *Server) RunRetention(ctx context.Context, by string) (api.RetentionRun,
 			return out, err
 		}
 	}
+	n, err := s.dir.DeleteExpiredSessions(ctx, time.Now())
+	if err != nil {
+		return out, err
+	}
+	out.ExpiredSessions = n
 	return out, nil
 }
 

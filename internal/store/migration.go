@@ -45,7 +45,7 @@ type Moves interface {
 	SetMoving(ctx context.Context, account candor.AccountID, to candor.RegionID) error
 	// SwitchRegion changes an account's home region from one region to
 	// another, atomically and only if it is still from (else Conflict),
-	// and clears its moving mark.
+	// clears its moving mark and moves its messaging numbers with it.
 	SwitchRegion(ctx context.Context, account candor.AccountID, from, to candor.RegionID) error
 }
 

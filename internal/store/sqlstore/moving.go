@@ -358,7 +358,8 @@ func (s *DirectoryStore) SetMoving(ctx context.Context, account candor.AccountID
 }
 
 // SwitchRegion changes an account's home region from one region to another
-// and clears its moving mark, in one statement that changes the entry only
+// and clears its moving mark, and points its messaging numbers at the new
+// region, in one transaction that changes the entry only
 // if its region is still from: of two concurrent switches of one account
 // from the same region, one succeeds and the other gets Conflict. Conflict
 // if the account's region is not from; NotFound if it has no entry;
@@ -368,28 +369,35 @@ func (s *DirectoryStore) SwitchRegion(ctx context.Context, account candor.Accoun
 	if to == "" {
 		return candor.E(candor.Invalid, "the region to switch to is empty")
 	}
-	res, err := s.db.writer().exec(ctx, `UPDATE directory_entries SET region = ?, moving = NULL WHERE account = ? AND region = ?`,
-		string(to), string(account), string(from))
-	if err != nil {
-		return internal("switch region", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return internal("switch region", err)
-	}
-	if n > 0 {
+	err := s.db.inTx(ctx, func(r runner) error {
+		res, err := r.exec(ctx, `UPDATE directory_entries SET region = ?, moving = NULL WHERE account = ? AND region = ?`,
+			string(to), string(account), string(from))
+		if err != nil {
+			return internal("switch region", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return internal("switch region", err)
+		}
+		if n == 0 {
+			// Nothing changed: tell a missing entry from one in another region.
+			var one int
+			err = r.row(ctx, `SELECT 1 FROM directory_entries WHERE account = ?`, string(account)).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return errNoEntry
+			case err != nil:
+				return internal("switch region", err)
+			}
+			return candor.Errorf(candor.Conflict, "the account is not homed in region %s", from)
+		}
+		// The account's messaging numbers point senders at its region.
+		if _, err := r.exec(ctx, `UPDATE numbers SET region = ? WHERE account = ?`, string(to), string(account)); err != nil {
+			return internal("switch region", err)
+		}
 		return nil
-	}
-	// Nothing changed: tell a missing entry from one in another region.
-	var one int
-	err = s.db.writer().row(ctx, `SELECT 1 FROM directory_entries WHERE account = ?`, string(account)).Scan(&one)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return errNoEntry
-	case err != nil:
-		return internal("switch region", err)
-	}
-	return candor.Errorf(candor.Conflict, "the account is not homed in region %s", from)
+	})
+	return err
 }
 
 var errNoEntry = candor.E(candor.NotFound, "no directory entry")

@@ -445,6 +445,8 @@ func testMoves(t *testing.T, d store.Directory) {
 	ctx := t.Context()
 	e := store.Entry{Account: candor.AccountID(newID("acc")), Handle: randBytes(32), Region: "in", Created: testTime}
 	must(t, d.CreateEntry(ctx, e))
+	num := store.Number{Token: token(), Account: e.Account, Region: e.Region, Created: testTime}
+	must(t, d.RegisterNumber(ctx, num))
 	wantMoving := func(what string, want store.Entry) {
 		t.Helper()
 		got, err := d.Entry(ctx, want.Account)
@@ -477,6 +479,10 @@ func testMoves(t *testing.T, d store.Directory) {
 	wantMoving("switched", e)
 	wantKind(t, d.SwitchRegion(ctx, e.Account, "in", "sg"), candor.Conflict) // switched already
 	wantMoving("after a second switch", e)
+	got, err := d.NumberByToken(ctx, num.Token)
+	must(t, err)
+	num.Region = "sg"
+	wantNumber(t, "number after the switch", got, num)
 
 	// Of concurrent switches from one region, exactly one wins.
 	must(t, d.SetMoving(ctx, e.Account, "in"))
@@ -505,7 +511,7 @@ func testMoves(t *testing.T, d store.Directory) {
 	// DeleteEntry still removes a moving entry.
 	must(t, d.SetMoving(ctx, e.Account, "sg"))
 	must(t, d.DeleteEntry(ctx, e.Account))
-	_, err := d.Entry(ctx, e.Account)
+	_, err = d.Entry(ctx, e.Account)
 	wantKind(t, err, candor.NotFound)
 }
 
