@@ -1,0 +1,163 @@
+package egress
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// A Request is one request recorded by a Recorder, as the phone sent it.
+type Request struct {
+	Phase  string      `json:"phase"`
+	Method string      `json:"method"`
+	Path   string      `json:"path"`  // as sent, escaped
+	Query  string      `json:"query"` // as sent, escaped, without '?'
+	Header http.Header `json:"header"`
+	Body   []byte      `json:"-"`
+	Status int         `json:"status"` // the server's answer; 502 if unreachable
+}
+
+// Size is the number of bytes the request carried: request line, headers
+// and body, as near as the proxy can tell.
+func (r Request) Size() int64 {
+	n := int64(len(r.Method) + len(r.Path) + len(r.Query) + len(r.Body) + 12)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += int64(len(k) + len(v) + 4)
+		}
+	}
+	return n
+}
+
+// maxRecordedBody bounds the body the proxy keeps (and forwards) per request.
+const maxRecordedBody = 1 << 30
+
+// A Recorder is a reverse proxy on a free port of 127.0.0.1 that forwards
+// every request to one server and records it, tagged with the current
+// phase. Its methods are safe for concurrent use.
+type Recorder struct {
+	ln  net.Listener
+	srv *http.Server
+
+	mu    sync.Mutex
+	phase string
+	reqs  []Request
+}
+
+// NewRecorder starts a Recorder in front of the server at target (an
+// http:// URL). It listens on loopback only. Close stops it.
+func NewRecorder(target string) (*Recorder, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, errors.New("the recorder's target must be an http:// URL")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rec := &Recorder{ln: ln}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = u.Host
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	rec.srv = &http.Server{
+		Handler:           rec.record(proxy),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go rec.srv.Serve(ln)
+	return rec, nil
+}
+
+// URL returns the proxy's base URL, http://127.0.0.1:PORT, to give to phones
+// as their server.
+func (rec *Recorder) URL() string { return "http://" + rec.ln.Addr().String() }
+
+// SetPhase tags every request recorded from now on with phase.
+func (rec *Recorder) SetPhase(phase string) {
+	rec.mu.Lock()
+	rec.phase = phase
+	rec.mu.Unlock()
+}
+
+// Requests returns a copy of everything recorded so far, in arrival order.
+func (rec *Recorder) Requests() []Request {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]Request(nil), rec.reqs...)
+}
+
+// Close stops the proxy, waiting briefly for requests in flight.
+func (rec *Recorder) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return rec.srv.Shutdown(ctx)
+}
+
+func (rec *Recorder) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
+		if err != nil {
+			http.Error(w, "cannot read the request", http.StatusBadRequest)
+			return
+		}
+		h := r.Header.Clone()
+		if r.Host != "" {
+			h.Set("Host", r.Host)
+		}
+		rec.mu.Lock()
+		i := len(rec.reqs)
+		rec.reqs = append(rec.reqs, Request{
+			Phase:  rec.phase,
+			Method: r.Method,
+			Path:   r.URL.EscapedPath(),
+			Query:  r.URL.RawQuery,
+			Header: h,
+			Body:   body,
+		})
+		rec.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		rec.mu.Lock()
+		rec.reqs[i].Status = sw.status
+		rec.mu.Unlock()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streamed answers through.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
