@@ -9,11 +9,12 @@ import (
 
 // AccountData is everything a region holds of one account, as stored
 // (ciphertext and wrapped keys, never opened): what a migration copies.
-// FeedSeq and ConsentSeq are the account's counters.
+// FeedSeq, ConsentSeq and PurgedSeq are the account's counters.
 type AccountData struct {
 	Account       Account
 	FeedSeq       int64
 	ConsentSeq    int64
+	PurgedSeq     int64
 	Devices       []Device
 	Consent       []ConsentEvent
 	DataKeys      []DataKey
@@ -51,7 +52,9 @@ type Moves interface {
 
 // Retention is what purging by age needs of a region store.
 type Retention interface {
-	// PurgeTombstones deletes up to limit deletion records (tombstones)
-	// last changed before before, and reports how many.
+	// PurgeTombstones deletes deletion records (tombstones) last changed
+	// before before, about limit at a time, raises each account's
+	// PurgedSeq to the highest Seq it deleted in the same transaction, and
+	// reports how many it deleted.
 	PurgeTombstones(ctx context.Context, before time.Time, limit int) (int, error)
 }

@@ -216,6 +216,10 @@ type Region interface {
 	// Changes returns up to limit records of (account, category) with
 	// Seq > since, by Seq ascending, deletions included.
 	Changes(ctx context.Context, account candor.AccountID, c candor.Category, since int64, limit int) ([]Record, error)
+	// PurgedSeq is the highest feed Seq of a deletion record purged from
+	// the account's feed by retention (0 if none): a cursor below it may
+	// have missed a deletion. 0 for an unknown account.
+	PurgedSeq(ctx context.Context, account candor.AccountID) (int64, error)
 	// CountRecords counts the live (not deleted) records of (account, category).
 	CountRecords(ctx context.Context, account candor.AccountID, c candor.Category) (int, error)
 

@@ -62,8 +62,8 @@ func (s *RegionStore) ExportAccount(ctx context.Context, account candor.AccountI
 	err := s.db.inSnapshot(ctx, func(r runner) error {
 		var err error
 		d = store.AccountData{}
-		d.Account, err = scanAccount(r.row(ctx, `SELECT `+accountColumns+`, consent_seq, feed_seq FROM accounts WHERE id = ?`, id),
-			account, &d.ConsentSeq, &d.FeedSeq)
+		d.Account, err = scanAccount(r.row(ctx, `SELECT `+accountColumns+`, consent_seq, feed_seq, purged_seq FROM accounts WHERE id = ?`, id),
+			account, &d.ConsentSeq, &d.FeedSeq, &d.PurgedSeq)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return errNoAccount
@@ -184,10 +184,10 @@ func (s *RegionStore) ImportAccount(ctx context.Context, d store.AccountData) er
 			return err
 		}
 		a := d.Account
-		if _, err := r.exec(ctx, `INSERT INTO accounts (id, `+accountColumns+`, consent_seq, feed_seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := r.exec(ctx, `INSERT INTO accounts (id, `+accountColumns+`, consent_seq, feed_seq, purged_seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			string(id), a.Country, a.Salt, int64(a.KDF.Time), int64(a.KDF.MemoryKiB), int64(a.KDF.Threads),
-			a.AuthHash, micros(a.Created), d.ConsentSeq, d.FeedSeq); s.db.dialect.unique(err) {
+			a.AuthHash, micros(a.Created), d.ConsentSeq, d.FeedSeq, d.PurgedSeq); s.db.dialect.unique(err) {
 			return candor.Wrap(candor.Conflict, "the account was created meanwhile", err)
 		} else if err != nil {
 			return internal("import account", err)
