@@ -210,12 +210,16 @@ type Record struct {
 
 // Feed answers GET /v1/records/{category}?since=CURSOR&limit=N: the records
 // changed after the cursor, oldest change first. Next is the cursor to pass
-// next time; More says whether another page is waiting.
+// next time; More says whether another page is waiting. Reset says the
+// cursor is older than the deletions the region still remembers (retention
+// purged some the device may not have seen): the device pulls the feed again
+// from 0 and drops what it synced before that is not in it.
 type Feed struct {
 	Epoch   int64    `json:"epoch"`
 	Records []Record `json:"records"`
 	Next    int64    `json:"next"`
 	More    bool     `json:"more"`
+	Reset   bool     `json:"reset,omitempty"`
 }
 
 // Limits the server enforces and devices respect.

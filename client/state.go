@@ -146,6 +146,21 @@ func (s *categoryState) remove(id string) {
 	s.reindex()
 }
 
+// sweep drops the records synced before (Version > 0) that a full pass of
+// the feed did not find live: they were deleted elsewhere and their
+// tombstones are gone. Records with local changes stay.
+func (s *categoryState) sweep(live map[string]bool) {
+	kept := s.Records[:0]
+	for _, r := range s.Records {
+		if r.Dirty || r.Version == 0 || live[r.ID] {
+			kept = append(kept, r)
+		}
+	}
+	clear(s.Records[len(kept):])
+	s.Records = kept
+	s.reindex()
+}
+
 // live returns the records the person sees: not deleted.
 func (s *categoryState) live() []*record {
 	var out []*record

@@ -44,7 +44,9 @@ type SyncResult struct {
 	Copies int
 	// Reset is set when the cloud copy the phone had synced against was
 	// gone (the category was turned off and on again) and the phone's
-	// records were offered to the cloud afresh.
+	// records were offered to the cloud afresh, or when the phone had been
+	// away longer than the region keeps deletions and read the whole
+	// category again.
 	Reset bool
 }
 
@@ -210,11 +212,20 @@ func (c *Client) adoptEpoch(s *categoryState, epoch int64) bool {
 
 // pull applies the change feed from s's cursor to its end. It reports
 // whether the epoch changed (and s was reset), in which case it stops.
+//
+// If the server answers that the cursor is older than the deletions it
+// still remembers (api.Feed.Reset), pull reads the whole feed again from 0
+// and then drops the records it had synced that are no longer in it
+// (deleted elsewhere while this phone was away); records changed on this
+// phone are kept. The cursor is saved only once that pass is complete, so
+// an interrupted pass starts again.
 func (c *Client) pull(ctx context.Context, cat candor.Category, s *categoryState, res *SyncResult, progress ProgressFunc) (epochChanged bool, err error) {
 	done := 0
 	progress(Progress{Category: cat, Phase: "pull", Done: done, Total: -1})
+	cursor := s.Cursor
+	var seen map[string]bool // during a pass from 0 after a reset
 	for {
-		q := url.Values{"since": {fmt.Sprint(s.Cursor)}, "limit": {fmt.Sprint(pullPage)}}
+		q := url.Values{"since": {fmt.Sprint(cursor)}, "limit": {fmt.Sprint(pullPage)}}
 		var feed api.Feed
 		if err := c.call(ctx, http.MethodGet, "/records/"+string(cat)+"?"+q.Encode(), nil, &feed); err != nil {
 			return false, err
@@ -223,24 +234,44 @@ func (c *Client) pull(ctx context.Context, cat candor.Category, s *categoryState
 			c.saveCategory(cat)
 			return true, nil
 		}
+		if feed.Reset {
+			if seen != nil {
+				return false, candor.E(candor.Unavailable, "the cloud copy kept changing while this phone caught up; sync again")
+			}
+			seen, cursor, done = map[string]bool{}, 0, 0
+			res.Reset = true
+			continue
+		}
 		for _, r := range feed.Records {
+			if seen != nil {
+				seen[r.ID] = !r.Deleted
+			}
 			if s.applyRemote(r, candor.NewRecordID) {
 				res.Copies++
 			}
 		}
 		res.Pulled += len(feed.Records)
 		done += len(feed.Records)
-		if feed.Next > s.Cursor {
-			s.Cursor = feed.Next
+		cursor = max(cursor, feed.Next)
+		if seen == nil {
+			s.Cursor = cursor
 		}
 		if err := c.saveCategory(cat); err != nil {
 			return false, err
 		}
 		progress(Progress{Category: cat, Phase: "pull", Done: done, Total: -1})
 		if !feed.More || len(feed.Records) == 0 {
-			return false, nil
+			break
 		}
 	}
+	if seen != nil {
+		s.sweep(seen)
+		s.Cursor = cursor
+		if err := c.saveCategory(cat); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // push sends s's pending changes in batches. It reports whether the epoch

@@ -244,6 +244,10 @@ func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c can
 		if err != nil {
 			return nil, err
 		}
+		if page.Reset { // retention ran between two pages: read again
+			out, since = nil, 0
+			continue
+		}
 		for _, rec := range page.Records {
 			if !rec.Deleted {
 				out = append(out, rec)

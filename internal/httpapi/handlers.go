@@ -231,7 +231,7 @@ func (h *Handler) pull(w http.ResponseWriter, r *http.Request, p candor.Principa
 		h.writeError(w, r, err)
 		return
 	}
-	out := api.Feed{Epoch: feed.Epoch, Next: feed.Next, More: feed.More, Records: make([]api.Record, len(feed.Records))}
+	out := api.Feed{Epoch: feed.Epoch, Next: feed.Next, More: feed.More, Reset: feed.Reset, Records: make([]api.Record, len(feed.Records))}
 	for i, rec := range feed.Records {
 		out.Records[i] = toAPIRecord(rec)
 	}

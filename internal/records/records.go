@@ -66,12 +66,16 @@ type Feed struct {
 	Records []Record
 	Next    int64
 	More    bool
+	// Reset: the cursor is below the account's PurgedSeq, so the device may
+	// have missed a deletion and must pull from 0 (api.Feed.Reset).
+	Reset bool
 }
 
 // Store is what the service needs of a region store.
 type Store interface {
 	ApplyChanges(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64, changes []store.Change) ([]store.Result, error)
 	Changes(ctx context.Context, account candor.AccountID, c candor.Category, since int64, limit int) ([]store.Record, error)
+	PurgedSeq(ctx context.Context, account candor.AccountID) (int64, error)
 }
 
 // Stores resolves a region's store.
@@ -223,6 +227,15 @@ func (s *Service) Pull(ctx context.Context, p candor.Principal, c candor.Categor
 	st, err := s.stores.Records(p.Region)
 	if err != nil {
 		return Feed{}, err
+	}
+	if since > 0 {
+		purged, err := st.PurgedSeq(ctx, p.Account)
+		if err != nil {
+			return Feed{}, err
+		}
+		if since < purged {
+			return Feed{Epoch: epoch, Next: 0, More: true, Reset: true}, nil
+		}
 	}
 	recs, err := st.Changes(ctx, p.Account, c, since, limit+1)
 	if err != nil {

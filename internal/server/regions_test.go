@@ -14,6 +14,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/retention"
 	"github.com/candorcloud/candor/internal/server"
@@ -271,6 +272,86 @@ func TestMovingAccountTakesNoWrites(t *testing.T) {
 	for what, try := range map[string]func() answer{"a message to it": send, "a new login": login, "its own sync": sync} {
 		if got := try(); got.status/100 != 2 {
 			t.Errorf("%s after the move: %d %s", what, got.status, got.body)
+		}
+	}
+}
+
+// A phone away longer than its region keeps deletions learns of them all
+// the same: the server tells it its cursor is too old, it reads the
+// category again from the start and drops what was deleted elsewhere, and
+// keeps its own unsynced changes.
+func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	d := region.Defaults()
+	for i := range d.Regions {
+		if d.Regions[i].ID == "in" {
+			d.Regions[i].Retention = retention.Rules{DeletedItems: retention.Duration(time.Millisecond)}
+		}
+	}
+	env := servertest.StartProduction(t, server.Config{Regions: d.Regions, FallbackRegion: d.Fallback})
+	var init api.InitResponse
+	(&raw{t: t, url: env.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
+	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+
+	a := newPhone(t, env, canaryIMEI)
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Notes, true)
+	var ids []string
+	for i := range 3 {
+		n, _ := a.Notes().Add(fmt.Sprintf("note %d", i), "body")
+		ids = append(ids, n.ID)
+	}
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := newPhone(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// B goes away with a change of its own; meanwhile A deletes two notes,
+	// and retention purges their tombstones.
+	b.Notes().Update(ids[2], "note 2", "edited on B")
+	a.Notes().Delete(ids[0])
+	a.Notes().Delete(ids[1])
+	a.Notes().Add("note 3", "body")
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	var run api.RetentionRun
+	boot.must("POST", "/v1/operator/retention", nil, &run)
+	if run.Regions[0].Region != "in" || run.Regions[0].DeletedItems != 2 {
+		t.Fatalf("retention run: %+v", run)
+	}
+	res, err := b.Sync(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset := false
+	for _, r := range res {
+		reset = reset || (r.Category == candor.Notes && r.Reset)
+	}
+	if !reset {
+		t.Errorf("B did not read notes again: %+v", res)
+	}
+	for name, p := range map[string]*client.Client{"B": b, "A": a} {
+		if name == "A" {
+			if _, err := a.Sync(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		notes, _ := p.Notes().List()
+		got := map[string]string{}
+		for _, n := range notes {
+			got[n.Title] = n.Body
+		}
+		if len(got) != 2 || got["note 2"] != "edited on B" || got["note 3"] != "body" {
+			t.Errorf("%s holds %v, want note 2 (B's edit) and note 3 only", name, got)
 		}
 	}
 }
