@@ -17,8 +17,9 @@ import (
 type Rules struct {
 	// DeletedItems: how long a deleted contact, note, SMS or photo record
 	// stays as a tombstone so other phones learn of the deletion (default
-	// 90 days). A phone offline for longer than this does not learn of
-	// deletions older than this: it keeps its copy of those items.
+	// 90 days). A phone offline for longer than this is told to read the
+	// category again from the start (api.Feed.Reset), so it still learns
+	// of the deletion.
 	DeletedItems Duration `json:"deleted_items"`
 	// UndeliveredMessages: how long a message waits for a device that does
 	// not fetch it (default 30 days).
