@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serveCommand(), deviceCommand(), operatorCommand())
+	root.AddCommand(serveCommand(), deviceCommand(), operatorCommand(), verifyEgressCommand())
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

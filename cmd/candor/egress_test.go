@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildCandor builds the candor command with the given build tags into a
+// temporary folder and returns the binary's path.
+func buildCandor(t *testing.T, tags string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the candor binary; skipped with -short")
+	}
+	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goCmd); err != nil {
+		goCmd = "go"
+	}
+	bin := filepath.Join(t.TempDir(), "candor")
+	args := []string{"build", "-o", bin}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command(goCmd, append(args, ".")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", tags, err, out)
+	}
+	return bin
+}
+
+type egressJSON struct {
+	Passed bool `json:"passed"`
+	Phases []struct {
+		Phase    string `json:"phase"`
+		Status   string `json:"status"`
+		Requests int    `json:"requests"`
+	} `json:"phases"`
+	Violations []struct {
+		Phase, Item, Form, Where, Message string
+	} `json:"violations"`
+}
+
+// runEgress runs `candor verify-egress --json` with extra environment and
+// returns its exit code, decoded report and standard error.
+func runEgress(t *testing.T, bin string, env ...string) (int, egressJSON, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "verify-egress", "--json", "--report", filepath.Join(t.TempDir(), "report.md"))
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var rep egressJSON
+	if out.Len() > 0 {
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("verify-egress printed no JSON: %v\n%s", err, out.String())
+		}
+	}
+	return code, rep, errOut.String()
+}
+
+// The real client passes the egress proof end to end: a separate candor
+// binary runs verify-egress, whose phones are separate processes of it.
+func TestVerifyEgressPassesOnTheRealClient(t *testing.T) {
+	bin := buildCandor(t, "")
+	start := time.Now()
+	code, rep, stderr := runEgress(t, bin)
+	t.Logf("verify-egress ran in %s", time.Since(start).Round(time.Millisecond))
+	if code != 0 || !rep.Passed {
+		t.Fatalf("verify-egress: exit %d, passed %v\n%s", code, rep.Passed, stderr)
+	}
+	ran := 0
+	for _, p := range rep.Phases {
+		switch {
+		case p.Status == "passed":
+			ran++
+		case strings.HasPrefix(p.Status, "skipped"):
+			t.Logf("phase %q %s", p.Phase, p.Status)
+		default:
+			t.Errorf("phase %q: %s", p.Phase, p.Status)
+		}
+	}
+	if ran < 9 {
+		t.Errorf("only %d phases ran: %+v", ran, rep.Phases)
+	}
+}
