@@ -19,6 +19,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("CANDOR_TEST_RUN_MAIN") == "1" {
+		// The test binary standing in for candor, in tests that need a
+		// separate process (TestMigrationSurvivesSIGKILL).
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"candor": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
