@@ -174,6 +174,9 @@ func Open(dir string, opts ...Option) (*Client, error) {
 	if err := readJSON(filepath.Join(dir, consentsFile), &c.consents); err != nil && !candor.Is(err, candor.NotFound) {
 		return nil, err
 	}
+	if egressLeak != nil {
+		egressLeak(c) // test builds only: see egressLeak
+	}
 	return c, nil
 }
 

@@ -15,6 +15,12 @@ import (
 	"github.com/candorcloud/candor/api"
 )
 
+// egressLeak is nil in every normal build. Only a build with the
+// egressleak tag (leak_egressleak.go, used by the tests of `candor
+// verify-egress`) sets it, to make the phone leak personal data on purpose
+// and show that the egress proof catches it. Open calls it when set.
+var egressLeak func(c *Client)
+
 // maxResponseBytes bounds what the phone reads from one answer.
 const maxResponseBytes = 256 << 20
 

@@ -43,9 +43,11 @@ type egressJSON struct {
 		Status   string `json:"status"`
 		Requests int    `json:"requests"`
 	} `json:"phases"`
-	Violations []struct {
-		Phase, Item, Form, Where, Message string
-	} `json:"violations"`
+	Violations []violationJSON `json:"violations"`
+}
+
+type violationJSON struct {
+	Phase, Item, Form, Where, Message string
 }
 
 // runEgress runs `candor verify-egress --json` with extra environment and
@@ -79,7 +81,8 @@ func runEgress(t *testing.T, bin string, env ...string) (int, egressJSON, string
 func TestVerifyEgressPassesOnTheRealClient(t *testing.T) {
 	bin := buildCandor(t, "")
 	start := time.Now()
-	code, rep, stderr := runEgress(t, bin)
+	// The variable that makes test builds leak does nothing in a real one.
+	code, rep, stderr := runEgress(t, bin, "CANDOR_EGRESS_LEAK=header")
 	t.Logf("verify-egress ran in %s", time.Since(start).Round(time.Millisecond))
 	if code != 0 || !rep.Passed {
 		t.Fatalf("verify-egress: exit %d, passed %v\n%s", code, rep.Passed, stderr)
@@ -97,5 +100,47 @@ func TestVerifyEgressPassesOnTheRealClient(t *testing.T) {
 	}
 	if ran < 9 {
 		t.Errorf("only %d phases ran: %+v", ran, rep.Phases)
+	}
+}
+
+// beforeConsent are the phases in which a phone has given no consent yet
+// (public content is skipped by builds without those commands).
+var beforeConsent = map[string]bool{"public content": true, "signup, all consents off": true}
+
+// verify-egress can fail: each way a test build of the phone leaks is
+// caught, naming a phase before consent, the item, its form and where in
+// the request it was.
+func TestVerifyEgressCatchesLeaks(t *testing.T) {
+	bin := buildCandor(t, "egressleak")
+	for _, tc := range []struct {
+		leak, item, form, where string
+	}{
+		{"header", "IMEI", "plain", "header X-Device-Serial"},
+		{"query", "phone number", "url-encoded", "query"},
+		{"sha256-imei", "IMEI", "sha256 hex", "header X-Install-Id"},
+		{"base64-body", "IMEI", "base64", "body"},
+		{"early-contact", "contact phone", "plain", "body"},
+	} {
+		t.Run(tc.leak, func(t *testing.T) {
+			t.Parallel()
+			code, rep, stderr := runEgress(t, bin, "CANDOR_EGRESS_LEAK="+tc.leak)
+			if code == 0 || rep.Passed {
+				t.Fatalf("verify-egress passed a phone that leaks (%s)", tc.leak)
+			}
+			var got *violationJSON
+			for i, v := range rep.Violations {
+				if v.Item == tc.item && strings.HasPrefix(v.Form, tc.form) && v.Where == tc.where {
+					got = &rep.Violations[i]
+					break
+				}
+			}
+			if got == nil || !beforeConsent[got.Phase] {
+				t.Fatalf("no violation %s (%s) in %s before consent: %+v", tc.item, tc.form, tc.where, rep.Violations)
+			}
+			want := `phase "` + got.Phase + `": ` + tc.item + " (" + got.Form + ") in " + tc.where
+			if !strings.Contains(stderr, want) {
+				t.Errorf("the error does not name the phase and item (%q):\n%s", want, stderr)
+			}
+		})
 	}
 }

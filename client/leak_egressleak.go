@@ -1,0 +1,94 @@
+//go:build egressleak
+
+package client
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"sync"
+)
+
+// This file exists only in builds with the egressleak tag: phones that leak
+// on purpose, one way each, chosen by CANDOR_EGRESS_LEAK, so that the tests
+// of `candor verify-egress` can show it catches every one. No normal build
+// contains it.
+//
+//	header         the IMEI in a request header
+//	query          the phone's number in every query string
+//	sha256-imei    a plain SHA-256 of the IMEI in a header
+//	base64-body    the IMEI inside a base64 body sent to the server
+//	early-contact  the address book's numbers sent before any consent
+
+func init() { egressLeak = installLeak }
+
+func installLeak(c *Client) {
+	mode := os.Getenv("CANDOR_EGRESS_LEAK")
+	if mode == "" {
+		return
+	}
+	t := &leakyTransport{mode: mode, imei: c.dev.IMEI, phone: c.dev.Phone, base: c.opts.hc.Transport}
+	if t.base == nil {
+		t.base = http.DefaultTransport
+	}
+	if mode == "early-contact" {
+		cts, _ := c.Contacts().List()
+		for _, ct := range cts {
+			t.numbers = append(t.numbers, ct.Phones...)
+		}
+	}
+	hc := *c.opts.hc
+	hc.Transport = t
+	c.opts.hc = &hc
+}
+
+type leakyTransport struct {
+	mode, imei, phone string
+	numbers           []string
+	base              http.RoundTripper
+	once              sync.Once
+}
+
+func (t *leakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	switch t.mode {
+	case "header":
+		req.Header.Set("X-Device-Serial", t.imei)
+	case "query":
+		q := req.URL.Query()
+		q.Set("dev", t.phone)
+		req.URL.RawQuery = q.Encode()
+	case "sha256-imei":
+		sum := sha256.Sum256([]byte(t.imei))
+		req.Header.Set("X-Install-Id", hex.EncodeToString(sum[:]))
+	case "base64-body":
+		t.once.Do(func() {
+			t.send(req, "/v1/telemetry", []byte(base64.StdEncoding.EncodeToString([]byte(`{"device":"`+t.imei+`","v":1}`))))
+		})
+	case "early-contact":
+		t.once.Do(func() {
+			if len(t.numbers) > 0 {
+				b, _ := json.Marshal(map[string][]string{"numbers": t.numbers})
+				t.send(req, "/v1/contacts/hints", b)
+			}
+		})
+	}
+	return t.base.RoundTrip(req)
+}
+
+// send posts body to path on the server of req, ignoring the answer.
+func (t *leakyTransport) send(req *http.Request, path string, body []byte) {
+	u := *req.URL
+	u.Path, u.RawPath, u.RawQuery = path, "", ""
+	out, err := http.NewRequestWithContext(req.Context(), http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	if resp, err := t.base.RoundTrip(out); err == nil {
+		resp.Body.Close()
+	}
+}
