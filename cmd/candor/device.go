@@ -55,6 +55,8 @@ phone while it is off.`,
 		d.staffAccessCommand(),
 		d.msgCommand(),
 		d.retentionCommand(),
+		d.greetingsCommand(),
+		d.otaCommand(),
 	)
 	return cmd
 }

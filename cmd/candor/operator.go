@@ -36,7 +36,8 @@ read from stdin, never from flags.`,
 		return client.NewOperator(server, os.Getenv("CANDOR_STAFF_TOKEN"), nil)
 	}
 	cmd.AddCommand(initCommand(op), unsealCommand(op), statusOpCommand(op), sealCommand(op),
-		rotateCommand(op), rekeyCommand(op), rekeyShareCommand(op), staffCommand(op), accessCommand(op), auditCommand(op), migrateCommand(op), retentionCommand(op))
+		rotateCommand(op), rekeyCommand(op), rekeyShareCommand(op), staffCommand(op), accessCommand(op), auditCommand(op), migrateCommand(op), retentionCommand(op),
+		greetingsOpCommand(op), otaOpCommand(op))
 	return cmd
 }
 

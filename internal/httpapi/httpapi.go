@@ -73,6 +73,7 @@ type Services struct {
 	// Carrier is the emulated carrier; set only by --dev.
 	Carrier Carrier
 	Regions Regions
+	Content Content
 }
 
 // Options tune the handler.
@@ -119,6 +120,13 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/operator/rekey", h.unsealed(h.staffOnly(h.operatorRekey, staff.Bootstrap, staff.Admin, staff.Custodian)))
 	m.HandleFunc("DELETE /v1/operator/rekey", h.staffOnly(h.operatorCancelRekey, staff.Bootstrap, staff.Admin, staff.Custodian))
 	m.HandleFunc("POST /v1/operator/rekey/share", h.limited(h.unsealed(h.operatorRekeyShare)))
+
+	// Public content: no credentials, no identifier, served while sealed.
+	m.HandleFunc("GET /v1/public/greetings", h.publicGreetings)
+	m.HandleFunc("GET /v1/public/ota/{file}", h.publicOTAMetadata)
+	m.HandleFunc("GET /v1/public/ota/targets/{path...}", h.publicOTATarget)
+	m.HandleFunc("POST /v1/operator/greetings", h.unsealed(h.staffOnly(h.greetingsPublish, staff.Bootstrap, staff.Admin)))
+	m.HandleFunc("POST /v1/operator/ota", h.unsealed(h.staffOnly(h.otaPublish, staff.Bootstrap, staff.Admin)))
 
 	m.HandleFunc("POST /v1/staff", h.unsealed(h.staffOnly(h.staffAdd)))
 	m.HandleFunc("GET /v1/staff", h.unsealed(h.staffOnly(h.staffList)))

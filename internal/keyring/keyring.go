@@ -53,6 +53,9 @@ const (
 	// SecretDiscoveryOPRF seeds the OPRF key of messaging's private contact
 	// discovery.
 	SecretDiscoveryOPRF = "discovery-oprf"
+	// SecretOTASigner seeds the keys that sign the update metadata (every
+	// TUF role, root included: see docs/content.md).
+	SecretOTASigner = "ota-signer"
 
 	checkName      = "root-check"
 	masterName     = "master-key"
@@ -106,7 +109,7 @@ func dekAD(region candor.RegionID, account candor.AccountID, c candor.Category, 
 
 // systemSecrets are the secrets every deployment has, wrapped by the master
 // key.
-var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner, SecretDiscoveryOPRF}
+var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner, SecretDiscoveryOPRF, SecretOTASigner}
 
 func newSecret(mk seal.Key, name string, now time.Time) store.WrappedKey {
 	return store.WrappedKey{Version: 1, Wrapped: mk.Seal(randomKey(), secretAD(name)), Created: now}

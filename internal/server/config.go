@@ -10,6 +10,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/content"
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/messaging"
 	"github.com/candorcloud/candor/internal/photos"
@@ -52,6 +53,9 @@ type Config struct {
 	Account account.Config `json:"-"`
 	// Photos tunes photo uploads (maximum size, upload expiry).
 	Photos photos.Config `json:"-"`
+	// OTA tunes the update metadata: each role's expiry, and the clock it
+	// signs with (tests set it to sign metadata that has already expired).
+	OTA OTAConfig `json:"-"`
 	// HTTP tunes the API handler (per-address limits on sign-in endpoints).
 	HTTP httpapi.Options `json:"-"`
 	// ShutdownTimeout bounds a graceful shutdown (default 10 s).
@@ -65,6 +69,12 @@ type Config struct {
 	// unaudited leaves the device records path without its audit log;
 	// benchmarks in this package set it to measure what auditing costs.
 	unaudited bool
+}
+
+// OTAConfig tunes the signed update metadata.
+type OTAConfig struct {
+	Expiry content.Expiry
+	Now    func() time.Time
 }
 
 // S3 names an S3-compatible server and one bucket per region for the

@@ -29,6 +29,7 @@ import (
 	"github.com/candorcloud/candor/internal/bus/membus"
 	"github.com/candorcloud/candor/internal/bus/natsbus"
 	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/content"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/keyring"
@@ -58,6 +59,10 @@ type Server struct {
 	wake     chan struct{} // starts background work at once
 	signed   time.Time     // when checkpoints were last signed (Background only)
 	purged   time.Time     // when retention last ran (Background only)
+	renewed  time.Time     // when update metadata were last checked for expiry (Background only)
+
+	greetings *content.Greetings // public greetings catalog
+	ota       *content.OTA       // signed update metadata (TUF)
 }
 
 // New opens the stores, composes the services and, in dev mode, unseals the
@@ -68,6 +73,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, regions: map[candor.RegionID]store.Region{}, wake: make(chan struct{}, 1)}
 	if err := s.open(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openContent(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -92,6 +101,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.compose()
+	if err := s.unlockOTA(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -273,6 +286,7 @@ func (s *Server) compose() {
 		Retention:  s,
 		Carrier:    carrierOrNil(s.carrier),
 		Regions:    s,
+		Content:    s,
 	}, s.cfg.HTTP, s.cfg.Logger, reg, reg)
 }
 
@@ -346,6 +360,7 @@ func (s *Server) Background(ctx context.Context) {
 		switch {
 		case s.keys.Sealed():
 			verified = false
+			s.ota.Lock()
 		case !verified:
 			s.verifyLogs(ctx)
 			verified = true
@@ -362,6 +377,10 @@ func (s *Server) Background(ctx context.Context) {
 			}
 			if time.Since(s.signed) > time.Minute {
 				s.signCheckpoints(ctx)
+			}
+			if time.Since(s.renewed) > time.Minute {
+				s.renewOTA()
+				s.renewed = time.Now()
 			}
 		}
 		select {

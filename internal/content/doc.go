@@ -1,0 +1,8 @@
+// Package content holds Candor's public, non-personal content: the
+// greetings catalog (holiday wishes, jokes, poems by locale and occasion)
+// and the signed update metadata that tells phones about new firmware (a
+// TUF repository).
+//
+// Both are served to anyone who asks, without an account, a device id or a
+// cookie: nothing in this package knows who is asking.
+package content
