@@ -104,12 +104,16 @@ func (rep *Report) WriteTable(w io.Writer) error {
 
 func findingsCell(fs []Finding) string {
 	var parts []string
+	allowed := 0
 	for _, f := range fs {
-		s := f.Item + " in " + f.Where + " of " + f.Method + " " + f.Path
 		if f.Allowed != "" {
-			s += " (allowed)"
+			allowed++
+			continue
 		}
-		parts = append(parts, s)
+		parts = append(parts, f.Item+" ("+f.Form+") in "+f.Where+" of "+f.Method+" "+f.Path)
+	}
+	if allowed > 0 {
+		parts = append(parts, fmt.Sprintf("%d allowed (listed below)", allowed))
 	}
 	return orNone(parts)
 }
