@@ -4,10 +4,13 @@ import "time"
 
 // MigrateRequest moves one account (Account) or every account of a
 // country (Country) to region To (POST /v1/operator/migrations, admin).
+// With Resume instead, it finishes every move that stopped: each account
+// still marked moving goes on to the region it was moving to (To empty).
 type MigrateRequest struct {
 	Account string `json:"account,omitempty"`
 	Country string `json:"country,omitempty"`
-	To      string `json:"to"`
+	Resume  bool   `json:"resume,omitempty"`
+	To      string `json:"to,omitempty"`
 }
 
 // Moved is what moving one account did.
@@ -30,6 +33,7 @@ type Migration struct {
 	To       string     `json:"to"`
 	Country  string     `json:"country,omitempty"`
 	Account  string     `json:"account,omitempty"`
+	Resume   bool       `json:"resume,omitempty"`
 	Total    int        `json:"total"`
 	Done     int        `json:"done"`
 	Moved    []Moved    `json:"moved"`

@@ -14,7 +14,7 @@ func migrateCommand(op operatorFunc) *cobra.Command {
 	var req api.MigrateRequest
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "migrate (--country CC | --account ACCOUNT) --to REGION",
+		Use:   "migrate (--country CC | --account ACCOUNT) --to REGION | migrate --resume",
 		Short: "Move accounts to another region: copy, re-wrap keys, verify, switch, shred the source",
 		Long: `Move one account, or every account of a country, to another region. For each
 account: its data stops being served for a moment (phones retry), its
@@ -22,11 +22,21 @@ ciphertext is copied as it is and its data keys re-wrapped for the target
 region's key, the copy is verified by counts and hashes, the directory is
 switched atomically, and everything of the account in the source is deleted.
 Every step is in the audit log. Running it again after a crash carries on
-where it stopped; running it on accounts already moved only cleans up.`,
+where it stopped; running it on accounts already moved only cleans up.
+
+--resume finishes every move that stopped (the server was restarted in the
+middle, say): each account still marked moving, and so unavailable to its
+phones, goes on to the region it was moving to. The server's log says when
+there are such accounts after it is unsealed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if (req.Country == "") == (req.Account == "") {
-				return usageError{fmt.Errorf("name either --country or --account")}
+			switch {
+			case req.Resume && (req.Country != "" || req.Account != "" || req.To != ""):
+				return usageError{fmt.Errorf("--resume takes no --country, --account or --to: each account goes where it was moving")}
+			case !req.Resume && (req.Country == "") == (req.Account == ""):
+				return usageError{fmt.Errorf("name either --country or --account (or --resume)")}
+			case !req.Resume && req.To == "":
+				return usageError{fmt.Errorf("name the target region with --to")}
 			}
 			o, err := op()
 			if err != nil {
@@ -68,7 +78,11 @@ where it stopped; running it on accounts already moved only cleans up.`,
 					}
 					fmt.Fprintf(w, "%s  %s\n", m.Account, state)
 				}
-				fmt.Fprintf(w, "%d of %d accounts moved to %s: %d records, %d blobs, %d bytes\n", job.Done, job.Total, job.To, records, blobs, bytes)
+				to := job.To
+				if job.Resume {
+					to = "where they were moving"
+				}
+				fmt.Fprintf(w, "%d of %d accounts moved to %s: %d records, %d blobs, %d bytes\n", job.Done, job.Total, to, records, blobs, bytes)
 			}
 			if job.Error != "" {
 				return candor.Errorf(candor.Unavailable, "the migration stopped: %s; run it again to carry on", job.Error)
@@ -79,7 +93,7 @@ where it stopped; running it on accounts already moved only cleans up.`,
 	cmd.Flags().StringVar(&req.Country, "country", "", "move every account of this country (ISO 3166 code)")
 	cmd.Flags().StringVar(&req.Account, "account", "", "move this account")
 	cmd.Flags().StringVar(&req.To, "to", "", "the target region")
+	cmd.Flags().BoolVar(&req.Resume, "resume", false, "finish every move that stopped")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.MarkFlagRequired("to")
 	return cmd
 }

@@ -305,6 +305,31 @@ func digest(d store.AccountData, keys bool) [32]byte {
 	return [32]byte(h.Sum(nil))
 }
 
+// Resume finishes every move that stopped: each account still marked
+// moving goes on to the region it was moving to, one by one, calling
+// progress as MoveCountry does.
+func (m *Migrator) Resume(ctx context.Context, progress func(done, total int, last Moved)) ([]Moved, error) {
+	entries, err := m.dir.MovingAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if progress != nil {
+		progress(0, len(entries), Moved{})
+	}
+	var out []Moved
+	for i, e := range entries {
+		mv, err := m.MoveAccount(ctx, e.Account, e.Moving)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, mv)
+		if progress != nil {
+			progress(i+1, len(entries), mv)
+		}
+	}
+	return out, nil
+}
+
 // MoveCountry moves every account of a country to region to, one by one,
 // calling progress once the accounts are counted (done 0, last empty) and
 // after each.

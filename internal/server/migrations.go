@@ -27,15 +27,23 @@ var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
 // StartMigration starts moving one account or a country's accounts.
 func (m *migrations) StartMigration(ctx context.Context, by string, req api.MigrateRequest) (api.Migration, error) {
 	to := candor.RegionID(req.To)
+	named := 0
+	for _, set := range []bool{req.Account != "", req.Country != "", req.Resume} {
+		if set {
+			named++
+		}
+	}
 	switch {
-	case (req.Account == "") == (req.Country == ""):
-		return api.Migration{}, candor.E(candor.Invalid, "name either an account or a country to migrate")
+	case named != 1:
+		return api.Migration{}, candor.E(candor.Invalid, "name either an account or a country to migrate, or resume the moves that stopped")
+	case req.Resume && req.To != "":
+		return api.Migration{}, candor.E(candor.Invalid, "a resumed move goes to the region it was moving to: leave out the target")
 	case req.Country != "" && !countryCode.MatchString(req.Country):
 		return api.Migration{}, candor.E(candor.Invalid, "a country is an ISO 3166 two-letter code such as IN")
 	case req.Account != "" && !candor.ValidID(req.Account):
 		return api.Migration{}, candor.E(candor.Invalid, "no such account")
 	}
-	if _, ok := m.s.regions[to]; !ok {
+	if _, ok := m.s.regions[to]; !ok && !req.Resume {
 		return api.Migration{}, candor.Errorf(candor.NotFound, "no region %q", req.To)
 	}
 	m.mu.Lock()
@@ -43,7 +51,7 @@ func (m *migrations) StartMigration(ctx context.Context, by string, req api.Migr
 	if m.running != "" {
 		return api.Migration{}, candor.E(candor.Conflict, "a migration is running already: wait for it to finish")
 	}
-	job := &api.Migration{ID: candor.NewID("mig"), To: req.To, Country: req.Country, Account: req.Account,
+	job := &api.Migration{ID: candor.NewID("mig"), To: req.To, Country: req.Country, Account: req.Account, Resume: req.Resume,
 		Started: time.Now().UTC(), Moved: []api.Moved{}}
 	if m.jobs == nil {
 		m.jobs = map[string]*api.Migration{}
@@ -76,14 +84,19 @@ func (m *migrations) run(job *api.Migration, by string) {
 		}
 		m.mu.Unlock()
 	} else {
-		_, err = mig.MoveCountry(ctx, job.Country, candor.RegionID(job.To), func(done, total int, mv region.Moved) {
+		progress := func(done, total int, mv region.Moved) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			job.Done, job.Total = done, total
 			if done > 0 {
 				record(mv)
 			}
-		})
+		}
+		if job.Resume {
+			_, err = mig.Resume(ctx, progress)
+		} else {
+			_, err = mig.MoveCountry(ctx, job.Country, candor.RegionID(job.To), progress)
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -106,4 +119,22 @@ func (m *migrations) Migration(id string) (api.Migration, error) {
 	out := *job
 	out.Moved = append([]api.Moved(nil), job.Moved...)
 	return out, nil
+}
+
+// warnMoving logs, after an unseal, how many accounts are still marked
+// moving with no migration running: moves that stopped (a crash, a restart)
+// and whose accounts are unavailable until an operator resumes them.
+func (s *Server) warnMoving(ctx context.Context) {
+	s.migrations.mu.Lock()
+	running := s.migrations.running != ""
+	s.migrations.mu.Unlock()
+	if running {
+		return
+	}
+	list, err := s.dir.MovingAccounts(ctx)
+	if err != nil || len(list) == 0 {
+		return
+	}
+	s.cfg.Logger.Warn("accounts are marked moving but no migration is running: they are unavailable until it is resumed with `candor operator migrate --resume`",
+		"accounts", len(list))
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -353,5 +354,69 @@ func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
 		if len(got) != 2 || got["note 2"] != "edited on B" || got["note 3"] != "body" {
 			t.Errorf("%s holds %v, want note 2 (B's edit) and note 3 only", name, got)
 		}
+	}
+}
+
+// A move that stopped (the server went down with an account marked moving)
+// is reported after the next unseal, and `migrate --resume` takes the
+// account on to where it was moving.
+func TestResumeStoppedMoves(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.StartProduction(t, server.Config{})
+	op := &raw{t: t, url: env.URL}
+	var init api.InitResponse
+	op.must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
+	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+	var adm api.StaffAdded
+	boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: "adm", Roles: []string{"admin"}}, &adm)
+
+	a := newPhone(t, env, canaryIMEI)
+	for i := range 20 {
+		a.Contacts().Add(fmt.Sprintf("Person %d", i), "+919800000001")
+	}
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Contacts, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := a.Status()
+	setMoving(t, env, string(st.Account), "sg")
+
+	data, addr := env.Data, env.Addr
+	env.Stop()
+	env = servertest.StartProduction(t, server.Config{Data: data, Addr: addr})
+	op = &raw{t: t, url: env.URL}
+	for _, s := range init.Shares {
+		op.must("POST", "/v1/operator/unseal", api.UnsealRequest{Share: s}, nil)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(env.Logs.String(), "migrate --resume"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word in the log of the account left moving: %s", env.Logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	admin := &raw{t: t, url: env.URL, token: adm.Token}
+	for _, bad := range []api.MigrateRequest{{Resume: true, To: "sg"}, {Resume: true, Country: "IN"}, {}} {
+		if got := admin.call("POST", "/v1/operator/migrations", bad, nil); got.status != 400 {
+			t.Errorf("%+v: %d %s, want 400", bad, got.status, got.body)
+		}
+	}
+	var job api.Migration
+	admin.must("POST", "/v1/operator/migrations", api.MigrateRequest{Resume: true}, &job)
+	for id := job.ID; job.Finished == nil; {
+		time.Sleep(20 * time.Millisecond)
+		job = api.Migration{}
+		admin.must("GET", "/v1/operator/migrations/"+id, nil, &job)
+	}
+	if job.Error != "" || job.Total != 1 || job.Done != 1 || job.Moved[0].To != "sg" || job.Moved[0].Records != 20 {
+		t.Fatalf("resume: %+v", job)
+	}
+	if n := countRows(t, env, "sg", "SELECT count(*) FROM records WHERE account = ?", string(st.Account)); n != 20 {
+		t.Errorf("%d records in sg, want 20", n)
+	}
+	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE account = ?", string(st.Account)); n != 0 {
+		t.Errorf("%d records left in the source", n)
 	}
 }

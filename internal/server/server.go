@@ -44,22 +44,23 @@ import (
 
 // Server is a composed Candor server.
 type Server struct {
-	cfg      Config
-	dir      store.Directory
-	regions  map[candor.RegionID]store.Region
-	keys     *keyring.Keyring
-	ceremony *custody.Ceremony
-	logs     *audit.Logs
-	blobs    map[candor.RegionID]blobs.Store
-	photos   *photos.Service
-	bus      bus.Bus
-	carrier  *messaging.Carrier // the emulated carrier of --dev
-	msgs     *messaging.Service
-	handler  http.Handler
-	wake     chan struct{} // starts background work at once
-	signed   time.Time     // when checkpoints were last signed (Background only)
-	purged   time.Time     // when retention last ran (Background only)
-	renewed  time.Time     // when update metadata were last checked for expiry (Background only)
+	cfg        Config
+	dir        store.Directory
+	regions    map[candor.RegionID]store.Region
+	keys       *keyring.Keyring
+	ceremony   *custody.Ceremony
+	logs       *audit.Logs
+	blobs      map[candor.RegionID]blobs.Store
+	photos     *photos.Service
+	bus        bus.Bus
+	carrier    *messaging.Carrier // the emulated carrier of --dev
+	msgs       *messaging.Service
+	handler    http.Handler
+	wake       chan struct{} // starts background work at once
+	signed     time.Time     // when checkpoints were last signed (Background only)
+	purged     time.Time     // when retention last ran (Background only)
+	migrations *migrations   // migration jobs, in memory
+	renewed    time.Time     // when update metadata were last checked for expiry (Background only)
 
 	greetings *content.Greetings // public greetings catalog
 	ota       *content.OTA       // signed update metadata (TUF)
@@ -226,6 +227,7 @@ func (s *Server) unsealDev(ctx context.Context) error {
 
 // compose puts the services together, each behind its policy wrappers.
 func (s *Server) compose() {
+	s.migrations = &migrations{s: s}
 	stores := regionStores{s}
 	ledger := consent.NewLedger(stores, shredder{s}, nil)
 	recs := records.New(stores, s.keys, s.cfg.codec)
@@ -282,7 +284,7 @@ func (s *Server) compose() {
 		Audit:      s.logs,
 		Photos:     s.photos,
 		Messaging:  s.msgs,
-		Migrations: &migrations{s: s},
+		Migrations: s.migrations,
 		Retention:  s,
 		Carrier:    carrierOrNil(s.carrier),
 		Regions:    s,
@@ -363,6 +365,7 @@ func (s *Server) Background(ctx context.Context) {
 			s.ota.Lock()
 		case !verified:
 			s.verifyLogs(ctx)
+			s.warnMoving(ctx)
 			verified = true
 		}
 		if !s.keys.Sealed() {

@@ -48,6 +48,9 @@ type Moves interface {
 	// another, atomically and only if it is still from (else Conflict),
 	// clears its moving mark and moves its messaging numbers with it.
 	SwitchRegion(ctx context.Context, account candor.AccountID, from, to candor.RegionID) error
+	// MovingAccounts lists the entries marked moving, by account: moves
+	// that have not finished (or that stopped and wait to be run again).
+	MovingAccounts(ctx context.Context) ([]Entry, error)
 }
 
 // Retention is what purging by age needs of a region store.

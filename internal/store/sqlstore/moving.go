@@ -357,6 +357,18 @@ func (s *DirectoryStore) SetMoving(ctx context.Context, account candor.AccountID
 	return nil
 }
 
+// MovingAccounts lists the entries marked moving, in account order. It is
+// not an access: audit records in ctx are ignored.
+func (s *DirectoryStore) MovingAccounts(ctx context.Context) ([]store.Entry, error) {
+	return queryAll(ctx, s.db.reader(), "moving accounts", func(sc scanner) (store.Entry, error) {
+		var e store.Entry
+		var created int64
+		err := sc.Scan(&e.Account, &e.Handle, &e.Region, &created, &e.Moving)
+		e.Created = fromMicros(created)
+		return e, err
+	}, `SELECT `+entryColumns+` FROM directory_entries WHERE moving IS NOT NULL ORDER BY account`)
+}
+
 // SwitchRegion changes an account's home region from one region to another
 // and clears its moving mark, and points its messaging numbers at the new
 // region, in one transaction that changes the entry only

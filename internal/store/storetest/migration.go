@@ -461,11 +461,23 @@ func testMoves(t *testing.T, d store.Directory) {
 	must(t, d.SetMoving(ctx, e.Account, "sg"))
 	e.Moving = "sg"
 	wantMoving("moving", e)
+	moving, err := d.MovingAccounts(ctx)
+	must(t, err)
+	if !slices.ContainsFunc(moving, func(m store.Entry) bool { return m.Account == e.Account && m.Moving == "sg" && m.Region == "in" }) {
+		t.Fatalf("MovingAccounts does not list the account moving: %+v", moving)
+	}
 	must(t, d.SetMoving(ctx, e.Account, "sg")) // again: no change, no error
 	wantMoving("moving again", e)
 	must(t, d.SetMoving(ctx, e.Account, ""))
 	e.Moving = ""
 	wantMoving("mark cleared", e)
+	moving, err = d.MovingAccounts(ctx)
+	must(t, err)
+	for _, m := range moving {
+		if m.Account == e.Account || m.Moving == "" {
+			t.Fatalf("MovingAccounts lists an entry not moving: %+v", m)
+		}
+	}
 	wantKind(t, d.SetMoving(ctx, candor.AccountID(newID("acc")), "sg"), candor.NotFound)
 
 	must(t, d.SetMoving(ctx, e.Account, "sg"))
