@@ -3,12 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -21,10 +16,12 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/egress"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
-// Canaries: personal data that must never appear on the server's disk.
+// Canaries: personal data that must never appear on the server's disk, in
+// any of the forms the egress proof searches for (egress.Forms).
 const (
 	canaryIMEI     = "356938035643809"
 	canaryPassword = "Orchid-Lantern-7731!"
@@ -35,12 +32,18 @@ const (
 )
 
 func canaryForms(s string) [][]byte {
-	forms := [][]byte{[]byte(s), []byte(strings.ToLower(s)), []byte(base64.StdEncoding.EncodeToString([]byte(s))), []byte(hex.EncodeToString([]byte(s)))}
-	m, s1, s2 := md5.Sum([]byte(s)), sha1.Sum([]byte(s)), sha256.Sum256([]byte(s))
-	for _, sum := range [][]byte{m[:], s1[:], s2[:]} {
-		forms = append(forms, sum, []byte(hex.EncodeToString(sum)))
+	kind := egress.Text
+	switch {
+	case strings.HasPrefix(s, "+"):
+		kind = egress.Phone
+	case strings.Contains(s, "@"):
+		kind = egress.Email
 	}
-	return forms
+	var out [][]byte
+	for _, f := range egress.Forms(egress.Canary{Item: "canary", Value: []byte(s), Kind: kind}) {
+		out = append(out, f.Bytes)
+	}
+	return out
 }
 
 // scanFolder fails the test if any canary, in the clear or as a common
