@@ -88,8 +88,24 @@ type Service struct {
 
 	mu      sync.Mutex
 	pending map[string]*verification // by account
+	texts   map[string]*textWindow   // codes sent to a number this hour, by the number's token
 	evals   map[candor.AccountID]*quota
 }
+
+// textWindow counts the codes sent to one number in the hour from start.
+type textWindow struct {
+	start time.Time
+	sent  int
+}
+
+// Codes sent within an hour: per account (which also bounds the guesses at
+// one account's code) and per number, whichever accounts ask. The number's
+// limit leaves room for a person setting up several phones, or two
+// accounts, in one hour; it stops a crowd of accounts texting one number.
+const (
+	codesPerAccount = 3
+	CodesPerNumber  = 10
+)
 
 type verification struct {
 	phone   string
@@ -117,7 +133,7 @@ func New(dir Directory, stores Stores, consent Consent, secrets Secrets, gateway
 		cfg.Now = time.Now
 	}
 	return &Service{dir: dir, stores: stores, consent: consent, secrets: secrets, gateway: gateway, bus: b, logs: logs, cfg: cfg,
-		pending: map[string]*verification{}, evals: map[candor.AccountID]*quota{}}
+		pending: map[string]*verification{}, texts: map[string]*textWindow{}, evals: map[candor.AccountID]*quota{}}
 }
 
 var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -168,6 +184,13 @@ func (s *Service) RequestVerification(ctx context.Context, p candor.Principal, p
 		return err
 	}
 	code := fmt.Sprintf("%06d", n.Int64())
+	// The number's count is kept under its discovery token, not the number:
+	// the number itself is held only with a pending code.
+	tok, err := s.token(phone)
+	if err != nil {
+		return err
+	}
+	key := string(tok)
 	now := s.cfg.Now()
 	s.mu.Lock()
 	prev := s.pending[string(p.Account)]
@@ -178,11 +201,29 @@ func (s *Service) RequestVerification(ctx context.Context, p candor.Principal, p
 		// code by asking again and again.
 		v.window, v.tries, v.sent = prev.window, prev.tries, prev.sent
 	}
-	if v.sent >= 3 || v.tries >= 5 {
+	if v.sent >= codesPerAccount || v.tries >= 5 {
 		s.mu.Unlock()
 		return &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour - now.Sub(v.window),
 			Message: "too many verification codes asked for or tried: wait an hour"}
 	}
+	w := s.texts[key]
+	if w == nil || now.Sub(w.start) >= time.Hour {
+		if len(s.texts) > 10_000 {
+			for k, old := range s.texts {
+				if now.Sub(old.start) >= time.Hour {
+					delete(s.texts, k)
+				}
+			}
+		}
+		w = &textWindow{start: now}
+		s.texts[key] = w
+	}
+	if w.sent >= CodesPerNumber {
+		s.mu.Unlock()
+		return &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour - now.Sub(w.start),
+			Message: "too many verification codes were sent to this number: wait an hour"}
+	}
+	w.sent++
 	v.sent++
 	s.pending[string(p.Account)] = v
 	s.mu.Unlock()

@@ -750,13 +750,22 @@ func TestTurnOff(t *testing.T) {
 // At most three codes an hour reach one number, however many accounts ask
 // for it: the limit is what keeps the service from flooding a number.
 func TestCodesPerNumber(t *testing.T) {
-	t.Skip("known bug: the hourly limit on codes is per account, not per number; four accounts send four codes to one number")
 	ctx := context.Background()
 	e := newEnv(t, messaging.Config{})
-	for range 4 {
-		e.msgs.RequestVerification(ctx, e.account(t, "in"), phoneA)
+	var refused error
+	for range messaging.CodesPerNumber + 2 {
+		if err := e.msgs.RequestVerification(ctx, e.account(t, "in"), phoneA); err != nil {
+			refused = err
+		}
 	}
-	if sms := e.carrier.Take(phoneA); len(sms) > 3 {
-		t.Fatalf("%d codes reached one number within the hour", len(sms))
+	if sms := e.carrier.Take(phoneA); len(sms) != messaging.CodesPerNumber {
+		t.Fatalf("%d codes reached one number within the hour from as many accounts, want %d", len(sms), messaging.CodesPerNumber)
+	}
+	if !candor.Is(refused, candor.RateLimited) {
+		t.Fatalf("the request over the number's limit: %v, want rate_limited", refused)
+	}
+	// Another number is not affected.
+	if err := e.msgs.RequestVerification(ctx, e.account(t, "in"), phoneB); err != nil {
+		t.Fatalf("a code for another number: %v", err)
 	}
 }
