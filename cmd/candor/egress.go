@@ -62,10 +62,12 @@ what it does not.`,
 			if rep.Passed {
 				return nil
 			}
-			for _, v := range rep.Violations[1:] {
-				fmt.Fprintln(cmd.ErrOrStderr(), "violation:", v.Message)
+			for i, v := range rep.Violations {
+				if i > 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), "violation:", v.Message)
+				}
 			}
-			return fmt.Errorf("%d violations; the first: %s", len(rep.Violations), rep.Violations[0].Message)
+			return errors.New(rep.Verdict())
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")

@@ -1,6 +1,11 @@
 package content
 
 import (
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +112,85 @@ func TestOTARenew(t *testing.T) {
 	for _, bad := range []string{"../x", "root.json", "0.root.json", "timestamp.json/x", "1.foo.json"} {
 		if _, err := o.Metadata(bad); !candor.Is(err, candor.NotFound) {
 			t.Errorf("Metadata(%q): %v", bad, err)
+		}
+	}
+}
+
+// Someone who can write the data folder but holds no key edits the stored
+// metadata (a forged notice in targets, made to look due; a key of their own
+// in the root): the server refuses to sign on top of it, so phones never see
+// the forgery with a valid signature.
+func TestOTARefusesToResignTamperedFiles(t *testing.T) {
+	legit := api.OTARelease{Model: "orchid", Channel: "stable", Version: "1.0", URL: "https://good.example/1.zip",
+		SHA256: strings.Repeat("a", 64), Size: 10}
+	setup := func(t *testing.T) (*OTA, string) {
+		dir := t.TempDir()
+		o := NewOTA(Dir(dir), DefaultExpiry, nil)
+		if err := o.Unlock(make([]byte, 32)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Publish(legit); err != nil {
+			t.Fatal(err)
+		}
+		return o, dir
+	}
+	t.Run("targets", func(t *testing.T) {
+		o, dir := setup(t)
+		_, _, targets, err := o.current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		evil := legit
+		evil.URL = "https://evil.example/backdoor.zip"
+		notice, _ := json.Marshal(evil)
+		tf, _ := metadata.TargetFile().FromBytes("ota/orchid/stable.json", notice, "sha256")
+		targets.Signed.Targets["ota/orchid/stable.json"] = tf
+		targets.Signed.Expires = time.Now().Add(time.Hour) // due for renewal
+		b, _ := targets.ToBytes(true)                      // the old signature, now wrong
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("metadata/%d.targets.json", targets.Signed.Version)), b, 0o600)
+		if _, err := o.Renew(); !candor.Is(err, candor.Integrity) {
+			t.Fatalf("Renew over tampered targets: %v, want an integrity error", err)
+		}
+		if _, err := o.Publish(legit); !candor.Is(err, candor.Integrity) {
+			t.Fatalf("Publish over tampered targets: %v, want an integrity error", err)
+		}
+	})
+	t.Run("root", func(t *testing.T) {
+		o, dir := setup(t)
+		root, err := o.loadRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, priv, _ := ed25519.GenerateKey(nil)
+		k, _ := metadata.KeyFromPublicKey(priv.Public())
+		if err := root.Signed.AddKey(k, metadata.TARGETS); err != nil {
+			t.Fatal(err)
+		}
+		root.Signed.Expires = time.Now().Add(time.Hour)
+		b, _ := root.ToBytes(true)
+		os.WriteFile(filepath.Join(dir, "metadata/root.json"), b, 0o600)
+		if _, err := o.Renew(); !candor.Is(err, candor.Integrity) {
+			t.Fatalf("Renew over a root with a foreign key: %v, want an integrity error", err)
+		}
+		o2 := NewOTA(Dir(dir), DefaultExpiry, nil)
+		if err := o2.Unlock(make([]byte, 32)); !candor.Is(err, candor.Integrity) {
+			t.Fatalf("Unlock over a root with a foreign key: %v, want an integrity error", err)
+		}
+	})
+}
+
+// Two spellings of one locale in one catalog are refused, not resolved by
+// map order.
+func TestCatalogMergeRefusesOneLocaleTwice(t *testing.T) {
+	c, err := BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := api.Greeting{ID: "a", Occasion: "onam", Kind: "wish", Text: "Happy Onam"}
+	for range 20 { // map order varies between runs
+		_, err := c.Merge(api.GreetingsCatalog{Locales: map[string][]api.Greeting{"ml-IN": {g}, "ml-in": nil}})
+		if !candor.Is(err, candor.Invalid) {
+			t.Fatalf("one locale named twice: %v, want Invalid", err)
 		}
 	}
 }

@@ -133,11 +133,16 @@ func (c *Catalog) Merge(in api.GreetingsCatalog) (*Catalog, error) {
 	if !in.Replace {
 		maps.Copy(out.locales, c.locales)
 	}
+	seen := map[string]string{}
 	for loc, list := range in.Locales {
 		canon, err := CanonicalLocale(loc)
 		if err != nil {
 			return nil, err
 		}
+		if other, ok := seen[canon]; ok {
+			return nil, candor.Errorf(candor.Invalid, "locales %q and %q are the same locale: name it once", other, loc)
+		}
+		seen[canon] = loc
 		if len(list) == 0 {
 			delete(out.locales, canon) // an empty list withdraws a locale
 			continue

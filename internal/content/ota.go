@@ -108,24 +108,41 @@ func (o *OTA) Unlock(secret []byte) error {
 		o.keys = nil
 		return err
 	}
-	for _, role := range roles {
-		want, _ := metadata.KeyFromPublicKey(keys[role].Public())
-		id, _ := want.ID()
-		if !slicesContains(root.Signed.Roles[role].KeyIDs, id) {
-			o.keys = nil
-			return fmt.Errorf("ota: the stored root does not name this server's %s key", role)
-		}
-	}
+	_ = root // loadRoot checked it against this server's keys
 	return nil
 }
 
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// checkRoot refuses a root that is not exactly this server's: each role
+// must be held by the one key derived for it, threshold 1, no other key
+// listed, and the root must be signed by its root key. The files on disk
+// are not trusted: someone who can write the data folder but holds no key
+// must not get the server to re-sign metadata they edited.
+func (o *OTA) checkRoot(root *metadata.Metadata[metadata.RootType]) error {
+	ids := map[string]bool{}
+	for _, role := range roles {
+		k, err := metadata.KeyFromPublicKey(o.keys[role].Public())
+		if err != nil {
+			return err
+		}
+		id, err := k.ID()
+		if err != nil {
+			return err
+		}
+		ids[id] = true
+		r := root.Signed.Roles[role]
+		if r == nil || r.Threshold != 1 || len(r.KeyIDs) != 1 || r.KeyIDs[0] != id {
+			return candor.Errorf(candor.Integrity, "the stored update root does not give the %s role to this server's key alone: refusing to sign anything on top of it", role)
 		}
 	}
-	return false
+	for id := range root.Signed.Keys {
+		if !ids[id] {
+			return candor.E(candor.Integrity, "the stored update root lists a key this server does not hold: refusing to sign anything on top of it")
+		}
+	}
+	if err := root.VerifyDelegate(metadata.ROOT, root); err != nil {
+		return candor.Wrap(candor.Integrity, "the stored update root is not signed by this server's root key", err)
+	}
+	return nil
 }
 
 // Lock forgets the keys.
@@ -252,20 +269,44 @@ func (o *OTA) sign(role string, md interface {
 	return md.ToBytes(true)
 }
 
+// loadRoot reads the stored root and checks it is this server's
+// (checkRoot).
 func (o *OTA) loadRoot() (*metadata.Metadata[metadata.RootType], error) {
 	b, err := o.files.Read("metadata/root.json")
 	if err != nil {
 		return nil, err
 	}
-	return metadata.Root().FromBytes(b)
+	root, err := metadata.Root().FromBytes(b)
+	if err != nil {
+		return nil, candor.Wrap(candor.Integrity, "the stored update root does not parse", err)
+	}
+	return root, o.checkRoot(root)
 }
 
+// loadTimestamp reads the stored timestamp and checks its signature
+// against the root.
 func (o *OTA) loadTimestamp() (*metadata.Metadata[metadata.TimestampType], error) {
 	b, err := o.files.Read("metadata/timestamp.json")
 	if err != nil {
 		return nil, err
 	}
-	return metadata.Timestamp().FromBytes(b)
+	ts, err := metadata.Timestamp().FromBytes(b)
+	if err != nil {
+		return nil, candor.Wrap(candor.Integrity, "the stored update timestamp does not parse", err)
+	}
+	return ts, o.verified(metadata.TIMESTAMP, ts)
+}
+
+// verified checks md is signed by role's key in the stored root.
+func (o *OTA) verified(role string, md any) error {
+	root, err := o.loadRoot()
+	if err != nil {
+		return err
+	}
+	if err := root.VerifyDelegate(role, md); err != nil {
+		return candor.Wrap(candor.Integrity, "the stored update "+role+" metadata is not signed by this server: refusing to sign anything on top of it", err)
+	}
+	return nil
 }
 
 // current loads the timestamp, snapshot and targets now served.
@@ -279,6 +320,9 @@ func (o *OTA) current() (*metadata.Metadata[metadata.TimestampType], *metadata.M
 		return nil, nil, nil, err
 	}
 	snap, err := metadata.Snapshot().FromBytes(sb)
+	if err == nil {
+		err = o.verified(metadata.SNAPSHOT, snap)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -287,6 +331,9 @@ func (o *OTA) current() (*metadata.Metadata[metadata.TimestampType], *metadata.M
 		return nil, nil, nil, err
 	}
 	targets, err := metadata.Targets().FromBytes(tb)
+	if err == nil {
+		err = o.verified(metadata.TARGETS, targets)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -66,7 +66,31 @@ func (rep *Report) finish() {
 		rep.Violations = append(rep.Violations, Violation{Phase: ServerLogPhase, Item: m.Item, Form: m.Form, Where: "the server's log",
 			Message: fmt.Sprintf("phase %q: %s (%s) in the server's log", ServerLogPhase, m.Item, m.Form)})
 	}
-	rep.Passed = len(rep.Violations) == 0
+	// A phase that did not run proves nothing: the run passes only if
+	// every phase ran and passed.
+	rep.Passed = len(rep.Violations) == 0 && len(rep.NotRun()) == 0
+}
+
+// NotRun names the phases that did not run to a verdict (skipped).
+func (rep *Report) NotRun() []string {
+	var out []string
+	for _, p := range rep.Phases {
+		if p.Status != "passed" && p.Status != "failed" {
+			out = append(out, fmt.Sprintf("%s (%s)", p.Name, p.Status))
+		}
+	}
+	return out
+}
+
+// Verdict says in one line why the run failed ("" if it passed).
+func (rep *Report) Verdict() string {
+	switch {
+	case rep.Passed:
+		return ""
+	case len(rep.Violations) > 0:
+		return fmt.Sprintf("%d violations; the first: %s", len(rep.Violations), rep.Violations[0].Message)
+	}
+	return "not every phase ran, so nothing is proven: " + strings.Join(rep.NotRun(), "; ")
 }
 
 // WriteTable writes one row per phase: requests, bytes and findings.
@@ -97,7 +121,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if rep.Passed {
 		fmt.Fprintln(w, "passed: no personal data left the phones before consent or after it was withdrawn, except the allowed items above")
 	} else {
-		fmt.Fprintf(w, "FAILED: %d violations\n", len(rep.Violations))
+		fmt.Fprintf(w, "FAILED: %s\n", rep.Verdict())
 	}
 	return nil
 }
@@ -130,7 +154,7 @@ func (rep *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	result := "PASSED"
 	if !rep.Passed {
-		result = fmt.Sprintf("FAILED (%d violations)", len(rep.Violations))
+		result = "FAILED: " + rep.Verdict()
 	}
 	fmt.Fprintf(&b, "# Candor egress report\n\nRun %s. Result: **%s**.\n\n", rep.Started.Format(time.RFC3339), result)
 	b.WriteString("Phones ran as separate `candor device` processes; every request they sent passed through a recording proxy and was searched for the seeded personal data (plain, URL-escaped, hex, base64 at every alignment, MD5/SHA-1/SHA-256 digests; phone numbers and emails normalised).\n\n")

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"github.com/candorcloud/candor/internal/custody"
 	"path/filepath"
 	"strings"
 
@@ -38,6 +39,19 @@ func (s *Server) openContent() error {
 	s.greetings = g
 	s.ota = content.NewOTA(files, s.cfg.OTA.Expiry, s.cfg.OTA.Now)
 	return nil
+}
+
+// sealer is the key ceremony, with a seal that also takes the update
+// repository's signing keys away at once (rather than at the next
+// background tick).
+type sealer struct {
+	*custody.Ceremony
+	s *Server
+}
+
+func (c sealer) Seal(ctx context.Context, by string) error {
+	defer c.s.ota.Lock()
+	return c.Ceremony.Seal(ctx, by)
 }
 
 // unlockOTA gives the update repository its keys while the keyring is

@@ -277,7 +277,7 @@ func (s *Server) compose() {
 		Consent:    audit.WrapConsent(ledger, s.logs),
 		Records:    deviceRecords,
 		Health:     s,
-		Custody:    s.ceremony,
+		Custody:    sealer{s.ceremony, s},
 		Staff:      staff.New(s.dir),
 		StaffAdmin: staff.NewManager(s.dir, s.logs),
 		Access:     staffAccess,
