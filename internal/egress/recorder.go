@@ -46,9 +46,10 @@ type Recorder struct {
 	ln  net.Listener
 	srv *http.Server
 
-	mu    sync.Mutex
-	phase string
-	reqs  []Request
+	mu       sync.Mutex
+	phase    string
+	reqs     []Request
+	inflight sync.WaitGroup
 }
 
 // NewRecorder starts a Recorder in front of the server at target (an
@@ -98,6 +99,19 @@ func (rec *Recorder) Requests() []Request {
 	return append([]Request(nil), rec.reqs...)
 }
 
+// Drain waits until no request is in flight (or ctx is done), so that a
+// phase's requests are all recorded before it is judged.
+func (rec *Recorder) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { rec.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Close stops the proxy, waiting briefly for requests in flight.
 func (rec *Recorder) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -107,11 +121,11 @@ func (rec *Recorder) Close() error {
 
 func (rec *Recorder) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.inflight.Add(1)
+		defer rec.inflight.Done()
+		// What was read is recorded even if the body breaks off: the
+		// headers and those bytes left the phone all the same.
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
-		if err != nil {
-			http.Error(w, "cannot read the request", http.StatusBadRequest)
-			return
-		}
 		h := r.Header.Clone()
 		if r.Host != "" {
 			h.Set("Host", r.Host)
@@ -127,6 +141,13 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 			Body:   body,
 		})
 		rec.mu.Unlock()
+		if err != nil {
+			http.Error(w, "cannot read the request", http.StatusBadRequest)
+			rec.mu.Lock()
+			rec.reqs[i].Status = http.StatusBadRequest
+			rec.mu.Unlock()
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}

@@ -1,11 +1,14 @@
 package egress
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The recorder forwards requests unchanged and keeps each with its phase.
@@ -56,5 +59,35 @@ func TestRecorderRecordsAndForwards(t *testing.T) {
 	}
 	if r := reqs[1]; r.Phase != "two" || string(r.Body) != "hello body" || r.Header.Get("X-Test") != "value" {
 		t.Errorf("second: %+v", r)
+	}
+}
+
+// A request that breaks off in the middle of its body is still recorded,
+// with its headers and the bytes that arrived, under its phase.
+func TestRecorderKeepsAbortedRequests(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	rec, err := NewRecorder(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	rec.SetPhase("before consent")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(rec.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(conn, "POST /v1/x HTTP/1.1\r\nHost: x\r\nX-Install-Id: 356938035643809\r\nContent-Length: 1000\r\n\r\npartial body")
+	time.Sleep(50 * time.Millisecond)
+	conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rec.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reqs := rec.Requests()
+	if len(reqs) != 1 || reqs[0].Phase != "before consent" || reqs[0].Header.Get("X-Install-Id") != "356938035643809" ||
+		string(reqs[0].Body) != "partial body" {
+		t.Fatalf("recorded %+v", reqs)
 	}
 }

@@ -245,7 +245,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			continue
 		}
 		rec.SetPhase(ph.name)
-		before := len(rec.Requests())
 		for _, st := range ph.steps {
 			line, err := runStep(ctx, cfg, work, rec.URL(), st)
 			pr.Steps = append(pr.Steps, line)
@@ -256,9 +255,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				return nil, fmt.Errorf("phase %q: %w", ph.name, err)
 			}
 		}
+		if err := rec.Drain(ctx); err != nil {
+			return nil, err
+		}
 		rec.SetPhase("")
-		reqs := rec.Requests()[before:]
-		pr.check(det, reqs, ph.allow)
+		pr.check(det, byPhase(rec.Requests(), ph.name), ph.allow)
+		rep.Phases = append(rep.Phases, pr)
+	}
+	if err := rec.Drain(ctx); err != nil {
+		return nil, err
+	}
+	// A request outside every phase (sent by a phone process after its
+	// step ended) is judged with nothing allowed.
+	if stray := byPhase(rec.Requests(), ""); len(stray) > 0 {
+		pr := PhaseReport{Name: OutsidePhase}
+		pr.check(det, stray, nil)
 		rep.Phases = append(rep.Phases, pr)
 	}
 	stop() // the log is complete once the server has stopped
@@ -269,6 +280,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.finish()
 	return rep, nil
+}
+
+// OutsidePhase names requests recorded between or after the phases.
+const OutsidePhase = "outside any phase"
+
+// byPhase returns the requests tagged with phase, in arrival order.
+func byPhase(reqs []Request, phase string) []Request {
+	var out []Request
+	for _, r := range reqs {
+		if r.Phase == phase {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // check applies a phase's policy to its requests.
