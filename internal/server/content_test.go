@@ -391,7 +391,8 @@ func TestOTARefusesTampered(t *testing.T) {
 			t.Fatalf("no expires in %s", body)
 		}
 		out := bytes.Clone(body)
-		out[i+len(`"expires": "`)+3]++ // 2026 → 2027
+		d := &out[i+len(`"expires": "`)+2] // the year's tens digit: 2026 → 2036, 2096 → 2006
+		*d = '0' + (*d-'0'+1)%10
 		return out
 	})
 	_, err := phone.CheckOTA(ctx)
