@@ -194,3 +194,29 @@ func TestCatalogMergeRefusesOneLocaleTwice(t *testing.T) {
 		}
 	}
 }
+
+// Texts phones print carry no terminal escapes or other control characters.
+func TestControlCharactersRefused(t *testing.T) {
+	c, err := BuiltinCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := api.Greeting{ID: "a", Occasion: "onam", Kind: "wish", Text: "Happy \x1b[2JOnam"}
+	if _, err := c.Merge(api.GreetingsCatalog{Locales: map[string][]api.Greeting{"ml-IN": {bad}}}); !candor.Is(err, candor.Invalid) {
+		t.Fatalf("a greeting with an escape sequence: %v, want Invalid", err)
+	}
+	good := bad
+	good.Text = "Happy Onam,\n\tto all"
+	if _, err := c.Merge(api.GreetingsCatalog{Locales: map[string][]api.Greeting{"ml-IN": {good}}}); err != nil {
+		t.Fatalf("line breaks and tabs: %v", err)
+	}
+	r := api.OTARelease{Model: "orchid", Channel: "stable", Version: "1.0", URL: "https://good.example/1.zip",
+		SHA256: strings.Repeat("a", 64), Size: 10, Notes: "fixes\x07"}
+	if err := ValidateRelease(r); !candor.Is(err, candor.Invalid) {
+		t.Fatalf("notes with a control character: %v, want Invalid", err)
+	}
+	r.Notes = "fixes\n- the camera"
+	if err := ValidateRelease(r); err != nil {
+		t.Fatalf("plain notes: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/candorcloud/candor"
@@ -183,6 +184,8 @@ func (c *Catalog) validate() error {
 				return candor.Errorf(candor.Invalid, "%s: the text is empty", where)
 			case !utf8.ValidString(g.Text):
 				return candor.Errorf(candor.Invalid, "%s: the text is not UTF-8", where)
+			case hasControl(g.Text):
+				return candor.Errorf(candor.Invalid, "%s: the text holds control characters (only line breaks and tabs may be used)", where)
 			case utf8.RuneCountInString(g.Text) > MaxGreetingText:
 				return candor.Errorf(candor.TooLarge, "%s: the text is longer than %d characters", where, MaxGreetingText)
 			}
@@ -190,6 +193,18 @@ func (c *Catalog) validate() error {
 		}
 	}
 	return nil
+}
+
+// hasControl reports whether s holds a control character other than a line
+// break or a tab: phones print these texts on a terminal or screen, where
+// escape sequences must not reach.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return true
+		}
+	}
+	return false
 }
 
 // Greetings serves the current catalog and lets staff publish a new one.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -355,6 +356,8 @@ func ValidateRelease(r api.OTARelease) error {
 		return candor.E(candor.Invalid, "size must be a positive number of bytes")
 	case len(r.Notes) > 4000:
 		return candor.E(candor.TooLarge, "notes are longer than 4000 bytes")
+	case !utf8.ValidString(r.Notes) || hasControl(r.Notes):
+		return candor.E(candor.Invalid, "notes must be UTF-8 text without control characters (line breaks and tabs are fine)")
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
