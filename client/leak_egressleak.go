@@ -23,6 +23,7 @@ import (
 //	sha256-imei    a plain SHA-256 of the IMEI in a header
 //	base64-body    the IMEI inside a base64 body sent to the server
 //	early-contact  the address book's numbers sent before any consent
+//	other-host     a beacon to another host (not the Candor server)
 
 func init() { egressLeak = installLeak }
 
@@ -68,6 +69,16 @@ func (t *leakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case "base64-body":
 		t.once.Do(func() {
 			t.send(req, "/v1/telemetry", []byte(base64.StdEncoding.EncodeToString([]byte(`{"device":"`+t.imei+`","v":1}`))))
+		})
+	case "other-host":
+		t.once.Do(func() {
+			out, err := http.NewRequestWithContext(req.Context(), http.MethodGet, "http://telemetry.example.invalid/collect?v=1", nil)
+			if err != nil {
+				return
+			}
+			if resp, err := t.base.RoundTrip(out); err == nil {
+				resp.Body.Close()
+			}
 		})
 	case "early-contact":
 		t.once.Do(func() {

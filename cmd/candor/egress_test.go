@@ -119,6 +119,7 @@ func TestVerifyEgressCatchesLeaks(t *testing.T) {
 		{"sha256-imei", "IMEI", "sha256 hex", "header X-Install-Id"},
 		{"base64-body", "IMEI", "base64", "body"},
 		{"early-contact", "contact phone", "plain", "body"},
+		{"other-host", "a request to another host", "telemetry.example.invalid", "destination"},
 	} {
 		t.Run(tc.leak, func(t *testing.T) {
 			t.Parallel()

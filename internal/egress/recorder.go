@@ -22,6 +22,10 @@ type Request struct {
 	Header http.Header `json:"header"`
 	Body   []byte      `json:"-"`
 	Status int         `json:"status"` // the server's answer; 502 if unreachable
+	// OtherHost names the host of a request meant for somewhere other than
+	// the Candor server (the phone used the recorder as its HTTP proxy).
+	// Such requests are recorded and answered 502, never forwarded.
+	OtherHost string `json:"other_host,omitempty"`
 }
 
 // Size is the number of bytes the request carried: request line, headers
@@ -123,6 +127,13 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.inflight.Add(1)
 		defer rec.inflight.Done()
+		other := ""
+		switch {
+		case r.Method == http.MethodConnect:
+			other = r.Host // a tunnel (HTTPS) to another host: only the host is seen
+		case r.URL.IsAbs():
+			other = r.URL.Host // plain HTTP to another host, through the proxy
+		}
 		// What was read is recorded even if the body breaks off: the
 		// headers and those bytes left the phone all the same.
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
@@ -133,14 +144,22 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 		rec.mu.Lock()
 		i := len(rec.reqs)
 		rec.reqs = append(rec.reqs, Request{
-			Phase:  rec.phase,
-			Method: r.Method,
-			Path:   r.URL.EscapedPath(),
-			Query:  r.URL.RawQuery,
-			Header: h,
-			Body:   body,
+			Phase:     rec.phase,
+			Method:    r.Method,
+			Path:      r.URL.EscapedPath(),
+			Query:     r.URL.RawQuery,
+			Header:    h,
+			Body:      body,
+			OtherHost: other,
 		})
 		rec.mu.Unlock()
+		if other != "" {
+			http.Error(w, "this proxy reaches only the Candor server", http.StatusBadGateway)
+			rec.mu.Lock()
+			rec.reqs[i].Status = http.StatusBadGateway
+			rec.mu.Unlock()
+			return
+		}
 		if err != nil {
 			http.Error(w, "cannot read the request", http.StatusBadRequest)
 			rec.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,29 @@ func TestRecorderKeepsAbortedRequests(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Phase != "before consent" || reqs[0].Header.Get("X-Install-Id") != "356938035643809" ||
 		string(reqs[0].Body) != "partial body" {
 		t.Fatalf("recorded %+v", reqs)
+	}
+}
+
+// A request for another host, sent through the recorder as a proxy, is
+// recorded with that host and not forwarded.
+func TestRecorderRecordsOtherHosts(t *testing.T) {
+	hit := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit = true }))
+	defer srv.Close()
+	rec, err := NewRecorder(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	proxy, _ := url.Parse(rec.URL())
+	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	resp, err := hc.Get("http://telemetry.example.invalid/collect?id=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	reqs := rec.Requests()
+	if resp.StatusCode != http.StatusBadGateway || hit || len(reqs) != 1 || reqs[0].OtherHost != "telemetry.example.invalid" {
+		t.Fatalf("status %d, forwarded %v, recorded %+v", resp.StatusCode, hit, reqs)
 	}
 }

@@ -302,6 +302,11 @@ func (pr *PhaseReport) check(det *Detector, reqs []Request, allow []allowance) {
 	for _, r := range reqs {
 		pr.Bytes += r.Size()
 		pr.Endpoints = append(pr.Endpoints, fmt.Sprintf("%s %s -> %d", r.Method, r.Path, r.Status))
+		if r.OtherHost != "" {
+			// Phones talk to their Candor server and nothing else.
+			pr.Findings = append(pr.Findings, Finding{Match: Match{Item: "a request to another host", Form: r.OtherHost},
+				Where: "destination", Method: r.Method, Path: r.Path})
+		}
 		for _, f := range det.Scan(r) {
 			for _, a := range allow {
 				if a.allows(f) {
@@ -342,6 +347,11 @@ func runStep(ctx context.Context, cfg Config, work, serverURL string, st step) (
 	defer cancel()
 	cmd := exec.CommandContext(cctx, cfg.Binary, args...)
 	cmd.Stdin = strings.NewReader(st.stdin)
+	// The recorder is also the phone's HTTP proxy, so that a request to any
+	// host other than the server (which, on loopback, is never proxied) is
+	// seen too.
+	cmd.Env = append(os.Environ(), "HTTP_PROXY="+serverURL, "HTTPS_PROXY="+serverURL,
+		"http_proxy="+serverURL, "https_proxy="+serverURL, "NO_PROXY=", "no_proxy=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Dir = work
