@@ -20,7 +20,7 @@ func TestPolicyAllowsOnlyWhatThePhaseNeeds(t *testing.T) {
 	for name, want := range map[string]string{
 		"signup, all consents off":   "failed",
 		"contacts on":                "passed",
-		"messaging on":               "passed",
+		"messaging on":               "failed", // no service syncs there
 		"sync after withdrawal":      "failed",
 		"first boot, everything off": "failed",
 	} {
@@ -30,14 +30,21 @@ func TestPolicyAllowsOnlyWhatThePhaseNeeds(t *testing.T) {
 			t.Errorf("phase %q: contacts pushed: %s, want %s (%+v)", name, pr.Status, want, pr.Findings)
 		}
 	}
-	// The phone's own number: only to verification, in messaging.
-	verify := Request{Method: "POST", Path: "/v1/messaging/verification", Body: []byte(`{"phone":"` + s.phoneA + `"}`)}
+	// The phone's own number: only to verification, in messaging, and only
+	// from that phone (A sending B's number there is a leak).
+	verify := Request{Phone: "A", Method: "POST", Path: "/v1/messaging/verification", Body: []byte(`{"phone":"` + s.phoneA + `"}`)}
 	for name, want := range map[string]string{"messaging on": "passed", "contacts on": "failed", "sync after withdrawal": "failed"} {
 		var pr PhaseReport
 		pr.check(det, []Request{verify}, byPhase[name].allow)
 		if pr.Status != want {
 			t.Errorf("phase %q: number to verification: %s, want %s", name, pr.Status, want)
 		}
+	}
+	other := Request{Phone: "A", Method: "POST", Path: "/v1/messaging/verification", Body: []byte(`{"phone":"` + s.phoneB + `"}`)}
+	var pr PhaseReport
+	pr.check(det, []Request{other}, byPhase["messaging on"].allow)
+	if pr.Status != "failed" {
+		t.Errorf("phone A sending B's number to verification passed: %+v", pr.Findings)
 	}
 	// The IMEI is never allowed, anywhere.
 	for _, ph := range s.phases() {

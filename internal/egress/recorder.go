@@ -16,6 +16,7 @@ import (
 // A Request is one request recorded by a Recorder, as the phone sent it.
 type Request struct {
 	Phase  string      `json:"phase"`
+	Phone  string      `json:"phone,omitempty"` // which phone sent it, if it used URLFor
 	Method string      `json:"method"`
 	Path   string      `json:"path"`  // as sent, escaped
 	Query  string      `json:"query"` // as sent, escaped, without '?'
@@ -54,7 +55,11 @@ type Recorder struct {
 	phase    string
 	reqs     []Request
 	inflight sync.WaitGroup
+	phones   map[string]string // listening address → the phone it serves
+	urls     map[string]string // phone → its URL
 }
+
+type localAddrKey struct{}
 
 // NewRecorder starts a Recorder in front of the server at target (an
 // http:// URL). It listens on loopback only. Close stops it.
@@ -67,7 +72,7 @@ func NewRecorder(target string) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &Recorder{ln: ln}
+	rec := &Recorder{ln: ln, phones: map[string]string{}, urls: map[string]string{}}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
@@ -80,6 +85,9 @@ func NewRecorder(target string) (*Recorder, error) {
 	rec.srv = &http.Server{
 		Handler:           rec.record(proxy),
 		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, localAddrKey{}, c.LocalAddr().String())
+		},
 	}
 	go rec.srv.Serve(ln)
 	return rec, nil
@@ -88,6 +96,25 @@ func NewRecorder(target string) (*Recorder, error) {
 // URL returns the proxy's base URL, http://127.0.0.1:PORT, to give to phones
 // as their server.
 func (rec *Recorder) URL() string { return "http://" + rec.ln.Addr().String() }
+
+// URLFor returns a URL of the recorder for one phone: requests that arrive
+// there are recorded with Phone set to phone, so that a policy can allow an
+// item from one phone and not from another.
+func (rec *Recorder) URLFor(phone string) (string, error) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if u, ok := rec.urls[phone]; ok {
+		return u, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	rec.phones[ln.Addr().String()] = phone
+	rec.urls[phone] = "http://" + ln.Addr().String()
+	go rec.srv.Serve(ln)
+	return rec.urls[phone], nil
+}
 
 // SetPhase tags every request recorded from now on with phase.
 func (rec *Recorder) SetPhase(phase string) {
@@ -141,9 +168,11 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 		if r.Host != "" {
 			h.Set("Host", r.Host)
 		}
+		addr, _ := r.Context().Value(localAddrKey{}).(string)
 		rec.mu.Lock()
 		i := len(rec.reqs)
 		rec.reqs = append(rec.reqs, Request{
+			Phone:     rec.phones[addr],
 			Phase:     rec.phase,
 			Method:    r.Method,
 			Path:      r.URL.EscapedPath(),

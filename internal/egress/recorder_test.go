@@ -116,3 +116,32 @@ func TestRecorderRecordsOtherHosts(t *testing.T) {
 		t.Fatalf("status %d, forwarded %v, recorded %+v", resp.StatusCode, hit, reqs)
 	}
 }
+
+// Each phone's URL tags its requests with the phone.
+func TestRecorderTagsPhones(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	rec, err := NewRecorder(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	for _, phone := range []string{"A", "B", "A"} {
+		u, err := rec.URLFor(phone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(u + "/v1/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var got []string
+	for _, r := range rec.Requests() {
+		got = append(got, r.Phone)
+	}
+	if strings.Join(got, ",") != "A,B,A" {
+		t.Fatalf("phones recorded: %v", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ type step struct {
 // An allowance is an exception to "no canary anywhere": an item that may
 // appear in one part of one request, and why the product needs it.
 type allowance struct {
+	phones []string // the phones it applies to; nil for any
 	item   string
 	method string // "" for any
 	path   string // the escaped path, exactly; a prefix if it ends with "/"
@@ -48,8 +50,12 @@ type allowance struct {
 	reason string
 }
 
-// allows reports whether a finding is the allowed exception.
-func (a allowance) allows(f Finding) bool {
+// allows reports whether a finding in a request from phone is the allowed
+// exception.
+func (a allowance) allows(f Finding, phone string) bool {
+	if a.phones != nil && !slices.Contains(a.phones, phone) {
+		return false
+	}
 	pathOK := a.path == f.Path || (strings.HasSuffix(a.path, "/") && strings.HasPrefix(f.Path, a.path))
 	return a.item == f.Item && (a.method == "" || a.method == f.Method) && pathOK &&
 		a.where == f.Where && strings.HasPrefix(f.Form, a.form)
@@ -65,11 +71,12 @@ type phase struct {
 
 // numberAllowances are the exceptions of the messaging phase: a phone's own
 // number, once messaging is on, sent to be verified by SMS and registered.
-func numberAllowances(item string) []allowance {
+// The exceptions apply only to the phones whose own number item is.
+func numberAllowances(item string, phones ...string) []allowance {
 	return []allowance{
-		{item, "POST", "/v1/messaging/verification", "body", "plain", "messaging is on: the phone's own number goes to the SMS gateway, which texts it a verification code (P5 activation)"},
-		{item, "POST", "/v1/messaging/activation", "body", "plain", "messaging is on: the verified number is registered (stored as a keyed pseudonym) so that contacts can discover it"},
-		{item, "GET", "/v1/carrier/sms", "query", "", "messaging is on: the phone reads its verification SMS from the development server's emulated carrier (in production this is the phone's own radio)"},
+		{phones, item, "POST", "/v1/messaging/verification", "body", "plain", "messaging is on: the phone's own number goes to the SMS gateway, which texts it a verification code (P5 activation)"},
+		{phones, item, "POST", "/v1/messaging/activation", "body", "plain", "messaging is on: the verified number is registered (stored as a keyed pseudonym) so that contacts can discover it"},
+		{phones, item, "GET", "/v1/carrier/sms", "query", "", "messaging is on: the phone reads its verification SMS from the development server's emulated carrier (in production this is the phone's own radio)"},
 	}
 }
 
@@ -93,10 +100,10 @@ func contentAllowances(on ...string) []allowance {
 		reason := cat + " is on: its data is backed up as the person asked, to be encrypted at rest by the server (AES-256-GCM envelope, P6)"
 		for _, item := range categoryItems[cat] {
 			if cat == "photos" {
-				out = append(out, allowance{item, "PUT", "/v1/photos/uploads/", "body", "plain", reason})
+				out = append(out, allowance{nil, item, "PUT", "/v1/photos/uploads/", "body", "plain", reason})
 				continue
 			}
-			out = append(out, allowance{item, "POST", "/v1/records/" + cat, "body", "base64", reason})
+			out = append(out, allowance{nil, item, "POST", "/v1/records/" + cat, "body", "base64", reason})
 		}
 	}
 	return out
@@ -110,9 +117,9 @@ func (s seed) phases() []phase {
 		return []step{a("consent", cat, "on"), a("sync", cat), a("sync")}
 	}
 	all := []string{"contacts", "notes", "sms", "photos"}
-	msgAllow := contentAllowances(all...)
-	msgAllow = append(msgAllow, numberAllowances("phone number")...)
-	msgAllow = append(msgAllow, numberAllowances("second phone number")...)
+	// Phone A (and C, A's new phone, later) has number "phone number";
+	// phone B has "second phone number". No service syncs in this phase.
+	msgAllow := append(numberAllowances("phone number", "A", "C"), numberAllowances("second phone number", "B")...)
 	return []phase{
 		{name: "first boot, everything off", steps: []step{
 			{phone: "A", args: []string{"init", "--imei", s.imeiA, "--phone", s.phoneA, "--country", "IN",
@@ -246,7 +253,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		rec.SetPhase(ph.name)
 		for _, st := range ph.steps {
-			line, err := runStep(ctx, cfg, work, rec.URL(), st)
+			url, err := rec.URLFor(st.phone)
+			if err != nil {
+				return nil, err
+			}
+			line, err := runStep(ctx, cfg, work, url, st)
 			pr.Steps = append(pr.Steps, line)
 			if cfg.Progress != nil {
 				fmt.Fprintf(cfg.Progress, "  %-36s %s\n", ph.name, line)
@@ -309,7 +320,7 @@ func (pr *PhaseReport) check(det *Detector, reqs []Request, allow []allowance) {
 		}
 		for _, f := range det.Scan(r) {
 			for _, a := range allow {
-				if a.allows(f) {
+				if a.allows(f, r.Phone) {
 					f.Allowed = a.reason
 					break
 				}
