@@ -164,16 +164,22 @@ type Match struct {
 	Form string `json:"form"`
 }
 
-// Search returns the canaries found in b, each once, in the order the
-// canaries were given.
+// Search returns the canaries found in b, in the order the canaries were
+// given, each in every form it appears in. A form's occurrences are masked
+// before the next forms are searched, so a form found only inside another
+// (the number without its plus, inside the number) is not reported twice,
+// while a second, separate copy in another form (a hash beside the plain
+// value) is.
 func (d *Detector) Search(b []byte) []Match {
 	var out []Match
 	for i, c := range d.canaries {
+		buf := b
 		for _, f := range d.forms[i] {
-			if bytes.Contains(b, f.Bytes) {
-				out = append(out, Match{Item: c.Item, Form: f.Name})
-				break
+			if !bytes.Contains(buf, f.Bytes) {
+				continue
 			}
+			out = append(out, Match{Item: c.Item, Form: f.Name})
+			buf = bytes.ReplaceAll(buf, f.Bytes, make([]byte, len(f.Bytes)))
 		}
 	}
 	return out
@@ -194,28 +200,32 @@ type Finding struct {
 // and unescaped), each header value and the body.
 func (d *Detector) Scan(r Request) []Finding {
 	var out []Finding
-	seen := map[string]bool{}
-	add := func(where string, ms []Match) {
+	seen := map[string]bool{}  // item, form and location reported
+	found := map[string]bool{} // item and location reported
+	add := func(where string, ms []Match, again bool) {
 		for _, m := range ms {
-			if k := m.Item + "\x00" + where; !seen[k] {
-				seen[k] = true
+			if !again && found[m.Item+"\x00"+where] {
+				continue // the same copy, seen before it was unescaped
+			}
+			if k := m.Item + "\x00" + m.Form + "\x00" + where; !seen[k] {
+				seen[k], found[m.Item+"\x00"+where] = true, true
 				out = append(out, Finding{Match: m, Where: where, Method: r.Method, Path: r.Path})
 			}
 		}
 	}
-	add("path", d.Search([]byte(r.Path)))
+	add("path", d.Search([]byte(r.Path)), true)
 	if p, err := url.PathUnescape(r.Path); err == nil && p != r.Path {
-		add("path", d.Search([]byte(p)))
+		add("path", d.Search([]byte(p)), false)
 	}
-	add("query", d.Search([]byte(r.Query)))
+	add("query", d.Search([]byte(r.Query)), true)
 	if q, err := url.QueryUnescape(r.Query); err == nil && q != r.Query {
-		add("query", d.Search([]byte(q)))
+		add("query", d.Search([]byte(q)), false)
 	}
 	for name, vals := range r.Header {
 		for _, v := range vals {
-			add("header "+name, d.Search([]byte(v)))
+			add("header "+name, d.Search([]byte(v)), true)
 		}
 	}
-	add("body", d.Search(r.Body))
+	add("body", d.Search(r.Body), true)
 	return out
 }

@@ -166,3 +166,21 @@ func hasItem(ms []Match, item string) bool {
 	}
 	return false
 }
+
+// A value sent twice, plain and hashed, is reported in both forms, so that
+// an exception for the plain form cannot hide the hash; a form that is only
+// part of another (the number without its plus) is not reported again.
+func TestDetectorReportsEverySeparateForm(t *testing.T) {
+	d := NewDetector(testCanaries)
+	sum := sha256.Sum256([]byte("+919812345678"))
+	got := d.Scan(Request{Method: "POST", Path: "/v1/x", Body: []byte(`{"phone":"+919812345678","h":"` + hex.EncodeToString(sum[:]) + `"}`)})
+	var forms []string
+	for _, f := range got {
+		if f.Item == "phone number" {
+			forms = append(forms, f.Form)
+		}
+	}
+	if len(forms) != 2 || forms[0] != "plain" || !strings.HasPrefix(forms[1], "sha256") {
+		t.Fatalf("forms found: %v, want plain and a sha256 form", forms)
+	}
+}
