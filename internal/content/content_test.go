@@ -88,19 +88,21 @@ func TestOTARenew(t *testing.T) {
 	if r, _ := o.Renew(); len(r) != 0 {
 		t.Errorf("fresh metadata renewed: %v", r)
 	}
+	ts0, snap0 := version()
 	now = now.Add(13 * time.Hour)
 	if r, err := o.Renew(); err != nil || strings.Join(r, ",") != "timestamp" {
 		t.Fatalf("after 13h: %v %v", r, err)
 	}
-	if ts, snap := version(); ts != 2 || snap != 1 {
-		t.Errorf("after 13h: timestamp %d snapshot %d", ts, snap)
+	ts1, snap1 := version()
+	if ts1 <= ts0 || snap1 != snap0 {
+		t.Errorf("after 13h: timestamp %d (was %d), snapshot %d (was %d)", ts1, ts0, snap1, snap0)
 	}
 	now = now.Add(5 * 24 * time.Hour)
 	if r, err := o.Renew(); err != nil || strings.Join(r, ",") != "snapshot,timestamp" {
 		t.Fatalf("after 5 days: %v %v", r, err)
 	}
-	if ts, snap := version(); ts != 3 || snap != 2 {
-		t.Errorf("after 5 days: timestamp %d snapshot %d", ts, snap)
+	if ts, snap := version(); ts <= ts1 || snap <= snap1 {
+		t.Errorf("after 5 days: timestamp %d (was %d), snapshot %d (was %d)", ts, ts1, snap, snap1)
 	}
 	// Another secret does not match the stored root.
 	o.Lock()
@@ -218,5 +220,43 @@ func TestControlCharactersRefused(t *testing.T) {
 	r.Notes = "fixes\n- the camera"
 	if err := ValidateRelease(r); err != nil {
 		t.Fatalf("plain notes: %v", err)
+	}
+}
+
+// Versions keep rising even when the stored metadata is lost: a fresh
+// repository made later from the same secret signs versions above the old
+// ones, so phones that saw the old ones accept the new.
+func TestOTAVersionsRiseAfterLoss(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	tsVersion := func(o *OTA) int64 {
+		b, err := o.Metadata("timestamp.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := metadata.Timestamp().FromBytes(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Signed.Version
+	}
+	first := NewOTA(&Memory{}, DefaultExpiry, clock)
+	if err := first.Unlock(make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := first.Publish(api.OTARelease{Model: "orchid", Channel: "stable", Version: "1.0",
+			URL: "https://good.example/1.zip", SHA256: strings.Repeat("a", 64), Size: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := tsVersion(first)
+	now = now.Add(time.Minute) // a restart with nothing kept
+	second := NewOTA(&Memory{}, DefaultExpiry, clock)
+	if err := second.Unlock(make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	if v := tsVersion(second); v <= seen {
+		t.Fatalf("after losing its metadata the server signs timestamp version %d, not above the %d phones saw", v, seen)
 	}
 }

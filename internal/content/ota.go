@@ -162,6 +162,12 @@ func (o *OTA) Unlocked() bool {
 
 func (o *OTA) expires(d time.Duration) time.Time { return o.now().UTC().Add(d).Truncate(time.Second) }
 
+// next is the version after prev for timestamp, snapshot and targets: at
+// least the current Unix time, so that versions keep rising even if the
+// stored metadata is lost or restored from an old copy (a phone refuses a
+// version lower than one it has seen), and never reuse a file name.
+func (o *OTA) next(prev int64) int64 { return max(prev+1, o.now().Unix()) }
+
 func (o *OTA) signer(role string) (signature.Signer, error) {
 	return signature.LoadSigner(o.keys[role], crypto.Hash(0))
 }
@@ -181,7 +187,9 @@ func (o *OTA) create() error {
 	if err := o.writeRoot(root); err != nil {
 		return err
 	}
-	return o.writeChain(metadata.Targets(o.expires(o.expiry.Targets)), 0)
+	targets := metadata.Targets(o.expires(o.expiry.Targets))
+	targets.Signed.Version = o.next(0)
+	return o.writeChain(targets, 0)
 }
 
 func (o *OTA) writeRoot(root *metadata.Metadata[metadata.RootType]) error {
@@ -218,7 +226,7 @@ func (o *OTA) writeChain(targets *metadata.Metadata[metadata.TargetsType], snaps
 		return err
 	}
 	snap := metadata.Snapshot(o.expires(o.expiry.Snapshot))
-	snap.Signed.Version = snapshotVersion + 1
+	snap.Signed.Version = o.next(snapshotVersion)
 	snap.Signed.Meta["targets.json"] = metadata.MetaFile(targets.Signed.Version)
 	return o.writeSnapshot(snap)
 }
@@ -238,7 +246,7 @@ func (o *OTA) writeSnapshot(snap *metadata.Metadata[metadata.SnapshotType]) erro
 		return err
 	}
 	ts := metadata.Timestamp(o.expires(o.expiry.Timestamp))
-	ts.Signed.Version = tsVersion + 1
+	ts.Signed.Version = o.next(tsVersion)
 	sum := sha256.Sum256(sb)
 	ts.Signed.Meta["snapshot.json"] = &metadata.MetaFiles{Version: snap.Signed.Version, Length: int64(len(sb)),
 		Hashes: metadata.Hashes{"sha256": sum[:]}}
@@ -398,7 +406,7 @@ func (o *OTA) Publish(r api.OTARelease) (api.OTAPublished, error) {
 		return api.OTAPublished{}, err
 	}
 	targets.Signed.Targets[path] = tf
-	targets.Signed.Version++
+	targets.Signed.Version = o.next(targets.Signed.Version)
 	targets.Signed.Expires = o.expires(o.expiry.Targets)
 	if err := o.writeChain(targets, snap.Signed.Version); err != nil {
 		return api.OTAPublished{}, err
@@ -451,15 +459,15 @@ func (o *OTA) Renew() (renewed []string, err error) {
 	}
 	switch {
 	case due(targets.Signed.Expires, o.expiry.Targets, 3):
-		targets.Signed.Version++
+		targets.Signed.Version = o.next(targets.Signed.Version)
 		targets.Signed.Expires = o.expires(o.expiry.Targets)
 		return append(renewed, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP), o.writeChain(targets, snap.Signed.Version)
 	case due(snap.Signed.Expires, o.expiry.Snapshot, 3):
-		snap.Signed.Version++
+		snap.Signed.Version = o.next(snap.Signed.Version)
 		snap.Signed.Expires = o.expires(o.expiry.Snapshot)
 		return append(renewed, metadata.SNAPSHOT, metadata.TIMESTAMP), o.writeSnapshot(snap)
 	case due(ts.Signed.Expires, o.expiry.Timestamp, 2):
-		ts.Signed.Version++
+		ts.Signed.Version = o.next(ts.Signed.Version)
 		ts.Signed.Expires = o.expires(o.expiry.Timestamp)
 		return append(renewed, metadata.TIMESTAMP), o.writeTimestamp(ts)
 	}
