@@ -54,6 +54,40 @@ func (c sealer) Seal(ctx context.Context, by string) error {
 	return c.Ceremony.Seal(ctx, by)
 }
 
+// Init and Submit leave the server unsealed once enough shares are in: the
+// update repository gets its keys (and is made, the first time) at once,
+// so that anonymous requests never have to trigger key work.
+func (c sealer) Init(ctx context.Context, n, k int, recipients []string) ([]string, error) {
+	shares, err := c.Ceremony.Init(ctx, n, k, recipients)
+	if err == nil {
+		c.s.unsealed()
+	}
+	return shares, err
+}
+
+func (c sealer) Submit(ctx context.Context, share string) (custody.Status, error) {
+	st, err := c.Ceremony.Submit(ctx, share)
+	if err == nil {
+		c.s.unsealed()
+	}
+	return st, err
+}
+
+// unsealed does what cannot wait for the next background tick once the
+// keyring is unsealed.
+func (s *Server) unsealed() {
+	if s.keys.Sealed() {
+		return
+	}
+	if err := s.unlockOTA(); err != nil {
+		s.cfg.Logger.Error("update metadata cannot be unlocked; phones will refuse it once it expires", "err", err)
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 // unlockOTA gives the update repository its keys while the keyring is
 // unsealed, and takes them away while it is sealed.
 func (s *Server) unlockOTA() error {
@@ -119,9 +153,9 @@ func (s *Server) PublishGreetings(ctx context.Context, by string, in api.Greetin
 }
 
 // OTAMetadata returns a signed update metadata file. It works while
-// sealed, serving what was signed before.
+// sealed, serving what was signed before. It does no key work: the
+// repository is unlocked on unseal and by the background loop.
 func (s *Server) OTAMetadata(name string) ([]byte, error) {
-	s.unlockOTA()
 	return s.ota.Metadata(name)
 }
 
