@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"unicode/utf8"
 )
 
 // seed is the synthetic personal data of one scripted life: fresh random
@@ -55,8 +56,30 @@ func newSeed() seed {
 	return s
 }
 
-// canaries names every seeded item.
+// canaries names every seeded item, and, as "ITEM (part)", each long
+// random word of a text item: a preview cut short, a name with its parts
+// swapped (a vCard's N field) or a text re-flowed still gives the item away.
 func (s seed) canaries() []Canary {
+	var out []Canary
+	for _, c := range s.items() {
+		out = append(out, c)
+		if c.Kind != Text {
+			continue
+		}
+		for _, w := range strings.Fields(string(c.Value)) {
+			if utf8.RuneCountInString(w) >= minPart && w != string(c.Value) {
+				out = append(out, Canary{c.Item + " (part)", []byte(w), Text})
+			}
+		}
+	}
+	return out
+}
+
+// minPart is the shortest word searched for on its own: the random words
+// are 11 letters or more, the fixed ones ("Marmalade") fewer.
+const minPart = 10
+
+func (s seed) items() []Canary {
 	return []Canary{
 		{"IMEI", []byte(s.imeiA), Text},
 		{"phone number", []byte(s.phoneA), Phone},

@@ -60,3 +60,24 @@ func TestPolicyAllowsOnlyWhatThePhaseNeeds(t *testing.T) {
 		t.Errorf("violation message: %+v", rep.Violations)
 	}
 }
+
+// A text item with only its random word sent (a preview cut before the
+// rest), or a name with its parts swapped, is still caught by its long
+// random words.
+func TestPartsOfTextItemsAreCaught(t *testing.T) {
+	s := newSeed()
+	det := NewDetector(s.canaries())
+	first, last, _ := strings.Cut(s.contactName, " ")
+	for what, body := range map[string]string{
+		"contact name (part)": "N:" + last + ";" + first + ";;;",
+		"note text (part)":    "preview: …" + strings.Fields(s.noteText)[3],
+	} {
+		found := false
+		for _, f := range det.Scan(Request{Method: "POST", Path: "/v1/x", Body: []byte(body)}) {
+			found = found || f.Item == what
+		}
+		if !found {
+			t.Errorf("%s not found in %q", what, body)
+		}
+	}
+}

@@ -84,10 +84,11 @@ func numberAllowances(item string, phones ...string) []allowance {
 // data, which leaves the phone for that service once (and only while) it is
 // on.
 var categoryItems = map[string][]string{
-	"contacts": {"contact name", "contact phone", "contact email", "contact name (second phone)", "second phone number"},
-	"notes":    {"note title", "note text"},
-	"sms":      {"SMS text", "SMS sender"},
-	"photos":   {"photo", "photo marker"},
+	"contacts": {"contact name", "contact name (part)", "contact phone", "contact email",
+		"contact name (second phone)", "contact name (second phone) (part)", "second phone number"},
+	"notes":  {"note title", "note text", "note text (part)"},
+	"sms":    {"SMS text", "SMS text (part)", "SMS sender"},
+	"photos": {"photo", "photo marker"},
 }
 
 // contentAllowances allow the data of the services that are on in the
