@@ -113,7 +113,17 @@ func variants(c Canary) []variant {
 		}, s)
 		v = append(v, variant{"digits only", []byte(digits)})
 		if len(digits) > 10 {
-			v = append(v, variant{"national number", []byte(digits[len(digits)-10:])})
+			cc, national := digits[:len(digits)-10], digits[len(digits)-10:]
+			v = append(v, variant{"national number", []byte(national)})
+			// As people and phones write it: "+91 98765 43210",
+			// "98765-43210", "(987) 654-3210".
+			for _, sep := range []string{" ", "-", "."} {
+				v = append(v,
+					variant{"grouped", []byte("+" + cc + sep + national)},
+					variant{"grouped", []byte(national[:5] + sep + national[5:])},
+					variant{"grouped", []byte(national[:3] + sep + national[3:6] + sep + national[6:])})
+			}
+			v = append(v, variant{"grouped", []byte("(" + national[:3] + ") " + national[3:6] + "-" + national[6:])})
 		}
 	}
 	return v

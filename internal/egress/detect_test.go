@@ -72,7 +72,8 @@ func TestDetectorFindsEveryEncoding(t *testing.T) {
 
 func TestDetectorPhoneAndEmailNormalisation(t *testing.T) {
 	d := NewDetector(testCanaries)
-	for _, in := range []string{"919812345678", "tel=9812345678", "00919812345678", "num%2B919812345678"} {
+	for _, in := range []string{"919812345678", "tel=9812345678", "00919812345678", "num%2B919812345678",
+		"+91 9812345678", "98123 45678", "981-234-5678", "(981) 234-5678"} {
 		if !hasItem(d.Search([]byte(in)), "phone number") {
 			t.Errorf("phone number not found in %q", in)
 		}
