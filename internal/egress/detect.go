@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf16"
 )
 
 // Kind says how a canary is normalised before it is encoded.
@@ -104,6 +106,9 @@ func variants(c Canary) []variant {
 	switch c.Kind {
 	case Text, Email:
 		v = append(v, variant{"lowercase", []byte(strings.ToLower(s))}, variant{"uppercase", []byte(strings.ToUpper(s))})
+		if ascii := jsonASCII(s); ascii != s {
+			v = append(v, variant{"json \\u-escaped", []byte(ascii)})
+		}
 	case Phone:
 		digits := strings.Map(func(r rune) rune {
 			if r >= '0' && r <= '9' {
@@ -127,6 +132,24 @@ func variants(c Canary) []variant {
 		}
 	}
 	return v
+}
+
+// jsonASCII writes s as JSON does with every non-ASCII character escaped
+// (\u0928, surrogate pairs beyond the BMP), without the quotes.
+func jsonASCII(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 0x80:
+			b.WriteRune(r)
+		case r <= 0xFFFF:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, "\\u%04x\\u%04x", r1, r2)
+		}
+	}
+	return b.String()
 }
 
 // base64Fragments returns, for each of the three byte alignments a value

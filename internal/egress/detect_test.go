@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -183,5 +184,18 @@ func TestDetectorReportsEverySeparateForm(t *testing.T) {
 	}
 	if len(forms) != 2 || forms[0] != "plain" || !strings.HasPrefix(forms[1], "sha256") {
 		t.Fatalf("forms found: %v, want plain and a sha256 form", forms)
+	}
+}
+
+// Text with non-ASCII characters is found when JSON escapes them.
+func TestDetectorFindsJSONEscapedText(t *testing.T) {
+	d := NewDetector(testCanaries)
+	b, _ := json.Marshal(map[string]string{"t": "Marmalade ledger zq81 नमस्ते"})
+	escaped := strings.NewReplacer("न", `\u0928`, "म", `\u092e`, "स", `\u0938`, "्", `\u094d`, "त", `\u0924`, "े", `\u0947`).Replace(string(b))
+	if strings.Contains(escaped, "न") {
+		t.Fatal("the test did not escape the text")
+	}
+	if !hasItem(d.Search([]byte(escaped)), "note text") {
+		t.Errorf("note text not found in %s", escaped)
 	}
 }
