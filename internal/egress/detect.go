@@ -2,12 +2,15 @@ package egress
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"unicode/utf16"
@@ -260,5 +263,32 @@ func (d *Detector) Scan(r Request) []Finding {
 		}
 	}
 	add("body", d.Search(r.Body), true)
+	if plain, ok := inflate(r.Body); ok {
+		add("body (decompressed)", d.Search(plain), true)
+	}
 	return out
+}
+
+// inflate decompresses a gzip or zlib body (by its magic bytes, whatever the
+// headers say), up to maxRecordedBody; ok is false if b is neither.
+func inflate(b []byte) ([]byte, bool) {
+	var r io.Reader
+	switch {
+	case len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b:
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, false
+		}
+		r = zr
+	case len(b) > 2 && b[0] == 0x78 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0:
+		zr, err := zlib.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, false
+		}
+		r = zr
+	default:
+		return nil, false
+	}
+	out, _ := io.ReadAll(io.LimitReader(r, maxRecordedBody)) // what inflated before an error still counts
+	return out, len(out) > 0
 }

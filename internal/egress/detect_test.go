@@ -1,6 +1,9 @@
 package egress
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha1"
@@ -197,5 +200,26 @@ func TestDetectorFindsJSONEscapedText(t *testing.T) {
 	}
 	if !hasItem(d.Search([]byte(escaped)), "note text") {
 		t.Errorf("note text not found in %s", escaped)
+	}
+}
+
+// A compressed body is searched once inflated.
+func TestDetectorInflatesBodies(t *testing.T) {
+	d := NewDetector(testCanaries)
+	var gz, zl bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(`{"imei":"358240051111110"}`))
+	w.Close()
+	z := zlib.NewWriter(&zl)
+	z.Write([]byte(`{"imei":"358240051111110"}`))
+	z.Close()
+	for name, body := range map[string][]byte{"gzip": gz.Bytes(), "zlib": zl.Bytes()} {
+		found := false
+		for _, f := range d.Scan(Request{Method: "POST", Path: "/v1/x", Body: body}) {
+			found = found || (f.Item == "IMEI" && f.Where == "body (decompressed)")
+		}
+		if !found {
+			t.Errorf("the IMEI in a %s body was not found", name)
+		}
 	}
 }
