@@ -41,6 +41,7 @@ type Accounts interface {
 	DeleteAccount(ctx context.Context, id candor.AccountID) error
 	RegisterDevice(ctx context.Context, d store.Device) (store.Device, error)
 	Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error)
+	DeleteDeviceMessaging(ctx context.Context, account candor.AccountID, device candor.DeviceID) error
 }
 
 // Regions resolves the home region of a country and the store of a region.
@@ -407,8 +408,9 @@ func (s *Service) Devices(ctx context.Context, p candor.Principal) ([]store.Devi
 	return accts.Devices(ctx, p.Account)
 }
 
-// RevokeDevice ends every session of one of p's devices. A device of
-// another account is candor.NotFound.
+// RevokeDevice ends every session of one of p's devices and removes its
+// messaging keys, queued messages and receipts. A device of another
+// account is candor.NotFound.
 func (s *Service) RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error {
 	devs, err := s.Devices(ctx, p)
 	if err != nil {
@@ -416,7 +418,16 @@ func (s *Service) RevokeDevice(ctx context.Context, p candor.Principal, device c
 	}
 	for _, d := range devs {
 		if d.ID == device {
-			return s.dir.DeleteDeviceSessions(ctx, p.Account, device)
+			if err := s.dir.DeleteDeviceSessions(ctx, p.Account, device); err != nil {
+				return err
+			}
+			// Its messaging keys go too, so that senders stop sealing
+			// messages to it, and what waits for it is dropped.
+			accts, err := s.regions.Accounts(p.Region)
+			if err != nil {
+				return err
+			}
+			return accts.DeleteDeviceMessaging(ctx, p.Account, device)
 		}
 	}
 	return candor.E(candor.NotFound, "no such device on this account")

@@ -66,6 +66,23 @@ func (s *RegionStore) DeleteMessaging(ctx context.Context, account candor.Accoun
 	})
 }
 
+// DeleteDeviceMessaging removes one device's keys, queued envelopes and
+// receipts in one transaction.
+func (s *RegionStore) DeleteDeviceMessaging(ctx context.Context, account candor.AccountID, device candor.DeviceID) error {
+	return s.db.inTx(ctx, func(r runner) error {
+		for _, q := range []string{
+			`DELETE FROM messaging_keys WHERE account = ? AND device = ?`,
+			`DELETE FROM envelopes WHERE account = ? AND device = ?`,
+			`DELETE FROM receipts WHERE account = ? AND device = ?`,
+		} {
+			if _, err := r.exec(ctx, q, string(account), string(device)); err != nil {
+				return internal("delete device messaging", err)
+			}
+		}
+		return nil
+	})
+}
+
 // deleteMessaging deletes account's messaging rows in the caller's
 // transaction.
 func deleteMessaging(ctx context.Context, r runner, account candor.AccountID) error {

@@ -566,6 +566,26 @@ func testDeleteMessaging(t *testing.T, r store.Region) {
 	mt.wantMessaging("after messaging again", a, da, 0, 1, 0)
 }
 
+// testDeleteDeviceMessaging removes one device's keys, queue and receipts,
+// and nothing of the account's other devices.
+func testDeleteDeviceMessaging(t *testing.T, r store.Region) {
+	mt := withMessaging(t, r)
+	a, gone := mt.messagingAccount()
+	kept := candor.DeviceID(newID("dev"))
+	must(t, r.PutMessagingKeys(mt.ctx, store.MessagingKeys{Account: a, Device: kept, HPKE: randBytes(32), Sign: randBytes(32)}))
+	mt.enqueue(envelope(newID("msg"), a, kept, time.Time{}))
+	must(t, r.PutReceipts(mt.ctx, []store.Receipt{{ID: newID("msg"), Account: a, Device: kept, ToDevice: gone}}))
+
+	must(t, r.DeleteDeviceMessaging(mt.ctx, a, gone))
+	if k := mt.keys(a); len(k) != 1 || k[0].Device != kept {
+		t.Fatalf("keys after the device went: %+v", k)
+	}
+	mt.wantMessaging("the revoked device", a, gone, 1, 0, 0) // 1: the other device's keys
+	mt.wantMessaging("the other device", a, kept, 1, 1, 1)
+	must(t, r.DeleteDeviceMessaging(mt.ctx, a, gone)) // again: nothing to do
+	must(t, r.DeleteDeviceMessaging(mt.ctx, candor.AccountID(newID("acc")), gone))
+}
+
 func testDeleteAccountMessaging(t *testing.T, r store.Region) {
 	mt := withMessaging(t, r)
 	a, da := mt.messagingAccount()

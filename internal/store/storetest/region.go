@@ -53,6 +53,7 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"Receipts", testReceipts},
 		{"ExpireEnvelopes", testExpireEnvelopes},
 		{"DeleteMessaging", testDeleteMessaging},
+		{"DeleteDeviceMessaging", testDeleteDeviceMessaging},
 		{"DeleteAccountMessaging", testDeleteAccountMessaging},
 		{"ExportNotFound", testExportNotFound},
 		{"ExportConsistent", testExportConsistent},

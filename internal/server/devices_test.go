@@ -1,0 +1,80 @@
+package server_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/server/servertest"
+)
+
+// Revoking a device removes its messaging keys, so senders stop sealing
+// messages to it, and drops what was queued for it; the account's other
+// device keeps its keys and its queue.
+func TestRevokedDeviceLeavesMessaging(t *testing.T) {
+	env := servertest.Start(t)
+	a, _ := signup(t, env, "IN")
+	sa := activate(t, a, "+919811112222")
+	b := &raw{t: t, url: env.URL}
+	handle := handleOf(t, b, "b-phone@example.invalid")
+	key := randomBytes(32)
+	var s1, s2 api.Session
+	b.must("POST", "/v1/accounts", api.SignupRequest{Handle: handle, Salt: randomBytes(16), KDF: testKDF,
+		AuthKey: key, Country: "IN", Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s1)
+	b.token = s1.Token
+	activate(t, b, "+919833334444")
+	b2 := &raw{t: t, url: env.URL}
+	b2.must("POST", "/v1/sessions", api.LoginRequest{Handle: handle, AuthKey: key, Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s2)
+	b2.token = s2.Token
+	activate(t, b2, "+919833334444")
+
+	// Activation is a consent change: it is in the account's access log.
+	var log api.AccessLog
+	b.must("GET", "/v1/account/access-log", nil, &log)
+	activated := false
+	for _, e := range log.Entries {
+		activated = activated || (strings.Contains(e.Event, "consent.set") && strings.Contains(e.Event, "messaging"))
+	}
+	if !activated {
+		t.Errorf("messaging's activation is not in the access log: %+v", log.Entries)
+	}
+
+	var rcpt api.Recipient
+	tok := discoveryToken(t, a, "+919833334444")
+	a.must("GET", "/v1/messaging/recipients/"+tok, nil, &rcpt)
+	if len(rcpt.Devices) != 2 {
+		t.Fatalf("recipient devices before: %d, want 2", len(rcpt.Devices))
+	}
+	id := candor.NewID("msg")
+	var envs []api.Envelope
+	for _, d := range rcpt.Devices {
+		envs = append(envs, api.Envelope{ID: id, FromDevice: string(sa.Device), ToDevice: d.Device, Sent: time.Now(),
+			Sealed: randomBytes(200), Signature: randomBytes(64)})
+	}
+	a.must("POST", "/v1/messages", api.Send{To: rcpt.Account, Envelopes: envs}, nil)
+	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ?", rcpt.Account); n != 2 {
+		t.Fatalf("%d envelopes queued, want 2", n)
+	}
+
+	b.must("DELETE", "/v1/devices/"+s2.Device, nil, nil)
+	rcpt = api.Recipient{}
+	a.must("GET", "/v1/messaging/recipients/"+tok, nil, &rcpt)
+	var ids []string
+	for _, d := range rcpt.Devices {
+		ids = append(ids, d.Device)
+	}
+	if len(ids) != 1 || ids[0] != s1.Device {
+		t.Fatalf("recipient devices after the revocation: %v, want only %s", ids, s1.Device)
+	}
+	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ? AND device = ?", rcpt.Account, s2.Device); n != 0 {
+		t.Errorf("%d envelopes still queued for the revoked device", n)
+	}
+	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ? AND device = ?", rcpt.Account, s1.Device); n != 1 {
+		t.Errorf("%d envelopes for the device that stays, want 1", n)
+	}
+	if got := b2.call("GET", "/v1/messages", nil, nil); got.status != 401 {
+		t.Errorf("the revoked device still reads its inbox: %d", got.status)
+	}
+}
