@@ -32,8 +32,9 @@ import (
 // download when another phone's record arrives.
 const (
 	photosDir      = "photos"
-	photoFilesFile = "photo-files.json" // record id → file name in photos/
-	uploadsFile    = "uploads.json"     // keyed hash → upload id, for resuming
+	photoFilesFile = "photo-files.json"         // record id → file name in photos/
+	uploadsFile    = "uploads.json"             // keyed hash → upload id, for resuming
+	unusedBlobs    = "photo-blobs-deleted.json" // blobs of deleted photos, to delete in the cloud at the next sync
 	photoHashInfo  = "candor/photo-hash/v1"
 )
 
@@ -204,13 +205,24 @@ func (p *Photos) List() ([]Photo, error) {
 }
 
 // Delete deletes a photo from the phone and, at the next sync, its record
-// everywhere.
+// everywhere and its bytes in the cloud (unless another photo record of the
+// account still uses them).
 func (p *Photos) Delete(id string) error {
+	blob := p.c.photoBlob(id)
 	if err := p.c.deleteRecord(candor.Photos, id); err != nil {
 		return err
 	}
 	p.c.mu.Lock()
 	defer p.c.mu.Unlock()
+	if blob != "" {
+		var pending []string
+		if err := readJSON(filepath.Join(p.c.dir, unusedBlobs), &pending); err != nil && !candor.Is(err, candor.NotFound) {
+			return err
+		}
+		if err := writeJSON(filepath.Join(p.c.dir, unusedBlobs), append(pending, blob)); err != nil {
+			return err
+		}
+	}
 	files, err := p.c.photoFiles()
 	if err != nil {
 		return err
@@ -220,6 +232,61 @@ func (p *Photos) Delete(id string) error {
 		delete(files, id)
 	}
 	return p.c.savePhotoFiles(files)
+}
+
+// photoBlob returns the cloud blob a photo record names ("" if none).
+func (c *Client) photoBlob(id string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, err := c.category(candor.Photos)
+	if err != nil {
+		return ""
+	}
+	r := s.get(id)
+	if r == nil || r.Deleted {
+		return ""
+	}
+	var m api.PhotoMeta
+	if json.Unmarshal(r.Data, &m) != nil {
+		return ""
+	}
+	return m.Blob
+}
+
+// deleteUnusedBlobs deletes in the cloud the blobs of photos deleted on
+// this phone, once their records' deletions are synced, unless a photo
+// record this phone knows of still uses the blob (the same photo kept twice
+// shares one). A blob already gone is fine. Called after a photos sync has
+// settled.
+func (c *Client) deleteUnusedBlobs(ctx context.Context, s *categoryState) error {
+	var pending []string
+	path := filepath.Join(c.dir, unusedBlobs)
+	if err := readJSON(path, &pending); candor.Is(err, candor.NotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, r := range s.Records {
+		var m api.PhotoMeta
+		if !r.Deleted && json.Unmarshal(r.Data, &m) == nil && m.Blob != "" {
+			used[m.Blob] = true
+		}
+	}
+	for len(pending) > 0 {
+		blob := pending[0]
+		if !used[blob] {
+			err := c.call(ctx, http.MethodDelete, "/photos/blobs/"+url.PathEscape(blob), nil, nil)
+			if err != nil && !candor.Is(err, candor.NotFound) {
+				return err
+			}
+		}
+		pending = pending[1:]
+		if err := writeJSON(path, pending); err != nil {
+			return err
+		}
+	}
+	return os.Remove(path)
 }
 
 // photoHash is the keyed content hash of a photo: HMAC-SHA256, under a key

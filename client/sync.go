@@ -187,6 +187,9 @@ func (c *Client) syncCategory(ctx context.Context, cat candor.Category, progress
 		return res, candor.Errorf(candor.Conflict, "%s did not settle: %d changes are still pending; sync again", cat, n)
 	}
 	if cat == candor.Photos {
+		if err := c.deleteUnusedBlobs(ctx, s); err != nil {
+			return res, err
+		}
 		if err := c.downloadPhotos(ctx, s, progress); err != nil {
 			return res, err
 		}

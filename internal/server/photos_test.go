@@ -349,3 +349,72 @@ func TestPhotosOffAndOnAgain(t *testing.T) {
 		t.Fatal("the photo did not come back")
 	}
 }
+
+// Deleting a photo on the phone deletes its bytes in the cloud at the next
+// sync, unless another photo of the account is the same picture (they share
+// one blob); a new phone still restores what is left.
+func TestDeletedPhotoLeavesTheCloud(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t)
+	src := t.TempDir()
+	writePhotos(t, src, 70_000, 90_000)
+	same, _ := os.ReadFile(filepath.Join(src, "IMG_0000.jpg"))
+	os.WriteFile(filepath.Join(src, "IMG_0000 copy.jpg"), same, 0o600)
+	a := phoneWith(t, env, canaryIMEI)
+	if n, err := a.Photos().Import(src); err != nil || n != 3 {
+		t.Fatalf("import: %d %v", n, err)
+	}
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := a.Status()
+	uploads := func() int {
+		return countRows(t, env, "in", "SELECT count(*) FROM uploads WHERE account = ?", string(st.Account))
+	}
+	if n := uploads(); n != 2 {
+		t.Fatalf("%d uploads for 3 photos of which 2 are the same, want 2", n)
+	}
+	byName := map[string]string{}
+	list, _ := a.Photos().List()
+	for _, p := range list {
+		byName[p.Name] = p.ID
+	}
+	// One of the two copies: the blob stays for the other.
+	if err := a.Photos().Delete(byName["IMG_0000.jpg"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := uploads(); n != 2 {
+		t.Fatalf("%d uploads after deleting one of two copies, want 2", n)
+	}
+	// The only photo of its kind: its blob goes.
+	if err := a.Photos().Delete(byName["IMG_0001.jpg"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := uploads(); n != 1 {
+		t.Fatalf("%d uploads after deleting the only copy, want 1", n)
+	}
+	b := phoneWith(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := b.Photos().List()
+	if len(got) != 1 || got[0].File == "" {
+		t.Fatalf("a new phone has %+v, want the one photo left, downloaded", got)
+	}
+	if data, _ := os.ReadFile(got[0].File); !bytes.Equal(data, same) {
+		t.Fatal("the photo left is not the copy that was kept")
+	}
+}
