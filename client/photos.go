@@ -477,7 +477,12 @@ func (c *Client) downloadPhotos(ctx context.Context, s *categoryState, progress 
 		var m api.PhotoMeta
 		json.Unmarshal(r.Data, &m)
 		name := freeName(gallery, filepath.Base(m.Name))
-		if err := c.downloadPhoto(ctx, m, filepath.Join(gallery, name)); err != nil {
+		if err := c.downloadPhoto(ctx, m, filepath.Join(gallery, name)); candor.Is(err, candor.NotFound) {
+			// Its bytes are gone from the cloud (deleted from another
+			// phone a moment before this record was synced): the photo
+			// stays listed without a file rather than stopping every sync.
+			continue
+		} else if err != nil {
 			return err
 		}
 		files[r.ID] = name
