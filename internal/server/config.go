@@ -16,6 +16,7 @@ import (
 	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
+	"github.com/candorcloud/candor/internal/retention"
 )
 
 // Config is everything a server needs, loaded once and passed down.
@@ -48,6 +49,10 @@ type Config struct {
 	// in-memory bus.
 	NATS string `json:"nats,omitempty"`
 	// Messaging tunes messaging (envelope expiry, discovery quota).
+	// Limits are the limits and costs an operator may change from the
+	// file; zero fields keep the defaults.
+	Limits Limits `json:"limits"`
+
 	Messaging messaging.Config `json:"-"`
 	// Account tunes hashing costs, session lifetime and login throttling.
 	Account account.Config `json:"-"`
@@ -96,6 +101,59 @@ type Postgres struct {
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+// Limits tune the server from the configuration file.
+type Limits struct {
+	// PhotoMaxBytes is the largest photo accepted (default 200 MiB; 1 MiB
+	// to 16 GiB).
+	PhotoMaxBytes int64 `json:"photo_max_bytes,omitempty"`
+	// DiscoveryPerDay bounds private contact discovery evaluations per
+	// account and day (default 2000; 10 to 1,000,000).
+	DiscoveryPerDay int `json:"discovery_per_day,omitempty"`
+	// SessionTTL is how long a device session lasts without logging in
+	// again, like "30d" or "12h" (default 30 days; 1 hour to 365 days).
+	SessionTTL retention.Duration `json:"session_ttl,omitempty"`
+	// AuthHash is the server's Argon2id cost for the auth keys it stores
+	// (default OWASP's: time 2, 19 MiB, 1 thread; at least that).
+	AuthHash *AuthHash `json:"auth_hash,omitempty"`
+}
+
+// AuthHash is an Argon2id cost.
+type AuthHash struct {
+	Time      uint32 `json:"time"`
+	MemoryKiB uint32 `json:"memory_kib"`
+	Threads   uint8  `json:"threads"`
+}
+
+// apply checks the limits and sets them where the Config leaves the
+// setting empty (code that sets a field directly wins, as tests do).
+func (l Limits) apply(c *Config) error {
+	switch {
+	case l.PhotoMaxBytes != 0 && (l.PhotoMaxBytes < 1<<20 || l.PhotoMaxBytes > 16<<30):
+		return fmt.Errorf("limits.photo_max_bytes %d: use 1 MiB to 16 GiB", l.PhotoMaxBytes)
+	case l.DiscoveryPerDay != 0 && (l.DiscoveryPerDay < 10 || l.DiscoveryPerDay > 1_000_000):
+		return fmt.Errorf("limits.discovery_per_day %d: use 10 to 1000000", l.DiscoveryPerDay)
+	case l.SessionTTL != 0 && (time.Duration(l.SessionTTL) < time.Hour || time.Duration(l.SessionTTL) > 365*24*time.Hour):
+		return fmt.Errorf("limits.session_ttl: use 1h to 365d")
+	case l.AuthHash != nil && (l.AuthHash.Time < account.OWASP.Time || l.AuthHash.MemoryKiB < account.OWASP.MemoryKiB ||
+		l.AuthHash.Threads < 1 || l.AuthHash.MemoryKiB > 4<<20):
+		return fmt.Errorf("limits.auth_hash: at least time %d, memory_kib %d, threads 1 (OWASP), at most 4 GiB of memory",
+			account.OWASP.Time, account.OWASP.MemoryKiB)
+	}
+	if c.Photos.MaxSize == 0 {
+		c.Photos.MaxSize = l.PhotoMaxBytes
+	}
+	if c.Messaging.EvaluationsPerDay == 0 {
+		c.Messaging.EvaluationsPerDay = l.DiscoveryPerDay
+	}
+	if c.Account.SessionTTL == 0 {
+		c.Account.SessionTTL = time.Duration(l.SessionTTL)
+	}
+	if c.Account.Hash == (account.Argon2{}) && l.AuthHash != nil {
+		c.Account.Hash = account.Argon2{Time: l.AuthHash.Time, MemoryKiB: l.AuthHash.MemoryKiB, Threads: l.AuthHash.Threads}
+	}
+	return nil
+}
 
 // LoadConfig reads a JSON configuration file. Unknown fields are errors, so
 // a misspelt setting is not silently ignored.
@@ -151,6 +209,9 @@ func (c *Config) defaults() error {
 				return fmt.Errorf("s3: no bucket for region %s", id)
 			}
 		}
+	}
+	if err := c.Limits.apply(c); err != nil {
+		return err
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
