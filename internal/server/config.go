@@ -136,8 +136,8 @@ func (l Limits) apply(c *Config) error {
 	case l.SessionTTL != 0 && (time.Duration(l.SessionTTL) < time.Hour || time.Duration(l.SessionTTL) > 365*24*time.Hour):
 		return fmt.Errorf("limits.session_ttl: use 1h to 365d")
 	case l.AuthHash != nil && (l.AuthHash.Time < account.OWASP.Time || l.AuthHash.MemoryKiB < account.OWASP.MemoryKiB ||
-		l.AuthHash.Threads < 1 || l.AuthHash.MemoryKiB > 4<<20):
-		return fmt.Errorf("limits.auth_hash: at least time %d, memory_kib %d, threads 1 (OWASP), at most 4 GiB of memory",
+		l.AuthHash.Threads < 1 || l.AuthHash.MemoryKiB > 4<<20 || l.AuthHash.Time > 64):
+		return fmt.Errorf("limits.auth_hash: at least time %d, memory_kib %d, threads 1 (OWASP), at most time 64 and 4 GiB of memory",
 			account.OWASP.Time, account.OWASP.MemoryKiB)
 	}
 	if c.Photos.MaxSize == 0 {

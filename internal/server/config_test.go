@@ -41,10 +41,11 @@ func TestLimitsFromTheFile(t *testing.T) {
 	}
 
 	for body, want := range map[string]string{
-		`{"limits": {"photo_max_bytes": 10}}`:                                   "photo_max_bytes",
-		`{"limits": {"discovery_per_day": 5}}`:                                  "discovery_per_day",
-		`{"limits": {"session_ttl": "400d"}}`:                                   "session_ttl",
-		`{"limits": {"auth_hash": {"time": 1, "memory_kib": 8, "threads": 1}}}`: "auth_hash",
+		`{"limits": {"photo_max_bytes": 10}}`:                                        "photo_max_bytes",
+		`{"limits": {"discovery_per_day": 5}}`:                                       "discovery_per_day",
+		`{"limits": {"session_ttl": "400d"}}`:                                        "session_ttl",
+		`{"limits": {"auth_hash": {"time": 1, "memory_kib": 8, "threads": 1}}}`:      "auth_hash",
+		`{"limits": {"auth_hash": {"time": 65, "memory_kib": 19456, "threads": 1}}}`: "auth_hash",
 	} {
 		cfg, err := server.LoadConfig(write(body))
 		if err != nil {
