@@ -495,19 +495,40 @@ func (c *Client) downloadPhotos(ctx context.Context, s *categoryState, progress 
 }
 
 func (c *Client) downloadPhoto(ctx context.Context, m api.PhotoMeta, path string) error {
-	tmp := path + ".part"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	// The partial file is named by the blob, so a download cut off goes on
+	// from where it stopped at the next sync (a range request), whatever
+	// name the photo gets in the gallery.
+	sum := sha256.Sum256([]byte(m.Blob))
+	tmp := filepath.Join(filepath.Dir(path), ".download-"+hex.EncodeToString(sum[:12])+".part")
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return candor.Wrap(candor.Internal, "cannot write to the gallery", err)
 	}
 	h := sha256.New()
-	err = c.remote().download(ctx, "/photos/blobs/"+url.PathEscape(m.Blob), io.MultiWriter(out, h))
+	have, err := io.Copy(h, out) // what an earlier attempt got
+	if err != nil || have > m.Size {
+		have = 0
+	}
+	err = c.remote().downloadFrom(ctx, "/photos/blobs/"+url.PathEscape(m.Blob), have, func(fromOffset bool) (io.Writer, error) {
+		if !fromOffset { // the whole photo comes: start the file again
+			h.Reset()
+			if err := out.Truncate(0); err != nil {
+				return nil, err
+			}
+			if _, err := out.Seek(0, io.SeekStart); err != nil {
+				return nil, err
+			}
+		}
+		return io.MultiWriter(out, h), nil
+	})
 	if err == nil {
 		err = out.Sync()
 	}
 	out.Close()
 	if err != nil {
-		os.Remove(tmp)
+		if !candor.Is(err, candor.Unavailable) {
+			os.Remove(tmp) // keep it only to resume after a cut-off
+		}
 		return err
 	}
 	want, err := c.photoHash(h.Sum(nil))

@@ -167,18 +167,33 @@ func (r *remote) raw(ctx context.Context, method, path string, body io.Reader, s
 
 // download copies a raw answer's body to w.
 func (r *remote) download(ctx context.Context, path string, w io.Writer) error {
+	return r.downloadFrom(ctx, path, 0, func(bool) (io.Writer, error) { return w, nil })
+}
+
+// downloadFrom downloads path from byte offset on (a range request when
+// offset > 0). Before copying it calls open with whether the server
+// answered from offset (true) or sent the whole object (false), and writes
+// into the writer open returns.
+func (r *remote) downloadFrom(ctx context.Context, path string, offset int64, open func(fromOffset bool) (io.Writer, error)) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+api.Version+path, nil)
 	if err != nil {
 		return candor.Wrap(candor.Invalid, "the server address is not usable", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+r.token)
+	if offset > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+	}
 	resp, err := r.hc.Do(req)
 	if err != nil {
 		return candor.Wrap(candor.Unavailable, "cannot reach the server", err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && !(offset > 0 && resp.StatusCode == http.StatusPartialContent) {
 		return decodeError(resp.StatusCode, io.LimitReader(resp.Body, maxResponseBytes))
+	}
+	w, err := open(resp.StatusCode == http.StatusPartialContent)
+	if err != nil {
+		return err
 	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return candor.Wrap(candor.Unavailable, "the download was cut off", err)

@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -416,5 +418,91 @@ func TestDeletedPhotoLeavesTheCloud(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(got[0].File); !bytes.Equal(data, same) {
 		t.Fatal("the photo left is not the copy that was kept")
+	}
+}
+
+// cutter cuts the first download of a photo off after a number of bytes,
+// and records the Range header of every download.
+type cutter struct {
+	mu     sync.Mutex
+	after  int64
+	cut    bool
+	ranges []string
+}
+
+func (c *cutter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/photos/blobs/") {
+		return resp, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ranges = append(c.ranges, req.Header.Get("Range"))
+	if !c.cut {
+		c.cut = true
+		resp.Body = &cutBody{r: resp.Body, left: c.after}
+	}
+	return resp, nil
+}
+
+type cutBody struct {
+	r    io.ReadCloser
+	left int64
+}
+
+func (b *cutBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cutBody) Close() error { return b.r.Close() }
+
+// A photo download cut off in the middle goes on from where it stopped at
+// the next sync, with a range request, and the photo arrives whole.
+func TestPhotoDownloadResumes(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t)
+	src := t.TempDir()
+	sums := writePhotos(t, src, 3_000_000)
+	a := phoneWith(t, env, canaryIMEI)
+	a.Photos().Import(src)
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	cut := &cutter{after: 1_000_000}
+	b := phoneWith(t, env, "356938035643817", client.WithHTTPClient(&http.Client{Transport: cut}))
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err == nil {
+		t.Fatal("the sync whose download was cut off reported no error")
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(cut.ranges) != 2 || cut.ranges[0] != "" || !strings.HasPrefix(cut.ranges[1], "bytes=") || cut.ranges[1] == "bytes=0-" {
+		t.Fatalf("downloads' ranges: %q, want a whole one then one from where it stopped", cut.ranges)
+	}
+	got, _ := b.Photos().List()
+	if len(got) != 1 || got[0].File == "" {
+		t.Fatalf("photos after the resumed download: %+v", got)
+	}
+	data, _ := os.ReadFile(got[0].File)
+	if !sums[sha256.Sum256(data)] {
+		t.Fatal("the resumed photo is not byte-identical")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(got[0].File), ".download-*")); len(left) != 0 {
+		t.Fatalf("partial files left: %v", left)
 	}
 }
