@@ -69,6 +69,14 @@ type Config struct {
 	Plain bool
 }
 
+// ttl is how long an upload may stay incomplete in region.
+func (s *Service) ttl(region candor.RegionID) time.Duration {
+	if s.cfg.UploadTTLIn != nil {
+		return s.cfg.UploadTTLIn(region)
+	}
+	return s.cfg.UploadTTL
+}
+
 // Service handles photo uploads and downloads.
 type Service struct {
 	stores  Stores
@@ -176,10 +184,7 @@ func (s *Service) Create(ctx context.Context, p candor.Principal, size int64, ha
 		return api.Upload{}, err
 	}
 	now := s.cfg.Now().UTC()
-	ttl := s.cfg.UploadTTL
-	if s.cfg.UploadTTLIn != nil {
-		ttl = s.cfg.UploadTTLIn(p.Region)
-	}
+	ttl := s.ttl(p.Region)
 	u := store.Upload{ID: candor.NewID("pho"), Account: p.Account, Category: candor.Photos, Size: size, Hash: hash,
 		Created: now, Expires: now.Add(ttl)}
 	if err := sc.uploads.CreateUpload(ctx, u); err != nil {
@@ -278,6 +283,12 @@ func (s *Service) PutPart(ctx context.Context, p candor.Principal, id string, n 
 		sealed = sealPart(st, u.Size, n, plain, append([]byte{partFormat}, salt...))
 	}
 	if err := sc.blobs.Put(ctx, partKey(p.Account, id, n), bytesReader(sealed), int64(len(sealed))); err != nil {
+		return api.Upload{}, err
+	}
+	// An upload that is making progress is not abandoned: each part
+	// accepted gives it the whole lifetime again.
+	u.Expires = s.cfg.Now().UTC().Add(s.ttl(p.Region))
+	if err := sc.uploads.ExtendUpload(ctx, p.Account, id, u.Expires); err != nil {
 		return api.Upload{}, err
 	}
 	return s.toAPI(ctx, sc, u)

@@ -714,3 +714,33 @@ func writeFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// An upload making progress is not abandoned: each part accepted gives it
+// its whole lifetime again.
+func TestPartsKeepAnUploadAlive(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	p := e.person(t)
+	b, hash := photo(2*api.PartSize+10, 6)
+	up, err := e.photos.Create(ctx, p, int64(len(b)), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	life := up.Expires.Sub(e.now)
+	for n := range 3 {
+		e.now = e.now.Add(life - time.Minute) // just before it would expire
+		got, err := e.photos.PutPart(ctx, p, up.ID, n, bytes.NewReader(part(b, n)))
+		if err != nil {
+			t.Fatalf("part %d, %s after the last: %v", n, life-time.Minute, err)
+		}
+		if !got.Expires.Equal(e.now.UTC().Add(life)) {
+			t.Fatalf("after part %d the upload expires at %s, want %s", n, got.Expires, e.now.UTC().Add(life))
+		}
+	}
+	if n, err := e.photos.Expire(ctx, home); err != nil || n != 0 {
+		t.Fatalf("an upload in progress was expired: %d %v", n, err)
+	}
+	if _, err := e.photos.Complete(ctx, p, up.ID); err != nil {
+		t.Fatal(err)
+	}
+}

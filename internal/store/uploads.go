@@ -30,6 +30,9 @@ type Uploads interface {
 	// Upload returns an account's upload; NotFound if none (or another
 	// account's).
 	Upload(ctx context.Context, account candor.AccountID, id string) (Upload, error)
+	// ExtendUpload moves an upload's expiry later, to expires (never
+	// earlier); NotFound if none.
+	ExtendUpload(ctx context.Context, account candor.AccountID, id string, expires time.Time) error
 	// CompleteUpload marks an upload complete; NotFound if none.
 	CompleteUpload(ctx context.Context, account candor.AccountID, id string) error
 	// UploadByHash returns an account's complete upload of a category with

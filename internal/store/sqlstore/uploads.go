@@ -76,6 +76,19 @@ func (s *RegionStore) CompleteUpload(ctx context.Context, account candor.Account
 	return nil
 }
 
+// ExtendUpload moves an upload's expiry later, never earlier.
+func (s *RegionStore) ExtendUpload(ctx context.Context, account candor.AccountID, id string, expires time.Time) error {
+	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET expires_us = CASE WHEN expires_us < ? THEN ? ELSE expires_us END
+		WHERE id = ? AND account = ?`, micros(expires), micros(expires), id, string(account))
+	if err != nil {
+		return internal("extend upload", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return candor.E(candor.NotFound, "no such upload")
+	}
+	return nil
+}
+
 // ExpiredUploads lists up to limit incomplete uploads that expired before
 // now, oldest first.
 func (s *RegionStore) ExpiredUploads(ctx context.Context, now time.Time, limit int) ([]store.Upload, error) {

@@ -33,6 +33,17 @@ func testUploads(t *testing.T, r store.Region) {
 	_, err = r.UploadByHash(rt.ctx, a, candor.Photos, hash)
 	wantKind(t, err, candor.NotFound) // not complete yet
 
+	// Extending moves the expiry later, never earlier, and only for the
+	// account's own upload.
+	later := now.Add(3 * time.Hour).Truncate(time.Microsecond)
+	must(t, r.ExtendUpload(rt.ctx, a, up.ID, later))
+	must(t, r.ExtendUpload(rt.ctx, a, up.ID, now.Add(2*time.Hour)))
+	if got, _ := r.Upload(rt.ctx, a, up.ID); !got.Expires.Equal(later) {
+		t.Fatalf("expiry after extending to +3h then +2h: %s, want %s", got.Expires, later)
+	}
+	wantKind(t, r.ExtendUpload(rt.ctx, b, up.ID, later), candor.NotFound)
+	wantKind(t, r.ExtendUpload(rt.ctx, a, newID("upl"), later), candor.NotFound)
+
 	wantKind(t, r.CompleteUpload(rt.ctx, b, up.ID), candor.NotFound)
 	must(t, r.CompleteUpload(rt.ctx, a, up.ID))
 	byHash, err := r.UploadByHash(rt.ctx, a, candor.Photos, hash)
