@@ -226,9 +226,13 @@ func (c *Client) pull(ctx context.Context, cat candor.Category, s *categoryState
 	done := 0
 	progress(Progress{Category: cat, Phase: "pull", Done: done, Total: -1})
 	cursor := s.Cursor
+	full := cursor == 0      // a pass from the start: the server does not send it back there
 	var seen map[string]bool // during a pass from 0 after a reset
 	for {
 		q := url.Values{"since": {fmt.Sprint(cursor)}, "limit": {fmt.Sprint(pullPage)}}
+		if full {
+			q.Set("full", "1") // its later pages are below the purged position
+		}
 		var feed api.Feed
 		if err := c.call(ctx, http.MethodGet, "/records/"+string(cat)+"?"+q.Encode(), nil, &feed); err != nil {
 			return false, err
@@ -241,7 +245,7 @@ func (c *Client) pull(ctx context.Context, cat candor.Category, s *categoryState
 			if seen != nil {
 				return false, candor.E(candor.Unavailable, "the cloud copy kept changing while this phone caught up; sync again")
 			}
-			seen, cursor, done = map[string]bool{}, 0, 0
+			seen, cursor, done, full = map[string]bool{}, 0, 0, true
 			res.Reset = true
 			continue
 		}

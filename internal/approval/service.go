@@ -240,13 +240,9 @@ func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c can
 	}
 	var out []records.Record
 	for since := int64(0); ; {
-		page, err := s.records.Pull(s.logs.Attach(ctx, ev), p, c, epoch, since, records.MaxPage)
+		page, err := s.records.Pull(records.WithFullPass(s.logs.Attach(ctx, ev)), p, c, epoch, since, records.MaxPage)
 		if err != nil {
 			return nil, err
-		}
-		if page.Reset { // retention ran between two pages: read again
-			out, since = nil, 0
-			continue
 		}
 		for _, rec := range page.Records {
 			if !rec.Deleted {

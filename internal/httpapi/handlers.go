@@ -226,7 +226,16 @@ func (h *Handler) pull(w http.ResponseWriter, r *http.Request, p candor.Principa
 		h.writeError(w, r, err)
 		return
 	}
-	feed, err := h.svc.Records.Pull(r.Context(), p, c, 0, since, int(limit))
+	ctx := r.Context()
+	switch q.Get("full") {
+	case "", "0", "false":
+	case "1", "true":
+		ctx = records.WithFullPass(ctx) // reading the category from the start, page by page
+	default:
+		h.writeError(w, r, candor.E(candor.Invalid, "full is 1 (reading the category from the start) or absent"))
+		return
+	}
+	feed, err := h.svc.Records.Pull(ctx, p, c, 0, since, int(limit))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

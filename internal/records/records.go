@@ -212,8 +212,29 @@ func (s *Service) Push(ctx context.Context, p candor.Principal, c candor.Categor
 
 var errStaleEpoch = candor.E(candor.Conflict, "the category was turned off and on again since this device last synced: pull again from the start")
 
+// fullPassKey marks a context whose pulls read a category from the start.
+type fullPassKey struct{}
+
+// WithFullPass marks ctx as reading a category from the start, page by
+// page: its pulls are not told to reset when their cursor is below the
+// purged position (the pass itself is what a reset asks for).
+func WithFullPass(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fullPassKey{}, true)
+}
+
+func fullPass(ctx context.Context) bool { v, _ := ctx.Value(fullPassKey{}).(bool); return v }
+
 // Pull returns up to limit records changed after since, opened, for the
 // consent epoch the gate checked.
+//
+// Retention purges old deletion records and raises the account's purged
+// position to the highest one it removed. A cursor below that position
+// (since > 0) may have missed a deletion: the answer is then Reset, with
+// no records, unless ctx is a full pass (WithFullPass). The purged position
+// is read after the records, so a purge that commits in between is seen.
+// The last page's Next is at least the purged position, so a device that
+// has read everything is not sent back to the start by deletions it has
+// read past.
 func (s *Service) Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (Feed, error) {
 	if !c.Synced() {
 		return Feed{}, candor.Errorf(candor.Invalid, "%s is not synced as records", c)
@@ -228,40 +249,43 @@ func (s *Service) Pull(ctx context.Context, p candor.Principal, c candor.Categor
 	if err != nil {
 		return Feed{}, err
 	}
-	if since > 0 {
-		purged, err := st.PurgedSeq(ctx, p.Account)
-		if err != nil {
-			return Feed{}, err
-		}
-		if since < purged {
-			return Feed{Epoch: epoch, Next: 0, More: true, Reset: true}, nil
-		}
-	}
 	recs, err := st.Changes(ctx, p.Account, c, since, limit+1)
 	if err != nil {
 		return Feed{}, err
+	}
+	purged, err := st.PurgedSeq(ctx, p.Account)
+	if err != nil {
+		return Feed{}, err
+	}
+	if since > 0 && since < purged && !fullPass(ctx) {
+		return Feed{Epoch: epoch, Next: 0, More: true, Reset: true}, nil
 	}
 	feed := Feed{Epoch: epoch, Next: since}
 	if len(recs) > limit {
 		recs, feed.More = recs[:limit], true
 	}
-	if len(recs) == 0 {
-		return feed, nil
-	}
-	key, keyEpoch, err := s.keys.DataKey(ctx, p.Region, p.Account, c)
-	if candor.Is(err, candor.NotFound) || (err == nil && keyEpoch != epoch) {
-		return Feed{}, candor.E(candor.Integrity, "records exist without their data key")
-	}
-	if err != nil {
-		return Feed{}, err
-	}
-	feed.Records = make([]Record, len(recs))
-	for i, r := range recs {
-		if feed.Records[i], err = s.open(key, p.Account, c, r); err != nil {
+	if len(recs) > 0 {
+		key, keyEpoch, err := s.keys.DataKey(ctx, p.Region, p.Account, c)
+		if candor.Is(err, candor.NotFound) || (err == nil && keyEpoch != epoch) {
+			return Feed{}, candor.E(candor.Integrity, "records exist without their data key")
+		}
+		if err != nil {
 			return Feed{}, err
 		}
+		feed.Records = make([]Record, len(recs))
+		for i, r := range recs {
+			if feed.Records[i], err = s.open(key, p.Account, c, r); err != nil {
+				return Feed{}, err
+			}
+		}
+		feed.Next = recs[len(recs)-1].Seq
 	}
-	feed.Next = recs[len(recs)-1].Seq
+	if !feed.More {
+		// Every change of this category up to the purged position is in
+		// the store (they were written before the deletions that were
+		// purged) and so was read.
+		feed.Next = max(feed.Next, purged)
+	}
 	return feed, nil
 }
 

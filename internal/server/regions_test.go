@@ -340,6 +340,18 @@ func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
 	if !reset {
 		t.Errorf("B did not read notes again: %+v", res)
 	}
+	// Once caught up, B is not sent back to the start again.
+	for range 2 {
+		res, err := b.Sync(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Reset {
+				t.Errorf("B read %s again on a later sync: %+v", r.Category, r)
+			}
+		}
+	}
 	for name, p := range map[string]*client.Client{"B": b, "A": a} {
 		if name == "A" {
 			if _, err := a.Sync(ctx, nil); err != nil {
@@ -418,5 +430,84 @@ func TestResumeStoppedMoves(t *testing.T) {
 	}
 	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE account = ?", string(st.Account)); n != 0 {
 		t.Errorf("%d records left in the source", n)
+	}
+}
+
+// After a purge, a category longer than one page is read whole by a new
+// phone, and a purge in one category does not stop the other's syncs.
+func TestPurgeWithManyPages(t *testing.T) {
+	ctx := context.Background()
+	d := region.Defaults()
+	for i := range d.Regions {
+		if d.Regions[i].ID == "in" {
+			d.Regions[i].Retention = retention.Rules{DeletedItems: retention.Duration(time.Millisecond)}
+		}
+	}
+	env := servertest.StartProduction(t, server.Config{Regions: d.Regions, FallbackRegion: d.Fallback})
+	var init api.InitResponse
+	(&raw{t: t, url: env.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
+	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+
+	a := newPhone(t, env, canaryIMEI)
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Notes, true)
+	a.SetConsent(ctx, candor.Contacts, true)
+	var last string
+	for i := range 1205 {
+		n, _ := a.Notes().Add(fmt.Sprintf("note %d", i), "body")
+		last = n.ID
+	}
+	c, _ := a.Contacts().Add("Gone Soon", "+919800000009")
+	a.Contacts().Add("Stays", "+919800000010")
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The newest change of each category is a deletion, then purged.
+	a.Notes().Delete(last)
+	a.Contacts().Delete(c.ID)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	boot.must("POST", "/v1/operator/retention", nil, nil)
+
+	b := newPhone(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		res, err := b.Sync(ctx, nil)
+		if err != nil {
+			t.Fatalf("sync %d of a new phone after a purge: %v", i+1, err)
+		}
+		for _, r := range res {
+			if r.Reset {
+				t.Errorf("sync %d: %s was read again: %+v", i+1, r.Category, r)
+			}
+		}
+	}
+	notes, _ := b.Notes().List()
+	contacts, _ := b.Contacts().List()
+	if len(notes) != 1204 || len(contacts) != 1 {
+		t.Fatalf("the new phone holds %d notes and %d contacts, want 1204 and 1", len(notes), len(contacts))
+	}
+	// A had not pulled its own deletions back, so its cursors are below
+	// the purged position: it may read each category once more, and then
+	// syncs on without being sent back to the start.
+	for i := range 3 {
+		res, err := a.Sync(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Reset && i > 0 {
+				t.Errorf("A read %s again on sync %d: %+v", r.Category, i+1, r)
+			}
+		}
+	}
+	if notes, _ := a.Notes().List(); len(notes) != 1204 {
+		t.Errorf("A holds %d notes after catching up, want 1204", len(notes))
 	}
 }
