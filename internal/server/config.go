@@ -48,11 +48,11 @@ type Config struct {
 	// messaging push notices over; without it, one process uses an
 	// in-memory bus.
 	NATS string `json:"nats,omitempty"`
-	// Messaging tunes messaging (envelope expiry, discovery quota).
 	// Limits are the limits and costs an operator may change from the
 	// file; zero fields keep the defaults.
 	Limits Limits `json:"limits"`
 
+	// Messaging tunes messaging (envelope expiry, discovery quota).
 	Messaging messaging.Config `json:"-"`
 	// Account tunes hashing costs, session lifetime and login throttling.
 	Account account.Config `json:"-"`
