@@ -466,6 +466,21 @@ func (c *Client) downloadPhotos(ctx context.Context, s *categoryState, progress 
 		}
 		todo = append(todo, r)
 	}
+	// Partial downloads no photo to fetch names any more are dropped.
+	want := map[string]bool{}
+	for _, r := range todo {
+		var m api.PhotoMeta
+		json.Unmarshal(r.Data, &m)
+		sum := sha256.Sum256([]byte(m.Blob))
+		want[".download-"+hex.EncodeToString(sum[:12])+".part"] = true
+	}
+	if parts, err := filepath.Glob(filepath.Join(gallery, ".download-*.part")); err == nil {
+		for _, f := range parts {
+			if !want[filepath.Base(f)] {
+				os.Remove(f)
+			}
+		}
+	}
 	// Photos deleted elsewhere leave the gallery too.
 	for id, f := range files {
 		if !live[id] {
@@ -506,7 +521,9 @@ func (c *Client) downloadPhoto(ctx context.Context, m api.PhotoMeta, path string
 	}
 	h := sha256.New()
 	have, err := io.Copy(h, out) // what an earlier attempt got
-	if err != nil || have > m.Size {
+	if err != nil || have >= m.Size {
+		// Nothing to resume from (a whole file is checked by downloading
+		// it again: cheaper to reason about than trusting its size).
 		have = 0
 	}
 	err = c.remote().downloadFrom(ctx, "/photos/blobs/"+url.PathEscape(m.Blob), have, func(fromOffset bool) (io.Writer, error) {

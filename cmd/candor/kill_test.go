@@ -169,11 +169,18 @@ func TestMigrationSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("the migration did not finish: %+v", job)
 		return job
 	}
+	midway := 0
 	for round := range 2 {
 		job := migrate(true)
 		t.Logf("killed in round %d after %d of %d accounts", round+1, job.Done, job.Total)
+		if job.Finished == nil {
+			midway++
+		}
 		srv.start()
 		unseal()
+	}
+	if midway == 0 {
+		t.Fatal("the migration finished before either kill: the test killed nothing in the middle")
 	}
 	job := migrate(false)
 	if job.Error != "" || job.Done != job.Total || job.Total != accounts {

@@ -282,13 +282,14 @@ func (s *Service) PutPart(ctx context.Context, p candor.Principal, id string, n 
 		}
 		sealed = sealPart(st, u.Size, n, plain, append([]byte{partFormat}, salt...))
 	}
-	if err := sc.blobs.Put(ctx, partKey(p.Account, id, n), bytesReader(sealed), int64(len(sealed))); err != nil {
-		return api.Upload{}, err
-	}
-	// An upload that is making progress is not abandoned: each part
-	// accepted gives it the whole lifetime again.
+	// An upload that is making progress is not abandoned: each part gives
+	// it the whole lifetime again, before the part is stored, so that the
+	// expiry worker does not pick it while a slow part is being written.
 	u.Expires = s.cfg.Now().UTC().Add(s.ttl(p.Region))
 	if err := sc.uploads.ExtendUpload(ctx, p.Account, id, u.Expires); err != nil {
+		return api.Upload{}, err
+	}
+	if err := sc.blobs.Put(ctx, partKey(p.Account, id, n), bytesReader(sealed), int64(len(sealed))); err != nil {
 		return api.Upload{}, err
 	}
 	return s.toAPI(ctx, sc, u)

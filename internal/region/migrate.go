@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -307,7 +308,8 @@ func digest(d store.AccountData, keys bool) [32]byte {
 
 // Resume finishes every move that stopped: each account still marked
 // moving goes on to the region it was moving to, one by one, calling
-// progress as MoveCountry does.
+// progress as MoveCountry does. An account that fails does not stop the
+// others; the errors are returned together.
 func (m *Migrator) Resume(ctx context.Context, progress func(done, total int, last Moved)) ([]Moved, error) {
 	entries, err := m.dir.MovingAccounts(ctx)
 	if err != nil {
@@ -317,17 +319,19 @@ func (m *Migrator) Resume(ctx context.Context, progress func(done, total int, la
 		progress(0, len(entries), Moved{})
 	}
 	var out []Moved
+	var errs []error
 	for i, e := range entries {
 		mv, err := m.MoveAccount(ctx, e.Account, e.Moving)
 		if err != nil {
-			return out, err
+			errs = append(errs, fmt.Errorf("an account moving to %s: %w", e.Moving, err))
+			continue
 		}
 		out = append(out, mv)
 		if progress != nil {
 			progress(i+1, len(entries), mv)
 		}
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // MoveCountry moves every account of a country to region to, one by one,
