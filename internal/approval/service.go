@@ -250,6 +250,11 @@ func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c can
 			}
 		}
 		if !page.More {
+			// A move that switched the account while it was read would
+			// leave later pages empty: then the read is not complete.
+			if e, err := s.dir.Entry(ctx, r.Account); err == nil && (e.Moving != "" || e.Region != r.Region) {
+				return nil, candor.ErrMoving
+			}
 			return out, nil
 		}
 		since = page.Next
