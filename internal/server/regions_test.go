@@ -188,13 +188,11 @@ func TestRetentionRemovesOnlyWhatRulesSay(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	var run api.RetentionRun
 	boot.must("POST", "/v1/operator/retention", nil, &run)
+	// The server's own hourly run may have purged "in" first (it runs
+	// once as soon as the server is unsealed): either run may count it.
 	for _, p := range run.Regions {
-		want := 0
-		if p.Region == "in" {
-			want = 1
-		}
-		if p.DeletedItems != want {
-			t.Errorf("region %s purged %d deleted items, want %d", p.Region, p.DeletedItems, want)
+		if p.Region != "in" && p.DeletedItems != 0 {
+			t.Errorf("region %s purged %d deleted items, want 0", p.Region, p.DeletedItems)
 		}
 	}
 	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE account = ?", inAcct); n != 1 {
@@ -326,8 +324,8 @@ func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	var run api.RetentionRun
 	boot.must("POST", "/v1/operator/retention", nil, &run)
-	if run.Regions[0].Region != "in" || run.Regions[0].DeletedItems != 2 {
-		t.Fatalf("retention run: %+v", run)
+	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE deleted"); n != 0 {
+		t.Fatalf("%d tombstones left after the retention run (%+v)", n, run)
 	}
 	res, err := b.Sync(ctx, nil)
 	if err != nil {
