@@ -25,7 +25,9 @@ func TestRoundTrip(t *testing.T) {
 		if len(ct) != len(pt)+Overhead {
 			t.Fatalf("ciphertext length %d, want %d", len(ct), len(pt)+Overhead)
 		}
-		if len(pt) > 0 && bytes.Contains(ct, pt[:1+len(pt)/2]) {
+		// (A one-byte plaintext is found in random bytes one time in ten:
+		// only look for what cannot appear by chance.)
+		if len(pt) >= 8 && bytes.Contains(ct, pt[:1+len(pt)/2]) {
 			t.Fatal("plaintext visible in ciphertext")
 		}
 		got, err := k.Open(ct, ad)
