@@ -179,6 +179,11 @@ func (s *Service) Create(ctx context.Context, p candor.Principal, size int64, ha
 		return api.Upload{}, err
 	}
 	if u, err := sc.uploads.UploadByHash(ctx, p.Account, candor.Photos, hash); err == nil && u.Size == size {
+		// Another photo record is about to name this blob: a phone that
+		// deletes the blob before it sees that record must not.
+		if err := sc.uploads.ShareUpload(ctx, p.Account, u.ID, s.cfg.Now().UTC()); err != nil {
+			return api.Upload{}, err
+		}
 		return s.toAPI(ctx, sc, u)
 	} else if err != nil && !candor.Is(err, candor.NotFound) {
 		return api.Upload{}, err
@@ -463,8 +468,12 @@ func (s *Service) Delete(ctx context.Context, p candor.Principal, id string) err
 	if err != nil {
 		return err
 	}
-	if _, err := s.upload(ctx, sc, p, id); err != nil {
+	u, err := s.upload(ctx, sc, p, id)
+	if err != nil {
 		return err
+	}
+	if !u.Shared.IsZero() && s.cfg.Now().Sub(u.Shared) < s.ttl(p.Region) {
+		return candor.E(candor.Conflict, "this photo was just added again from another phone: its bytes are kept")
 	}
 	ev, err := s.event(p, "photos.delete", 0)
 	if err != nil {

@@ -744,3 +744,26 @@ func TestPartsKeepAnUploadAlive(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A blob just given to a second photo record by de-duplication is not
+// deleted by a phone that may not have seen that record yet; once the
+// upload lifetime has passed since, it is.
+func TestSharedBlobIsKeptForAWhile(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	p := e.person(t)
+	b, hash := photo(1000, 7)
+	first := e.upload(t, p, b, hash).ID
+	again, err := e.photos.Create(ctx, p, int64(len(b)), hash)
+	if err != nil || again.Blob == "" || again.ID != first {
+		t.Fatalf("the same photo again: %+v %v (first %s)", again, err, first)
+	}
+	wantKind(t, "deleting a blob just shared", e.photos.Delete(ctx, p, first), candor.Conflict)
+	if _, err := e.photos.Status(ctx, p, first); err != nil {
+		t.Fatalf("the shared blob is gone: %v", err)
+	}
+	e.now = e.now.Add(25 * time.Hour)
+	if err := e.photos.Delete(ctx, p, first); err != nil {
+		t.Fatalf("deleting it a day later: %v", err)
+	}
+}

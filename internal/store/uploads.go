@@ -20,6 +20,9 @@ type Upload struct {
 	Complete bool
 	Created  time.Time
 	Expires  time.Time // an upload not complete by then is abandoned
+	// Shared is when de-duplication last gave this blob to another photo
+	// record of the account (zero if never).
+	Shared time.Time
 }
 
 // Uploads keeps the index of uploads and blobs of a region.
@@ -33,6 +36,10 @@ type Uploads interface {
 	// ExtendUpload moves an upload's expiry later, to expires (never
 	// earlier); NotFound if none.
 	ExtendUpload(ctx context.Context, account candor.AccountID, id string, expires time.Time) error
+	// ShareUpload records that de-duplication gave the upload's blob to
+	// another photo record at (Shared moves later, never earlier); NotFound
+	// if none.
+	ShareUpload(ctx context.Context, account candor.AccountID, id string, at time.Time) error
 	// CompleteUpload marks an upload complete; NotFound if none.
 	CompleteUpload(ctx context.Context, account candor.AccountID, id string) error
 	// UploadByHash returns an account's complete upload of a category with

@@ -300,10 +300,10 @@ func importTables(d store.AccountData) []importTable {
 		}
 		records.rows = append(records.rows, id, string(x.Category), x.ID, x.Version, x.Seq, x.Deleted, ct, micros(x.Modified))
 	}
-	uploads := importTable{insert: `INSERT INTO uploads (` + uploadColumns + `) VALUES `, width: 8}
+	uploads := importTable{insert: `INSERT INTO uploads (` + uploadColumns + `) VALUES `, width: 9}
 	for _, x := range d.Uploads {
 		uploads.rows = append(uploads.rows, x.ID, id, string(x.Category), x.Size, notNil(x.Hash), x.Complete,
-			micros(x.Created), micros(x.Expires))
+			micros(x.Created), micros(x.Expires), micros(x.Shared))
 	}
 	mkeys := importTable{insert: `INSERT INTO messaging_keys (account, device, hpke, sign, created_us) VALUES `, width: 5}
 	for _, x := range d.MessagingKeys {

@@ -12,13 +12,13 @@ import (
 
 var _ store.Uploads = (*RegionStore)(nil)
 
-const uploadColumns = `id, account, category, size, hash, complete, created_us, expires_us`
+const uploadColumns = `id, account, category, size, hash, complete, created_us, expires_us, shared_us`
 
 func scanUpload(sc interface{ Scan(...any) error }) (store.Upload, error) {
 	var u store.Upload
-	var created, expires int64
-	err := sc.Scan(&u.ID, &u.Account, &u.Category, &u.Size, &u.Hash, &u.Complete, &created, &expires)
-	u.Created, u.Expires = fromMicros(created), fromMicros(expires)
+	var created, expires, shared int64
+	err := sc.Scan(&u.ID, &u.Account, &u.Category, &u.Size, &u.Hash, &u.Complete, &created, &expires, &shared)
+	u.Created, u.Expires, u.Shared = fromMicros(created), fromMicros(expires), fromMicros(shared)
 	return u, err
 }
 
@@ -28,8 +28,9 @@ func (s *RegionStore) CreateUpload(ctx context.Context, u store.Upload) error {
 	if u.ID == "" || u.Account == "" || !u.Category.Valid() || u.Size < 0 || len(u.Hash) == 0 {
 		return candor.E(candor.Invalid, "malformed upload")
 	}
-	_, err := s.db.writer().exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, string(u.Account), string(u.Category), u.Size, u.Hash, u.Complete, micros(stamp(u.Created)), micros(stamp(u.Expires)))
+	_, err := s.db.writer().exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, string(u.Account), string(u.Category), u.Size, u.Hash, u.Complete, micros(stamp(u.Created)), micros(stamp(u.Expires)),
+		micros(u.Shared))
 	switch {
 	case s.db.dialect.unique(err):
 		return candor.Wrap(candor.Conflict, "the upload exists already", err)
@@ -69,6 +70,19 @@ func (s *RegionStore) CompleteUpload(ctx context.Context, account candor.Account
 	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET complete = ? WHERE id = ? AND account = ?`, true, id, string(account))
 	if err != nil {
 		return internal("complete upload", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return candor.E(candor.NotFound, "no such upload")
+	}
+	return nil
+}
+
+// ShareUpload moves an upload's shared time later, never earlier.
+func (s *RegionStore) ShareUpload(ctx context.Context, account candor.AccountID, id string, at time.Time) error {
+	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET shared_us = CASE WHEN shared_us < ? THEN ? ELSE shared_us END
+		WHERE id = ? AND account = ?`, micros(at), micros(at), id, string(account))
+	if err != nil {
+		return internal("share upload", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return candor.E(candor.NotFound, "no such upload")

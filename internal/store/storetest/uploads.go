@@ -44,6 +44,17 @@ func testUploads(t *testing.T, r store.Region) {
 	wantKind(t, r.ExtendUpload(rt.ctx, b, up.ID, later), candor.NotFound)
 	wantKind(t, r.ExtendUpload(rt.ctx, a, newID("upl"), later), candor.NotFound)
 
+	// Shared starts zero and moves later, never earlier.
+	if got, _ := r.Upload(rt.ctx, a, up.ID); !got.Shared.IsZero() {
+		t.Fatalf("a new upload is shared at %s", got.Shared)
+	}
+	must(t, r.ShareUpload(rt.ctx, a, up.ID, later))
+	must(t, r.ShareUpload(rt.ctx, a, up.ID, now))
+	if got, _ := r.Upload(rt.ctx, a, up.ID); !got.Shared.Equal(later) {
+		t.Fatalf("shared after +3h then now: %s, want %s", got.Shared, later)
+	}
+	wantKind(t, r.ShareUpload(rt.ctx, b, up.ID, later), candor.NotFound)
+
 	wantKind(t, r.CompleteUpload(rt.ctx, b, up.ID), candor.NotFound)
 	must(t, r.CompleteUpload(rt.ctx, a, up.ID))
 	byHash, err := r.UploadByHash(rt.ctx, a, candor.Photos, hash)
