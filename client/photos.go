@@ -277,7 +277,9 @@ func (c *Client) deleteUnusedBlobs(ctx context.Context, s *categoryState) error 
 		blob := pending[0]
 		if !used[blob] {
 			err := c.call(ctx, http.MethodDelete, "/photos/blobs/"+url.PathEscape(blob), nil, nil)
-			if err != nil && !candor.Is(err, candor.NotFound) {
+			// Gone already, or just given to another photo record that
+			// this phone has not seen yet (the server keeps it): done.
+			if err != nil && !candor.Is(err, candor.NotFound) && !candor.Is(err, candor.Conflict) {
 				return err
 			}
 		}
