@@ -506,3 +506,62 @@ func TestPhotoDownloadResumes(t *testing.T) {
 		t.Fatalf("partial files left: %v", left)
 	}
 }
+
+// Phone B adds a picture the account already has (de-duplicated onto the
+// same blob); phone A then deletes its own copy: A's sync succeeds and B's
+// photo keeps its bytes for a third phone. (A pulls B's record before it
+// deletes blobs; the narrower race, where it has not, is answered by the
+// server keeping a blob just shared: TestSharedBlobIsKeptForAWhile.)
+func TestDeletingOneOfTwoPhonesCopiesKeepsTheBytes(t *testing.T) {
+	ctx := context.Background()
+	env := servertest.Start(t)
+	src := t.TempDir()
+	writePhotos(t, src, 80_000)
+	a := phoneWith(t, env, canaryIMEI)
+	a.Photos().Import(src)
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Photos, true)
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	b := phoneWith(t, env, "356938035643817")
+	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// B adds the same picture under another name: de-duplicated.
+	got, _ := b.Photos().List()
+	same, _ := os.ReadFile(got[0].File)
+	again := t.TempDir()
+	os.WriteFile(filepath.Join(again, "copy.jpg"), same, 0o600)
+	b.Photos().Import(again)
+	if _, err := b.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A deletes its own copy.
+	list, _ := a.Photos().List()
+	if err := a.Photos().Delete(list[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sync(ctx, nil); err != nil {
+		t.Fatalf("A's sync after deleting a blob just shared: %v", err)
+	}
+	c := phoneWith(t, env, "356938035643825")
+	if _, err := c.Login(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	photos, _ := c.Photos().List()
+	if len(photos) != 1 || photos[0].File == "" {
+		t.Fatalf("a third phone has %+v, want B's copy, downloaded", photos)
+	}
+	if data, _ := os.ReadFile(photos[0].File); !bytes.Equal(data, same) {
+		t.Fatal("B's copy lost its bytes")
+	}
+}
