@@ -252,16 +252,6 @@ func TestPublicRequestsCarryNoIdentifier(t *testing.T) {
 	}
 }
 
-// staffServer starts a production server, holds the key ceremony and
-// returns the bootstrap identity (which may publish content).
-func staffServer(t *testing.T, cfg server.Config) (*servertest.Env, *raw) {
-	t.Helper()
-	env := servertest.StartProduction(t, cfg)
-	var init api.InitResponse
-	(&raw{t: t, url: env.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
-	return env, &raw{t: t, url: env.URL, token: init.StaffToken}
-}
-
 // A published catalog replaces the locales it names, is served at once,
 // survives a restart and is served while the server is sealed; staff
 // without the admin role cannot publish.

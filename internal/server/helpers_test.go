@@ -2,16 +2,23 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/oprf"
 
+	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/region"
+	"github.com/candorcloud/candor/internal/retention"
+	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -132,4 +139,79 @@ func (r *raw) consent(category string, on bool) int64 {
 	var c api.Consent
 	r.must("PUT", "/v1/consents/"+category, api.ConsentRequest{On: on}, &c)
 	return c.Epoch
+}
+
+// ceremony starts a production server and holds the key ceremony (2 of 2):
+// the server is unsealed; the answer holds the shares and the bootstrap
+// staff token.
+func ceremony(t *testing.T, cfg server.Config) (*servertest.Env, api.InitResponse) {
+	t.Helper()
+	env := servertest.StartProduction(t, cfg)
+	var init api.InitResponse
+	(&raw{t: t, url: env.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
+	return env, init
+}
+
+// staffServer is ceremony, returning the bootstrap identity (which may
+// publish content, run retention and add staff).
+func staffServer(t *testing.T, cfg server.Config) (*servertest.Env, *raw) {
+	t.Helper()
+	env, init := ceremony(t, cfg)
+	return env, &raw{t: t, url: env.URL, token: init.StaffToken}
+}
+
+// addAdmin makes an administrator with the bootstrap identity.
+func addAdmin(t *testing.T, env *servertest.Env, boot *raw) *raw {
+	t.Helper()
+	var adm api.StaffAdded
+	boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: "adm", Roles: []string{"admin"}}, &adm)
+	return &raw{t: t, url: env.URL, token: adm.Token}
+}
+
+// shortRetention is the default regions, with region "in" keeping deleted
+// items a millisecond: its tombstones go at the next retention run.
+func shortRetention() server.Config {
+	d := region.Defaults()
+	for i := range d.Regions {
+		if d.Regions[i].ID == "in" {
+			d.Regions[i].Retention = retention.Rules{DeletedItems: retention.Duration(time.Millisecond)}
+		}
+	}
+	return server.Config{Regions: d.Regions, FallbackRegion: d.Fallback}
+}
+
+// signedUp is a new phone (IMEI imei) signed up as the canary account with
+// the given categories on.
+func signedUp(t *testing.T, env *servertest.Env, imei string, cats ...candor.Category) *client.Client {
+	t.Helper()
+	c := newPhone(t, env, imei)
+	if _, err := c.Signup(context.Background(), canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	for _, cat := range cats {
+		if _, err := c.SetConsent(context.Background(), cat, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// loggedIn is a new phone (IMEI imei) logged into the canary account.
+func loggedIn(t *testing.T, env *servertest.Env, imei string) *client.Client {
+	t.Helper()
+	c := newPhone(t, env, imei)
+	if _, err := c.Login(context.Background(), canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mustSync syncs c, failing the test on any error.
+func mustSync(t *testing.T, c *client.Client) []client.SyncResult {
+	t.Helper()
+	res, err := c.Sync(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }

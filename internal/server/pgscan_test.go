@@ -72,9 +72,7 @@ func TestNothingReadableInPostgres(t *testing.T) {
 	}
 	a.SetConsent(ctx, candor.Contacts, true)
 	a.SetConsent(ctx, candor.Notes, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	var dump []byte
 	for _, dsn := range append([]string{pg.Directory}, pg.Regions["in"], pg.Regions["us"]) {
 		dump = append(dump, dumpSchema(t, dsn)...)

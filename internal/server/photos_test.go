@@ -93,20 +93,13 @@ func TestPhotosResumeAndRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a2.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a2)
 	if got := counter.parts.Load(); got != 5 { // 3 parts of the big photo + 3 small - 1 already sent
 		t.Fatalf("the resumed sync sent %d parts, want 5", got)
 	}
 
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	ps, _ := b.Photos().List()
 	if len(ps) != 4 {
 		t.Fatalf("phone B has %d photos", len(ps))
@@ -279,16 +272,9 @@ func TestPhotosOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetConsent(ctx, candor.Photos, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	ps, _ := b.Photos().List()
 	for _, p := range ps {
 		data, _ := os.ReadFile(p.File)
@@ -327,21 +313,12 @@ func TestPhotosOffAndOnAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetConsent(ctx, candor.Photos, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	a.SetConsent(ctx, candor.Photos, false)
 	a.SetConsent(ctx, candor.Photos, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	ps, _ := b.Photos().List()
 	if len(ps) != 1 {
 		t.Fatalf("%d photos after off and on", len(ps))
@@ -370,9 +347,7 @@ func TestDeletedPhotoLeavesTheCloud(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetConsent(ctx, candor.Photos, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	st, _ := a.Status()
 	uploads := func() int {
 		return countRows(t, env, "in", "SELECT count(*) FROM uploads WHERE account = ?", string(st.Account))
@@ -389,9 +364,7 @@ func TestDeletedPhotoLeavesTheCloud(t *testing.T) {
 	if err := a.Photos().Delete(byName["IMG_0000.jpg"]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	if n := uploads(); n != 2 {
 		t.Fatalf("%d uploads after deleting one of two copies, want 2", n)
 	}
@@ -399,19 +372,12 @@ func TestDeletedPhotoLeavesTheCloud(t *testing.T) {
 	if err := a.Photos().Delete(byName["IMG_0001.jpg"]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	if n := uploads(); n != 1 {
 		t.Fatalf("%d uploads after deleting the only copy, want 1", n)
 	}
-	b := phoneWith(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	got, _ := b.Photos().List()
 	if len(got) != 1 || got[0].File == "" {
 		t.Fatalf("a new phone has %+v, want the one photo left, downloaded", got)
@@ -477,9 +443,7 @@ func TestPhotoDownloadResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetConsent(ctx, candor.Photos, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	cut := &cutter{after: 1_000_000}
 	b := phoneWith(t, env, "356938035643817", client.WithHTTPClient(&http.Client{Transport: cut}))
 	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
@@ -488,9 +452,7 @@ func TestPhotoDownloadResumes(t *testing.T) {
 	if _, err := b.Sync(ctx, nil); err == nil {
 		t.Fatal("the sync whose download was cut off reported no error")
 	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, b)
 	if len(cut.ranges) != 2 || cut.ranges[0] != "" || !strings.HasPrefix(cut.ranges[1], "bytes=") || cut.ranges[1] == "bytes=0-" {
 		t.Fatalf("downloads' ranges: %q, want a whole one then one from where it stopped", cut.ranges)
 	}
@@ -523,25 +485,16 @@ func TestDeletingOneOfTwoPhonesCopiesKeepsTheBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetConsent(ctx, candor.Photos, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	b := phoneWith(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	// B adds the same picture under another name: de-duplicated.
 	got, _ := b.Photos().List()
 	same, _ := os.ReadFile(got[0].File)
 	again := t.TempDir()
 	os.WriteFile(filepath.Join(again, "copy.jpg"), same, 0o600)
 	b.Photos().Import(again)
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, b)
 	// A deletes its own copy.
 	list, _ := a.Photos().List()
 	if err := a.Photos().Delete(list[0].ID); err != nil {
@@ -550,13 +503,8 @@ func TestDeletingOneOfTwoPhonesCopiesKeepsTheBytes(t *testing.T) {
 	if _, err := a.Sync(ctx, nil); err != nil {
 		t.Fatalf("A's sync after deleting a blob just shared: %v", err)
 	}
-	c := phoneWith(t, env, "356938035643825")
-	if _, err := c.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, env, "356938035643825")
+	mustSync(t, c)
 	photos, _ := c.Photos().List()
 	if len(photos) != 1 || photos[0].File == "" {
 		t.Fatalf("a third phone has %+v, want B's copy, downloaded", photos)

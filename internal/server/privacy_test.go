@@ -116,18 +116,11 @@ func TestNothingReadableOnDisk(t *testing.T) {
 	if _, err := a.SetConsent(ctx, candor.Contacts, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	scanFolder(t, env.Data, canaries...)
 
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	if got, _ := b.Contacts().List(); len(got) != 20 {
 		t.Fatalf("phone B has %d contacts, want 20", len(got))
 	}
@@ -149,16 +142,11 @@ func TestNothingReadableOnDisk(t *testing.T) {
 			t.Errorf("%s = %d after opt-out", q, n)
 		}
 	}
-	c := newPhone(t, env, "356938035643825")
-	if _, err := c.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
+	c := loggedIn(t, env, "356938035643825")
 	if _, err := c.SetConsent(ctx, candor.Contacts, true); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, c)
 	if got, _ := c.Contacts().List(); len(got) != 0 {
 		t.Fatalf("after opt-out the cloud gave %d contacts to a new phone", len(got))
 	}

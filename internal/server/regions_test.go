@@ -16,8 +16,6 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
-	"github.com/candorcloud/candor/internal/region"
-	"github.com/candorcloud/candor/internal/retention"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
@@ -41,14 +39,8 @@ func countRows(t *testing.T, env *servertest.Env, reg, query string, args ...any
 // target exactly once, and leaves nothing of it in the source.
 func TestMigrationUnderSync(t *testing.T) {
 	ctx := context.Background()
-	env := servertest.StartProduction(t, server.Config{})
-	op := &raw{t: t, url: env.URL}
-	var init api.InitResponse
-	op.must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
-	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
-	var adm api.StaffAdded
-	boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: "adm", Roles: []string{"admin"}}, &adm)
-	admin := &raw{t: t, url: env.URL, token: adm.Token}
+	env, boot := staffServer(t, server.Config{})
+	admin := addAdmin(t, env, boot)
 
 	regions := map[string]candor.RegionID{}
 	for _, cc := range []string{"SG", "US"} {
@@ -67,9 +59,7 @@ func TestMigrationUnderSync(t *testing.T) {
 	}
 	a.SetConsent(ctx, candor.Contacts, true)
 	a.SetConsent(ctx, candor.Photos, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	st, _ := a.Status()
 	if st.Region != "in" || regions["SG"] != "sg" || regions["US"] != "us" {
 		t.Fatalf("home regions: IN %s, SG %s, US %s", st.Region, regions["SG"], regions["US"])
@@ -111,19 +101,12 @@ func TestMigrationUnderSync(t *testing.T) {
 	if fatal != nil {
 		t.Fatalf("the phone saw an error it cannot retry: %v", fatal)
 	}
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	if st, _ := a.Status(); st.Region != "sg" {
 		t.Fatalf("the phone thinks its region is %s", st.Region)
 	}
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	if got, _ := b.Contacts().List(); len(got) != 50+added {
 		t.Fatalf("after the move a new phone has %d contacts, want %d", len(got), 50+added)
 	}
@@ -162,18 +145,7 @@ func TestMigrationUnderSync(t *testing.T) {
 // rule keeps deleted items a moment, tombstones go; live records stay, and
 // another region's tombstones stay.
 func TestRetentionRemovesOnlyWhatRulesSay(t *testing.T) {
-	d := region.Defaults()
-	short := retention.Rules{DeletedItems: retention.Duration(time.Millisecond)}
-	for i := range d.Regions {
-		if d.Regions[i].ID == "in" {
-			d.Regions[i].Retention = short
-		}
-	}
-	env := servertest.StartProduction(t, server.Config{Regions: d.Regions, FallbackRegion: d.Fallback})
-	op := &raw{t: t, url: env.URL}
-	var init api.InitResponse
-	op.must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
-	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+	env, boot := staffServer(t, shortRetention())
 
 	write := func(country string) (*raw, string) {
 		r, s := signup(t, env, country)
@@ -281,46 +253,24 @@ func TestMovingAccountTakesNoWrites(t *testing.T) {
 // keeps its own unsynced changes.
 func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
 	ctx := context.Background()
-	d := region.Defaults()
-	for i := range d.Regions {
-		if d.Regions[i].ID == "in" {
-			d.Regions[i].Retention = retention.Rules{DeletedItems: retention.Duration(time.Millisecond)}
-		}
-	}
-	env := servertest.StartProduction(t, server.Config{Regions: d.Regions, FallbackRegion: d.Fallback})
-	var init api.InitResponse
-	(&raw{t: t, url: env.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
-	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+	env, boot := staffServer(t, shortRetention())
 
-	a := newPhone(t, env, canaryIMEI)
-	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	a.SetConsent(ctx, candor.Notes, true)
+	a := signedUp(t, env, canaryIMEI, candor.Notes)
 	var ids []string
 	for i := range 3 {
 		n, _ := a.Notes().Add(fmt.Sprintf("note %d", i), "body")
 		ids = append(ids, n.ID)
 	}
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	// B goes away with a change of its own; meanwhile A deletes two notes,
 	// and retention purges their tombstones.
 	b.Notes().Update(ids[2], "note 2", "edited on B")
 	a.Notes().Delete(ids[0])
 	a.Notes().Delete(ids[1])
 	a.Notes().Add("note 3", "body")
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	time.Sleep(10 * time.Millisecond)
 	var run api.RetentionRun
 	boot.must("POST", "/v1/operator/retention", nil, &run)
@@ -352,9 +302,7 @@ func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
 	}
 	for name, p := range map[string]*client.Client{"B": b, "A": a} {
 		if name == "A" {
-			if _, err := a.Sync(ctx, nil); err != nil {
-				t.Fatal(err)
-			}
+			mustSync(t, a)
 		}
 		notes, _ := p.Notes().List()
 		got := map[string]string{}
@@ -372,13 +320,8 @@ func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
 // account on to where it was moving.
 func TestResumeStoppedMoves(t *testing.T) {
 	ctx := context.Background()
-	env := servertest.StartProduction(t, server.Config{})
-	op := &raw{t: t, url: env.URL}
-	var init api.InitResponse
-	op.must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
-	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
-	var adm api.StaffAdded
-	boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: "adm", Roles: []string{"admin"}}, &adm)
+	env, init := ceremony(t, server.Config{})
+	admin := addAdmin(t, env, &raw{t: t, url: env.URL, token: init.StaffToken})
 
 	a := newPhone(t, env, canaryIMEI)
 	for i := range 20 {
@@ -388,16 +331,14 @@ func TestResumeStoppedMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetConsent(ctx, candor.Contacts, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	st, _ := a.Status()
 	setMoving(t, env, string(st.Account), "sg")
 
 	data, addr := env.Data, env.Addr
 	env.Stop()
 	env = servertest.StartProduction(t, server.Config{Data: data, Addr: addr})
-	op = &raw{t: t, url: env.URL}
+	op := &raw{t: t, url: env.URL}
 	for _, s := range init.Shares {
 		op.must("POST", "/v1/operator/unseal", api.UnsealRequest{Share: s}, nil)
 	}
@@ -407,7 +348,6 @@ func TestResumeStoppedMoves(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	admin := &raw{t: t, url: env.URL, token: adm.Token}
 	for _, bad := range []api.MigrateRequest{{Resume: true, To: "sg"}, {Resume: true, Country: "IN"}, {}} {
 		if got := admin.call("POST", "/v1/operator/migrations", bad, nil); got.status != 400 {
 			t.Errorf("%+v: %d %s, want 400", bad, got.status, got.body)
@@ -435,23 +375,9 @@ func TestResumeStoppedMoves(t *testing.T) {
 // phone, and a purge in one category does not stop the other's syncs.
 func TestPurgeWithManyPages(t *testing.T) {
 	ctx := context.Background()
-	d := region.Defaults()
-	for i := range d.Regions {
-		if d.Regions[i].ID == "in" {
-			d.Regions[i].Retention = retention.Rules{DeletedItems: retention.Duration(time.Millisecond)}
-		}
-	}
-	env := servertest.StartProduction(t, server.Config{Regions: d.Regions, FallbackRegion: d.Fallback})
-	var init api.InitResponse
-	(&raw{t: t, url: env.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
-	boot := &raw{t: t, url: env.URL, token: init.StaffToken}
+	env, boot := staffServer(t, shortRetention())
 
-	a := newPhone(t, env, canaryIMEI)
-	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	a.SetConsent(ctx, candor.Notes, true)
-	a.SetConsent(ctx, candor.Contacts, true)
+	a := signedUp(t, env, canaryIMEI, candor.Notes, candor.Contacts)
 	var last string
 	for i := range 1205 {
 		n, _ := a.Notes().Add(fmt.Sprintf("note %d", i), "body")
@@ -459,22 +385,15 @@ func TestPurgeWithManyPages(t *testing.T) {
 	}
 	c, _ := a.Contacts().Add("Gone Soon", "+919800000009")
 	a.Contacts().Add("Stays", "+919800000010")
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	// The newest change of each category is a deletion, then purged.
 	a.Notes().Delete(last)
 	a.Contacts().Delete(c.ID)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	time.Sleep(10 * time.Millisecond)
 	boot.must("POST", "/v1/operator/retention", nil, nil)
 
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
+	b := loggedIn(t, env, "356938035643817")
 	for i := range 3 {
 		res, err := b.Sync(ctx, nil)
 		if err != nil {

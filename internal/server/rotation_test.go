@@ -52,11 +52,7 @@ func TestSyncDuringRotationAndRekey(t *testing.T) {
 			r.must("POST", "/v1/records/"+c, api.PushRequest{Epoch: epoch, Changes: []api.Change{{ID: candor.NewRecordID(), Data: []byte("x")}}}, nil)
 		}
 	}
-	a := newPhone(t, env, canaryIMEI)
-	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	a.SetConsent(ctx, candor.Contacts, true)
+	a := signedUp(t, env, canaryIMEI, candor.Contacts)
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -111,9 +107,7 @@ func TestSyncDuringRotationAndRekey(t *testing.T) {
 	if len(fatal) > 0 {
 		t.Fatalf("the phone saw errors it cannot retry: %v", fatal)
 	}
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	if syncs == 0 {
 		t.Fatal("no sync succeeded during the rotation")
 	}
@@ -129,13 +123,8 @@ func TestSyncDuringRotationAndRekey(t *testing.T) {
 	for _, s := range done.Shares {
 		op.must("POST", "/v1/operator/unseal", api.UnsealRequest{Share: s}, nil)
 	}
-	b := newPhone(t, env, "356938035643817")
-	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	b := loggedIn(t, env, "356938035643817")
+	mustSync(t, b)
 	if got, _ := b.Contacts().List(); len(got) != added {
 		t.Fatalf("phone B has %d contacts, phone A added %d", len(got), added)
 	}

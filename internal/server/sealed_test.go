@@ -64,9 +64,7 @@ func TestSealedLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.SetConsent(ctx, candor.Contacts, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 
 	// Restart: sealed, nothing served.
 	env.Stop()
@@ -114,9 +112,7 @@ func TestSealedLifecycle(t *testing.T) {
 	if _, err := b.Login(ctx, canaryEmail, canaryPassword); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, b)
 	if got, _ := b.Contacts().List(); len(got) != 1 {
 		t.Fatalf("after unseal phone B has %d contacts", len(got))
 	}

@@ -82,9 +82,7 @@ func TestBackupUnreadableAfterDeletion(t *testing.T) {
 	}
 	a.SetConsent(ctx, candor.Contacts, true)
 	a.SetConsent(ctx, candor.Notes, true)
-	if _, err := a.Sync(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	mustSync(t, a)
 	st, _ := a.Status()
 	p := candor.Principal{Account: st.Account, Region: st.Region}
 
