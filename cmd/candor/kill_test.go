@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
 // luhn completes a 14-digit IMEI body with its check digit.
@@ -187,24 +186,11 @@ func TestMigrationSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("the last run: %+v", job)
 	}
 
-	count := func(region, query string, args ...any) int {
-		t.Helper()
-		db, err := sql.Open("sqlite", "file:"+filepath.Join(srv.data, "regions", region, "candor.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		var n int
-		if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
 	for i, id := range ids {
-		if n := count("in", "SELECT count(*) FROM records WHERE account = ?", string(id)); n != 0 {
+		if n := servertest.CountRows(t, srv.data, "in", "SELECT count(*) FROM records WHERE account = ?", string(id)); n != 0 {
 			t.Errorf("account %d: %d records left in the source", i, n)
 		}
-		if n := count("sg", "SELECT count(*) FROM records WHERE account = ?", string(id)); n != contacts {
+		if n := servertest.CountRows(t, srv.data, "sg", "SELECT count(*) FROM records WHERE account = ?", string(id)); n != contacts {
 			t.Errorf("account %d: %d records in the target, want %d exactly once", i, n, contacts)
 		}
 		// A new phone of the account reads every contact back.

@@ -54,7 +54,7 @@ func TestRevokedDeviceLeavesMessaging(t *testing.T) {
 			Sealed: randomBytes(200), Signature: randomBytes(64)})
 	}
 	a.must("POST", "/v1/messages", api.Send{To: rcpt.Account, Envelopes: envs}, nil)
-	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ?", rcpt.Account); n != 2 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM envelopes WHERE account = ?", rcpt.Account); n != 2 {
 		t.Fatalf("%d envelopes queued, want 2", n)
 	}
 
@@ -68,10 +68,10 @@ func TestRevokedDeviceLeavesMessaging(t *testing.T) {
 	if len(ids) != 1 || ids[0] != s1.Device {
 		t.Fatalf("recipient devices after the revocation: %v, want only %s", ids, s1.Device)
 	}
-	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ? AND device = ?", rcpt.Account, s2.Device); n != 0 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM envelopes WHERE account = ? AND device = ?", rcpt.Account, s2.Device); n != 0 {
 		t.Errorf("%d envelopes still queued for the revoked device", n)
 	}
-	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ? AND device = ?", rcpt.Account, s1.Device); n != 1 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM envelopes WHERE account = ? AND device = ?", rcpt.Account, s1.Device); n != 1 {
 		t.Errorf("%d envelopes for the device that stays, want 1", n)
 	}
 	if got := b2.call("GET", "/v1/messages", nil, nil); got.status != 401 {

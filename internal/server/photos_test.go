@@ -350,7 +350,7 @@ func TestDeletedPhotoLeavesTheCloud(t *testing.T) {
 	mustSync(t, a)
 	st, _ := a.Status()
 	uploads := func() int {
-		return countRows(t, env, "in", "SELECT count(*) FROM uploads WHERE account = ?", string(st.Account))
+		return servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM uploads WHERE account = ?", string(st.Account))
 	}
 	if n := uploads(); n != 2 {
 		t.Fatalf("%d uploads for 3 photos of which 2 are the same, want 2", n)

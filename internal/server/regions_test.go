@@ -20,20 +20,6 @@ import (
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
-func countRows(t *testing.T, env *servertest.Env, reg, query string, args ...any) int {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "regions", reg, "candor.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // Accounts get the home region of their country; migrating one while its
 // phone keeps adding and syncing moves every record and photo to the
 // target exactly once, and leaves nothing of it in the source.
@@ -121,11 +107,11 @@ func TestMigrationUnderSync(t *testing.T) {
 	acct := string(st.Account)
 	for _, q := range []string{"SELECT count(*) FROM records WHERE account = ?", "SELECT count(*) FROM data_keys WHERE account = ?",
 		"SELECT count(*) FROM accounts WHERE id = ?"} {
-		if n := countRows(t, env, "in", q, acct); n != 0 {
+		if n := servertest.CountRows(t, env.Data, "in", q, acct); n != 0 {
 			t.Errorf("%s: %d rows left in the source", q, n)
 		}
 	}
-	if n := countRows(t, env, "sg", "SELECT count(*) FROM records WHERE account = ?", acct); n != 50+added+1 {
+	if n := servertest.CountRows(t, env.Data, "sg", "SELECT count(*) FROM records WHERE account = ?", acct); n != 50+added+1 {
 		t.Errorf("%d records in the target, want %d exactly once", n, 50+added+1)
 	}
 	// Running it again changes nothing.
@@ -167,10 +153,10 @@ func TestRetentionRemovesOnlyWhatRulesSay(t *testing.T) {
 			t.Errorf("region %s purged %d deleted items, want 0", p.Region, p.DeletedItems)
 		}
 	}
-	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE account = ?", inAcct); n != 1 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM records WHERE account = ?", inAcct); n != 1 {
 		t.Errorf("%d records left in, want the live one", n)
 	}
-	if n := countRows(t, env, "us", "SELECT count(*) FROM records WHERE account = ?", usAcct); n != 2 {
+	if n := servertest.CountRows(t, env.Data, "us", "SELECT count(*) FROM records WHERE account = ?", usAcct); n != 2 {
 		t.Errorf("%d records in us, want both (its rule keeps tombstones 90 days)", n)
 	}
 	var rules api.Retention
@@ -233,10 +219,10 @@ func TestMovingAccountTakesNoWrites(t *testing.T) {
 			t.Errorf("%s while it moves: %d %s, want 503 unavailable", what, got.status, got.body)
 		}
 	}
-	if n := countRows(t, env, "in", "SELECT count(*) FROM envelopes WHERE account = ?", string(sb.Account)); n != 0 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM envelopes WHERE account = ?", string(sb.Account)); n != 0 {
 		t.Errorf("%d envelopes were queued for an account that is moving", n)
 	}
-	if n := countRows(t, env, "in", "SELECT count(*) FROM devices WHERE account = ?", string(sb.Account)); n != 1 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM devices WHERE account = ?", string(sb.Account)); n != 1 {
 		t.Errorf("%d devices after a login while moving, want the 1 from before", n)
 	}
 	setMoving(t, env, string(sb.Account), "")
@@ -274,7 +260,7 @@ func TestPhoneAwayPastRetentionCatchesUp(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	var run api.RetentionRun
 	boot.must("POST", "/v1/operator/retention", nil, &run)
-	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE deleted"); n != 0 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM records WHERE deleted"); n != 0 {
 		t.Fatalf("%d tombstones left after the retention run (%+v)", n, run)
 	}
 	res, err := b.Sync(ctx, nil)
@@ -363,10 +349,10 @@ func TestResumeStoppedMoves(t *testing.T) {
 	if job.Error != "" || job.Total != 1 || job.Done != 1 || job.Moved[0].To != "sg" || job.Moved[0].Records != 20 {
 		t.Fatalf("resume: %+v", job)
 	}
-	if n := countRows(t, env, "sg", "SELECT count(*) FROM records WHERE account = ?", string(st.Account)); n != 20 {
+	if n := servertest.CountRows(t, env.Data, "sg", "SELECT count(*) FROM records WHERE account = ?", string(st.Account)); n != 20 {
 		t.Errorf("%d records in sg, want 20", n)
 	}
-	if n := countRows(t, env, "in", "SELECT count(*) FROM records WHERE account = ?", string(st.Account)); n != 0 {
+	if n := servertest.CountRows(t, env.Data, "in", "SELECT count(*) FROM records WHERE account = ?", string(st.Account)); n != 0 {
 		t.Errorf("%d records left in the source", n)
 	}
 }
