@@ -62,7 +62,7 @@ func (s *RegionStore) MessagingKeys(ctx context.Context, account candor.AccountI
 // account is not an error.
 func (s *RegionStore) DeleteMessaging(ctx context.Context, account candor.AccountID) error {
 	return s.db.inTx(ctx, func(r runner) error {
-		return deleteMessaging(ctx, r, account)
+		return deleteMessaging(ctx, r, account, "")
 	})
 }
 
@@ -70,28 +70,19 @@ func (s *RegionStore) DeleteMessaging(ctx context.Context, account candor.Accoun
 // receipts in one transaction.
 func (s *RegionStore) DeleteDeviceMessaging(ctx context.Context, account candor.AccountID, device candor.DeviceID) error {
 	return s.db.inTx(ctx, func(r runner) error {
-		for _, q := range []string{
-			`DELETE FROM messaging_keys WHERE account = ? AND device = ?`,
-			`DELETE FROM envelopes WHERE account = ? AND device = ?`,
-			`DELETE FROM receipts WHERE account = ? AND device = ?`,
-		} {
-			if _, err := r.exec(ctx, q, string(account), string(device)); err != nil {
-				return internal("delete device messaging", err)
-			}
-		}
-		return nil
+		return deleteMessaging(ctx, r, account, device)
 	})
 }
 
-// deleteMessaging deletes account's messaging rows in the caller's
-// transaction.
-func deleteMessaging(ctx context.Context, r runner, account candor.AccountID) error {
-	for _, q := range []string{
-		`DELETE FROM messaging_keys WHERE account = ?`,
-		`DELETE FROM envelopes WHERE account = ?`,
-		`DELETE FROM receipts WHERE account = ?`,
-	} {
-		if _, err := r.exec(ctx, q, string(account)); err != nil {
+// deleteMessaging deletes account's messaging rows (only device's, unless
+// device is empty) in the caller's transaction.
+func deleteMessaging(ctx context.Context, r runner, account candor.AccountID, device candor.DeviceID) error {
+	where, args := ` WHERE account = ?`, []any{string(account)}
+	if device != "" {
+		where, args = where+` AND device = ?`, append(args, string(device))
+	}
+	for _, table := range []string{"messaging_keys", "envelopes", "receipts"} {
+		if _, err := r.exec(ctx, `DELETE FROM `+table+where, args...); err != nil {
 			return internal("delete messaging", err)
 		}
 	}

@@ -100,7 +100,7 @@ func (s *RegionStore) DeleteAccount(ctx context.Context, id candor.AccountID) er
 // receipts, records, uploads, data keys, devices, then the account row,
 // whose deletion cascades to the consent ledger.
 func deleteAccountRows(ctx context.Context, r runner, id candor.AccountID) error {
-	if err := deleteMessaging(ctx, r, id); err != nil {
+	if err := deleteMessaging(ctx, r, id, ""); err != nil {
 		return err
 	}
 	for _, q := range []string{

@@ -67,35 +67,31 @@ func (s *RegionStore) UploadByHash(ctx context.Context, account candor.AccountID
 
 // CompleteUpload marks an upload complete; NotFound if none.
 func (s *RegionStore) CompleteUpload(ctx context.Context, account candor.AccountID, id string) error {
-	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET complete = ? WHERE id = ? AND account = ?`, true, id, string(account))
-	if err != nil {
-		return internal("complete upload", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return candor.E(candor.NotFound, "no such upload")
-	}
-	return nil
+	return s.updateUpload(ctx, "complete upload", account, id, `complete = ?`, true)
 }
 
 // ShareUpload moves an upload's shared time later, never earlier.
 func (s *RegionStore) ShareUpload(ctx context.Context, account candor.AccountID, id string, at time.Time) error {
-	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET shared_us = CASE WHEN shared_us < ? THEN ? ELSE shared_us END
-		WHERE id = ? AND account = ?`, micros(at), micros(at), id, string(account))
-	if err != nil {
-		return internal("share upload", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return candor.E(candor.NotFound, "no such upload")
-	}
-	return nil
+	return s.updateUpload(ctx, "share upload", account, id, later("shared_us"), micros(at), micros(at))
 }
 
 // ExtendUpload moves an upload's expiry later, never earlier.
 func (s *RegionStore) ExtendUpload(ctx context.Context, account candor.AccountID, id string, expires time.Time) error {
-	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET expires_us = CASE WHEN expires_us < ? THEN ? ELSE expires_us END
-		WHERE id = ? AND account = ?`, micros(expires), micros(expires), id, string(account))
+	return s.updateUpload(ctx, "extend upload", account, id, later("expires_us"), micros(expires), micros(expires))
+}
+
+// later is the SET clause that moves a time column to a later time (the
+// argument, given twice), never earlier.
+func later(column string) string {
+	return column + ` = CASE WHEN ` + column + ` < ? THEN ? ELSE ` + column + ` END`
+}
+
+// updateUpload runs UPDATE uploads SET set (with args) on one upload of
+// account; NotFound if there is none. op names it in errors.
+func (s *RegionStore) updateUpload(ctx context.Context, op string, account candor.AccountID, id, set string, args ...any) error {
+	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET `+set+` WHERE id = ? AND account = ?`, append(args, id, string(account))...)
 	if err != nil {
-		return internal("extend upload", err)
+		return internal(op, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return candor.E(candor.NotFound, "no such upload")
