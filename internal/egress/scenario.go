@@ -64,7 +64,6 @@ func (a allowance) allows(f Finding, phone string) bool {
 // A phase is a stretch of the phones' life with one policy.
 type phase struct {
 	name     string
-	requires []string // device subcommands it needs; missing ones skip the phase
 	steps    []step
 	allow    []allowance
 }
@@ -130,7 +129,7 @@ func (s seed) phases() []phase {
 			{phone: "A", args: []string{"sync"}, exit: 1}, // not signed in: refused on the phone
 			{phone: "B", args: []string{"init", "--imei", s.imeiB, "--phone", s.phoneB, "--country", "IN"}},
 		}},
-		{name: "public content", requires: []string{"greetings", "ota"}, steps: []step{
+		{name: "public content", steps: []step{
 			a("greetings", "--locale", "hi-IN", "--json"),
 			a("ota", "check", "--json"),
 			b("greetings", "--json"),
@@ -233,25 +232,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer rec.Close()
 
-	have, err := deviceCommands(ctx, cfg.Binary)
-	if err != nil {
-		return nil, err
-	}
 	det := NewDetector(s.canaries())
 	rep := &Report{Started: time.Now().UTC()}
 	for _, ph := range s.phases() {
 		pr := PhaseReport{Name: ph.name}
-		var missing []string
-		for _, c := range ph.requires {
-			if !have[c] {
-				missing = append(missing, "device "+c)
-			}
-		}
-		if len(missing) > 0 {
-			pr.Status = "skipped: command not available (" + strings.Join(missing, ", ") + ")"
-			rep.Phases = append(rep.Phases, pr)
-			continue
-		}
 		rec.SetPhase(ph.name)
 		for _, st := range ph.steps {
 			url, err := rec.URLFor(st.phone)
@@ -383,29 +367,6 @@ func runStep(ctx context.Context, cfg Config, work, serverURL string, st step) (
 		line += fmt.Sprintf(" (refused as expected, exit %d)", code)
 	}
 	return line, nil
-}
-
-// deviceCommands lists the subcommands of `candor device` the binary has.
-func deviceCommands(ctx context.Context, bin string) (map[string]bool, error) {
-	out, err := exec.CommandContext(ctx, bin, "device", "--help").Output()
-	if err != nil {
-		return nil, fmt.Errorf("run %s device --help: %v", filepath.Base(bin), err)
-	}
-	have := map[string]bool{}
-	inList := false
-	for _, l := range strings.Split(string(out), "\n") {
-		switch {
-		case strings.HasPrefix(l, "Available Commands:"):
-			inList = true
-		case inList && strings.HasPrefix(l, "  "):
-			if f := strings.Fields(l); len(f) > 0 {
-				have[f[0]] = true
-			}
-		case inList && strings.TrimSpace(l) == "":
-			inList = false
-		}
-	}
-	return have, nil
 }
 
 func (s seed) writeFiles(dir string) error {
