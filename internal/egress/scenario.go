@@ -63,9 +63,9 @@ func (a allowance) allows(f Finding, phone string) bool {
 
 // A phase is a stretch of the phones' life with one policy.
 type phase struct {
-	name     string
-	steps    []step
-	allow    []allowance
+	name  string
+	steps []step
+	allow []allowance
 }
 
 // numberAllowances are the exceptions of the messaging phase: a phone's own
