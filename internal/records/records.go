@@ -253,16 +253,19 @@ func (s *Service) Pull(ctx context.Context, p candor.Principal, c candor.Categor
 	if err != nil {
 		return Feed{}, err
 	}
-	purged, err := st.PurgedSeq(ctx, p.Account)
-	if err != nil {
-		return Feed{}, err
-	}
-	if since > 0 && since < purged && !fullPass(ctx) {
-		return Feed{Epoch: epoch, Next: 0, More: true, Reset: true}, nil
-	}
 	feed := Feed{Epoch: epoch, Next: since}
 	if len(recs) > limit {
 		recs, feed.More = recs[:limit], true
+	}
+	check := since > 0 && !fullPass(ctx)
+	var purged int64
+	if check || !feed.More { // a middle page of a full pass needs neither
+		if purged, err = st.PurgedSeq(ctx, p.Account); err != nil {
+			return Feed{}, err
+		}
+	}
+	if check && since < purged {
+		return Feed{Epoch: epoch, Next: 0, More: true, Reset: true}, nil
 	}
 	if len(recs) > 0 {
 		key, keyEpoch, err := s.keys.DataKey(ctx, p.Region, p.Account, c)
