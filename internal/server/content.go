@@ -79,9 +79,7 @@ func (s *Server) unsealed() {
 	if s.keys.Sealed() {
 		return
 	}
-	if err := s.unlockOTA(); err != nil {
-		s.cfg.Logger.Error("update metadata cannot be unlocked; phones will refuse it once it expires", "err", err)
-	}
+	s.renewOTA() // unlocks the repository (made the first time), re-signs what is due
 	select {
 	case s.wake <- struct{}{}:
 	default:
