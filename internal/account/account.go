@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/cloudflare/circl/oprf"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/store"
 )
@@ -24,7 +26,7 @@ type Directory interface {
 	CreateEntry(ctx context.Context, e store.Entry) error
 	EntryByHandle(ctx context.Context, handle []byte) (store.Entry, error)
 	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
-	DeleteEntry(ctx context.Context, account candor.AccountID) error
+	DeleteEntry(ctx context.Context, rec store.AuditRecord, account candor.AccountID) error
 	CreateSession(ctx context.Context, s store.Session) error
 	Session(ctx context.Context, tokenHash []byte) (store.Session, error)
 	DeleteSession(ctx context.Context, tokenHash []byte) error
@@ -38,10 +40,10 @@ type Directory interface {
 type Accounts interface {
 	CreateAccount(ctx context.Context, a store.Account) error
 	Account(ctx context.Context, id candor.AccountID) (store.Account, error)
-	DeleteAccount(ctx context.Context, id candor.AccountID) error
-	RegisterDevice(ctx context.Context, d store.Device) (store.Device, error)
+	DeleteAccount(ctx context.Context, rec store.AuditRecord, id candor.AccountID) error
+	RegisterDevice(ctx context.Context, rec store.AuditRecord, d store.Device) (store.Device, error)
 	Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error)
-	DeleteDeviceMessaging(ctx context.Context, account candor.AccountID, device candor.DeviceID) error
+	DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error
 }
 
 // Regions resolves the home region of a country and the store of a region.
@@ -70,8 +72,9 @@ type Config struct {
 	Window      time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Erase, when set, deletes what an account keeps outside the metadata
-	// stores (its blobs); Delete calls it last.
+	// Erase, when set, deletes what an account keeps outside its region's
+	// database: its blobs and its messaging registration in the directory.
+	// Delete calls it last.
 	Erase func(ctx context.Context, p candor.Principal) error
 }
 
@@ -101,14 +104,16 @@ type Service struct {
 	dir     Directory
 	regions Regions
 	secrets Secrets
+	logs    *audit.Logs
 	cfg     Config
 	dummy   string // a hash to verify against for unknown handles, to equalise timing
 }
 
-// New returns a Service.
-func New(dir Directory, regions Regions, secrets Secrets, cfg Config) *Service {
+// New returns a Service that logs sign-ins, revocations and deletions to
+// the owner's logs.
+func New(dir Directory, regions Regions, secrets Secrets, logs *audit.Logs, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{dir: dir, regions: regions, secrets: secrets, cfg: cfg, dummy: cfg.Hash.hash(make([]byte, 32))}
+	return &Service{dir: dir, regions: regions, secrets: secrets, logs: logs, cfg: cfg, dummy: cfg.Hash.hash(make([]byte, 32))}
 }
 
 // Sizes of what devices send.
@@ -259,7 +264,7 @@ func (s *Service) Signup(ctx context.Context, in Signup) (Grant, error) {
 	// The region row comes first; the directory entry makes the account
 	// reachable. If the handle was taken in between, undo the region row.
 	if err := s.dir.CreateEntry(ctx, store.Entry{Account: acc.ID, Handle: in.Handle, Region: region, Created: now}); err != nil {
-		if derr := accts.DeleteAccount(ctx, acc.ID); derr != nil {
+		if derr := s.undoSignup(ctx, accts, acc.ID, region); derr != nil {
 			err = fmt.Errorf("%w (and undoing the account failed: %v)", err, derr)
 		}
 		if candor.Is(err, candor.Conflict) {
@@ -268,6 +273,16 @@ func (s *Service) Signup(ctx context.Context, in Signup) (Grant, error) {
 		return Grant{}, err
 	}
 	return s.open(ctx, accts, acc.ID, region, in.Pseudonym)
+}
+
+// undoSignup deletes the region row of an account whose directory entry
+// could not be made; the deletion is on record as the system's.
+func (s *Service) undoSignup(ctx context.Context, accts Accounts, account candor.AccountID, region candor.RegionID) error {
+	ev, err := s.logs.AccountEvent(audit.ActorSystem, audit.ActionDeleteAccount, account, region, "")
+	if err != nil {
+		return err
+	}
+	return accts.DeleteAccount(ctx, s.logs.Record(ev), account)
 }
 
 var errTaken = candor.E(candor.Conflict, "an account already exists for this email: log in instead")
@@ -342,9 +357,21 @@ func (s *Service) lockout(a store.Attempts, now time.Time) time.Duration {
 	return a.Last.Add(d).Sub(now)
 }
 
+// open signs a device in: it registers the device (or finds it registered
+// under its pseudonym), with the sign-in in the owner's log in the same
+// transaction, and opens a session for it.
 func (s *Service) open(ctx context.Context, accts Accounts, account candor.AccountID, region candor.RegionID, pseudonym []byte) (Grant, error) {
 	now := s.cfg.Now().UTC()
-	dev, err := accts.RegisterDevice(ctx, store.Device{ID: candor.NewDeviceID(), Account: account, Pseudonym: pseudonym, Created: now})
+	id, err := s.deviceID(ctx, accts, account, pseudonym)
+	if err != nil {
+		return Grant{}, err
+	}
+	p := candor.Principal{Account: account, Device: id, Region: region}
+	ev, err := s.logs.DeviceEvent(p, audit.ActionLogin, "")
+	if err != nil {
+		return Grant{}, err
+	}
+	dev, err := accts.RegisterDevice(ctx, s.logs.Record(ev), store.Device{ID: id, Account: account, Pseudonym: pseudonym, Created: now})
 	if err != nil {
 		return Grant{}, err
 	}
@@ -356,6 +383,23 @@ func (s *Service) open(ctx context.Context, accts Accounts, account candor.Accou
 		return Grant{}, err
 	}
 	return Grant{Principal: candor.Principal{Account: account, Device: dev.ID, Region: region}, Token: token, Expires: sess.Expires}, nil
+}
+
+// deviceID is the id of the device registered under pseudonym, or a new
+// one: the id the sign-in's record names. (Two first sign-ins of one phone
+// racing each other both register it once; the record of the one that
+// loses names the id it tried.)
+func (s *Service) deviceID(ctx context.Context, accts Accounts, account candor.AccountID, pseudonym []byte) (candor.DeviceID, error) {
+	devs, err := accts.Devices(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range devs {
+		if subtle.ConstantTimeCompare(d.Pseudonym, pseudonym) == 1 {
+			return d.ID, nil
+		}
+	}
+	return candor.NewDeviceID(), nil
 }
 
 const tokenPrefix = "cdt_"
@@ -422,12 +466,21 @@ func (s *Service) RevokeDevice(ctx context.Context, p candor.Principal, device c
 				return err
 			}
 			// Its messaging keys go too, so that senders stop sealing
-			// messages to it, and what waits for it is dropped.
+			// messages to it, and what waits for it is dropped; the
+			// revocation is in the owner's log in the same transaction.
 			accts, err := s.regions.Accounts(p.Region)
 			if err != nil {
 				return err
 			}
-			return accts.DeleteDeviceMessaging(ctx, p.Account, device)
+			ev, err := s.logs.DeviceEvent(p, audit.ActionRevokeDevice, "")
+			if err != nil {
+				return err
+			}
+			ev.Subject, err = s.logs.Device(device)
+			if err != nil {
+				return err
+			}
+			return accts.DeleteDeviceMessaging(ctx, s.logs.Record(ev), p.Account, device)
 		}
 	}
 	return candor.E(candor.NotFound, "no such device on this account")
@@ -448,15 +501,26 @@ func (s *Service) Created(ctx context.Context, p candor.Principal) (time.Time, e
 // the account's data, backups included, can be opened, and nobody can log
 // in), then the account, its devices, consent ledger, data keys and records
 // in its home region.
+//
+// The deletion is in the directory's log and the region's, each in its
+// deleting transaction; a refusal or failure is logged on its own.
 func (s *Service) Delete(ctx context.Context, p candor.Principal) error {
+	ev, err := s.logs.DeviceEvent(p, audit.ActionDeleteAccount, "")
+	if err != nil {
+		return err
+	}
+	return s.logs.Outcome(ctx, ev, s.delete(ctx, p, s.logs.Record(ev)))
+}
+
+func (s *Service) delete(ctx context.Context, p candor.Principal, rec store.AuditRecord) error {
 	accts, err := s.regions.Accounts(p.Region)
 	if err != nil {
 		return err
 	}
-	if err := s.dir.DeleteEntry(ctx, p.Account); err != nil {
+	if err := s.dir.DeleteEntry(ctx, rec, p.Account); err != nil {
 		return err
 	}
-	if err := accts.DeleteAccount(ctx, p.Account); err != nil {
+	if err := accts.DeleteAccount(ctx, rec, p.Account); err != nil {
 		return fmt.Errorf("account unreachable and shredded, but its region rows remain: %w", err)
 	}
 	if s.cfg.Erase != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/staff"
 	"github.com/candorcloud/candor/internal/store"
@@ -20,15 +21,16 @@ type Directory interface {
 	ListStaff(ctx context.Context) ([]store.Staff, error)
 }
 
-// Consent gives the consent epoch of an account's category.
+// Consent grants the reading of an account's category while it is on
+// (consent.Ledger): staff read nothing a person turned off.
 type Consent interface {
-	Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error)
+	Check(ctx context.Context, p candor.Principal, c candor.Category) (consent.Grant, error)
 }
 
-// Records reads records (the records service itself: staff reads pass the
-// approval gate instead of the device's consent gate).
+// Records reads records (the records service itself: a staff read holds an
+// approved grant and the owner's consent grant, and is logged page by page).
 type Records interface {
-	Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (records.Feed, error)
+	Pull(ctx context.Context, rec store.AuditRecord, g consent.Grant, since int64, limit int) (records.Feed, error)
 }
 
 // Config tunes the service.
@@ -69,7 +71,8 @@ func (s *Service) Quorum() int { return s.cfg.Quorum }
 
 // event makes an audit event about request r by a staff member.
 func (s *Service) event(ctx context.Context, who staff.Identity, action string, r store.AccessRequest) audit.Event {
-	ev := audit.Event{Actor: "staff:" + who.ID, Action: action, Outcome: audit.OK, Region: string(r.Region), Grant: r.ID, Reason: r.Reason}
+	ev := audit.StaffEvent(who.ID, action)
+	ev.Region, ev.Grant, ev.Reason = string(r.Region), r.ID, r.Reason
 	if r.Account != "" {
 		ev.Account, _ = s.logs.Account(r.Account)
 	}
@@ -125,7 +128,7 @@ func (s *Service) Request(ctx context.Context, who staff.Identity, account cando
 		return store.AccessRequest{}, err
 	}
 	ev = s.event(ctx, who, audit.ActionRequest, r)
-	return r, s.dir.CreateAccessRequest(s.logs.Attach(ctx, ev), r)
+	return r, s.dir.CreateAccessRequest(ctx, s.logs.Record(ev), r)
 }
 
 // Approve records an approver's approval of a request. Approvers may not
@@ -144,7 +147,7 @@ func (s *Service) Approve(ctx context.Context, who staff.Identity, id string) (s
 	case !r.Revoked.IsZero():
 		return r, nil, s.refuse(ctx, ev, candor.E(candor.Forbidden, "this access request was revoked"))
 	}
-	if err := s.dir.AddApproval(s.logs.Attach(ctx, ev), store.Approval{Request: id, Approver: who.ID, Time: s.cfg.Now().UTC()}); err != nil {
+	if err := s.dir.AddApproval(ctx, s.logs.Record(ev), store.Approval{Request: id, Approver: who.ID, Time: s.cfg.Now().UTC()}); err != nil {
 		return r, nil, err
 	}
 	return s.load(ctx, id)
@@ -161,7 +164,7 @@ func (s *Service) Revoke(ctx context.Context, who staff.Identity, id string) err
 	if who.ID != r.Requester && !who.Has(staff.Approver, staff.Admin, staff.Bootstrap) {
 		return s.refuse(ctx, ev, candor.E(candor.Forbidden, "only the requester, an approver or an administrator may revoke"))
 	}
-	return s.dir.RevokeAccessRequest(s.logs.Attach(ctx, ev), id, s.cfg.Now().UTC())
+	return s.dir.RevokeAccessRequest(ctx, s.logs.Record(ev), id, s.cfg.Now().UTC())
 }
 
 func (s *Service) load(ctx context.Context, id string) (store.AccessRequest, []store.Approval, error) {
@@ -195,8 +198,8 @@ func (s *Service) load(ctx context.Context, id string) (store.AccessRequest, []s
 	return r, kept, nil
 }
 
-// Status returns a request, its approvals and, if it may be used now, the
-// grant (otherwise the reason it may not, as an error).
+// Status returns a request and the approvals that count (those of
+// approvers not revoked since). Whether it grants anything now is Decide's.
 func (s *Service) Status(ctx context.Context, id string) (store.AccessRequest, []store.Approval, error) {
 	return s.load(ctx, id)
 }
@@ -232,7 +235,7 @@ func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c can
 	}
 	ev.Approvers = g.Approvers
 	p := candor.Principal{Account: r.Account, Region: r.Region}
-	epoch, err := s.consent.Check(ctx, p, c)
+	grant, err := s.consent.Check(ctx, p, c)
 	if candor.Is(err, candor.ConsentRequired) {
 		return nil, s.refuse(ctx, ev, candor.Errorf(candor.NotFound, "the account has %s off: the cloud holds none of it", c))
 	} else if err != nil {
@@ -240,7 +243,7 @@ func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c can
 	}
 	var out []records.Record
 	for since := int64(0); ; {
-		page, err := s.records.Pull(records.WithFullPass(s.logs.Attach(ctx, ev)), p, c, epoch, since, records.MaxPage)
+		page, err := s.records.Pull(records.WithFullPass(ctx), s.logs.Record(ev), grant, since, records.MaxPage)
 		if err != nil {
 			return nil, err
 		}
@@ -275,21 +278,24 @@ func (s *Service) ApproveAsOwner(ctx context.Context, p candor.Principal, id str
 	if r.Account != p.Account {
 		return candor.E(candor.NotFound, "no such access request")
 	}
-	actor, _ := s.logs.Device(p.Device)
-	ev := audit.Event{Actor: actor, Action: audit.ActionOwnerApprove, Outcome: audit.OK, Region: string(r.Region), Grant: r.ID}
-	ev.Account, _ = s.logs.Account(p.Account)
-	return s.dir.ApproveAsOwner(s.logs.Attach(ctx, ev), id, s.cfg.Now().UTC())
+	ev, err := s.logs.DeviceEvent(p, audit.ActionOwnerApprove, "")
+	if err != nil {
+		return err
+	}
+	ev.Region, ev.Grant = string(r.Region), r.ID
+	return s.dir.ApproveAsOwner(ctx, s.logs.Record(ev), id, s.cfg.Now().UTC())
 }
 
 // SetOwnerApproval turns on or off the owner's own approval of staff
 // access to their account, for requests made from then on.
 func (s *Service) SetOwnerApproval(ctx context.Context, p candor.Principal, required bool) error {
-	actor, _ := s.logs.Device(p.Device)
-	ev := audit.Event{Actor: actor, Action: audit.ActionOwnerSetting, Outcome: audit.OK, Region: string(p.Region)}
-	ev.Account, _ = s.logs.Account(p.Account)
+	ev, err := s.logs.DeviceEvent(p, audit.ActionOwnerSetting, "")
+	if err != nil {
+		return err
+	}
 	ev.Code = "off"
 	if required {
 		ev.Code = "on"
 	}
-	return s.dir.SetOwnerApproval(s.logs.Attach(ctx, ev), p.Account, required)
+	return s.dir.SetOwnerApproval(ctx, s.logs.Record(ev), p.Account, required)
 }

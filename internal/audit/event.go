@@ -17,27 +17,64 @@ import (
 	"time"
 )
 
-// Actions.
+// Actions: the whole vocabulary of the logs, in one place. An action is
+// named "noun.verb"; the noun is what was accessed.
 const (
+	// A device's accesses to its own account, in the region's log.
 	ActionPush          = "records.push"
 	ActionPull          = "records.pull"
 	ActionConsent       = "consent.set"
 	ActionLedger        = "consent.read"
 	ActionDeleteAccount = "account.delete"
-	ActionStaffRead     = "staff.read"
-	ActionRequest       = "grant.request"
-	ActionApprove       = "grant.approve"
-	ActionOwnerApprove  = "grant.owner-approve"
-	ActionOwnerSetting  = "grant.owner-setting"
-	ActionRevokeGrant   = "grant.revoke"
-	ActionStaffAdd      = "staff.add"
-	ActionStaffRevoke   = "staff.revoke"
-	ActionInit          = "keys.init"
-	ActionUnseal        = "keys.unseal"
-	ActionSeal          = "keys.seal"
-	ActionRotate        = "keys.rotate"
-	ActionRekey         = "keys.rekey"
+	ActionLogin         = "device.login"  // a device signed in (or signed up)
+	ActionRevokeDevice  = "device.revoke" // a device's sessions and messaging keys removed
+	ActionPhotoUpload   = "photos.upload"
+	ActionPhotoDownload = "photos.download"
+	ActionPhotoDelete   = "photos.delete"
+
+	// The system's own work on an account, in the region's log.
+	ActionPhotoExpire = "photos.expire" // an abandoned upload deleted
+
+	// Staff, in the directory's log (a staff read also in the region's).
+	ActionStaffRead    = "staff.read"
+	ActionRequest      = "grant.request"
+	ActionApprove      = "grant.approve"
+	ActionOwnerApprove = "grant.owner-approve"
+	ActionOwnerSetting = "grant.owner-setting"
+	ActionRevokeGrant  = "grant.revoke"
+	ActionStaffAdd     = "staff.add"
+	ActionStaffRevoke  = "staff.revoke"
+
+	// Keys, in the directory's log.
+	ActionInit   = "keys.init"
+	ActionUnseal = "keys.unseal"
+	ActionSeal   = "keys.seal"
+	ActionRotate = "keys.rotate"
+	ActionRekey  = "keys.rekey"
+
+	// Operations, in the directory's log.
+	ActionRetention        = "retention.run"
+	ActionGreetingsPublish = "content.greetings.publish"
+	ActionOTAPublish       = "content.ota.publish"
+	ActionMoveStart        = "migrate.start"
+	ActionMoveCopied       = "migrate.copied"
+	ActionMoveVerify       = "migrate.verify"
+	ActionMoveSwitched     = "migrate.switched"
+	ActionMoveShredded     = "migrate.shredded"
+	ActionMoveFinish       = "migrate.finish"
 )
+
+// Actors that are not a device or a staff member.
+const (
+	ActorSystem     = "system"     // the server's own background work
+	ActorOperator   = "operator"   // whoever ran the key ceremony's init
+	ActorCustodian  = "custodian"  // one custodian, offering a share (unseal)
+	ActorCustodians = "custodians" // the custodians together, by their shares (rekey)
+	ActorStaff      = "staff"      // a staff member the event does not name (a rekey started)
+)
+
+// StaffActor is the actor name of a staff identity.
+func StaffActor(id string) string { return "staff:" + id }
 
 // Outcomes.
 const (

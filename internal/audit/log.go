@@ -91,7 +91,9 @@ func (l *Logs) Device(id candor.DeviceID) (string, error) {
 	return "device:" + p, err
 }
 
-// Record turns an event into a store record, stamping its time.
+// Record turns an event into the store record an access takes as its
+// argument (store.AuditRecord), stamping its time: the store appends it in
+// the same transaction as the access.
 func (l *Logs) Record(e Event) store.AuditRecord {
 	if e.Time.IsZero() {
 		e.Time = l.now()
@@ -101,12 +103,6 @@ func (l *Logs) Record(e Event) store.AuditRecord {
 		account, _ = hex.DecodeString(e.Account)
 	}
 	return store.AuditRecord{Account: account, Data: e.Encode()}
-}
-
-// Attach returns ctx carrying e, for the store to append in the same
-// transaction as the access it describes (see store.AuditLog).
-func (l *Logs) Attach(ctx context.Context, e Event) context.Context {
-	return store.WithAudit(ctx, l.Record(e))
 }
 
 // Append appends e to the named log in a transaction of its own: for

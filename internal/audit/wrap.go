@@ -8,75 +8,51 @@ import (
 	"github.com/candorcloud/candor/internal/store"
 )
 
-// RecordsAPI is the device records service as the API holds it (behind the
-// consent gate).
+// RecordsAPI is the device records service as the API holds it.
 type RecordsAPI interface {
 	Push(ctx context.Context, p candor.Principal, c candor.Category, epoch int64, changes []records.Change) (records.Pushed, error)
-	Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (records.Feed, error)
+	Pull(ctx context.Context, p candor.Principal, c candor.Category, since int64, limit int) (records.Feed, error)
+}
+
+// GatedRecords is the records service behind the consent gate, as this
+// wrapper holds it: each call takes the audit record of its access, which
+// the store appends in the same transaction.
+type GatedRecords interface {
+	Push(ctx context.Context, rec store.AuditRecord, p candor.Principal, c candor.Category, epoch int64, changes []records.Change) (records.Pushed, error)
+	Pull(ctx context.Context, rec store.AuditRecord, p candor.Principal, c candor.Category, since int64, limit int) (records.Feed, error)
 }
 
 // Records logs every device push and pull: in the same transaction as the
 // access when it happens, on its own when it is refused or fails.
 type Records struct {
-	next RecordsAPI
+	next GatedRecords
 	logs *Logs
 }
 
 // WrapRecords returns next, audited.
-func WrapRecords(next RecordsAPI, logs *Logs) *Records { return &Records{next: next, logs: logs} }
+func WrapRecords(next GatedRecords, logs *Logs) *Records { return &Records{next: next, logs: logs} }
 
 var _ RecordsAPI = (*Records)(nil)
 
-// deviceEvent is an event by p's device about its own account.
-func (l *Logs) deviceEvent(p candor.Principal, action string, c candor.Category) (Event, error) {
-	actor, err := l.Device(p.Device)
-	if err != nil {
-		return Event{}, err
-	}
-	account, err := l.Account(p.Account)
-	if err != nil {
-		return Event{}, err
-	}
-	return Event{Actor: actor, Action: action, Outcome: OK, Region: string(p.Region), Account: account, Category: string(c)}, nil
-}
-
-// outcome logs a refused or failed access on its own and returns err.
-func (l *Logs) outcome(ctx context.Context, ev Event, err error) error {
-	if err == nil {
-		return nil
-	}
-	ev.Outcome, ev.Code = Failed, candor.KindOf(err).Code()
-	switch candor.KindOf(err) {
-	case candor.ConsentRequired, candor.Forbidden, candor.Invalid, candor.TooLarge, candor.Conflict, candor.NotFound:
-		ev.Outcome = Denied
-	case candor.Sealed:
-		return err // nothing can be logged or read while sealed
-	}
-	if lerr := l.Append(ctx, ev.Region, ev); lerr != nil {
-		return lerr
-	}
-	return err
-}
-
-// Push forwards a device's push with its audit event attached.
+// Push forwards a device's push with the record of its access.
 func (r *Records) Push(ctx context.Context, p candor.Principal, c candor.Category, epoch int64, changes []records.Change) (records.Pushed, error) {
-	ev, err := r.logs.deviceEvent(p, ActionPush, c)
+	ev, err := r.logs.DeviceEvent(p, ActionPush, c)
 	if err != nil {
 		return records.Pushed{}, err
 	}
 	ev.Count = len(changes)
-	res, err := r.next.Push(r.logs.Attach(ctx, ev), p, c, epoch, changes)
-	return res, r.logs.outcome(ctx, ev, err)
+	res, err := r.next.Push(ctx, r.logs.Record(ev), p, c, epoch, changes)
+	return res, r.logs.Outcome(ctx, ev, err)
 }
 
-// Pull forwards a device's pull with its audit event attached.
-func (r *Records) Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (records.Feed, error) {
-	ev, err := r.logs.deviceEvent(p, ActionPull, c)
+// Pull forwards a device's pull with the record of its access.
+func (r *Records) Pull(ctx context.Context, p candor.Principal, c candor.Category, since int64, limit int) (records.Feed, error) {
+	ev, err := r.logs.DeviceEvent(p, ActionPull, c)
 	if err != nil {
 		return records.Feed{}, err
 	}
-	feed, err := r.next.Pull(r.logs.Attach(ctx, ev), p, c, epoch, since, limit)
-	return feed, r.logs.outcome(ctx, ev, err)
+	feed, err := r.next.Pull(ctx, r.logs.Record(ev), p, c, since, limit)
+	return feed, r.logs.Outcome(ctx, ev, err)
 }
 
 // ConsentAPI is the consent ledger as the API holds it.
@@ -86,29 +62,44 @@ type ConsentAPI interface {
 	Events(ctx context.Context, p candor.Principal) ([]store.ConsentEvent, error)
 }
 
-// Consent logs every consent change and every read of the ledger.
+// Ledger is the consent ledger as this wrapper holds it (package consent):
+// its changes and its reads take their audit record.
+type Ledger interface {
+	Set(ctx context.Context, rec store.AuditRecord, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error)
+	State(ctx context.Context, p candor.Principal) (map[candor.Category]store.ConsentEvent, error)
+	Events(ctx context.Context, rec store.AuditRecord, p candor.Principal) ([]store.ConsentEvent, error)
+}
+
+// Consent logs every consent change (also one that changed nothing) and
+// every read of the ledger.
 type Consent struct {
-	next ConsentAPI
+	next Ledger
 	logs *Logs
 }
 
 // WrapConsent returns next, audited.
-func WrapConsent(next ConsentAPI, logs *Logs) *Consent { return &Consent{next: next, logs: logs} }
+func WrapConsent(next Ledger, logs *Logs) *Consent { return &Consent{next: next, logs: logs} }
 
 var _ ConsentAPI = (*Consent)(nil)
 
-// Set forwards a consent change with its audit event attached.
-func (w *Consent) Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
-	ev, err := w.logs.deviceEvent(p, ActionConsent, c)
-	if err != nil {
-		return store.ConsentEvent{}, err
-	}
+// ConsentEvent is the event of p's device setting c on or off.
+func (l *Logs) ConsentEvent(p candor.Principal, c candor.Category, on bool) (Event, error) {
+	ev, err := l.DeviceEvent(p, ActionConsent, c)
 	ev.Code = "off"
 	if on {
 		ev.Code = "on"
 	}
-	res, err := w.next.Set(w.logs.Attach(ctx, ev), p, c, on, policy)
-	return res, w.logs.outcome(ctx, ev, err)
+	return ev, err
+}
+
+// Set forwards a consent change with the record of its access.
+func (w *Consent) Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
+	ev, err := w.logs.ConsentEvent(p, c, on)
+	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	res, err := w.next.Set(ctx, w.logs.Record(ev), p, c, on, policy)
+	return res, w.logs.Outcome(ctx, ev, err)
 }
 
 // State forwards: the consent state is not personal data and is read on
@@ -117,12 +108,12 @@ func (w *Consent) State(ctx context.Context, p candor.Principal) (map[candor.Cat
 	return w.next.State(ctx, p)
 }
 
-// Events forwards a read of the whole ledger with its audit event attached.
+// Events forwards a read of the whole ledger with the record of its access.
 func (w *Consent) Events(ctx context.Context, p candor.Principal) ([]store.ConsentEvent, error) {
-	ev, err := w.logs.deviceEvent(p, ActionLedger, "")
+	ev, err := w.logs.DeviceEvent(p, ActionLedger, "")
 	if err != nil {
 		return nil, err
 	}
-	res, err := w.next.Events(w.logs.Attach(ctx, ev), p)
-	return res, w.logs.outcome(ctx, ev, err)
+	res, err := w.next.Events(ctx, w.logs.Record(ev), p)
+	return res, w.logs.Outcome(ctx, ev, err)
 }

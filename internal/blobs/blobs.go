@@ -74,3 +74,19 @@ func CheckPrefix(prefix string) error {
 	}
 	return CheckKey(strings.TrimSuffix(prefix, "/"))
 }
+
+// The layout of a region's blob store, decided here once: everything of an
+// account lies under AccountPrefix, one category's blobs under
+// CategoryPrefix. Deleting an account, withdrawing a category and moving an
+// account to another region all find the blobs by these prefixes, so a blob
+// written elsewhere would be missed by all three.
+
+// AccountPrefix is where every blob of an account lies.
+func AccountPrefix(account candor.AccountID) string {
+	return "accounts/" + strings.ToLower(string(account)) + "/"
+}
+
+// CategoryPrefix is where an account's blobs of one category lie.
+func CategoryPrefix(account candor.AccountID, c candor.Category) string {
+	return AccountPrefix(account) + string(c) + "/"
+}

@@ -8,9 +8,12 @@
 // its data key in the same transaction (crypto-shredding), so nothing of it
 // remains readable in the cloud.
 //
-// Gate wraps the records service: a push or pull for a category that is off
-// fails with code consent_required and stores nothing. The server composes
-// the gate around the records service in one place, and the store re-checks
-// the consent epoch inside the write transaction, so a consent withdrawn
-// mid-request cannot let data in.
+// Consent is a value: Ledger.Check (and, for messaging, Ledger.Activate)
+// returns a Grant, and every method of records, photos and messaging that
+// collects or serves personal data takes one, so a path that never asked
+// the ledger does not compile. Package consent/gate holds the wrappers that
+// ask: a request for a category that is off fails with code
+// consent_required and stores nothing. The store re-checks the grant's
+// epoch inside the transaction of each access, so a consent withdrawn
+// mid-request cannot let data in or out.
 package consent

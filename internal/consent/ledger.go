@@ -11,8 +11,8 @@ import (
 
 // Store is what the ledger needs of a region store.
 type Store interface {
-	AppendConsent(ctx context.Context, e store.ConsentEvent) (store.ConsentEvent, error)
-	ConsentLedger(ctx context.Context, account candor.AccountID) ([]store.ConsentEvent, error)
+	AppendConsent(ctx context.Context, rec store.AuditRecord, e store.ConsentEvent) (store.ConsentEvent, error)
+	ConsentLedger(ctx context.Context, rec store.AuditRecord, account candor.AccountID) ([]store.ConsentEvent, error)
 	ConsentState(ctx context.Context, account candor.AccountID) (map[candor.Category]store.ConsentEvent, error)
 }
 
@@ -21,8 +21,9 @@ type Stores interface {
 	Consent(region candor.RegionID) (Store, error)
 }
 
-// Shredder destroys the keys of a category's data that live outside the
-// region's database (package keyring).
+// Shredder destroys what a withdrawn category leaves outside the region's
+// database: the directory's half of its data key and its blobs (package
+// keyring, the blob store), or a messaging registration.
 type Shredder interface {
 	Shred(ctx context.Context, p candor.Principal, c candor.Category) error
 }
@@ -43,10 +44,28 @@ func NewLedger(stores Stores, shred Shredder, now func() time.Time) *Ledger {
 }
 
 // Set turns category c on or off for p's account, from p's device, under a
-// policy version. Setting the state a category already has appends nothing
-// and returns the event that set it. Turning a category off deletes its
-// data in the cloud before Set returns.
-func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
+// policy version, and appends rec (the request, also when it changes
+// nothing) in the same transaction. Setting the state a category already
+// has appends no event and returns the event that set it. Turning a
+// category off deletes its data in the cloud before Set returns (again, if
+// it was off already, in case an earlier deletion did not finish).
+// Messaging is turned on only by Activate.
+func (l *Ledger) Set(ctx context.Context, rec store.AuditRecord, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
+	if c == candor.Messaging && on {
+		return store.ConsentEvent{}, candor.E(candor.Invalid, "messaging is turned on by activation, which verifies the phone's number: POST /v1/messaging/verification, then /v1/messaging/activation")
+	}
+	return l.set(ctx, rec, p, c, on, policy)
+}
+
+// Activate turns messaging on for p's account and returns the event that
+// did (its Seq is the grant's epoch). Only package messaging calls it, once
+// the phone's number is verified and its keys are published; rec is the
+// record of that activation, appended in the same transaction.
+func (l *Ledger) Activate(ctx context.Context, rec store.AuditRecord, p candor.Principal) (store.ConsentEvent, error) {
+	return l.set(ctx, rec, p, candor.Messaging, true, "")
+}
+
+func (l *Ledger) set(ctx context.Context, rec store.AuditRecord, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
 	if !c.Valid() {
 		return store.ConsentEvent{}, candor.E(candor.Invalid, "unknown category")
 	}
@@ -56,30 +75,14 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 	if len(policy) > 64 {
 		return store.ConsentEvent{}, candor.E(candor.Invalid, "the policy version is too long")
 	}
-	if c == candor.Messaging && on && ctx.Value(activationKey{}) == nil {
-		return store.ConsentEvent{}, candor.E(candor.Invalid, "messaging is turned on by activation, which verifies the phone's number: POST /v1/messaging/verification, then /v1/messaging/activation")
-	}
 	st, err := l.stores.Consent(p.Region)
 	if err != nil {
 		return store.ConsentEvent{}, err
 	}
-	state, err := st.ConsentState(ctx, p.Account)
-	if err != nil {
-		return store.ConsentEvent{}, err
-	}
-	if cur, ok := state[c]; ok && cur.On == on {
-		if !on { // off already: make sure the shredding finished (it may not have, if it failed or the process died)
-			return cur, l.shred.Shred(ctx, p, c)
-		}
-		return cur, nil
-	}
-	if _, ok := state[c]; !ok && !on {
-		return store.ConsentEvent{Account: p.Account, Category: c}, nil // never on: nothing to withdraw
-	}
-	ev, err := st.AppendConsent(ctx, store.ConsentEvent{
+	ev, err := st.AppendConsent(ctx, rec, store.ConsentEvent{
 		Account: p.Account, Category: c, On: on, Device: p.Device, Time: l.now().UTC(), PolicyVersion: policy,
 	})
-	if err != nil || on {
+	if err != nil || on || ev.Seq == 0 { // on, or never on: nothing to shred
 		return ev, err
 	}
 	// The records and the region's half of the key went with the event;
@@ -91,16 +94,8 @@ func (l *Ledger) Set(ctx context.Context, p candor.Principal, c candor.Category,
 	return ev, nil
 }
 
-type activationKey struct{}
-
-// WithActivation marks ctx as a completed messaging activation (the phone's
-// number verified, its keys published): the only context in which Set may
-// turn messaging on.
-func WithActivation(ctx context.Context) context.Context {
-	return context.WithValue(ctx, activationKey{}, true)
-}
-
-// State returns the latest event per category of p's account.
+// State returns the latest event per category of p's account. It is not an
+// access to personal data (every sync reads it) and is not logged.
 func (l *Ledger) State(ctx context.Context, p candor.Principal) (map[candor.Category]store.ConsentEvent, error) {
 	st, err := l.stores.Consent(p.Region)
 	if err != nil {
@@ -109,21 +104,27 @@ func (l *Ledger) State(ctx context.Context, p candor.Principal) (map[candor.Cate
 	return st.ConsentState(ctx, p.Account)
 }
 
-// Events returns p's account's whole ledger, oldest first.
-func (l *Ledger) Events(ctx context.Context, p candor.Principal) ([]store.ConsentEvent, error) {
+// Events returns p's account's whole ledger, oldest first, and appends rec
+// in the same transaction.
+func (l *Ledger) Events(ctx context.Context, rec store.AuditRecord, p candor.Principal) ([]store.ConsentEvent, error) {
 	st, err := l.stores.Consent(p.Region)
 	if err != nil {
 		return nil, err
 	}
-	return st.ConsentLedger(ctx, p.Account)
+	return st.ConsentLedger(ctx, rec, p.Account)
 }
 
-// Check returns the consent epoch of category c for p's account, or the
-// consent_required error that names it.
-func (l *Ledger) Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error) {
+// Check returns the grant of category c for p's account, or the
+// consent_required error that names it: the one way to obtain a Grant for
+// a category a person turned on.
+func (l *Ledger) Check(ctx context.Context, p candor.Principal, c candor.Category) (Grant, error) {
 	state, err := l.State(ctx, p)
 	if err != nil {
-		return 0, err
+		return Grant{}, err
 	}
-	return Decide(c, state)
+	epoch, err := Decide(c, state)
+	if err != nil {
+		return Grant{}, err
+	}
+	return Grant{p: p, c: c, epoch: epoch}, nil
 }

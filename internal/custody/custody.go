@@ -34,8 +34,8 @@ import (
 
 // Directory is what the ceremony needs of the directory store.
 type Directory interface {
-	InitRoot(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error
-	Rekey(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error
+	InitRoot(ctx context.Context, rec store.AuditRecord, c store.Custody, keys map[string]store.WrappedKey) error
+	Rekey(ctx context.Context, rec store.AuditRecord, c store.Custody, keys map[string]store.WrappedKey) error
 	Custody(ctx context.Context) (store.Custody, error)
 }
 
@@ -94,22 +94,13 @@ func publicKeys(files []string) []string {
 
 // Events records the ceremony's steps in the directory's audit log.
 type Events interface {
-	Attach(ctx context.Context, e audit.Event) context.Context
+	Record(e audit.Event) store.AuditRecord
 	Append(ctx context.Context, log string, e audit.Event) error
 }
 
 // New returns a Ceremony that logs its steps to logs.
 func New(dir Directory, keys Keys, logs Events) *Ceremony {
 	return &Ceremony{dir: dir, keys: keys, logs: logs}
-}
-
-// event is a key event in the directory's log.
-func event(actor, action, outcome string, err error) audit.Event {
-	e := audit.Event{Actor: actor, Action: action, Outcome: outcome}
-	if err != nil {
-		e.Code = candor.KindOf(err).Code()
-	}
-	return e
 }
 
 // Status is where the server stands.
@@ -182,7 +173,7 @@ func (c *Ceremony) Init(ctx context.Context, n, k int, recipients []string) ([]s
 	if err != nil {
 		return nil, err
 	}
-	if err := c.dir.InitRoot(c.logs.Attach(ctx, event("operator", audit.ActionInit, audit.OK, nil)), cust, keys); err != nil {
+	if err := c.dir.InitRoot(ctx, c.logs.Record(audit.KeyEvent(audit.ActorOperator, audit.ActionInit, nil)), cust, keys); err != nil {
 		if candor.Is(err, candor.Conflict) {
 			return nil, errInitialized
 		}
@@ -252,11 +243,7 @@ func encrypt(share string, to []age.Recipient) (string, error) {
 // sealed (Forbidden). A share already offered is Conflict.
 func (c *Ceremony) Submit(ctx context.Context, text string) (Status, error) {
 	st, err := c.submit(ctx, text)
-	outcome := audit.OK
-	if err != nil {
-		outcome = audit.Denied
-	}
-	if lerr := c.logs.Append(ctx, audit.Directory, event("custodian", audit.ActionUnseal, outcome, err)); lerr != nil && err == nil {
+	if lerr := c.logs.Append(ctx, audit.Directory, audit.KeyEvent(audit.ActorCustodian, audit.ActionUnseal, err)); lerr != nil && err == nil {
 		return st, lerr
 	}
 	return st, err
@@ -316,7 +303,7 @@ func (c *Ceremony) submit(ctx context.Context, text string) (Status, error) {
 // rekey with its shares. by names who sealed it, for the log.
 func (c *Ceremony) Seal(ctx context.Context, by string) error {
 	defer c.seal()
-	return c.logs.Append(ctx, audit.Directory, event(by, audit.ActionSeal, audit.OK, nil))
+	return c.logs.Append(ctx, audit.Directory, audit.KeyEvent(by, audit.ActionSeal, nil))
 }
 
 func (c *Ceremony) seal() {

@@ -51,7 +51,7 @@ func (c *Ceremony) StartRekey(ctx context.Context, n, k int, recipients []string
 	}
 	c.rekey = &rekey{n: n, k: k, recipients: recips, keys: publicKeys(recipients)}
 	c.mu.Unlock()
-	started := event("staff", audit.ActionRekey, audit.OK, nil)
+	started := audit.KeyEvent(audit.ActorStaff, audit.ActionRekey, nil)
 	started.Code = "started: waiting for the current custodians' shares"
 	if err := c.logs.Append(ctx, audit.Directory, started); err != nil {
 		c.CancelRekey()
@@ -145,7 +145,7 @@ func (c *Ceremony) commitRekey(ctx context.Context, cust store.Custody, r *rekey
 	if err != nil {
 		return nil, err
 	}
-	if err := c.dir.Rekey(c.logs.Attach(ctx, event("custodians", audit.ActionRekey, audit.OK, nil)), next, keys); err != nil {
+	if err := c.dir.Rekey(ctx, c.logs.Record(audit.KeyEvent(audit.ActorCustodians, audit.ActionRekey, nil)), next, keys); err != nil {
 		return nil, err
 	}
 	c.keys.SetRootVersion(next.RootVersion)

@@ -235,7 +235,7 @@ func (h *Handler) pull(w http.ResponseWriter, r *http.Request, p candor.Principa
 		h.writeError(w, r, candor.E(candor.Invalid, "full is 1 (reading the category from the start) or absent"))
 		return
 	}
-	feed, err := h.svc.Records.Pull(ctx, p, c, 0, since, int(limit))
+	feed, err := h.svc.Records.Pull(ctx, p, c, since, int(limit))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -46,7 +46,7 @@ type Consent interface {
 // gate.
 type Records interface {
 	Push(ctx context.Context, p candor.Principal, c candor.Category, epoch int64, changes []records.Change) (records.Pushed, error)
-	Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (records.Feed, error)
+	Pull(ctx context.Context, p candor.Principal, c candor.Category, since int64, limit int) (records.Feed, error)
 }
 
 // Health tells whether the server can serve personal data.

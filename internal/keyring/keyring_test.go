@@ -11,6 +11,7 @@ import (
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/store/storetest"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
 )
 
@@ -63,7 +64,7 @@ func (e env) account(t *testing.T) candor.AccountID {
 // turnOn records consent for a category and returns its epoch.
 func (e env) turnOn(t *testing.T, region candor.RegionID, a candor.AccountID, c candor.Category) int64 {
 	t.Helper()
-	ev, err := e.regions[region].AppendConsent(context.Background(), store.ConsentEvent{
+	ev, err := e.regions[region].AppendConsent(context.Background(), storetest.Logged(), store.ConsentEvent{
 		Account: a, Category: c, On: true, Device: candor.NewDeviceID(), Time: time.Now(), PolicyVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +190,7 @@ func TestDataKeys(t *testing.T) {
 
 	// Opting out destroys the key: the ciphertext can no longer be opened
 	// by anyone, the unsealed server included.
-	if _, err := e.regions["in"].AppendConsent(ctx, store.ConsentEvent{Account: a, Category: candor.Notes, On: false,
+	if _, err := e.regions["in"].AppendConsent(ctx, storetest.Logged(), store.ConsentEvent{Account: a, Category: candor.Notes, On: false,
 		Device: candor.NewDeviceID(), Time: time.Now(), PolicyVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestRotation(t *testing.T) {
 	if err := k.Shred(ctx, all[0].a, candor.Notes); err != nil {
 		t.Fatal(err)
 	}
-	e.regions["in"].AppendConsent(ctx, store.ConsentEvent{Account: all[0].a, Category: candor.Notes, Device: "dev", Time: time.Now(), PolicyVersion: "t"})
+	e.regions["in"].AppendConsent(ctx, storetest.Logged(), store.ConsentEvent{Account: all[0].a, Category: candor.Notes, Device: "dev", Time: time.Now(), PolicyVersion: "t"})
 	total := 0
 	for {
 		done, left, err := k.RewrapBatch(ctx, "in", 7)

@@ -53,10 +53,9 @@ type Stores interface {
 	Messages(region candor.RegionID) (store.Messages, error)
 }
 
-// Consent turns messaging on (after activation) and checks it.
+// Consent turns messaging on once a phone is activated (consent.Ledger).
 type Consent interface {
-	Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error)
-	Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error)
+	Activate(ctx context.Context, rec store.AuditRecord, p candor.Principal) (store.ConsentEvent, error)
 }
 
 // Secrets gives the keyring's system secrets.
@@ -271,7 +270,12 @@ func (s *Service) Activate(ctx context.Context, p candor.Principal, a api.Activa
 	if err := s.dir.RegisterNumber(ctx, store.Number{Token: tok, Account: p.Account, Region: p.Region, Created: now}); err != nil {
 		return store.ConsentEvent{}, err
 	}
-	return s.consent.Set(consent.WithActivation(ctx), p, candor.Messaging, true, "")
+	ev, err := s.logs.ConsentEvent(p, candor.Messaging, true)
+	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	on, err := s.consent.Activate(ctx, s.logs.Record(ev), p)
+	return on, s.logs.Outcome(ctx, ev, err)
 }
 
 // Deactivate removes an account's number, keys and queues (messaging
@@ -287,16 +291,17 @@ func (s *Service) Deactivate(ctx context.Context, p candor.Principal) error {
 	return st.DeleteMessaging(ctx, p.Account)
 }
 
-// on checks that messaging is on for p.
-func (s *Service) on(ctx context.Context, p candor.Principal) error {
-	_, err := s.consent.Check(ctx, p, candor.Messaging)
-	return err
+// granted returns the principal of a grant of messaging, or refuses a grant
+// of anything else.
+func granted(g consent.Grant) (candor.Principal, error) {
+	return g.Principal(), g.For(candor.Messaging)
 }
 
 // Evaluate evaluates the discovery OPRF on blinded numbers, within the
 // account's daily quota.
-func (s *Service) Evaluate(ctx context.Context, p candor.Principal, blinded [][]byte) ([][]byte, error) {
-	if err := s.on(ctx, p); err != nil {
+func (s *Service) Evaluate(ctx context.Context, g consent.Grant, blinded [][]byte) ([][]byte, error) {
+	p, err := granted(g)
+	if err != nil {
 		return nil, err
 	}
 	if len(blinded) == 0 || len(blinded) > 1000 {
@@ -342,8 +347,8 @@ func (s *Service) Evaluate(ctx context.Context, p candor.Principal, blinded [][]
 }
 
 // Match returns every registered token in the 2-byte buckets asked for.
-func (s *Service) Match(ctx context.Context, p candor.Principal, prefixes [][]byte) ([][]byte, error) {
-	if err := s.on(ctx, p); err != nil {
+func (s *Service) Match(ctx context.Context, g consent.Grant, prefixes [][]byte) ([][]byte, error) {
+	if _, err := granted(g); err != nil {
 		return nil, err
 	}
 	if len(prefixes) == 0 || len(prefixes) > 1000 {
@@ -358,8 +363,8 @@ func (s *Service) Match(ctx context.Context, p candor.Principal, prefixes [][]by
 }
 
 // Recipient returns the account and device keys registered for a token.
-func (s *Service) Recipient(ctx context.Context, p candor.Principal, token []byte) (api.Recipient, error) {
-	if err := s.on(ctx, p); err != nil {
+func (s *Service) Recipient(ctx context.Context, g consent.Grant, token []byte) (api.Recipient, error) {
+	if _, err := granted(g); err != nil {
 		return api.Recipient{}, err
 	}
 	n, err := s.dir.NumberByToken(ctx, token)
@@ -397,8 +402,9 @@ const MaxEnvelope = 64 << 10
 // Send queues a message's envelopes for the recipient's devices in the
 // recipient's home region and notifies them. Messaging must be on for the
 // sender, and the recipient must have messaging on.
-func (s *Service) Send(ctx context.Context, p candor.Principal, m api.Send) (api.Sent, error) {
-	if err := s.on(ctx, p); err != nil {
+func (s *Service) Send(ctx context.Context, g consent.Grant, m api.Send) (api.Sent, error) {
+	p, err := granted(g)
+	if err != nil {
 		return api.Sent{}, err
 	}
 	to := candor.AccountID(m.To)
@@ -482,8 +488,9 @@ func (s *Service) Subscribe(device candor.DeviceID, fn func()) (cancel func(), e
 }
 
 // Inbox returns what waits for p's device.
-func (s *Service) Inbox(ctx context.Context, p candor.Principal) (api.Inbox, error) {
-	if err := s.on(ctx, p); err != nil {
+func (s *Service) Inbox(ctx context.Context, g consent.Grant) (api.Inbox, error) {
+	p, err := granted(g)
+	if err != nil {
 		return api.Inbox{}, err
 	}
 	st, err := s.stores.Messages(p.Region)

@@ -20,6 +20,7 @@ import (
 	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/bus/membus"
 	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/consent/gate"
 	"github.com/candorcloud/candor/internal/egress"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/messaging"
@@ -40,7 +41,8 @@ type env struct {
 	ledger  *consent.Ledger
 	carrier *messaging.Carrier
 	bus     *membus.Bus
-	msgs    *messaging.Service
+	svc     *messaging.Service // the service itself
+	msgs    *gate.Messaging    // behind its consent gate, as the API holds it
 	now     time.Time
 }
 
@@ -74,7 +76,8 @@ func newEnv(t *testing.T, cfg messaging.Config) *env {
 	e.bus = membus.New()
 	t.Cleanup(func() { e.bus.Close() })
 	cfg.Now = func() time.Time { return e.now }
-	e.msgs = messaging.New(e.dir, e, e.ledger, e.keys, e.carrier, e.bus, e.logs, cfg)
+	e.svc = messaging.New(e.dir, e, e.ledger, e.keys, e.carrier, e.bus, e.logs, cfg)
+	e.msgs = gate.NewMessaging(e.ledger, e.svc)
 	return e
 }
 
@@ -93,7 +96,7 @@ func (e *env) Consent(id candor.RegionID) (consent.Store, error)   { return e.re
 // messaging, deactivation.
 func (e *env) Shred(ctx context.Context, p candor.Principal, c candor.Category) error {
 	if c == candor.Messaging {
-		return e.msgs.Deactivate(ctx, p)
+		return e.svc.Deactivate(ctx, p)
 	}
 	return e.keys.Shred(ctx, p.Account, c)
 }
@@ -246,7 +249,7 @@ func TestActivation(t *testing.T) {
 	wantKind(t, "match before activation", err, candor.ConsentRequired)
 	_, err = e.msgs.Recipient(ctx, p, make([]byte, 64))
 	wantKind(t, "recipient before activation", err, candor.ConsentRequired)
-	_, err = e.ledger.Set(ctx, p, candor.Messaging, true, "")
+	_, err = audit.WrapConsent(e.ledger, e.logs).Set(ctx, p, candor.Messaging, true, "")
 	wantKind(t, "messaging on through the ledger alone", err, candor.Invalid)
 
 	keys := keysOf(p)
@@ -632,14 +635,14 @@ func TestExpire(t *testing.T) {
 	if _, err := e.msgs.Send(ctx, s, api.Send{To: string(r.Account), Envelopes: []api.Envelope{envelope(fresh, s, r.Device)}}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := e.msgs.Expire(ctx, "in"); err != nil || n != 0 {
+	if n, err := e.svc.Expire(ctx, "in"); err != nil || n != 0 {
 		t.Fatalf("expire before any expiry: %d %v", n, err)
 	}
 	e.now = e.now.Add(31 * time.Minute)
 	if got := ids(e.inbox(t, r).Envelopes); !slices.Equal(got, []string{fresh}) {
 		t.Fatalf("inbox past the first expiry: %v", got)
 	}
-	if n, err := e.msgs.Expire(ctx, "in"); err != nil || n != 1 {
+	if n, err := e.svc.Expire(ctx, "in"); err != nil || n != 1 {
 		t.Fatalf("expire: %d %v", n, err)
 	}
 	if envs, _ := e.regions["in"].Pending(ctx, r.Account, r.Device, time.Time{}, 10); len(envs) != 1 || envs[0].ID != fresh {
@@ -652,7 +655,7 @@ func TestExpire(t *testing.T) {
 	if got := e.inbox(t, s); len(got.Receipts) != 0 {
 		t.Fatalf("a receipt for an expired envelope: %+v", got.Receipts)
 	}
-	_, err = e.msgs.Expire(ctx, "us")
+	_, err = e.svc.Expire(ctx, "us")
 	wantKind(t, "expire in a region not served", err, candor.WrongRegion)
 }
 
@@ -730,7 +733,7 @@ func TestTurnOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := e.tokens(t, s, phoneA)[0]
-	if _, err := e.ledger.Set(ctx, r, candor.Messaging, false, ""); err != nil {
+	if _, err := audit.WrapConsent(e.ledger, e.logs).Set(ctx, r, candor.Messaging, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.msgs.Inbox(ctx, r)

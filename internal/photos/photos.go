@@ -34,6 +34,7 @@ import (
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/blobs"
+	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
 )
@@ -42,11 +43,6 @@ import (
 type Stores interface {
 	Uploads(region candor.RegionID) (store.Uploads, error)
 	Blobs(region candor.RegionID) (blobs.Store, error)
-}
-
-// Consent gives the consent epoch of a category.
-type Consent interface {
-	Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error)
 }
 
 // Keys derives per-photo keys.
@@ -79,15 +75,14 @@ func (s *Service) ttl(region candor.RegionID) time.Duration {
 
 // Service handles photo uploads and downloads.
 type Service struct {
-	stores  Stores
-	consent Consent
-	keys    Keys
-	logs    *audit.Logs
-	cfg     Config
+	stores Stores
+	keys   Keys
+	logs   *audit.Logs
+	cfg    Config
 }
 
 // New returns a Service.
-func New(stores Stores, consent Consent, keys Keys, logs *audit.Logs, cfg Config) *Service {
+func New(stores Stores, keys Keys, logs *audit.Logs, cfg Config) *Service {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = 200 << 20
 	}
@@ -97,7 +92,7 @@ func New(stores Stores, consent Consent, keys Keys, logs *audit.Logs, cfg Config
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{stores: stores, consent: consent, keys: keys, logs: logs, cfg: cfg}
+	return &Service{stores: stores, keys: keys, logs: logs, cfg: cfg}
 }
 
 // Parts is how many parts a photo of size bytes is sent in (at least 1).
@@ -112,13 +107,13 @@ func partLen(size int64, n int) int64 {
 	return min(api.PartSize, size-int64(n)*api.PartSize)
 }
 
-// Prefix is where an account's blobs of a category live in the blob store.
-func Prefix(account candor.AccountID, c candor.Category) string {
-	return "accounts/" + strings.ToLower(string(account)) + "/" + string(c) + "/"
+// blobPrefix is where the parts of one photo lie in the blob store.
+func blobPrefix(account candor.AccountID, id string) string {
+	return blobs.CategoryPrefix(account, candor.Photos) + id + "/"
 }
 
 func partKey(account candor.AccountID, id string, n int) string {
-	return fmt.Sprintf("%s%s/part-%06d", Prefix(account, candor.Photos), id, n)
+	return fmt.Sprintf("%spart-%06d", blobPrefix(account, id), n)
 }
 
 type scope struct {
@@ -127,12 +122,12 @@ type scope struct {
 	epoch   int64
 }
 
-// open checks that photos is on for p and resolves its region's stores.
-func (s *Service) open(ctx context.Context, p candor.Principal) (scope, error) {
-	epoch, err := s.consent.Check(ctx, p, candor.Photos)
-	if err != nil {
+// open checks that g grants photos and resolves its region's stores.
+func (s *Service) open(g consent.Grant) (scope, error) {
+	if err := g.For(candor.Photos); err != nil {
 		return scope{}, err
 	}
+	p, epoch := g.Principal(), g.Epoch()
 	up, err := s.stores.Uploads(p.Region)
 	if err != nil {
 		return scope{}, err
@@ -149,7 +144,7 @@ func (s *Service) toAPI(ctx context.Context, sc scope, u store.Upload) (api.Uplo
 	if u.Complete {
 		out.Blob = u.ID
 	}
-	keys, err := sc.blobs.List(ctx, Prefix(u.Account, candor.Photos)+u.ID+"/")
+	keys, err := sc.blobs.List(ctx, blobPrefix(u.Account, u.ID))
 	if err != nil {
 		return api.Upload{}, err
 	}
@@ -165,7 +160,7 @@ func (s *Service) toAPI(ctx context.Context, sc scope, u store.Upload) (api.Uplo
 // Create starts an upload of size bytes with the device's keyed content
 // hash. If the account already holds a photo with that hash, the answer
 // names its blob and nothing needs sending.
-func (s *Service) Create(ctx context.Context, p candor.Principal, size int64, hash []byte) (api.Upload, error) {
+func (s *Service) Create(ctx context.Context, g consent.Grant, size int64, hash []byte) (api.Upload, error) {
 	switch {
 	case size < 0:
 		return api.Upload{}, candor.E(candor.Invalid, "a photo's size cannot be negative")
@@ -174,7 +169,8 @@ func (s *Service) Create(ctx context.Context, p candor.Principal, size int64, ha
 	case len(hash) != 32:
 		return api.Upload{}, candor.E(candor.Invalid, "the content hash is 32 bytes (HMAC-SHA256)")
 	}
-	sc, err := s.open(ctx, p)
+	p := g.Principal()
+	sc, err := s.open(g)
 	if err != nil {
 		return api.Upload{}, err
 	}
@@ -206,8 +202,9 @@ func (s *Service) upload(ctx context.Context, sc scope, p candor.Principal, id s
 }
 
 // Status says which parts of an upload the server holds.
-func (s *Service) Status(ctx context.Context, p candor.Principal, id string) (api.Upload, error) {
-	sc, err := s.open(ctx, p)
+func (s *Service) Status(ctx context.Context, g consent.Grant, id string) (api.Upload, error) {
+	p := g.Principal()
+	sc, err := s.open(g)
 	if err != nil {
 		return api.Upload{}, err
 	}
@@ -244,8 +241,9 @@ func partStream(blobKey, salt []byte, id string, n int) (*seal.Stream, error) {
 
 // PutPart seals and stores part n of an upload, read from body, which must
 // hold exactly the part's length. Sending a part again replaces it.
-func (s *Service) PutPart(ctx context.Context, p candor.Principal, id string, n int, body io.Reader) (api.Upload, error) {
-	sc, err := s.open(ctx, p)
+func (s *Service) PutPart(ctx context.Context, g consent.Grant, id string, n int, body io.Reader) (api.Upload, error) {
+	p := g.Principal()
+	sc, err := s.open(g)
 	if err != nil {
 		return api.Upload{}, err
 	}
@@ -319,8 +317,9 @@ func sealPart(st *seal.Stream, size int64, n int, plain, header []byte) []byte {
 }
 
 // Complete checks that every part arrived and marks the upload a blob.
-func (s *Service) Complete(ctx context.Context, p candor.Principal, id string) (api.Upload, error) {
-	sc, err := s.open(ctx, p)
+func (s *Service) Complete(ctx context.Context, g consent.Grant, id string) (api.Upload, error) {
+	p := g.Principal()
+	sc, err := s.open(g)
 	if err != nil {
 		return api.Upload{}, err
 	}
@@ -338,28 +337,22 @@ func (s *Service) Complete(ctx context.Context, p candor.Principal, id string) (
 	if !s.cfg.Now().Before(u.Expires) {
 		return api.Upload{}, candor.E(candor.NotFound, "this upload expired: start the photo again")
 	}
-	ev, err := s.event(p, "photos.upload", u.Size)
+	ev, err := s.event(p, audit.ActionPhotoUpload, u.Size)
 	if err != nil {
 		return api.Upload{}, err
 	}
-	if err := s.logs.Append(ctx, string(p.Region), ev); err != nil {
-		return api.Upload{}, err
-	}
-	if err := sc.uploads.CompleteUpload(ctx, p.Account, id); err != nil {
+	if err := sc.uploads.CompleteUpload(ctx, s.logs.Record(ev), p.Account, id); err != nil {
 		return api.Upload{}, err
 	}
 	u.Complete = true
 	return s.toAPI(ctx, sc, u)
 }
 
+// event is the record of p's device accessing a photo of size bytes.
 func (s *Service) event(p candor.Principal, action string, size int64) (audit.Event, error) {
-	actor, err := s.logs.Device(p.Device)
-	if err != nil {
-		return audit.Event{}, err
-	}
-	account, err := s.logs.Account(p.Account)
-	return audit.Event{Actor: actor, Action: action, Outcome: audit.OK, Region: string(p.Region), Account: account,
-		Category: string(candor.Photos), Count: int(min(size, 1<<31-1))}, err
+	ev, err := s.logs.DeviceEvent(p, action, candor.Photos)
+	ev.Count = int(min(size, 1<<31-1))
+	return ev, err
 }
 
 // Blob is a stored photo opened for reading.
@@ -372,14 +365,23 @@ type Blob struct {
 	s    *Service
 }
 
-// Open opens a complete photo of p's account for reading. The access is
-// logged (fail-closed: no log, no read).
-func (s *Service) Open(ctx context.Context, p candor.Principal, id string) (*Blob, error) {
-	sc, err := s.open(ctx, p)
+// Open opens a complete photo of the granted account for reading. The
+// access is logged in the same transaction as the read of its index entry
+// (fail-closed: no log, no read).
+func (s *Service) Open(ctx context.Context, g consent.Grant, id string) (*Blob, error) {
+	p := g.Principal()
+	sc, err := s.open(g)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.upload(ctx, sc, p, id)
+	if !candor.ValidID(id) {
+		return nil, candor.E(candor.NotFound, "no such upload")
+	}
+	ev, err := s.event(p, audit.ActionPhotoDownload, 0)
+	if err != nil {
+		return nil, err
+	}
+	u, err := sc.uploads.OpenUpload(ctx, s.logs.Record(ev), p.Account, id)
 	if err != nil {
 		return nil, err
 	}
@@ -391,13 +393,6 @@ func (s *Service) Open(ctx context.Context, p candor.Principal, id string) (*Blo
 		if b.key, err = s.blobKey(ctx, sc, p, id, false); err != nil {
 			return nil, err
 		}
-	}
-	ev, err := s.event(p, "photos.download", u.Size)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.logs.Append(ctx, string(p.Region), ev); err != nil {
-		return nil, err
 	}
 	return b, nil
 }
@@ -463,8 +458,9 @@ func (b *Blob) openPart(part int, data []byte) ([]byte, error) {
 }
 
 // Delete deletes a photo's blob (or an unfinished upload) of p's account.
-func (s *Service) Delete(ctx context.Context, p candor.Principal, id string) error {
-	sc, err := s.open(ctx, p)
+func (s *Service) Delete(ctx context.Context, g consent.Grant, id string) error {
+	p := g.Principal()
+	sc, err := s.open(g)
 	if err != nil {
 		return err
 	}
@@ -475,17 +471,16 @@ func (s *Service) Delete(ctx context.Context, p candor.Principal, id string) err
 	if !u.Shared.IsZero() && s.cfg.Now().Sub(u.Shared) < s.ttl(p.Region) {
 		return candor.E(candor.Conflict, "this photo was just added again from another phone: its bytes are kept")
 	}
-	ev, err := s.event(p, "photos.delete", 0)
+	ev, err := s.event(p, audit.ActionPhotoDelete, 0)
 	if err != nil {
 		return err
 	}
-	if err := s.logs.Append(ctx, string(p.Region), ev); err != nil {
+	// The bytes first: if their deletion fails, the index entry stays and
+	// the phone's next try finds them again.
+	if _, err := sc.blobs.DeletePrefix(ctx, blobPrefix(p.Account, id)); err != nil {
 		return err
 	}
-	if _, err := sc.blobs.DeletePrefix(ctx, Prefix(p.Account, candor.Photos)+id+"/"); err != nil {
-		return err
-	}
-	return sc.uploads.DeleteUpload(ctx, p.Account, id)
+	return sc.uploads.DeleteUpload(ctx, s.logs.Record(ev), p.Account, id)
 }
 
 // Expire deletes uploads abandoned before completing (their expiry has
@@ -504,10 +499,14 @@ func (s *Service) Expire(ctx context.Context, region candor.RegionID) (int, erro
 		return 0, err
 	}
 	for _, u := range list {
-		if _, err := bl.DeletePrefix(ctx, Prefix(u.Account, u.Category)+u.ID+"/"); err != nil {
+		ev, err := s.logs.AccountEvent(audit.ActorSystem, audit.ActionPhotoExpire, u.Account, region, u.Category)
+		if err != nil {
 			return 0, err
 		}
-		if err := up.DeleteUpload(ctx, u.Account, u.ID); err != nil {
+		if _, err := bl.DeletePrefix(ctx, blobPrefix(u.Account, u.ID)); err != nil {
+			return 0, err
+		}
+		if err := up.DeleteUpload(ctx, s.logs.Record(ev), u.Account, u.ID); err != nil {
 			return 0, err
 		}
 	}

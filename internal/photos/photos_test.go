@@ -20,6 +20,7 @@ import (
 	"github.com/candorcloud/candor/internal/blobs"
 	"github.com/candorcloud/candor/internal/blobs/disk"
 	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/consent/gate"
 	"github.com/candorcloud/candor/internal/egress"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/photos"
@@ -40,7 +41,8 @@ type env struct {
 	keys    *keyring.Keyring
 	logs    *audit.Logs
 	ledger  *consent.Ledger
-	photos  *photos.Service
+	svc     *photos.Service // the service itself
+	photos  *gate.Photos     // behind its consent gate, as the API holds it
 	now     time.Time
 }
 
@@ -70,11 +72,12 @@ func newEnv(t *testing.T) *env {
 	}
 	e.logs = audit.New(e.dir, map[candor.RegionID]store.AuditLog{home: e.region}, e.keys, "candor-test")
 	e.ledger = consent.NewLedger(e, e, nil)
-	e.photos = photos.New(e, e.ledger, e.keys, e.logs, photos.Config{
+	e.svc = photos.New(e, e.keys, e.logs, photos.Config{
 		MaxSize:   12 << 20,
 		UploadTTL: time.Hour,
 		Now:       func() time.Time { return e.now },
 	})
+	e.photos = gate.NewPhotos(e.ledger, e.svc)
 	return e
 }
 
@@ -96,7 +99,7 @@ func (e *env) Shred(ctx context.Context, p candor.Principal, c candor.Category) 
 	if err := e.keys.Shred(ctx, p.Account, c); err != nil {
 		return err
 	}
-	_, err := e.blobs.DeletePrefix(ctx, photos.Prefix(p.Account, c))
+	_, err := e.blobs.DeletePrefix(ctx, blobs.CategoryPrefix(p.Account, c))
 	return err
 }
 
@@ -112,7 +115,7 @@ func (e *env) person(t *testing.T) candor.Principal {
 	if err := e.dir.CreateEntry(ctx, store.Entry{Account: p.Account, Handle: []byte(p.Account), Region: home}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ledger.Set(ctx, p, candor.Photos, true, ""); err != nil {
+	if _, err := audit.WrapConsent(e.ledger, e.logs).Set(ctx, p, candor.Photos, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -120,13 +123,13 @@ func (e *env) person(t *testing.T) candor.Principal {
 
 // partFile is where the disk store keeps part n of a photo.
 func (e *env) partFile(p candor.Principal, id string, n int) string {
-	return filepath.Join(e.blobDir, filepath.FromSlash(photos.Prefix(p.Account, candor.Photos)), id, fmt.Sprintf("part-%06d", n))
+	return filepath.Join(e.blobDir, filepath.FromSlash(blobs.CategoryPrefix(p.Account, candor.Photos)), id, fmt.Sprintf("part-%06d", n))
 }
 
 // stored lists the blob keys of an upload.
 func (e *env) stored(t *testing.T, p candor.Principal, id string) []string {
 	t.Helper()
-	keys, err := e.blobs.List(context.Background(), photos.Prefix(p.Account, candor.Photos)+id+"/")
+	keys, err := e.blobs.List(context.Background(), blobs.CategoryPrefix(p.Account, candor.Photos)+id+"/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +479,7 @@ func TestExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := e.photos.Expire(ctx, home); err != nil || n != 0 {
+	if n, err := e.svc.Expire(ctx, home); err != nil || n != 0 {
 		t.Fatalf("expire before any expiry: %d %v", n, err)
 	}
 
@@ -487,7 +490,7 @@ func TestExpire(t *testing.T) {
 		t.Fatalf("parts of the expired upload before Expire: %v", keys)
 	}
 	e.now = e.now.Add(time.Second)
-	if n, err := e.photos.Expire(ctx, home); err != nil || n != 1 {
+	if n, err := e.svc.Expire(ctx, home); err != nil || n != 1 {
 		t.Fatalf("expire: %d %v", n, err)
 	}
 	if keys := e.stored(t, p, abandoned.ID); len(keys) != 0 {
@@ -502,10 +505,10 @@ func TestExpire(t *testing.T) {
 	if err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("a complete photo after Expire: %d bytes, %v", len(got), err)
 	}
-	if n, err := e.photos.Expire(ctx, home); err != nil || n != 0 {
+	if n, err := e.svc.Expire(ctx, home); err != nil || n != 0 {
 		t.Fatalf("expire again: %d %v", n, err)
 	}
-	_, err = e.photos.Expire(ctx, "sg")
+	_, err = e.svc.Expire(ctx, "sg")
 	wantKind(t, "expire in a region not served", err, candor.WrongRegion)
 }
 
@@ -540,7 +543,7 @@ func TestConsent(t *testing.T) {
 	b, hash := photo(1000, 7)
 	done := e.upload(t, p, b, hash)
 
-	if _, err := e.ledger.Set(ctx, p, candor.Photos, false, ""); err != nil {
+	if _, err := audit.WrapConsent(e.ledger, e.logs).Set(ctx, p, candor.Photos, false, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.photos.Create(ctx, p, 1000, hash)
@@ -557,7 +560,7 @@ func TestConsent(t *testing.T) {
 		t.Fatalf("photos off left %v", keys)
 	}
 
-	if _, err := e.ledger.Set(ctx, p, candor.Photos, true, ""); err != nil {
+	if _, err := audit.WrapConsent(e.ledger, e.logs).Set(ctx, p, candor.Photos, true, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.photos.Open(ctx, p, done.ID)
@@ -737,7 +740,7 @@ func TestPartsKeepAnUploadAlive(t *testing.T) {
 			t.Fatalf("after part %d the upload expires at %s, want %s", n, got.Expires, e.now.UTC().Add(life))
 		}
 	}
-	if n, err := e.photos.Expire(ctx, home); err != nil || n != 0 {
+	if n, err := e.svc.Expire(ctx, home); err != nil || n != 0 {
 		t.Fatalf("an upload in progress was expired: %d %v", n, err)
 	}
 	if _, err := e.photos.Complete(ctx, p, up.ID); err != nil {

@@ -10,8 +10,10 @@
 // record, and nothing of it is stored. Deletions are kept as tombstones so
 // they reach every device.
 //
-// The service does not check consent: it is always composed behind
-// consent.Gate, and the store refuses writes for an epoch that is not on.
+// The service does not ask the consent ledger: each of its methods takes a
+// consent.Grant (made only by the ledger, see package consent/gate) and the
+// audit record of the access, and the store re-checks the grant's epoch and
+// appends the record in the transaction of every read and write.
 package records
 
 import (
@@ -22,6 +24,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
 )
@@ -73,8 +76,8 @@ type Feed struct {
 
 // Store is what the service needs of a region store.
 type Store interface {
-	ApplyChanges(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64, changes []store.Change) ([]store.Result, error)
-	Changes(ctx context.Context, account candor.AccountID, c candor.Category, since int64, limit int) ([]store.Record, error)
+	ApplyChanges(ctx context.Context, rec store.AuditRecord, account candor.AccountID, c candor.Category, epoch int64, changes []store.Change) ([]store.Result, error)
+	Changes(ctx context.Context, rec store.AuditRecord, account candor.AccountID, c candor.Category, epoch, since int64, limit int) ([]store.Record, error)
 	PurgedSeq(ctx context.Context, account candor.AccountID) (int64, error)
 }
 
@@ -161,15 +164,24 @@ func validate(changes []Change) error {
 	return nil
 }
 
-// Push seals and applies changes for epoch. It fails with Conflict when the
-// epoch is no longer current (the category was turned off and on again),
-// and stores nothing in that case or on any invalid change.
-func (s *Service) Push(ctx context.Context, p candor.Principal, c candor.Category, epoch int64, changes []Change) (Pushed, error) {
+// Push seals and applies changes to the category g grants, made by a
+// device under epoch, and appends rec in the same transaction. It fails
+// with Conflict when epoch is not the grant's (the category was turned off
+// and on again since the device last synced), and stores nothing in that
+// case or on any invalid change.
+func (s *Service) Push(ctx context.Context, rec store.AuditRecord, g consent.Grant, epoch int64, changes []Change) (Pushed, error) {
+	p, c := g.Principal(), g.Category()
+	if err := g.For(c); err != nil {
+		return Pushed{}, err
+	}
 	if !c.Synced() {
 		return Pushed{}, candor.Errorf(candor.Invalid, "%s is not synced as records", c)
 	}
 	if err := validate(changes); err != nil {
 		return Pushed{}, err
+	}
+	if epoch != g.Epoch() {
+		return Pushed{}, errStaleEpoch
 	}
 	st, err := s.stores.Records(p.Region)
 	if err != nil {
@@ -191,7 +203,7 @@ func (s *Service) Push(ctx context.Context, p candor.Principal, c candor.Categor
 		}
 		sealed[i] = sc
 	}
-	res, err := st.ApplyChanges(ctx, p.Account, c, epoch, sealed)
+	res, err := st.ApplyChanges(ctx, rec, p.Account, c, epoch, sealed)
 	if err != nil {
 		if candor.Is(err, candor.Conflict) {
 			err = errStaleEpoch
@@ -224,8 +236,8 @@ func WithFullPass(ctx context.Context) context.Context {
 
 func fullPass(ctx context.Context) bool { v, _ := ctx.Value(fullPassKey{}).(bool); return v }
 
-// Pull returns up to limit records changed after since, opened, for the
-// consent epoch the gate checked.
+// Pull returns up to limit records of the category g grants changed after
+// since, opened, and appends rec in the same transaction as the read.
 //
 // Retention purges old deletion records and raises the account's purged
 // position to the highest one it removed. A cursor below that position
@@ -235,7 +247,11 @@ func fullPass(ctx context.Context) bool { v, _ := ctx.Value(fullPassKey{}).(bool
 // The last page's Next is at least the purged position, so a device that
 // has read everything is not sent back to the start by deletions it has
 // read past.
-func (s *Service) Pull(ctx context.Context, p candor.Principal, c candor.Category, epoch, since int64, limit int) (Feed, error) {
+func (s *Service) Pull(ctx context.Context, rec store.AuditRecord, g consent.Grant, since int64, limit int) (Feed, error) {
+	p, c, epoch := g.Principal(), g.Category(), g.Epoch()
+	if err := g.For(c); err != nil {
+		return Feed{}, err
+	}
 	if !c.Synced() {
 		return Feed{}, candor.Errorf(candor.Invalid, "%s is not synced as records", c)
 	}
@@ -249,8 +265,11 @@ func (s *Service) Pull(ctx context.Context, p candor.Principal, c candor.Categor
 	if err != nil {
 		return Feed{}, err
 	}
-	recs, err := st.Changes(ctx, p.Account, c, since, limit+1)
+	recs, err := st.Changes(ctx, rec, p.Account, c, epoch, since, limit+1)
 	if err != nil {
+		if candor.Is(err, candor.Conflict) {
+			err = errStaleEpoch
+		}
 		return Feed{}, err
 	}
 	feed := Feed{Epoch: epoch, Next: since}

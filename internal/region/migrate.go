@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -72,16 +71,22 @@ type Moved struct {
 // event logs a step of a move in the directory's log. A move whose steps
 // cannot be logged does not go on.
 func (m *Migrator) event(action, outcome string, account candor.AccountID, region candor.RegionID, count int) error {
-	actor := m.Actor
-	if actor == "" {
-		actor = "staff"
-	}
-	ev := audit.Event{Actor: actor, Action: action, Outcome: outcome, Region: string(region), Count: count}
-	var err error
-	if ev.Account, err = m.logs.Account(account); err != nil {
+	ev, err := m.accountEvent(action, account, region)
+	if err != nil {
 		return err
 	}
+	ev.Outcome, ev.Count = outcome, count
 	return m.logs.Append(context.Background(), audit.Directory, ev)
+}
+
+// accountEvent is the event of a step of a move, by the staff member who
+// runs it.
+func (m *Migrator) accountEvent(action string, account candor.AccountID, region candor.RegionID) (audit.Event, error) {
+	actor := m.Actor
+	if actor == "" {
+		actor = audit.ActorStaff
+	}
+	return m.logs.AccountEvent(actor, action, account, region, "")
 }
 
 // MoveAccount moves one account to region to.
@@ -98,7 +103,7 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 		// Home already: finish an interrupted move by removing what any
 		// other region still holds of the account.
 		out.Already = true
-		if err := m.event("migrate.finish", audit.OK, account, to, 0); err != nil {
+		if err := m.event(audit.ActionMoveFinish, audit.OK, account, to, 0); err != nil {
 			return out, err
 		}
 		if err := m.dir.SetMoving(ctx, account, ""); err != nil {
@@ -107,7 +112,7 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 		return out, m.shredElsewhere(ctx, account, to)
 	}
 	from := e.Region
-	if err := m.event("migrate.start", audit.OK, account, to, 0); err != nil {
+	if err := m.event(audit.ActionMoveStart, audit.OK, account, to, 0); err != nil {
 		return out, err
 	}
 	if err := m.dir.SetMoving(ctx, account, to); err != nil {
@@ -129,7 +134,7 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 		if err != nil {
 			return out, err
 		}
-		blobsNow, err := m.blobs[from].List(ctx, blobPrefix(account))
+		blobsNow, err := m.blobs[from].List(ctx, blobs.AccountPrefix(account))
 		if err != nil {
 			return out, err
 		}
@@ -146,22 +151,22 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 		return out, err
 	}
 	if digest(copied, true) != digest(data, true) {
-		m.event("migrate.verify", audit.Failed, account, to, 0) // the error below says it all
+		m.event(audit.ActionMoveVerify, audit.Failed, account, to, 0) // the error below says it all
 		return out, fmt.Errorf("migration of an account: the copy in %s does not match the source", to)
 	}
-	if err := m.event("migrate.copied", audit.OK, account, to, len(data.Records)); err != nil {
+	if err := m.event(audit.ActionMoveCopied, audit.OK, account, to, len(data.Records)); err != nil {
 		return out, err
 	}
 	if err := m.dir.SwitchRegion(ctx, account, from, to); err != nil {
 		return out, err
 	}
-	if err := m.event("migrate.switched", audit.OK, account, to, 0); err != nil {
+	if err := m.event(audit.ActionMoveSwitched, audit.OK, account, to, 0); err != nil {
 		return out, err
 	}
 	if err := m.shredElsewhere(ctx, account, to); err != nil {
 		return out, err
 	}
-	if err := m.event("migrate.shredded", audit.OK, account, from, 0); err != nil {
+	if err := m.event(audit.ActionMoveShredded, audit.OK, account, from, 0); err != nil {
 		return out, err
 	}
 	return out, nil
@@ -178,7 +183,7 @@ func (m *Migrator) copy(ctx context.Context, data store.AccountData, from, to ca
 		}
 		data.DataKeys[i] = moved
 	}
-	prefix := blobPrefix(data.Account.ID)
+	prefix := blobs.AccountPrefix(data.Account.ID)
 	src, dst := m.blobs[from], m.blobs[to]
 	keys, err := src.List(ctx, prefix)
 	if err != nil {
@@ -211,11 +216,6 @@ func (m *Migrator) copy(ctx context.Context, data store.AccountData, from, to ca
 	}
 	out.Records, out.Keys = len(data.Records), len(data.DataKeys)
 	return keys, nil
-}
-
-// blobPrefix is where an account's blobs are, in every region.
-func blobPrefix(account candor.AccountID) string {
-	return "accounts/" + strings.ToLower(string(account)) + "/"
 }
 
 // copyBlob copies one object and checks the copy's bytes by hash.
@@ -251,14 +251,29 @@ func (m *Migrator) shredElsewhere(ctx context.Context, account candor.AccountID,
 		if id == home {
 			continue
 		}
-		if err := st.DeleteAccount(ctx, account); err != nil {
+		if err := m.deleteRows(ctx, st, account, id); err != nil {
 			return err
 		}
-		if _, err := m.blobs[id].DeletePrefix(ctx, blobPrefix(account)); err != nil {
+		if _, err := m.blobs[id].DeletePrefix(ctx, blobs.AccountPrefix(account)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// deleteRows deletes what region id holds of account, with the deletion in
+// that region's log; a region that holds nothing of it logs nothing.
+func (m *Migrator) deleteRows(ctx context.Context, st store.Region, account candor.AccountID, id candor.RegionID) error {
+	if _, err := st.Account(ctx, account); candor.Is(err, candor.NotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	ev, err := m.accountEvent(audit.ActionMoveShredded, account, id)
+	if err != nil {
+		return err
+	}
+	return st.DeleteAccount(ctx, m.logs.Record(ev), account)
 }
 
 // digest summarises an account's data: counts, counters and a hash of every

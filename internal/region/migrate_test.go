@@ -19,6 +19,7 @@ import (
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/store/storetest"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
 )
 
@@ -89,7 +90,7 @@ func (w *world) seed(t testing.TB, n int) (candor.AccountID, seal.Key, [][]byte)
 	if err := w.dir.CreateEntry(ctx, store.Entry{Account: a, Handle: []byte(a), Region: "in"}); err != nil {
 		t.Fatal(err)
 	}
-	ev, err := in.AppendConsent(ctx, store.ConsentEvent{Account: a, Category: candor.Notes, On: true, Device: "dev", Time: time.Now(), PolicyVersion: "t"})
+	ev, err := in.AppendConsent(ctx, storetest.Logged(), store.ConsentEvent{Account: a, Category: candor.Notes, On: true, Device: "dev", Time: time.Now(), PolicyVersion: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func (w *world) seed(t testing.TB, n int) (candor.AccountID, seal.Key, [][]byte)
 		plain = append(plain, p)
 		changes = append(changes, store.Change{ID: candor.NewRecordID(), Version: 1, Ciphertext: key.Seal(p, nil)})
 	}
-	if _, err := in.ApplyChanges(ctx, a, candor.Notes, ev.Seq, changes); err != nil {
+	if _, err := in.ApplyChanges(ctx, storetest.Logged(), a, candor.Notes, ev.Seq, changes); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -127,11 +128,11 @@ func (w *world) readAll(t *testing.T, a candor.AccountID) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := w.keys.DataKey(ctx, e.Region, a, candor.Notes)
+	key, epoch, err := w.keys.DataKey(ctx, e.Region, a, candor.Notes)
 	if err != nil {
 		t.Fatalf("data key in %s: %v", e.Region, err)
 	}
-	recs, err := w.regions[e.Region].Changes(ctx, a, candor.Notes, 0, 10000)
+	recs, err := w.regions[e.Region].Changes(ctx, storetest.Logged(), a, candor.Notes, epoch, 0, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,24 +116,6 @@ func syncRound(b *testing.B, env *servertest.Env, cards [][]byte) time.Duration 
 	return time.Since(start)
 }
 
-// BenchmarkAuditedSync measures a first sync (10,000 contacts pushed and
-// pulled back) with every push and pull in the audit log, in the same
-// transaction, against the same path unaudited, interleaved in one run. It
-// reports records/s for each and the ratio (audited/unaudited; the target
-// is at least 0.8).
-func BenchmarkAuditedSync(b *testing.B) {
-	cards := benchCards()
-	audited := servertest.StartWith(b, server.Config{})
-	plain := servertest.StartWith(b, server.WithoutAudit(server.Config{}))
-	tAudited, tPlain := interleave(b,
-		func() time.Duration { return syncRound(b, audited, cards) },
-		func() time.Duration { return syncRound(b, plain, cards) })
-	n := float64(2 * b.N * benchContacts)
-	b.ReportMetric(n/tAudited.Seconds(), "audited-records/s")
-	b.ReportMetric(n/tPlain.Seconds(), "unaudited-records/s")
-	b.ReportMetric(tPlain.Seconds()/tAudited.Seconds(), "audited/unaudited")
-}
-
 // uploadRound uploads one photo of len(photo) bytes over HTTP in parts, as
 // a phone does, and returns the time it took.
 func uploadRound(b *testing.B, r *raw, photo []byte) time.Duration {

@@ -71,9 +71,6 @@ type Config struct {
 	// codec replaces record sealing; benchmarks in this package set it to
 	// measure sealing against a plain copy. Nil means records.Sealed.
 	codec records.Codec
-	// unaudited leaves the device records path without its audit log;
-	// benchmarks in this package set it to measure what auditing costs.
-	unaudited bool
 }
 
 // OTAConfig tunes the signed update metadata.

@@ -16,13 +16,6 @@ func (PlainCodec) Open(_ seal.Key, stored, _ []byte) ([]byte, error) {
 	return append([]byte(nil), stored...), nil
 }
 
-// WithoutAudit removes the audit log from the device records path (tests
-// only).
-func WithoutAudit(cfg Config) Config {
-	cfg.unaudited = true
-	return cfg
-}
-
 // WithCodec sets the record codec of cfg (tests only).
 func WithCodec(cfg Config, c records.Codec) Config {
 	cfg.codec = c

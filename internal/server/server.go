@@ -29,6 +29,7 @@ import (
 	"github.com/candorcloud/candor/internal/bus/membus"
 	"github.com/candorcloud/candor/internal/bus/natsbus"
 	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/consent/gate"
 	"github.com/candorcloud/candor/internal/content"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/httpapi"
@@ -233,21 +234,18 @@ func (s *Server) compose() {
 	recs := records.New(stores, s.keys, s.cfg.codec)
 	// Devices reach records only through the audit log and the consent
 	// gate; staff only through the audit log and an approved grant.
-	var deviceRecords httpapi.Records = audit.WrapRecords(consent.NewGate(ledger, recs), s.logs)
-	if s.cfg.unaudited {
-		deviceRecords = consent.NewGate(ledger, recs)
-	}
+	deviceRecords := audit.WrapRecords(gate.NewRecords(ledger, recs), s.logs)
 	staffAccess := approval.New(s.dir, ledger, recs, s.logs, approval.Config{Quorum: s.cfg.Quorum})
 	acfg := s.cfg.Account
 	acfg.Erase = s.eraseBlobs
-	accounts := audit.WrapAccounts(account.New(s.dir, stores, s.keys, acfg), s.logs)
+	accounts := account.New(s.dir, stores, s.keys, s.logs, acfg)
 	pcfg := s.cfg.Photos
 	if pcfg.UploadTTL == 0 {
 		pcfg.UploadTTLIn = func(id candor.RegionID) time.Duration {
 			return time.Duration(s.cfg.regions().Rules(id).AbandonedUploads)
 		}
 	}
-	s.photos = photos.New(stores, ledger, s.keys, s.logs, pcfg)
+	s.photos = photos.New(stores, s.keys, s.logs, pcfg)
 	var gateway messaging.Gateway
 	if s.cfg.Dev {
 		s.carrier = messaging.NewCarrier()
@@ -260,7 +258,7 @@ func (s *Server) compose() {
 		}
 	}
 	s.cfg.Messaging = mcfg
-	s.msgs = messaging.New(s.dir, stores, auditedConsent{ledger, audit.WrapConsent(ledger, s.logs)}, s.keys, gateway, s.bus, s.logs, s.cfg.Messaging)
+	s.msgs = messaging.New(s.dir, stores, ledger, s.keys, gateway, s.bus, s.logs, s.cfg.Messaging)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -278,12 +276,12 @@ func (s *Server) compose() {
 		Records:    deviceRecords,
 		Health:     s,
 		Custody:    sealer{s.ceremony, s},
-		Staff:      staff.New(s.dir),
+		Staff:      staff.New(s.dir, s.logs),
 		StaffAdmin: staff.NewManager(s.dir, s.logs),
 		Access:     staffAccess,
 		Audit:      s.logs,
-		Photos:     s.photos,
-		Messaging:  s.msgs,
+		Photos:     gate.NewPhotos(ledger, s.photos),
+		Messaging:  gate.NewMessaging(ledger, s.msgs),
 		Migrations: s.migrations,
 		Retention:  s,
 		Carrier:    carrierOrNil(s.carrier),
@@ -556,21 +554,6 @@ func (r regionStores) Records(id candor.RegionID) (records.Store, error)     { r
 func (r regionStores) Uploads(id candor.RegionID) (store.Uploads, error)     { return r.store(id) }
 func (r regionStores) Messages(id candor.RegionID) (store.Messages, error)   { return r.store(id) }
 
-// auditedConsent checks consent with the ledger and changes it through the
-// audit log, so messaging's activation is logged like any consent change.
-type auditedConsent struct {
-	ledger  *consent.Ledger
-	audited *audit.Consent
-}
-
-func (a auditedConsent) Check(ctx context.Context, p candor.Principal, c candor.Category) (int64, error) {
-	return a.ledger.Check(ctx, p, c)
-}
-
-func (a auditedConsent) Set(ctx context.Context, p candor.Principal, c candor.Category, on bool, policy string) (store.ConsentEvent, error) {
-	return a.audited.Set(ctx, p, c, on, policy)
-}
-
 // carrierOrNil keeps a nil *Carrier from becoming a non-nil interface.
 func carrierOrNil(c *messaging.Carrier) httpapi.Carrier {
 	if c == nil {
@@ -599,7 +582,7 @@ func (x shredder) Shred(ctx context.Context, p candor.Principal, c candor.Catego
 		return err
 	}
 	if b, ok := x.s.blobs[p.Region]; ok {
-		if _, err := b.DeletePrefix(ctx, photos.Prefix(p.Account, c)); err != nil {
+		if _, err := b.DeletePrefix(ctx, blobs.CategoryPrefix(p.Account, c)); err != nil {
 			return err
 		}
 	}
@@ -616,6 +599,6 @@ func (s *Server) eraseBlobs(ctx context.Context, p candor.Principal) error {
 	if !ok {
 		return nil
 	}
-	_, err := b.DeletePrefix(ctx, "accounts/"+strings.ToLower(string(p.Account))+"/")
+	_, err := b.DeletePrefix(ctx, blobs.AccountPrefix(p.Account))
 	return err
 }

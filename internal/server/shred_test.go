@@ -9,9 +9,11 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/server/servertest"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
+	"github.com/candorcloud/candor/internal/store/storetest"
 )
 
 // backupRegion takes a consistent copy of a region's database, as an
@@ -33,6 +35,7 @@ func backupRegion(t *testing.T, env *servertest.Env, region string) string {
 type backupStores struct{ st *sqlstore.RegionStore }
 
 func (b backupStores) Records(candor.RegionID) (records.Store, error) { return b.st, nil }
+func (b backupStores) Consent(candor.RegionID) (consent.Store, error) { return b.st, nil }
 
 // readBackup tries, with everything the live, unsealed server has — its
 // directory and its root key — to read a category's records out of a copy
@@ -59,11 +62,15 @@ func readBackup(t *testing.T, env *servertest.Env, path string, p candor.Princip
 	if err := keys.Unseal(ctx, root); err != nil {
 		t.Fatal(err)
 	}
-	_, epoch, err := keys.DataKey(ctx, p.Region, p.Account, c)
+	if _, _, err := keys.DataKey(ctx, p.Region, p.Account, c); err != nil {
+		return nil, err
+	}
+	// The copy says the category is on: it was taken before the opt-out.
+	grant, err := consent.NewLedger(backupStores{reg}, nil, nil).Check(ctx, p, c)
 	if err != nil {
 		return nil, err
 	}
-	feed, err := records.New(backupStores{reg}, keys, records.Sealed{}).Pull(ctx, p, c, epoch, 0, 1000)
+	feed, err := records.New(backupStores{reg}, keys, records.Sealed{}).Pull(ctx, storetest.Logged(), grant, 0, 1000)
 	return feed.Records, err
 }
 

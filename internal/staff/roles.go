@@ -2,7 +2,6 @@ package staff
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -66,24 +65,26 @@ func ParseRoles(s string) ([]Role, error) {
 type Directory interface {
 	Store
 	ListStaff(ctx context.Context) ([]store.Staff, error)
-	RevokeStaff(ctx context.Context, id string, at time.Time) error
+	RevokeStaff(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error
 }
 
 // Manager creates, lists and revokes staff identities, each change in the
-// directory's audit log in the same transaction.
+// directory's audit log in the same transaction, each refusal on its own.
 type Manager struct {
-	*Service
+	svc  *Service
 	dir  Directory
 	logs *audit.Logs
 }
 
 // NewManager returns a Manager.
 func NewManager(dir Directory, logs *audit.Logs) *Manager {
-	return &Manager{Service: New(dir), dir: dir, logs: logs}
+	return &Manager{svc: New(dir, logs), dir: dir, logs: logs}
 }
 
 func (m *Manager) event(by Identity, action, outcome, code string) audit.Event {
-	return audit.Event{Actor: "staff:" + by.ID, Action: action, Outcome: outcome, Code: code}
+	ev := audit.StaffEvent(by.ID, action)
+	ev.Outcome, ev.Code = outcome, code
+	return ev
 }
 
 // Add creates an identity with roles; only the bootstrap identity and
@@ -101,10 +102,7 @@ func (m *Manager) Add(ctx context.Context, by Identity, name string, roles []Rol
 		m.logs.Append(ctx, audit.Directory, m.event(by, audit.ActionStaffAdd, audit.Denied, candor.KindOf(err).Code()))
 		return Identity{}, "", err
 	}
-	id := candor.NewID("stf")
-	ev := m.event(by, audit.ActionStaffAdd, audit.OK, "")
-	ev.Subject, ev.Reason = id, fmt.Sprintf("roles %v", roles)
-	return m.create(m.logs.Attach(ctx, ev), id, name, roles)
+	return m.svc.create(ctx, m.event(by, audit.ActionStaffAdd, audit.OK, ""), candor.NewID("stf"), name, roles)
 }
 
 // Revoke revokes an identity at once; only the bootstrap identity and
@@ -116,7 +114,7 @@ func (m *Manager) Revoke(ctx context.Context, by Identity, id string) error {
 	}
 	ev := m.event(by, audit.ActionStaffRevoke, audit.OK, "")
 	ev.Subject = id
-	return m.dir.RevokeStaff(m.logs.Attach(ctx, ev), id, m.now().UTC())
+	return m.dir.RevokeStaff(ctx, m.logs.Record(ev), id, m.svc.now().UTC())
 }
 
 // List lists every identity; only administrators, auditors and the

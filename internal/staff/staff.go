@@ -2,7 +2,8 @@
 // deployment and authenticates their tokens. Staff never read personal data
 // through this package: roles decide which operator actions a person may
 // take, and reading personal data needs an approved, time-bound grant
-// (a later layer).
+// (package approval). Every identity created or revoked is in the
+// directory's audit log, in the same transaction.
 package staff
 
 import (
@@ -10,11 +11,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/store"
 )
 
@@ -52,18 +55,19 @@ func (i Identity) Has(roles ...Role) bool {
 
 // Store is what the service needs of the directory store.
 type Store interface {
-	CreateStaff(ctx context.Context, s store.Staff) error
+	CreateStaff(ctx context.Context, rec store.AuditRecord, s store.Staff) error
 	StaffByToken(ctx context.Context, tokenHash []byte) (store.Staff, error)
 }
 
 // Service creates and authenticates staff identities.
 type Service struct {
-	st  Store
-	now func() time.Time
+	st   Store
+	logs *audit.Logs
+	now  func() time.Time
 }
 
-// New returns a Service.
-func New(st Store) *Service { return &Service{st: st, now: time.Now} }
+// New returns a Service that logs the identities it creates to logs.
+func New(st Store, logs *audit.Logs) *Service { return &Service{st: st, logs: logs, now: time.Now} }
 
 const tokenPrefix = "cst_"
 
@@ -72,8 +76,9 @@ func hashToken(token string) []byte {
 	return h[:]
 }
 
-// create stores a new identity and returns it with its token, shown once.
-func (s *Service) create(ctx context.Context, staffID, name string, roles []Role) (Identity, string, error) {
+// create stores a new identity, with ev (its creation) in the directory's
+// log in the same transaction, and returns it with its token, shown once.
+func (s *Service) create(ctx context.Context, ev audit.Event, staffID, name string, roles []Role) (Identity, string, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
@@ -82,7 +87,8 @@ func (s *Service) create(ctx context.Context, staffID, name string, roles []Role
 	for i, r := range roles {
 		rs[i] = string(r)
 	}
-	err := s.st.CreateStaff(ctx, store.Staff{ID: id.ID, Name: name, Roles: rs, TokenHash: hashToken(token), Created: s.now().UTC()})
+	ev.Subject, ev.Reason = staffID, fmt.Sprintf("roles %v", roles)
+	err := s.st.CreateStaff(ctx, s.logs.Record(ev), store.Staff{ID: id.ID, Name: name, Roles: rs, TokenHash: hashToken(token), Created: s.now().UTC()})
 	if err != nil {
 		return Identity{}, "", err
 	}
@@ -92,7 +98,8 @@ func (s *Service) create(ctx context.Context, staffID, name string, roles []Role
 // Bootstrap creates the bootstrap identity. The server calls it once, right
 // after the key ceremony, and hands its token to whoever ran init.
 func (s *Service) Bootstrap(ctx context.Context) (Identity, string, error) {
-	return s.create(ctx, candor.NewID("stf"), "bootstrap", []Role{Bootstrap})
+	ev := audit.Event{Actor: audit.ActorOperator, Action: audit.ActionStaffAdd, Outcome: audit.OK}
+	return s.create(ctx, ev, candor.NewID("stf"), "bootstrap", []Role{Bootstrap})
 }
 
 var errToken = candor.E(candor.Unauthenticated, "the staff token is not valid (CANDOR_STAFF_TOKEN)")

@@ -9,14 +9,28 @@ import (
 	"github.com/candorcloud/candor"
 )
 
-// AuditRecord is an event to append to a tamper-evident log: Data is its
-// canonical encoding (made by package audit; the store never reads it) and
-// Account the pseudonym of the account it concerns (nil for none), kept
-// beside it so an owner's entries can be found.
+// AuditRecord is the record of one access, to append to a tamper-evident
+// log: Data is its canonical encoding (made by package audit; the store
+// never reads it) and Account the pseudonym of the account it concerns (nil
+// for none), kept beside it so an owner's entries can be found.
+//
+// Every store method that is an access to personal data, keys, consent,
+// grants, sessions or staff identities takes its AuditRecord as an argument
+// and appends it to its own log in the same transaction as the access, so
+// the access and its record commit together or not at all. A zero record
+// (no Data) is refused with ErrUnaudited before anything is read or
+// written: an access path cannot be added without saying what it logs.
 type AuditRecord struct {
 	Account []byte
 	Data    []byte
 }
+
+// Zero reports whether r is the zero record, which no store method takes.
+func (r AuditRecord) Zero() bool { return len(r.Data) == 0 }
+
+// ErrUnaudited is the refusal of an access offered without its audit
+// record: a fault of the caller, never of the person asking.
+var ErrUnaudited = candor.E(candor.Internal, "an access without its audit record was refused")
 
 // AuditEntry is a record as stored, with its position in the log (from 0).
 type AuditEntry struct {
@@ -38,17 +52,12 @@ type Checkpoint struct {
 // AuditLog is a tamper-evident, append-only log (a tlog Merkle tree) kept in
 // one database. Every region store and the directory keep one.
 //
-// Appending in the same transaction as an access: a context made by
-// WithAudit carries records, and the store methods that are accesses —
-// Region: ApplyChanges, Changes, AppendConsent, ConsentLedger,
-// DeleteAccount; Directory: CreateStaff, RevokeStaff, InitRoot, Rekey,
-// CreateAccessRequest, AddApproval, ApproveAsOwner, RevokeAccessRequest,
-// SetOwnerApproval, DeleteEntry — append them (leaf data and the tree's new
-// stored hashes) in their own transaction, running even a read in one, so
-// the access and its record commit together or not at all. A method that
-// fails appends nothing. Other methods ignore audit records in the context.
-// Appends are serialised per log, so indexes are dense and the tree is
-// always consistent.
+// The store methods that are accesses take their AuditRecord as an argument
+// (see AuditRecord) and append it in their own transaction, running even a
+// read in one; a method that fails appends nothing. AppendAudit appends on
+// its own, for refusals and events that are not a store access. Appends
+// are serialised per log, so indexes are dense and the tree is always
+// consistent.
 type AuditLog interface {
 	// AppendAudit appends records in a transaction of its own and returns
 	// their indexes.
@@ -69,22 +78,6 @@ type AuditLog interface {
 	PutCheckpoint(ctx context.Context, c Checkpoint) error
 	// Checkpoints lists the stored checkpoints by Size ascending.
 	Checkpoints(ctx context.Context) ([]Checkpoint, error)
-}
-
-type auditKey struct{}
-
-// WithAudit returns a context whose store calls append recs in their own
-// transaction (see AuditLog). Records already in ctx are kept before them.
-func WithAudit(ctx context.Context, recs ...AuditRecord) context.Context {
-	prev := AuditRecords(ctx)
-	all := make([]AuditRecord, 0, len(prev)+len(recs))
-	return context.WithValue(ctx, auditKey{}, append(append(all, prev...), recs...))
-}
-
-// AuditRecords returns the records ctx carries for the next store call.
-func AuditRecords(ctx context.Context) []AuditRecord {
-	recs, _ := ctx.Value(auditKey{}).([]AuditRecord)
-	return recs
 }
 
 // AccessRequest is a staff member's request to read an account's data.
@@ -117,7 +110,9 @@ type Approval struct {
 // Approvals keeps access requests and their approvals (the directory).
 type Approvals interface {
 	// CreateAccessRequest stores a request; Conflict if the id exists.
-	CreateAccessRequest(ctx context.Context, r AccessRequest) error
+	// Each method here that changes something appends rec in the same
+	// transaction.
+	CreateAccessRequest(ctx context.Context, rec AuditRecord, r AccessRequest) error
 	// AccessRequest returns a request and its approvals (oldest first);
 	// NotFound if none.
 	AccessRequest(ctx context.Context, id string) (AccessRequest, []Approval, error)
@@ -125,14 +120,14 @@ type Approvals interface {
 	AccessRequestsFor(ctx context.Context, account candor.AccountID) ([]AccessRequest, error)
 	// AddApproval records an approval; Conflict if this approver approved
 	// this request already; NotFound if the request does not exist.
-	AddApproval(ctx context.Context, a Approval) error
+	AddApproval(ctx context.Context, rec AuditRecord, a Approval) error
 	// ApproveAsOwner records the owner's approval (the first time kept).
-	ApproveAsOwner(ctx context.Context, id string, at time.Time) error
+	ApproveAsOwner(ctx context.Context, rec AuditRecord, id string, at time.Time) error
 	// RevokeAccessRequest revokes a request (the first time kept); NotFound
 	// if none.
-	RevokeAccessRequest(ctx context.Context, id string, at time.Time) error
+	RevokeAccessRequest(ctx context.Context, rec AuditRecord, id string, at time.Time) error
 	// SetOwnerApproval sets whether staff access to an account needs its
 	// owner's approval; OwnerApprovalRequired reads it (false by default).
-	SetOwnerApproval(ctx context.Context, account candor.AccountID, required bool) error
+	SetOwnerApproval(ctx context.Context, rec AuditRecord, account candor.AccountID, required bool) error
 	OwnerApprovalRequired(ctx context.Context, account candor.AccountID) (bool, error)
 }

@@ -70,9 +70,9 @@ type Messages interface {
 	// receipts (messaging turned off).
 	DeleteMessaging(ctx context.Context, account candor.AccountID) error
 	// DeleteDeviceMessaging removes one device's keys, the envelopes queued
-	// for it and its receipts (the device was revoked), in one
-	// transaction. None is not an error.
-	DeleteDeviceMessaging(ctx context.Context, account candor.AccountID, device candor.DeviceID) error
+	// for it and its receipts (the device was revoked), and appends rec
+	// (the revocation), in one transaction. None is not an error.
+	DeleteDeviceMessaging(ctx context.Context, rec AuditRecord, account candor.AccountID, device candor.DeviceID) error
 
 	// Enqueue stores envelopes (one transaction). Conflict if an (ID,
 	// Device) pair exists.

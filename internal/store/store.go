@@ -152,25 +152,34 @@ type Region interface {
 	// Account returns an account; NotFound if absent.
 	Account(ctx context.Context, id candor.AccountID) (Account, error)
 	// DeleteAccount removes the account and everything of it in this
-	// region: devices, consent ledger, data keys and records. Deleting an
-	// absent account is not an error.
-	DeleteAccount(ctx context.Context, id candor.AccountID) error
+	// region: devices, consent ledger, data keys and records, and appends
+	// rec in the same transaction. Deleting an absent account is not an
+	// error (rec is appended all the same).
+	DeleteAccount(ctx context.Context, rec AuditRecord, id candor.AccountID) error
 
 	// RegisterDevice stores d, or returns the device already registered
-	// with the same (Account, Pseudonym) unchanged.
-	RegisterDevice(ctx context.Context, d Device) (Device, error)
+	// with the same (Account, Pseudonym) unchanged, and appends rec (the
+	// device's sign-in) in the same transaction.
+	RegisterDevice(ctx context.Context, rec AuditRecord, d Device) (Device, error)
 	// Devices lists an account's devices, oldest first.
 	Devices(ctx context.Context, account candor.AccountID) ([]Device, error)
 
 	// AppendConsent appends an event to the ledger and returns it with Seq
-	// and Time as stored (Time is kept if set). When the event turns a
-	// category off, the same transaction destroys that category's data key
-	// and deletes its records and uploads: after it returns, nothing of the
-	// category remains, and no ApplyChanges for the old epoch can succeed.
-	// Ledger rows are never updated or deleted except by DeleteAccount.
-	AppendConsent(ctx context.Context, e ConsentEvent) (ConsentEvent, error)
-	// ConsentLedger lists an account's consent events, by Seq ascending.
-	ConsentLedger(ctx context.Context, account candor.AccountID) ([]ConsentEvent, error)
+	// and Time as stored (Time is kept if set), and appends rec in the same
+	// transaction. When the category is already in the state e asks for
+	// (its latest event has the same On, or e turns off a category never
+	// turned on), nothing is appended to the ledger and the latest event
+	// (or e with Seq 0) is returned; rec is appended all the same, so a
+	// request that changed nothing is still on record. When the event
+	// turns a category off, the same transaction destroys that category's
+	// data key and deletes its records and uploads: after it returns,
+	// nothing of the category remains, and no ApplyChanges for the old
+	// epoch can succeed. Ledger rows are never updated or deleted except
+	// by DeleteAccount.
+	AppendConsent(ctx context.Context, rec AuditRecord, e ConsentEvent) (ConsentEvent, error)
+	// ConsentLedger lists an account's consent events, by Seq ascending,
+	// and appends rec in the same transaction.
+	ConsentLedger(ctx context.Context, rec AuditRecord, account candor.AccountID) ([]ConsentEvent, error)
 	// ConsentState returns the latest event per category; categories never
 	// touched are absent.
 	ConsentState(ctx context.Context, account candor.AccountID) (map[candor.Category]ConsentEvent, error)
@@ -212,10 +221,13 @@ type Region interface {
 	// is applied only if the stored version equals its BaseVersion (0 for a
 	// record that does not exist); otherwise its Result reports the current
 	// record. Applied changes get consecutive feed Seqs, in order.
-	ApplyChanges(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64, changes []Change) ([]Result, error)
+	// rec is appended in the same transaction, unless it fails.
+	ApplyChanges(ctx context.Context, rec AuditRecord, account candor.AccountID, c candor.Category, epoch int64, changes []Change) ([]Result, error)
 	// Changes returns up to limit records of (account, category) with
-	// Seq > since, by Seq ascending, deletions included.
-	Changes(ctx context.Context, account candor.AccountID, c candor.Category, since int64, limit int) ([]Record, error)
+	// Seq > since, by Seq ascending, deletions included, and appends rec
+	// in the same transaction. It first checks, in that transaction, that
+	// the category is on under epoch, failing as ApplyChanges does.
+	Changes(ctx context.Context, rec AuditRecord, account candor.AccountID, c candor.Category, epoch, since int64, limit int) ([]Record, error)
 	// PurgedSeq is the highest feed Seq of a deletion record purged from
 	// the account's feed by retention (0 if none): a cursor below it may
 	// have missed a deletion. 0 for an unknown account.
@@ -295,8 +307,8 @@ type Directory interface {
 	// Entry returns the entry of an account; NotFound if none.
 	Entry(ctx context.Context, account candor.AccountID) (Entry, error)
 	// DeleteEntry removes an account's entry, all its sessions and all its
-	// shred secrets, in one transaction.
-	DeleteEntry(ctx context.Context, account candor.AccountID) error
+	// shred secrets, and appends rec, in one transaction.
+	DeleteEntry(ctx context.Context, rec AuditRecord, account candor.AccountID) error
 
 	// CreateSession stores a session.
 	CreateSession(ctx context.Context, s Session) error
@@ -330,7 +342,8 @@ type Directory interface {
 	// (each stored under its name as by PutSystemKey) in one transaction.
 	// It fails with Conflict, writing nothing, if any custody is recorded
 	// or any of the named system keys exists: a server is initialised once.
-	InitRoot(ctx context.Context, c Custody, keys map[string]WrappedKey) error
+	// rec is appended in the same transaction.
+	InitRoot(ctx context.Context, rec AuditRecord, c Custody, keys map[string]WrappedKey) error
 	// Custody returns the custody of the latest root version; NotFound
 	// before InitRoot.
 	Custody(ctx context.Context) (Custody, error)
@@ -338,7 +351,8 @@ type Directory interface {
 	// named system keys (insert or update), in one transaction. It fails
 	// with Conflict, writing nothing, unless c.RootVersion is exactly the
 	// latest recorded version plus one.
-	Rekey(ctx context.Context, c Custody, keys map[string]WrappedKey) error
+	// rec is appended in the same transaction.
+	Rekey(ctx context.Context, rec AuditRecord, c Custody, keys map[string]WrappedKey) error
 
 	// PutShredSecret stores s unless a secret for (Account, Category, Epoch)
 	// exists, in which case the stored one is returned and s is discarded.
@@ -350,17 +364,18 @@ type Directory interface {
 	// every epoch except keep (0 keeps none) and reports how many.
 	DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error)
 
-	// CreateStaff stores a staff identity; Conflict if the id or the token
-	// hash exists.
-	CreateStaff(ctx context.Context, s Staff) error
+	// CreateStaff stores a staff identity and appends rec in the same
+	// transaction; Conflict if the id or the token hash exists.
+	CreateStaff(ctx context.Context, rec AuditRecord, s Staff) error
 	// StaffByToken returns the identity with this token hash, revoked or
 	// not; NotFound if none.
 	StaffByToken(ctx context.Context, tokenHash []byte) (Staff, error)
 	// ListStaff lists every identity, oldest first.
 	ListStaff(ctx context.Context) ([]Staff, error)
-	// RevokeStaff marks an identity revoked at the given time; NotFound if
-	// none. Revoking a revoked identity keeps the first time.
-	RevokeStaff(ctx context.Context, id string, at time.Time) error
+	// RevokeStaff marks an identity revoked at the given time and appends
+	// rec in the same transaction; NotFound if none. Revoking a revoked
+	// identity keeps the first time.
+	RevokeStaff(ctx context.Context, rec AuditRecord, id string, at time.Time) error
 
 	Close() error
 }

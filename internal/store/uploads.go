@@ -40,14 +40,20 @@ type Uploads interface {
 	// another photo record at (Shared moves later, never earlier); NotFound
 	// if none.
 	ShareUpload(ctx context.Context, account candor.AccountID, id string, at time.Time) error
-	// CompleteUpload marks an upload complete; NotFound if none.
-	CompleteUpload(ctx context.Context, account candor.AccountID, id string) error
+	// CompleteUpload marks an upload complete and appends rec (the
+	// upload of a photo) in the same transaction; NotFound if none.
+	CompleteUpload(ctx context.Context, rec AuditRecord, account candor.AccountID, id string) error
+	// OpenUpload returns an account's upload as Upload does, for reading
+	// its blob, and appends rec (the download) in the same transaction;
+	// NotFound if none, and then nothing is appended.
+	OpenUpload(ctx context.Context, rec AuditRecord, account candor.AccountID, id string) (Upload, error)
 	// UploadByHash returns an account's complete upload of a category with
 	// this keyed hash; NotFound if none.
 	UploadByHash(ctx context.Context, account candor.AccountID, c candor.Category, hash []byte) (Upload, error)
 	// ExpiredUploads lists up to limit uploads not complete whose Expires is
 	// before now.
 	ExpiredUploads(ctx context.Context, now time.Time, limit int) ([]Upload, error)
-	// DeleteUpload removes an upload's row; absent is not an error.
-	DeleteUpload(ctx context.Context, account candor.AccountID, id string) error
+	// DeleteUpload removes an upload's row and appends rec in the same
+	// transaction; absent is not an error.
+	DeleteUpload(ctx context.Context, rec AuditRecord, account candor.AccountID, id string) error
 }

@@ -37,9 +37,9 @@ func fromNullMicros(n sql.NullInt64) time.Time {
 // if the id, requester or account is empty, a category is unknown or the
 // duration negative. A zero Created is stored as the time of the call;
 // non-zero OwnerApproved and Revoked are kept; Duration is kept to the
-// microsecond. The audit records ctx carries are appended in the same
+// microsecond. rec is appended in the same
 // transaction, unless it fails.
-func (s *DirectoryStore) CreateAccessRequest(ctx context.Context, ar store.AccessRequest) error {
+func (s *DirectoryStore) CreateAccessRequest(ctx context.Context, rec store.AuditRecord, ar store.AccessRequest) error {
 	switch {
 	case ar.ID == "" || ar.Requester == "" || ar.Account == "":
 		return candor.E(candor.Invalid, "access request needs an id, a requester and an account")
@@ -53,7 +53,7 @@ func (s *DirectoryStore) CreateAccessRequest(ctx context.Context, ar store.Acces
 		}
 		cats[i] = string(c)
 	}
-	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO access_requests (id, requester, account, region, categories, reason,
 			duration_us, created_us, owner_approval, owner_approved_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ar.ID, ar.Requester, string(ar.Account), string(ar.Region), strings.Join(cats, categorySep), ar.Reason,
@@ -154,13 +154,13 @@ func (s *DirectoryStore) AccessRequestsFor(ctx context.Context, account candor.A
 // request or approver is empty. A zero Time is stored as the time of the
 // call. It records approvals only: whether they make a grant (the
 // requester's own, a revoked request) is decided above the store. The
-// audit records ctx carries are appended in the same transaction, unless it
+// rec is appended in the same transaction, unless it
 // fails.
-func (s *DirectoryStore) AddApproval(ctx context.Context, a store.Approval) error {
+func (s *DirectoryStore) AddApproval(ctx context.Context, rec store.AuditRecord, a store.Approval) error {
 	if a.Request == "" || a.Approver == "" {
 		return candor.E(candor.Invalid, "approval needs a request and an approver")
 	}
-	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO approvals (request, approver, time_us) VALUES (?, ?, ?)`,
 			a.Request, a.Approver, micros(stamp(a.Time)))
 		switch {
@@ -177,10 +177,9 @@ func (s *DirectoryStore) AddApproval(ctx context.Context, a store.Approval) erro
 
 // ApproveAsOwner records the owner's approval of a request at the given
 // time (the time of the call when at is zero); a second approval keeps the
-// first time. NotFound if the request does not exist. The audit records ctx
-// carries are appended in the same transaction, unless it fails.
-func (s *DirectoryStore) ApproveAsOwner(ctx context.Context, id string, at time.Time) error {
-	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+// first time. NotFound if the request does not exist. rec is appended in the same transaction, unless it fails.
+func (s *DirectoryStore) ApproveAsOwner(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		return updateOne(ctx, r, "approve access request as owner", "no such access request",
 			`UPDATE access_requests SET owner_approved_us = COALESCE(owner_approved_us, ?) WHERE id = ?`, micros(stamp(at)), id)
 	})
@@ -188,10 +187,10 @@ func (s *DirectoryStore) ApproveAsOwner(ctx context.Context, id string, at time.
 
 // RevokeAccessRequest revokes a request at the given time (the time of the
 // call when at is zero); revoking it again keeps the first time. NotFound
-// if none. The audit records ctx carries are appended in the same
+// if none. rec is appended in the same
 // transaction, unless it fails.
-func (s *DirectoryStore) RevokeAccessRequest(ctx context.Context, id string, at time.Time) error {
-	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+func (s *DirectoryStore) RevokeAccessRequest(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		return updateOne(ctx, r, "revoke access request", "no such access request",
 			`UPDATE access_requests SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(stamp(at)), id)
 	})
@@ -199,13 +198,13 @@ func (s *DirectoryStore) RevokeAccessRequest(ctx context.Context, id string, at 
 
 // SetOwnerApproval sets whether staff access to an account needs its
 // owner's approval. Invalid if the account is empty. DeleteEntry removes
-// the setting. The audit records ctx carries are appended in the same
+// the setting. rec is appended in the same
 // transaction, unless it fails.
-func (s *DirectoryStore) SetOwnerApproval(ctx context.Context, account candor.AccountID, required bool) error {
+func (s *DirectoryStore) SetOwnerApproval(ctx context.Context, rec store.AuditRecord, account candor.AccountID, required bool) error {
 	if account == "" {
 		return candor.E(candor.Invalid, "owner setting needs an account")
 	}
-	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		if _, err := r.exec(ctx, `INSERT INTO owner_settings (account, owner_approval) VALUES (?, ?)
 			ON CONFLICT (account) DO UPDATE SET owner_approval = excluded.owner_approval`, string(account), required); err != nil {
 			return internal("set owner approval", err)

@@ -41,33 +41,22 @@ var (
 	}
 )
 
-// inTx runs fn in a write transaction of the log's database, as db.inTx
-// does, and then appends the records ctx carries (store.AuditRecords) in
-// the same transaction: the access and its records commit together, or
-// neither does when fn or the append fails.
-func (l *auditLog) inTx(ctx context.Context, fn func(r runner) error) error {
-	recs := store.AuditRecords(ctx)
+// access runs fn in a write transaction of the log's database, as db.inTx
+// does, and then appends rec in the same transaction: the access and its
+// record commit together, or neither does when fn or the append fails. It
+// is the one way a store method that is an access reaches its database; a
+// zero rec is refused before fn runs (store.ErrUnaudited).
+func (l *auditLog) access(ctx context.Context, rec store.AuditRecord, fn func(r runner) error) error {
+	if rec.Zero() {
+		return store.ErrUnaudited
+	}
 	return l.db.inTx(ctx, func(r runner) error {
 		if err := fn(r); err != nil {
 			return err
 		}
-		if len(recs) == 0 {
-			return nil
-		}
-		_, err := l.append(ctx, r, recs)
+		_, err := l.append(ctx, r, []store.AuditRecord{rec})
 		return err
 	})
-}
-
-// run runs fn on plain when ctx carries no audit records, and otherwise as
-// inTx does: in a write transaction that appends them after fn. It lets a
-// method that is a single statement or a read stay one when nothing is to be
-// logged.
-func (l *auditLog) run(ctx context.Context, plain runner, fn func(r runner) error) error {
-	if len(store.AuditRecords(ctx)) == 0 {
-		return fn(plain)
-	}
-	return l.inTx(ctx, fn)
 }
 
 // append appends recs in the transaction r and returns their indexes.

@@ -13,18 +13,32 @@ import (
 // of that account, and returns it as stored (Time is kept if set, else the
 // time of the call). When e turns a category off, the same transaction
 // deletes the category's data key and records; secure_delete (SQLite)
-// overwrites them in the file. NotFound if the account does not exist.
-// The audit records ctx carries are appended in the same transaction,
-// unless it fails.
-func (s *RegionStore) AppendConsent(ctx context.Context, e store.ConsentEvent) (store.ConsentEvent, error) {
+// overwrites them in the file. When the category is in e's state already
+// (or e turns off a category never on), nothing is appended to the ledger
+// and the latest event is returned (e with Seq 0 if none). NotFound if the
+// account does not exist. rec is appended in the same transaction, unless
+// it fails.
+func (s *RegionStore) AppendConsent(ctx context.Context, rec store.AuditRecord, e store.ConsentEvent) (store.ConsentEvent, error) {
 	if !e.Category.Valid() {
 		return store.ConsentEvent{}, candor.E(candor.Invalid, "unknown category")
 	}
 	e.Time = stamp(e.Time)
-	err := s.log.inTx(ctx, func(r runner) error {
+	err := s.log.access(ctx, rec, func(r runner) error {
 		c, err := s.lockAccount(ctx, r, e.Account)
 		if err != nil {
 			return err
+		}
+		latest, err := latestConsent(ctx, r, e.Account, e.Category)
+		if err != nil {
+			return err
+		}
+		if latest.On == e.On && (latest.Seq > 0 || !e.On) {
+			// The category is in this state already (or was never on):
+			// nothing to append, and the request is on record all the same.
+			if latest.Seq > 0 {
+				e = latest
+			}
+			return nil
 		}
 		e.Seq = c.consent + 1
 		if _, err := r.exec(ctx, `INSERT INTO consent_events
@@ -55,6 +69,20 @@ func (s *RegionStore) AppendConsent(ctx context.Context, e store.ConsentEvent) (
 	return e, nil
 }
 
+// latestConsent returns the latest event of (account, c) in the caller's
+// transaction, or a zero event (Seq 0, off) if there is none.
+func latestConsent(ctx context.Context, r runner, account candor.AccountID, c candor.Category) (store.ConsentEvent, error) {
+	e, err := scanConsent(r.row(ctx, `SELECT `+consentColumns+` FROM consent_events WHERE account = ? AND category = ?
+		ORDER BY seq DESC LIMIT 1`, string(account), string(c)), account)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ConsentEvent{Account: account, Category: c}, nil
+	case err != nil:
+		return store.ConsentEvent{}, internal("read consent", err)
+	}
+	return e, nil
+}
+
 const consentColumns = `seq, category, turned_on, device, time_us, policy_version`
 
 func scanConsent(sc interface{ Scan(...any) error }, account candor.AccountID) (store.ConsentEvent, error) {
@@ -66,11 +94,10 @@ func scanConsent(sc interface{ Scan(...any) error }, account candor.AccountID) (
 }
 
 // ConsentLedger lists an account's consent events by Seq ascending; none for
-// an unknown account. It reads on the read pool, unless ctx carries audit
-// records: then it reads in a write transaction that appends them.
-func (s *RegionStore) ConsentLedger(ctx context.Context, account candor.AccountID) ([]store.ConsentEvent, error) {
+// an unknown account. It reads in a write transaction that appends rec.
+func (s *RegionStore) ConsentLedger(ctx context.Context, rec store.AuditRecord, account candor.AccountID) ([]store.ConsentEvent, error) {
 	var es []store.ConsentEvent
-	err := s.log.run(ctx, s.db.reader(), func(r runner) error {
+	err := s.log.access(ctx, rec, func(r runner) error {
 		var err error
 		es, err = consentEvents(ctx, r, `SELECT `+consentColumns+` FROM consent_events WHERE account = ? ORDER BY seq`, account)
 		return err

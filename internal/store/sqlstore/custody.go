@@ -49,9 +49,9 @@ func checkCustody(c store.Custody) error {
 // held for the transaction does, and a system key put at the same moment by
 // PutSystemKey makes the insert fail as a uniqueness violation (Conflict).
 //
-// The audit records ctx carries are appended in the same transaction,
+// rec is appended in the same transaction,
 // unless it fails.
-func (s *DirectoryStore) InitRoot(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error {
+func (s *DirectoryStore) InitRoot(ctx context.Context, rec store.AuditRecord, c store.Custody, keys map[string]store.WrappedKey) error {
 	if err := checkCustody(c); err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (s *DirectoryStore) InitRoot(ctx context.Context, c store.Custody, keys map
 		names = append(names, name)
 	}
 	slices.Sort(names) // a stable order of inserts, for reproducible errors
-	return s.log.inTx(ctx, func(r runner) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		if s.db.dialect.rootLock != "" {
 			if _, err := r.exec(ctx, s.db.dialect.rootLock); err != nil {
 				return internal("lock root custody", err)
@@ -140,9 +140,8 @@ func (s *DirectoryStore) Custody(ctx context.Context) (store.Custody, error) {
 // key name is empty. System keys not named in keys are left as they are.
 //
 // Of concurrent calls for the same version exactly one can succeed; the
-// others get Conflict. They are serialised as InitRoot's are. The audit
-// records ctx carries are appended in the same transaction, unless it fails.
-func (s *DirectoryStore) Rekey(ctx context.Context, c store.Custody, keys map[string]store.WrappedKey) error {
+// others get Conflict. They are serialised as InitRoot's are. rec is appended in the same transaction, unless it fails.
+func (s *DirectoryStore) Rekey(ctx context.Context, rec store.AuditRecord, c store.Custody, keys map[string]store.WrappedKey) error {
 	if err := checkCustody(c); err != nil {
 		return err
 	}
@@ -154,7 +153,7 @@ func (s *DirectoryStore) Rekey(ctx context.Context, c store.Custody, keys map[st
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	return s.log.inTx(ctx, func(r runner) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		if s.db.dialect.rootLock != "" {
 			if _, err := r.exec(ctx, s.db.dialect.rootLock); err != nil {
 				return internal("lock root custody", err)

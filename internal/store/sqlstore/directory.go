@@ -77,10 +77,10 @@ func (s *DirectoryStore) entry(ctx context.Context, query string, key any) (stor
 // secrets, its messaging numbers and its owner setting (SetOwnerApproval),
 // in one transaction. Deleting an absent entry is not an error; the
 // sessions, secrets, numbers and setting of the account go even then. Access requests for the account are
-// staff records and stay. The audit records ctx carries are appended in the
+// staff records and stay. rec is appended in the
 // same transaction, unless it fails.
-func (s *DirectoryStore) DeleteEntry(ctx context.Context, account candor.AccountID) error {
-	return s.log.inTx(ctx, func(r runner) error {
+func (s *DirectoryStore) DeleteEntry(ctx context.Context, rec store.AuditRecord, account candor.AccountID) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		for _, q := range []string{
 			`DELETE FROM sessions WHERE account = ?`,
 			`DELETE FROM shred_secrets WHERE account = ?`,

@@ -29,7 +29,7 @@ func testLedgerAppendOnly(t *testing.T, r *RegionStore) {
 			t.Fatal(err)
 		}
 		for _, on := range []bool{true, false} {
-			if _, err := r.AppendConsent(ctx, store.ConsentEvent{Account: id, Category: candor.SMS, On: on}); err != nil {
+			if _, err := r.AppendConsent(ctx, logged(), store.ConsentEvent{Account: id, Category: candor.SMS, On: on}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -53,7 +53,7 @@ func testLedgerAppendOnly(t *testing.T, r *RegionStore) {
 		t.Fatalf("ledger has %d rows after refused edits, want 2", n)
 	}
 
-	if err := r.DeleteAccount(ctx, a); err != nil {
+	if err := r.DeleteAccount(ctx, logged(), a); err != nil {
 		t.Fatal(err)
 	}
 	if n := ledgerRows(t, r, a); n != 0 {

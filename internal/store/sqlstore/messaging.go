@@ -67,9 +67,9 @@ func (s *RegionStore) DeleteMessaging(ctx context.Context, account candor.Accoun
 }
 
 // DeleteDeviceMessaging removes one device's keys, queued envelopes and
-// receipts in one transaction.
-func (s *RegionStore) DeleteDeviceMessaging(ctx context.Context, account candor.AccountID, device candor.DeviceID) error {
-	return s.db.inTx(ctx, func(r runner) error {
+// receipts, and appends rec, in one transaction.
+func (s *RegionStore) DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		return deleteMessaging(ctx, r, account, device)
 	})
 }

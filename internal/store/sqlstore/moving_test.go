@@ -64,7 +64,7 @@ func benchMigrate(b *testing.B, src, dst *RegionStore) {
 	if err := src.CreateAccount(ctx, store.Account{ID: a, Country: "IN", Salt: make([]byte, 16)}); err != nil {
 		b.Fatal(err)
 	}
-	e, err := src.AppendConsent(ctx, store.ConsentEvent{Account: a, Category: candor.Notes, On: true, Device: "dev_bench"})
+	e, err := src.AppendConsent(ctx, logged(), store.ConsentEvent{Account: a, Category: candor.Notes, On: true, Device: "dev_bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func benchMigrate(b *testing.B, src, dst *RegionStore) {
 			rand.Read(ct)
 			changes = append(changes, store.Change{ID: fmt.Sprintf("rec_%06d", j), Version: 1, Ciphertext: ct})
 		}
-		if _, err := src.ApplyChanges(ctx, a, candor.Notes, e.Seq, changes); err != nil {
+		if _, err := src.ApplyChanges(ctx, logged(), a, candor.Notes, e.Seq, changes); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -89,7 +89,7 @@ func benchMigrate(b *testing.B, src, dst *RegionStore) {
 			for b.Loop() {
 				if mode == "fresh" {
 					b.StopTimer()
-					if err := dst.DeleteAccount(ctx, a); err != nil {
+					if err := dst.DeleteAccount(ctx, logged(), a); err != nil {
 						b.Fatal(err)
 					}
 					b.StartTimer()
@@ -159,7 +159,7 @@ func TestImportInvalid(t *testing.T) {
 	if err := r.CreateAccount(t.Context(), store.Account{ID: "acc_other", Country: "IN"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.RegisterDevice(t.Context(), store.Device{ID: "dev_taken", Account: "acc_other", Pseudonym: []byte("p")}); err != nil {
+	if _, err := r.RegisterDevice(t.Context(), logged(), store.Device{ID: "dev_taken", Account: "acc_other", Pseudonym: []byte("p")}); err != nil {
 		t.Fatal(err)
 	}
 	d := valid()

@@ -23,9 +23,9 @@ import (
 // other than BaseVersion+1, or is a deletion with ciphertext. NotFound if
 // the account does not exist.
 //
-// The audit records ctx carries are appended in the same transaction,
-// unless it fails (also with ConsentRequired or Conflict): then nothing is.
-func (s *RegionStore) ApplyChanges(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64, changes []store.Change) ([]store.Result, error) {
+// rec is appended in the same transaction, unless it fails (also with
+// ConsentRequired or Conflict): then nothing is.
+func (s *RegionStore) ApplyChanges(ctx context.Context, rec store.AuditRecord, account candor.AccountID, c candor.Category, epoch int64, changes []store.Change) ([]store.Result, error) {
 	for _, ch := range changes {
 		switch {
 		case ch.ID == "":
@@ -37,7 +37,7 @@ func (s *RegionStore) ApplyChanges(ctx context.Context, account candor.AccountID
 		}
 	}
 	var results []store.Result
-	err := s.log.inTx(ctx, func(r runner) error {
+	err := s.log.access(ctx, rec, func(r runner) error {
 		results = make([]store.Result, 0, len(changes))
 		cnt, err := s.lockAccount(ctx, r, account)
 		if err != nil {
@@ -182,15 +182,20 @@ func placeholders(n, width int) string {
 // Seq > since, by Seq ascending, deletions included. Invalid if limit is not
 // positive.
 //
-// It reads on the read pool, unless ctx carries audit records: then it
-// reads in a write transaction that appends them.
-func (s *RegionStore) Changes(ctx context.Context, account candor.AccountID, c candor.Category, since int64, limit int) ([]store.Record, error) {
+// It reads in a write transaction that first checks that the category is
+// on under epoch (ConsentRequired if it is off, Conflict if on under
+// another epoch) and then appends rec.
+func (s *RegionStore) Changes(ctx context.Context, rec store.AuditRecord, account candor.AccountID, c candor.Category, epoch, since int64, limit int) ([]store.Record, error) {
 	if limit <= 0 {
 		return nil, candor.E(candor.Invalid, "limit must be positive")
 	}
 	var recs []store.Record
-	err := s.log.run(ctx, s.db.reader(), func(r runner) error {
+	err := s.log.access(ctx, rec, func(r runner) error {
 		recs = nil
+		if err := checkEpoch(ctx, r, account, c, epoch,
+			candor.E(candor.Conflict, "consent changed: read the consent state again")); err != nil {
+			return err
+		}
 		rows, err := r.query(ctx, `SELECT `+recordColumns+` FROM records
 			WHERE account = ? AND category = ? AND seq > ? ORDER BY seq LIMIT ?`,
 			string(account), string(c), since, limit)

@@ -79,12 +79,11 @@ func scanAccount(sc interface{ Scan(...any) error }, id candor.AccountID, extra 
 // one transaction: messaging keys, envelopes and receipts, records,
 // uploads, data keys, devices, then the account row, whose
 // deletion cascades to the consent ledger (the only way ledger rows go).
-// Deleting an absent account is not an error. The audit records ctx carries
-// are appended in the same transaction (also when the account is absent),
-// unless it fails. The log's entries of the account stay: they name it
+// Deleting an absent account is not an error. rec is appended in the same
+// transaction (also when the account is absent), unless it fails. The log's entries of the account stay: they name it
 // only by a pseudonym.
-func (s *RegionStore) DeleteAccount(ctx context.Context, id candor.AccountID) error {
-	return s.log.inTx(ctx, func(r runner) error {
+func (s *RegionStore) DeleteAccount(ctx context.Context, rec store.AuditRecord, id candor.AccountID) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		if _, err := s.lockAccount(ctx, r, id); err != nil {
 			if candor.Is(err, candor.NotFound) {
 				return nil
@@ -137,14 +136,15 @@ func (s *RegionStore) lockAccount(ctx context.Context, r runner, id candor.Accou
 }
 
 // RegisterDevice stores d, or returns the device already registered with the
-// same (Account, Pseudonym) unchanged. NotFound if the account does not
-// exist; Conflict if d.ID is taken by another device.
-func (s *RegionStore) RegisterDevice(ctx context.Context, d store.Device) (store.Device, error) {
+// same (Account, Pseudonym) unchanged, and appends rec in the same
+// transaction. NotFound if the account does not exist; Conflict if d.ID is
+// taken by another device.
+func (s *RegionStore) RegisterDevice(ctx context.Context, rec store.AuditRecord, d store.Device) (store.Device, error) {
 	if d.ID == "" || len(d.Pseudonym) == 0 {
 		return store.Device{}, candor.E(candor.Invalid, "device id or pseudonym is empty")
 	}
 	var out store.Device
-	err := s.db.inTx(ctx, func(r runner) error {
+	err := s.log.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO devices (id, account, pseudonym, created_us) VALUES (?, ?, ?, ?)
 			ON CONFLICT (account, pseudonym) DO NOTHING`,
 			string(d.ID), string(d.Account), d.Pseudonym, micros(stamp(d.Created)))

@@ -33,7 +33,7 @@ func TestSQLiteShreds(t *testing.T) {
 	)
 	fill := func(a candor.AccountID, c candor.Category, key []byte, cts ...[]byte) {
 		t.Helper()
-		e, err := r.AppendConsent(ctx, store.ConsentEvent{Account: a, Category: c, On: true})
+		e, err := r.AppendConsent(ctx, logged(), store.ConsentEvent{Account: a, Category: c, On: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestSQLiteShreds(t *testing.T) {
 		for i, ct := range cts {
 			changes = append(changes, store.Change{ID: string(c) + string(rune('a'+i)), Version: 1, Ciphertext: ct})
 		}
-		if _, err := r.ApplyChanges(ctx, a, c, e.Seq, changes); err != nil {
+		if _, err := r.ApplyChanges(ctx, logged(), a, c, e.Seq, changes); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,10 +63,10 @@ func TestSQLiteShreds(t *testing.T) {
 		wantInFiles(t, path, p, true) // the test can see what it looks for
 	}
 
-	if _, err := r.AppendConsent(ctx, store.ConsentEvent{Account: a, Category: candor.Contacts, On: false}); err != nil {
+	if _, err := r.AppendConsent(ctx, logged(), store.ConsentEvent{Account: a, Category: candor.Contacts, On: false}); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.DeleteAccount(ctx, b); err != nil {
+	if err := r.DeleteAccount(ctx, logged(), b); err != nil {
 		t.Fatal(err)
 	}
 	checkpoint(t, r.db)
@@ -116,7 +116,7 @@ func TestSQLiteRotationShreds(t *testing.T) {
 	if err := r.CreateAccount(ctx, store.Account{ID: a}); err != nil {
 		t.Fatal(err)
 	}
-	e, err := r.AppendConsent(ctx, store.ConsentEvent{Account: a, Category: candor.Contacts, On: true})
+	e, err := r.AppendConsent(ctx, logged(), store.ConsentEvent{Account: a, Category: candor.Contacts, On: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestSQLiteDirectoryShreds(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := d.DeleteEntry(ctx, b); err != nil {
+	if err := d.DeleteEntry(ctx, logged(), b); err != nil {
 		t.Fatal(err)
 	}
 	checkpoint(t, d.db)

@@ -50,9 +50,9 @@ func splitRoles(s string) []string {
 // exists. The id and token hash must be set and every role a lowercase word
 // (a–z, then a–z, 0–9, '-' or '_'), or it fails with Invalid. A zero
 // Created is stored as the time of the call; a non-zero Revoked is kept.
-// The audit records ctx carries are appended in the same transaction,
+// rec is appended in the same transaction,
 // unless it fails.
-func (s *DirectoryStore) CreateStaff(ctx context.Context, st store.Staff) error {
+func (s *DirectoryStore) CreateStaff(ctx context.Context, rec store.AuditRecord, st store.Staff) error {
 	if st.ID == "" || len(st.TokenHash) == 0 {
 		return candor.E(candor.Invalid, "staff identity needs an id and a token hash")
 	}
@@ -64,7 +64,7 @@ func (s *DirectoryStore) CreateStaff(ctx context.Context, st store.Staff) error 
 	if !st.Revoked.IsZero() {
 		revoked = sql.NullInt64{Int64: micros(stamp(st.Revoked)), Valid: true}
 	}
-	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO staff (id, name, roles, token_hash, created_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?)`,
 			st.ID, st.Name, roles, st.TokenHash, micros(stamp(st.Created)), revoked)
 		switch {
@@ -135,10 +135,10 @@ func (s *DirectoryStore) ListStaff(ctx context.Context) ([]store.Staff, error) {
 // RevokeStaff marks an identity revoked at the given time (the time of the
 // call when at is zero); NotFound if none. Revoking a revoked identity keeps
 // the first time. It is one statement: of concurrent revocations the first
-// to run sets the time. The audit records ctx carries are appended in the
+// to run sets the time. rec is appended in the
 // same transaction, unless it fails.
-func (s *DirectoryStore) RevokeStaff(ctx context.Context, id string, at time.Time) error {
-	return s.log.run(ctx, s.db.writer(), func(r runner) error {
+func (s *DirectoryStore) RevokeStaff(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error {
+	return s.log.access(ctx, rec, func(r runner) error {
 		return updateOne(ctx, r, "revoke staff", "no such staff identity",
 			`UPDATE staff SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(stamp(at)), id)
 	})

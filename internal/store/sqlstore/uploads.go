@@ -43,7 +43,11 @@ func (s *RegionStore) CreateUpload(ctx context.Context, u store.Upload) error {
 }
 
 func (s *RegionStore) upload(ctx context.Context, query string, args ...any) (store.Upload, error) {
-	u, err := scanUpload(s.db.reader().row(ctx, query, args...))
+	return readUpload(ctx, s.db.reader(), query, args...)
+}
+
+func readUpload(ctx context.Context, r runner, query string, args ...any) (store.Upload, error) {
+	u, err := scanUpload(r.row(ctx, query, args...))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Upload{}, candor.E(candor.NotFound, "no such upload")
@@ -53,9 +57,24 @@ func (s *RegionStore) upload(ctx context.Context, query string, args ...any) (st
 	return u, nil
 }
 
+const uploadByID = `SELECT ` + uploadColumns + ` FROM uploads WHERE id = ? AND account = ?`
+
 // Upload returns an account's upload; NotFound if none.
 func (s *RegionStore) Upload(ctx context.Context, account candor.AccountID, id string) (store.Upload, error) {
-	return s.upload(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = ? AND account = ?`, id, string(account))
+	return s.upload(ctx, uploadByID, id, string(account))
+}
+
+// OpenUpload returns an account's upload for reading its blob and appends
+// rec in the same transaction; NotFound if none, and then rec is not
+// appended.
+func (s *RegionStore) OpenUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string) (store.Upload, error) {
+	var u store.Upload
+	err := s.log.access(ctx, rec, func(r runner) error {
+		var err error
+		u, err = readUpload(ctx, r, uploadByID, id, string(account))
+		return err
+	})
+	return u, err
 }
 
 // UploadByHash returns an account's complete upload of a category with the
@@ -65,19 +84,22 @@ func (s *RegionStore) UploadByHash(ctx context.Context, account candor.AccountID
 		ORDER BY created_us LIMIT 1`, string(account), string(c), hash, true)
 }
 
-// CompleteUpload marks an upload complete; NotFound if none.
-func (s *RegionStore) CompleteUpload(ctx context.Context, account candor.AccountID, id string) error {
-	return s.updateUpload(ctx, "complete upload", account, id, `complete = ?`, true)
+// CompleteUpload marks an upload complete and appends rec in the same
+// transaction; NotFound if none.
+func (s *RegionStore) CompleteUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string) error {
+	return s.log.access(ctx, rec, func(r runner) error {
+		return updateUpload(ctx, r, "complete upload", account, id, `complete = ?`, true)
+	})
 }
 
 // ShareUpload moves an upload's shared time later, never earlier.
 func (s *RegionStore) ShareUpload(ctx context.Context, account candor.AccountID, id string, at time.Time) error {
-	return s.updateUpload(ctx, "share upload", account, id, later("shared_us"), micros(at), micros(at))
+	return updateUpload(ctx, s.db.writer(), "share upload", account, id, later("shared_us"), micros(at), micros(at))
 }
 
 // ExtendUpload moves an upload's expiry later, never earlier.
 func (s *RegionStore) ExtendUpload(ctx context.Context, account candor.AccountID, id string, expires time.Time) error {
-	return s.updateUpload(ctx, "extend upload", account, id, later("expires_us"), micros(expires), micros(expires))
+	return updateUpload(ctx, s.db.writer(), "extend upload", account, id, later("expires_us"), micros(expires), micros(expires))
 }
 
 // later is the SET clause that moves a time column to a later time (the
@@ -88,15 +110,8 @@ func later(column string) string {
 
 // updateUpload runs UPDATE uploads SET set (with args) on one upload of
 // account; NotFound if there is none. op names it in errors.
-func (s *RegionStore) updateUpload(ctx context.Context, op string, account candor.AccountID, id, set string, args ...any) error {
-	res, err := s.db.writer().exec(ctx, `UPDATE uploads SET `+set+` WHERE id = ? AND account = ?`, append(args, id, string(account))...)
-	if err != nil {
-		return internal(op, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return candor.E(candor.NotFound, "no such upload")
-	}
-	return nil
+func updateUpload(ctx context.Context, r runner, op string, account candor.AccountID, id, set string, args ...any) error {
+	return updateOne(ctx, r, op, "no such upload", `UPDATE uploads SET `+set+` WHERE id = ? AND account = ?`, append(args, id, string(account))...)
 }
 
 // ExpiredUploads lists up to limit incomplete uploads that expired before
@@ -122,10 +137,13 @@ func (s *RegionStore) ExpiredUploads(ctx context.Context, now time.Time, limit i
 	return out, rows.Err()
 }
 
-// DeleteUpload removes an upload's row; absent is not an error.
-func (s *RegionStore) DeleteUpload(ctx context.Context, account candor.AccountID, id string) error {
-	if _, err := s.db.writer().exec(ctx, `DELETE FROM uploads WHERE id = ? AND account = ?`, id, string(account)); err != nil {
-		return internal("delete upload", err)
-	}
-	return nil
+// DeleteUpload removes an upload's row and appends rec in the same
+// transaction; absent is not an error.
+func (s *RegionStore) DeleteUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string) error {
+	return s.log.access(ctx, rec, func(r runner) error {
+		if _, err := r.exec(ctx, `DELETE FROM uploads WHERE id = ? AND account = ?`, id, string(account)); err != nil {
+			return internal("delete upload", err)
+		}
+		return nil
+	})
 }

@@ -46,7 +46,7 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 	a := candor.AccountID(newID("acc"))
 	req := newAccessRequest(a, testTime)
 	req.OwnerApproval = true
-	must(t, d.CreateAccessRequest(ctx, req))
+	must(t, d.CreateAccessRequest(ctx, logged(), req))
 	got, approvals, err := d.AccessRequest(ctx, req.ID)
 	must(t, err)
 	wantAccessRequest(t, "AccessRequest", got, req)
@@ -58,26 +58,26 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 
 	dup := newAccessRequest(a, testTime)
 	dup.ID = req.ID
-	wantKind(t, d.CreateAccessRequest(ctx, dup), candor.Conflict)
+	wantKind(t, d.CreateAccessRequest(ctx, logged(), dup), candor.Conflict)
 	got, _, err = d.AccessRequest(ctx, req.ID)
 	must(t, err)
 	wantAccessRequest(t, "AccessRequest after a refused duplicate", got, req)
 
 	// ApproveAsOwner and RevokeAccessRequest keep the first time.
 	at := testTime.Add(time.Hour)
-	must(t, d.ApproveAsOwner(ctx, req.ID, at))
-	must(t, d.ApproveAsOwner(ctx, req.ID, at.Add(time.Hour)))
+	must(t, d.ApproveAsOwner(ctx, logged(), req.ID, at))
+	must(t, d.ApproveAsOwner(ctx, logged(), req.ID, at.Add(time.Hour)))
 	req.OwnerApproved = at
 	got, _, err = d.AccessRequest(ctx, req.ID)
 	must(t, err)
 	wantAccessRequest(t, "AccessRequest approved by the owner", got, req)
-	must(t, d.RevokeAccessRequest(ctx, req.ID, at.Add(time.Minute)))
-	must(t, d.RevokeAccessRequest(ctx, req.ID, at.Add(time.Hour)))
+	must(t, d.RevokeAccessRequest(ctx, logged(), req.ID, at.Add(time.Minute)))
+	must(t, d.RevokeAccessRequest(ctx, logged(), req.ID, at.Add(time.Hour)))
 	req.Revoked = at.Add(time.Minute)
 	got, _, err = d.AccessRequest(ctx, req.ID)
 	must(t, err)
 	wantAccessRequest(t, "AccessRequest revoked", got, req)
-	wantKind(t, d.RevokeAccessRequest(ctx, newID("req"), at), candor.NotFound)
+	wantKind(t, d.RevokeAccessRequest(ctx, logged(), newID("req"), at), candor.NotFound)
 
 	// Newest first, per account.
 	older := newAccessRequest(a, testTime.Add(-time.Hour))
@@ -85,7 +85,7 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 	newer.Categories = nil
 	other := newAccessRequest(candor.AccountID(newID("acc")), testTime)
 	for _, r := range []store.AccessRequest{newer, other, older} {
-		must(t, d.CreateAccessRequest(ctx, r))
+		must(t, d.CreateAccessRequest(ctx, logged(), r))
 	}
 	list, err := d.AccessRequestsFor(ctx, a)
 	must(t, err)
@@ -103,7 +103,7 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 
 	// A zero Created is the time of the call.
 	now := newAccessRequest(a, time.Time{})
-	must(t, d.CreateAccessRequest(ctx, now))
+	must(t, d.CreateAccessRequest(ctx, logged(), now))
 	got, _, err = d.AccessRequest(ctx, now.ID)
 	must(t, err)
 	if !recent(got.Created) {
@@ -111,7 +111,7 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 	}
 
 	// Requests are staff records: deleting the account's entry keeps them.
-	must(t, d.DeleteEntry(ctx, a))
+	must(t, d.DeleteEntry(ctx, logged(), a))
 	list, err = d.AccessRequestsFor(ctx, a)
 	must(t, err)
 	if len(list) != 4 {
@@ -122,14 +122,14 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 func testApprovals(t *testing.T, d store.Directory) {
 	ctx := t.Context()
 	req := newAccessRequest(candor.AccountID(newID("acc")), testTime)
-	must(t, d.CreateAccessRequest(ctx, req))
+	must(t, d.CreateAccessRequest(ctx, logged(), req))
 	// Added out of order, so that oldest first is not insertion order.
 	later := store.Approval{Request: req.ID, Approver: newID("stf"), Time: testTime.Add(2 * time.Minute)}
 	first := store.Approval{Request: req.ID, Approver: newID("stf"), Time: testTime.Add(time.Minute)}
-	must(t, d.AddApproval(ctx, later))
-	must(t, d.AddApproval(ctx, first))
-	wantKind(t, d.AddApproval(ctx, store.Approval{Request: req.ID, Approver: first.Approver, Time: testTime.Add(time.Hour)}), candor.Conflict)
-	wantKind(t, d.AddApproval(ctx, store.Approval{Request: newID("req"), Approver: first.Approver, Time: testTime}), candor.NotFound)
+	must(t, d.AddApproval(ctx, logged(), later))
+	must(t, d.AddApproval(ctx, logged(), first))
+	wantKind(t, d.AddApproval(ctx, logged(), store.Approval{Request: req.ID, Approver: first.Approver, Time: testTime.Add(time.Hour)}), candor.Conflict)
+	wantKind(t, d.AddApproval(ctx, logged(), store.Approval{Request: newID("req"), Approver: first.Approver, Time: testTime}), candor.NotFound)
 
 	_, approvals, err := d.AccessRequest(ctx, req.ID)
 	must(t, err)
@@ -146,8 +146,8 @@ func testApprovals(t *testing.T, d store.Directory) {
 
 	// Approvals belong to their request.
 	other := newAccessRequest(req.Account, testTime)
-	must(t, d.CreateAccessRequest(ctx, other))
-	must(t, d.AddApproval(ctx, store.Approval{Request: other.ID, Approver: first.Approver, Time: testTime}))
+	must(t, d.CreateAccessRequest(ctx, logged(), other))
+	must(t, d.AddApproval(ctx, logged(), store.Approval{Request: other.ID, Approver: first.Approver, Time: testTime}))
 	_, approvals, err = d.AccessRequest(ctx, other.ID)
 	must(t, err)
 	if len(approvals) != 1 || approvals[0].Approver != first.Approver {
@@ -167,15 +167,15 @@ func testOwnerApproval(t *testing.T, d store.Directory) {
 		}
 	}
 	want("default", a, false)
-	must(t, d.SetOwnerApproval(ctx, a, true))
+	must(t, d.SetOwnerApproval(ctx, logged(), a, true))
 	want("after setting it", a, true)
 	want("another account", b, false)
-	must(t, d.SetOwnerApproval(ctx, a, false))
+	must(t, d.SetOwnerApproval(ctx, logged(), a, false))
 	want("after clearing it", a, false)
-	must(t, d.SetOwnerApproval(ctx, a, true))
-	must(t, d.SetOwnerApproval(ctx, b, true))
+	must(t, d.SetOwnerApproval(ctx, logged(), a, true))
+	must(t, d.SetOwnerApproval(ctx, logged(), b, true))
 	must(t, d.CreateEntry(ctx, store.Entry{Account: a, Handle: randBytes(32), Region: "in"}))
-	must(t, d.DeleteEntry(ctx, a))
+	must(t, d.DeleteEntry(ctx, logged(), a))
 	want("after DeleteEntry", a, false)
 	want("another account after DeleteEntry", b, true)
 }

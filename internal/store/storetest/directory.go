@@ -108,7 +108,7 @@ func testEntries(t *testing.T, d store.Directory) {
 	}
 	theirSecret := putShredSecret(t, d, other.Account, candor.Contacts, 1)
 
-	must(t, d.DeleteEntry(ctx, e.Account))
+	must(t, d.DeleteEntry(ctx, logged(), e.Account))
 	for _, s := range mySecrets {
 		_, err := d.ShredSecret(ctx, s.Account, s.Category, s.Epoch)
 		wantKind(t, err, candor.NotFound)
@@ -126,7 +126,7 @@ func testEntries(t *testing.T, d store.Directory) {
 	if _, err := d.Entry(ctx, other.Account); err != nil {
 		t.Fatalf("DeleteEntry removed another entry: %v", err)
 	}
-	must(t, d.DeleteEntry(ctx, e.Account)) // absent: not an error
+	must(t, d.DeleteEntry(ctx, logged(), e.Account)) // absent: not an error
 
 	// The handle is free again.
 	must(t, d.CreateEntry(ctx, store.Entry{Account: candor.AccountID(newID("acc")), Handle: e.Handle, Region: "in"}))
@@ -344,8 +344,8 @@ func testStaff(t *testing.T, d store.Directory) {
 	// Created out of order, so that oldest first is not insertion order.
 	newer := store.Staff{ID: newID("stf"), Name: "Asha Rao", Roles: []string{"support"}, TokenHash: randBytes(32), Created: testTime.Add(time.Hour)}
 	older := store.Staff{ID: newID("stf"), Name: "Ben Ode", Roles: []string{"security", "custodian", "auditor"}, TokenHash: randBytes(32), Created: testTime}
-	must(t, d.CreateStaff(ctx, newer))
-	must(t, d.CreateStaff(ctx, older))
+	must(t, d.CreateStaff(ctx, logged(), newer))
+	must(t, d.CreateStaff(ctx, logged(), older))
 
 	got, err := d.StaffByToken(ctx, older.TokenHash)
 	must(t, err)
@@ -353,8 +353,8 @@ func testStaff(t *testing.T, d store.Directory) {
 	_, err = d.StaffByToken(ctx, randBytes(32))
 	wantKind(t, err, candor.NotFound)
 
-	wantKind(t, d.CreateStaff(ctx, store.Staff{ID: older.ID, Name: "x", TokenHash: randBytes(32)}), candor.Conflict)
-	wantKind(t, d.CreateStaff(ctx, store.Staff{ID: newID("stf"), Name: "x", TokenHash: older.TokenHash}), candor.Conflict)
+	wantKind(t, d.CreateStaff(ctx, logged(), store.Staff{ID: older.ID, Name: "x", TokenHash: randBytes(32)}), candor.Conflict)
+	wantKind(t, d.CreateStaff(ctx, logged(), store.Staff{ID: newID("stf"), Name: "x", TokenHash: older.TokenHash}), candor.Conflict)
 	got, err = d.StaffByToken(ctx, older.TokenHash)
 	must(t, err)
 	wantStaff(t, "StaffByToken after refused duplicates", got, older)
@@ -369,7 +369,7 @@ func testStaff(t *testing.T, d store.Directory) {
 		{"has space"},
 		{"sécurité"},
 	} {
-		err := d.CreateStaff(ctx, store.Staff{ID: newID("stf"), Name: "x", Roles: roles, TokenHash: randBytes(32)})
+		err := d.CreateStaff(ctx, logged(), store.Staff{ID: newID("stf"), Name: "x", Roles: roles, TokenHash: randBytes(32)})
 		if !candor.Is(err, candor.Invalid) {
 			t.Fatalf("CreateStaff with roles %q = %v, want Invalid", roles, err)
 		}
@@ -384,8 +384,8 @@ func testStaff(t *testing.T, d store.Directory) {
 	wantStaff(t, "ListStaff[1]", list[1], newer)
 
 	at := testTime.Add(2 * time.Hour)
-	must(t, d.RevokeStaff(ctx, newer.ID, at))
-	must(t, d.RevokeStaff(ctx, newer.ID, at.Add(time.Hour))) // keeps the first time
+	must(t, d.RevokeStaff(ctx, logged(), newer.ID, at))
+	must(t, d.RevokeStaff(ctx, logged(), newer.ID, at.Add(time.Hour))) // keeps the first time
 	revoked := newer
 	revoked.Revoked = at
 	got, err = d.StaffByToken(ctx, newer.TokenHash)
@@ -394,7 +394,7 @@ func testStaff(t *testing.T, d store.Directory) {
 	got, err = d.StaffByToken(ctx, older.TokenHash)
 	must(t, err)
 	wantStaff(t, "StaffByToken of another identity", got, older)
-	wantKind(t, d.RevokeStaff(ctx, newID("stf"), at), candor.NotFound)
+	wantKind(t, d.RevokeStaff(ctx, logged(), newID("stf"), at), candor.NotFound)
 
 	list, err = d.ListStaff(ctx)
 	must(t, err)
@@ -405,7 +405,7 @@ func testStaff(t *testing.T, d store.Directory) {
 
 	// A zero Created is the time of the call.
 	now := store.Staff{ID: newID("stf"), Name: "Chen Li", TokenHash: randBytes(32)}
-	must(t, d.CreateStaff(ctx, now))
+	must(t, d.CreateStaff(ctx, logged(), now))
 	got, err = d.StaffByToken(ctx, now.TokenHash)
 	must(t, err)
 	if !recent(got.Created) || len(got.Roles) != 0 || !got.Revoked.IsZero() {
@@ -477,7 +477,7 @@ func testCustody(t *testing.T, d store.Directory) {
 			return c
 		}(),
 	} {
-		err := d.InitRoot(ctx, bad, map[string]store.WrappedKey{"refused-key": newSystemKey(1)})
+		err := d.InitRoot(ctx, logged(), bad, map[string]store.WrappedKey{"refused-key": newSystemKey(1)})
 		if !candor.Is(err, candor.Invalid) {
 			t.Fatalf("InitRoot with %s = %v, want Invalid", name, err)
 		}
@@ -492,7 +492,7 @@ func testCustody(t *testing.T, d store.Directory) {
 	taken := newSystemKey(7)
 	_, err = d.PutSystemKey(ctx, "taken-key", taken)
 	must(t, err)
-	wantKind(t, d.InitRoot(ctx, newCustody(1, 2, 3), map[string]store.WrappedKey{
+	wantKind(t, d.InitRoot(ctx, logged(), newCustody(1, 2, 3), map[string]store.WrappedKey{
 		"fresh-key": newSystemKey(1),
 		"taken-key": newSystemKey(1),
 	}), candor.Conflict)
@@ -510,7 +510,7 @@ func testCustody(t *testing.T, d store.Directory) {
 		"pseudonym-key": newSystemKey(1),
 		"handle-key":    newSystemKey(1),
 	}
-	must(t, d.InitRoot(ctx, c, keys))
+	must(t, d.InitRoot(ctx, logged(), c, keys))
 	gotC, err := d.Custody(ctx)
 	must(t, err)
 	wantCustody(t, "Custody", gotC, c)
@@ -522,11 +522,11 @@ func testCustody(t *testing.T, d store.Directory) {
 
 	// A server is initialised once: a second InitRoot, even of another
 	// version with other keys, is Conflict and changes nothing.
-	wantKind(t, d.InitRoot(ctx, newCustody(2, 2, 2), map[string]store.WrappedKey{
+	wantKind(t, d.InitRoot(ctx, logged(), newCustody(2, 2, 2), map[string]store.WrappedKey{
 		"pseudonym-key": newSystemKey(2),
 		"other-key":     newSystemKey(2),
 	}), candor.Conflict)
-	wantKind(t, d.InitRoot(ctx, newCustody(1, 3, 5), nil), candor.Conflict)
+	wantKind(t, d.InitRoot(ctx, logged(), newCustody(1, 3, 5), nil), candor.Conflict)
 	gotC, err = d.Custody(ctx)
 	must(t, err)
 	wantCustody(t, "Custody after a second InitRoot", gotC, c)
@@ -556,7 +556,7 @@ func testConcurrentInitRoot(t *testing.T, d store.Directory) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = d.InitRoot(ctx, custody[i], keys[i])
+			errs[i] = d.InitRoot(ctx, logged(), custody[i], keys[i])
 		}()
 	}
 	wg.Wait()
@@ -610,7 +610,7 @@ func testRekey(t *testing.T, d store.Directory) {
 
 	// Before InitRoot there is no version to follow.
 	for _, v := range []int64{1, 2} {
-		wantKind(t, d.Rekey(ctx, newCustody(v, 2, 3), map[string]store.WrappedKey{"early-key": newSystemKey(v)}), candor.Conflict)
+		wantKind(t, d.Rekey(ctx, logged(), newCustody(v, 2, 3), map[string]store.WrappedKey{"early-key": newSystemKey(v)}), candor.Conflict)
 	}
 	_, err := d.Custody(ctx)
 	wantKind(t, err, candor.NotFound)
@@ -619,18 +619,18 @@ func testRekey(t *testing.T, d store.Directory) {
 
 	c1 := newCustody(1, 2, 3)
 	keys1 := map[string]store.WrappedKey{"pseudonym-key": newSystemKey(1), "handle-key": newSystemKey(1)}
-	must(t, d.InitRoot(ctx, c1, keys1))
+	must(t, d.InitRoot(ctx, logged(), c1, keys1))
 
 	// Not the next version: Conflict, and nothing of the call is stored.
 	for _, v := range []int64{1, 3, 7} {
-		wantKind(t, d.Rekey(ctx, newCustody(v, 3, 5), map[string]store.WrappedKey{
+		wantKind(t, d.Rekey(ctx, logged(), newCustody(v, 3, 5), map[string]store.WrappedKey{
 			"pseudonym-key": newSystemKey(v),
 			"new-key":       newSystemKey(v),
 		}), candor.Conflict)
 	}
 	wantUnchanged("after refused rekeys", c1, keys1, "new-key")
 	// An invalid custody is refused and writes nothing.
-	err = d.Rekey(ctx, newCustody(2, 1, 3), map[string]store.WrappedKey{"pseudonym-key": newSystemKey(2)})
+	err = d.Rekey(ctx, logged(), newCustody(2, 1, 3), map[string]store.WrappedKey{"pseudonym-key": newSystemKey(2)})
 	wantKind(t, err, candor.Invalid)
 	wantUnchanged("after an invalid rekey", c1, keys1)
 
@@ -642,19 +642,19 @@ func testRekey(t *testing.T, d store.Directory) {
 		"pseudonym-key": {Version: 4, Wrapper: 2, Wrapped: randBytes(48), Created: testTime.Add(24 * time.Hour)},
 		"new-key":       newSystemKey(2),
 	}
-	must(t, d.Rekey(ctx, c2, keys2))
+	must(t, d.Rekey(ctx, logged(), c2, keys2))
 	wantUnchanged("after rekey to 2", c2, map[string]store.WrappedKey{
 		"pseudonym-key": keys2["pseudonym-key"],
 		"new-key":       keys2["new-key"],
 		"handle-key":    keys1["handle-key"],
 	})
 
-	wantKind(t, d.Rekey(ctx, newCustody(2, 2, 3), nil), candor.Conflict)
-	wantKind(t, d.InitRoot(ctx, newCustody(3, 2, 3), nil), candor.Conflict)
+	wantKind(t, d.Rekey(ctx, logged(), newCustody(2, 2, 3), nil), candor.Conflict)
+	wantKind(t, d.InitRoot(ctx, logged(), newCustody(3, 2, 3), nil), candor.Conflict)
 
 	// A rekey may replace no key at all.
 	c3 := newCustody(3, 2, 2)
-	must(t, d.Rekey(ctx, c3, nil))
+	must(t, d.Rekey(ctx, logged(), c3, nil))
 	wantUnchanged("after rekey to 3", c3, map[string]store.WrappedKey{"pseudonym-key": keys2["pseudonym-key"]})
 }
 
@@ -662,7 +662,7 @@ func testRekey(t *testing.T, d store.Directory) {
 // exactly one succeeds and only its custody and keys are stored.
 func testConcurrentRekey(t *testing.T, d store.Directory) {
 	ctx := t.Context()
-	must(t, d.InitRoot(ctx, newCustody(1, 2, 3), map[string]store.WrappedKey{"shared": newSystemKey(1)}))
+	must(t, d.InitRoot(ctx, logged(), newCustody(1, 2, 3), map[string]store.WrappedKey{"shared": newSystemKey(1)}))
 	const n = 8
 	custody := make([]store.Custody, n)
 	keys := make([]map[string]store.WrappedKey, n)
@@ -676,7 +676,7 @@ func testConcurrentRekey(t *testing.T, d store.Directory) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = d.Rekey(ctx, custody[i], keys[i])
+			errs[i] = d.Rekey(ctx, logged(), custody[i], keys[i])
 		}()
 	}
 	wg.Wait()

@@ -129,7 +129,7 @@ func testNumbers(t *testing.T, d store.Directory) {
 	must(t, d.CreateEntry(ctx, store.Entry{Account: c, Handle: randBytes(32), Region: "in"}))
 	mine := store.Number{Token: token(0x00, 0x01), Account: c, Region: "in"}
 	must(t, d.RegisterNumber(ctx, mine))
-	must(t, d.DeleteEntry(ctx, c))
+	must(t, d.DeleteEntry(ctx, logged(), c))
 	_, err = d.NumberByToken(ctx, mine.Token)
 	wantKind(t, err, candor.NotFound)
 	got, err = d.NumberByToken(ctx, n.Token)
@@ -576,21 +576,21 @@ func testDeleteDeviceMessaging(t *testing.T, r store.Region) {
 	mt.enqueue(envelope(newID("msg"), a, kept, time.Time{}))
 	must(t, r.PutReceipts(mt.ctx, []store.Receipt{{ID: newID("msg"), Account: a, Device: kept, ToDevice: gone}}))
 
-	must(t, r.DeleteDeviceMessaging(mt.ctx, a, gone))
+	must(t, r.DeleteDeviceMessaging(mt.ctx, logged(), a, gone))
 	if k := mt.keys(a); len(k) != 1 || k[0].Device != kept {
 		t.Fatalf("keys after the device went: %+v", k)
 	}
 	mt.wantMessaging("the revoked device", a, gone, 1, 0, 0) // 1: the other device's keys
 	mt.wantMessaging("the other device", a, kept, 1, 1, 1)
-	must(t, r.DeleteDeviceMessaging(mt.ctx, a, gone)) // again: nothing to do
-	must(t, r.DeleteDeviceMessaging(mt.ctx, candor.AccountID(newID("acc")), gone))
+	must(t, r.DeleteDeviceMessaging(mt.ctx, logged(), a, gone)) // again: nothing to do
+	must(t, r.DeleteDeviceMessaging(mt.ctx, logged(), candor.AccountID(newID("acc")), gone))
 }
 
 func testDeleteAccountMessaging(t *testing.T, r store.Region) {
 	mt := withMessaging(t, r)
 	a, da := mt.messagingAccount()
 	b, db := mt.messagingAccount()
-	must(t, r.DeleteAccount(mt.ctx, a))
+	must(t, r.DeleteAccount(mt.ctx, logged(), a))
 	mt.wantMessaging("after DeleteAccount", a, da, 0, 0, 0)
 	mt.wantMessaging("other account after DeleteAccount", b, db, 1, 2, 1)
 	wantKind(t, r.Enqueue(mt.ctx, []store.Envelope{envelope(newID("msg"), a, da, time.Time{})}), candor.NotFound)

@@ -40,7 +40,7 @@ func (rt regionT) richAccount() candor.AccountID {
 	}))
 	var devices []candor.DeviceID
 	for i := range 2 {
-		d, err := rt.r.RegisterDevice(ctx, store.Device{ID: candor.DeviceID(newID("dev")), Account: a,
+		d, err := rt.r.RegisterDevice(ctx, logged(), store.Device{ID: candor.DeviceID(newID("dev")), Account: a,
 			Pseudonym: randBytes(32), Created: testTime.Add(time.Duration(i) * time.Minute)})
 		must(rt.T, err)
 		devices = append(devices, d.ID)
@@ -49,7 +49,7 @@ func (rt regionT) richAccount() candor.AccountID {
 	consent := func(c candor.Category, on bool) int64 {
 		rt.Helper()
 		at = at.Add(time.Second)
-		e, err := rt.r.AppendConsent(ctx, store.ConsentEvent{Account: a, Category: c, On: on, Device: devices[0],
+		e, err := rt.r.AppendConsent(ctx, logged(), store.ConsentEvent{Account: a, Category: c, On: on, Device: devices[0],
 			Time: at, PolicyVersion: candor.PolicyVersion})
 		must(rt.T, err)
 		return e.Seq
@@ -73,7 +73,7 @@ func (rt regionT) richAccount() candor.AccountID {
 			Created: testTime, Expires: testTime.Add(time.Hour)}
 		must(rt.T, rt.r.CreateUpload(ctx, u))
 		if i == 0 {
-			must(rt.T, rt.r.CompleteUpload(ctx, a, u.ID))
+			must(rt.T, rt.r.CompleteUpload(ctx, logged(), a, u.ID))
 		}
 	}
 	expires := time.Now().Add(time.Hour)
@@ -207,7 +207,7 @@ func (rt regionT) wantServes(what string, d store.AccountData) {
 	must(rt.T, err)
 	served.Devices, err = rt.r.Devices(ctx, a)
 	must(rt.T, err)
-	served.Consent, err = rt.r.ConsentLedger(ctx, a)
+	served.Consent, err = rt.r.ConsentLedger(ctx, logged(), a)
 	must(rt.T, err)
 	live := map[candor.Category]int{}
 	for _, r := range d.Records {
@@ -276,8 +276,7 @@ func testMigrateAccount(t *testing.T, open func(t *testing.T) store.Region) {
 	bystander, _ := dst.fullAccount()
 
 	srcAudit, dstAudit := auditSize(t, src.r), auditSize(t, dst.r)
-	audited := store.WithAudit(t.Context(), auditRecord(randBytes(16)))
-	data, err := src.r.ExportAccount(audited, a)
+	data, err := src.r.ExportAccount(t.Context(), a)
 	must(t, err)
 	wantAuditSize(t, "source log after ExportAccount", src.r, srcAudit)
 
@@ -299,7 +298,7 @@ func testMigrateAccount(t *testing.T, open func(t *testing.T) store.Region) {
 	}
 	src.wantServes("source", data)
 
-	must(t, dst.r.ImportAccount(store.WithAudit(t.Context(), auditRecord(randBytes(16))), data))
+	must(t, dst.r.ImportAccount(t.Context(), data))
 	wantAuditSize(t, "target log after ImportAccount", dst.r, dstAudit)
 	dst.wantServes("target after import", data)
 	wantData(t, "export of the target", dst.export(a), data)
@@ -331,7 +330,7 @@ func testMigrateAccount(t *testing.T, open func(t *testing.T) store.Region) {
 
 	// The source still holds its copy until it is deleted.
 	src.wantServes("source after the copy", data)
-	must(t, src.r.DeleteAccount(t.Context(), a))
+	must(t, src.r.DeleteAccount(t.Context(), logged(), a))
 	_, err = src.r.ExportAccount(t.Context(), a)
 	wantKind(t, err, candor.NotFound)
 	src.wantAccounts("IN", other)
@@ -421,7 +420,7 @@ func testExportNotFound(t *testing.T, r store.Region) {
 	_, err := r.ExportAccount(rt.ctx, candor.AccountID(newID("acc")))
 	wantKind(t, err, candor.NotFound)
 	a, _ := rt.fullAccount()
-	must(t, r.DeleteAccount(rt.ctx, a))
+	must(t, r.DeleteAccount(rt.ctx, logged(), a))
 	_, err = r.ExportAccount(rt.ctx, a)
 	wantKind(t, err, candor.NotFound)
 }
@@ -435,7 +434,7 @@ func testAccountsByCountry(t *testing.T, r store.Region) {
 	rt.wantAccounts("IN", in1, in2)
 	rt.wantAccounts("SG", sg)
 	rt.wantAccounts("FR")
-	must(t, r.DeleteAccount(rt.ctx, in1))
+	must(t, r.DeleteAccount(rt.ctx, logged(), in1))
 	rt.wantAccounts("IN", in2)
 }
 
@@ -522,7 +521,7 @@ func testMoves(t *testing.T, d store.Directory) {
 
 	// DeleteEntry still removes a moving entry.
 	must(t, d.SetMoving(ctx, e.Account, "sg"))
-	must(t, d.DeleteEntry(ctx, e.Account))
+	must(t, d.DeleteEntry(ctx, logged(), e.Account))
 	_, err = d.Entry(ctx, e.Account)
 	wantKind(t, err, candor.NotFound)
 }
@@ -542,7 +541,7 @@ func testExportConsistent(t *testing.T, r store.Region) {
 			for i := range changes {
 				changes[i] = create(newID("rec"), randBytes(20))
 			}
-			if _, err := r.ApplyChanges(rt.ctx, a, candor.Notes, epoch, changes); err != nil {
+			if _, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Notes, epoch, changes); err != nil {
 				done <- err
 				return
 			}

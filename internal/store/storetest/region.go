@@ -92,11 +92,20 @@ func (rt regionT) newAccount() candor.AccountID {
 
 func (rt regionT) consent(a candor.AccountID, c candor.Category, on bool) store.ConsentEvent {
 	rt.Helper()
-	e, err := rt.r.AppendConsent(rt.ctx, store.ConsentEvent{
+	e, err := rt.r.AppendConsent(rt.ctx, logged(), store.ConsentEvent{
 		Account: a, Category: c, On: on, Device: candor.DeviceID(newID("dev")), PolicyVersion: candor.PolicyVersion,
 	})
 	must(rt.T, err)
 	return e
+}
+
+// epoch returns the consent epoch of (a, c): the Seq of its latest event
+// (which Changes refuses unless that event is "on").
+func (rt regionT) epoch(a candor.AccountID, c candor.Category) int64 {
+	rt.Helper()
+	state, err := rt.r.ConsentState(rt.ctx, a)
+	must(rt.T, err)
+	return state[c].Seq
 }
 
 // enable turns c on for a and returns the epoch.
@@ -116,7 +125,7 @@ func (rt regionT) dataKey(a candor.AccountID, c candor.Category, epoch int64) st
 // apply applies changes and fails unless every one was applied.
 func (rt regionT) apply(a candor.AccountID, c candor.Category, epoch int64, changes ...store.Change) []store.Result {
 	rt.Helper()
-	res, err := rt.r.ApplyChanges(rt.ctx, a, c, epoch, changes)
+	res, err := rt.r.ApplyChanges(rt.ctx, logged(), a, c, epoch, changes)
 	must(rt.T, err)
 	if len(res) != len(changes) {
 		rt.Fatalf("ApplyChanges returned %d results for %d changes", len(res), len(changes))
@@ -129,13 +138,24 @@ func (rt regionT) apply(a candor.AccountID, c candor.Category, epoch int64, chan
 	return res
 }
 
-// feed returns all records of (a, c) from the start of the feed.
+// feed returns all records of (a, c) from the start of the feed. For a
+// category that is off it checks that Changes refuses it and that no live
+// record of it is left, and returns none.
 func (rt regionT) feed(a candor.AccountID, c candor.Category) []store.Record {
 	rt.Helper()
+	if state, err := rt.r.ConsentState(rt.ctx, a); err != nil || !state[c].On {
+		must(rt.T, err)
+		_, err := rt.r.Changes(rt.ctx, logged(), a, c, state[c].Seq, 0, 50)
+		wantConsentRequired(rt.T, err, c)
+		if n := rt.count(a, c); n != 0 {
+			rt.Fatalf("%s is off but %d of its records are left", c, n)
+		}
+		return nil
+	}
 	var all []store.Record
 	since := int64(0)
 	for {
-		recs, err := rt.r.Changes(rt.ctx, a, c, since, 50)
+		recs, err := rt.r.Changes(rt.ctx, logged(), a, c, rt.epoch(a, c), since, 50)
 		must(rt.T, err)
 		if len(recs) == 0 {
 			return all
@@ -218,7 +238,7 @@ func testAccounts(t *testing.T, r store.Region) {
 		t.Fatalf("zero Created stored as %v, want the time of the call", got.Created)
 	}
 
-	must(t, r.DeleteAccount(rt.ctx, candor.AccountID(newID("acc"))))
+	must(t, r.DeleteAccount(rt.ctx, logged(), candor.AccountID(newID("acc"))))
 }
 
 func testDevices(t *testing.T, r store.Region) {
@@ -226,7 +246,7 @@ func testDevices(t *testing.T, r store.Region) {
 	a, b := rt.newAccount(), rt.newAccount()
 	pseud := randBytes(32)
 	d1 := store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: pseud, Created: testTime}
-	got, err := r.RegisterDevice(rt.ctx, d1)
+	got, err := r.RegisterDevice(rt.ctx, logged(), d1)
 	must(t, err)
 	wantDevice := func(what string, got, want store.Device) {
 		t.Helper()
@@ -240,20 +260,20 @@ func testDevices(t *testing.T, r store.Region) {
 
 	// Same (account, pseudonym): the first registration, unchanged.
 	again := store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: pseud, Created: testTime.Add(time.Hour)}
-	got, err = r.RegisterDevice(rt.ctx, again)
+	got, err = r.RegisterDevice(rt.ctx, logged(), again)
 	must(t, err)
 	wantDevice("second RegisterDevice", got, d1)
 
 	// The same pseudonym under another account is another device.
 	db := store.Device{ID: candor.DeviceID(newID("dev")), Account: b, Pseudonym: pseud, Created: testTime}
-	got, err = r.RegisterDevice(rt.ctx, db)
+	got, err = r.RegisterDevice(rt.ctx, logged(), db)
 	must(t, err)
 	wantDevice("RegisterDevice for another account", got, db)
 
 	older := store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: randBytes(32), Created: testTime.Add(-time.Hour)}
 	newer := store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: randBytes(32), Created: testTime.Add(time.Hour)}
 	for _, d := range []store.Device{newer, older} {
-		_, err := r.RegisterDevice(rt.ctx, d)
+		_, err := r.RegisterDevice(rt.ctx, logged(), d)
 		must(t, err)
 	}
 	ds, err := r.Devices(rt.ctx, a)
@@ -266,11 +286,11 @@ func testDevices(t *testing.T, r store.Region) {
 	}
 
 	// A device id taken by another device.
-	_, err = r.RegisterDevice(rt.ctx, store.Device{ID: d1.ID, Account: a, Pseudonym: randBytes(32)})
+	_, err = r.RegisterDevice(rt.ctx, logged(), store.Device{ID: d1.ID, Account: a, Pseudonym: randBytes(32)})
 	wantKind(t, err, candor.Conflict)
 
 	// Chosen here: an unknown account is NotFound.
-	_, err = r.RegisterDevice(rt.ctx, store.Device{ID: candor.DeviceID(newID("dev")), Account: candor.AccountID(newID("acc")), Pseudonym: randBytes(32)})
+	_, err = r.RegisterDevice(rt.ctx, logged(), store.Device{ID: candor.DeviceID(newID("dev")), Account: candor.AccountID(newID("acc")), Pseudonym: randBytes(32)})
 	wantKind(t, err, candor.NotFound)
 
 	ds, err = r.Devices(rt.ctx, candor.AccountID(newID("acc")))
@@ -284,7 +304,7 @@ func testConsentLedger(t *testing.T, r store.Region) {
 	rt := with(t, r)
 	a, b := rt.newAccount(), rt.newAccount()
 	dev := candor.DeviceID(newID("dev"))
-	first, err := r.AppendConsent(rt.ctx, store.ConsentEvent{
+	first, err := r.AppendConsent(rt.ctx, logged(), store.ConsentEvent{
 		Account: a, Category: candor.Contacts, On: true, Device: dev, Time: testTime, PolicyVersion: "2026-01-01",
 	})
 	must(t, err)
@@ -309,7 +329,7 @@ func testConsentLedger(t *testing.T, r store.Region) {
 		}
 	}
 
-	ledger, err := r.ConsentLedger(rt.ctx, a)
+	ledger, err := r.ConsentLedger(rt.ctx, logged(), a)
 	must(t, err)
 	if len(ledger) != len(wantA) {
 		t.Fatalf("ConsentLedger has %d events, want %d", len(ledger), len(wantA))
@@ -321,7 +341,7 @@ func testConsentLedger(t *testing.T, r store.Region) {
 			t.Fatalf("ConsentLedger[%d] = %+v, want %+v", i, e, w)
 		}
 	}
-	lb, err := r.ConsentLedger(rt.ctx, b)
+	lb, err := r.ConsentLedger(rt.ctx, logged(), b)
 	must(t, err)
 	if len(lb) != 2 || lb[0].On != true || lb[1].On != false || lb[1].Seq <= lb[0].Seq {
 		t.Fatalf("ConsentLedger of the other account = %+v", lb)
@@ -343,7 +363,7 @@ func testConsentLedger(t *testing.T, r store.Region) {
 	}
 
 	unknown := candor.AccountID(newID("acc"))
-	ledger, err = r.ConsentLedger(rt.ctx, unknown)
+	ledger, err = r.ConsentLedger(rt.ctx, logged(), unknown)
 	must(t, err)
 	state, err = r.ConsentState(rt.ctx, unknown)
 	must(t, err)
@@ -351,7 +371,7 @@ func testConsentLedger(t *testing.T, r store.Region) {
 		t.Fatalf("an unknown account has consent: %v %v", ledger, state)
 	}
 	// Chosen here: an unknown account is NotFound.
-	_, err = r.AppendConsent(rt.ctx, store.ConsentEvent{Account: unknown, Category: candor.Notes, On: true})
+	_, err = r.AppendConsent(rt.ctx, logged(), store.ConsentEvent{Account: unknown, Category: candor.Notes, On: true})
 	wantKind(t, err, candor.NotFound)
 }
 
@@ -447,22 +467,22 @@ func testApplyChangesConsent(t *testing.T, r store.Region) {
 	a := rt.newAccount()
 	ch := []store.Change{create(newID("rec"), randBytes(40))}
 
-	_, err := r.ApplyChanges(rt.ctx, a, candor.Contacts, 1, ch)
+	_, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Contacts, 1, ch)
 	wantConsentRequired(t, err, candor.Contacts)
 	wantIDs(t, "after refused change", rt.feed(a, candor.Contacts))
 
 	epoch := rt.enable(a, candor.Contacts)
-	_, err = r.ApplyChanges(rt.ctx, a, candor.Contacts, epoch+1, ch)
+	_, err = r.ApplyChanges(rt.ctx, logged(), a, candor.Contacts, epoch+1, ch)
 	wantKind(t, err, candor.Conflict)
 	wantIDs(t, "after change in another epoch", rt.feed(a, candor.Contacts))
 
-	_, err = r.ApplyChanges(rt.ctx, a, candor.Notes, epoch, ch)
+	_, err = r.ApplyChanges(rt.ctx, logged(), a, candor.Notes, epoch, ch)
 	wantConsentRequired(t, err, candor.Notes)
 	wantIDs(t, "notes after refused change", rt.feed(a, candor.Notes))
 
 	rt.apply(a, candor.Contacts, epoch, ch...)
 	rt.consent(a, candor.Contacts, false)
-	_, err = r.ApplyChanges(rt.ctx, a, candor.Contacts, epoch, []store.Change{create(newID("rec"), randBytes(40))})
+	_, err = r.ApplyChanges(rt.ctx, logged(), a, candor.Contacts, epoch, []store.Change{create(newID("rec"), randBytes(40))})
 	wantConsentRequired(t, err, candor.Contacts)
 	wantIDs(t, "after off", rt.feed(a, candor.Contacts))
 	if n := rt.count(a, candor.Contacts); n != 0 {
@@ -470,7 +490,7 @@ func testApplyChangesConsent(t *testing.T, r store.Region) {
 	}
 
 	// Chosen here: an unknown account is NotFound.
-	_, err = r.ApplyChanges(rt.ctx, candor.AccountID(newID("acc")), candor.Contacts, epoch, ch)
+	_, err = r.ApplyChanges(rt.ctx, logged(), candor.AccountID(newID("acc")), candor.Contacts, epoch, ch)
 	wantKind(t, err, candor.NotFound)
 }
 
@@ -512,7 +532,7 @@ func testApplyChangesCAS(t *testing.T, r store.Region) {
 		update(r3, 2, randBytes(3)),         // stale base: conflict
 		update(r4, 1, nil), deletion(r4, 2), // later changes see earlier ones in the batch
 	}
-	res, err := r.ApplyChanges(rt.ctx, a, candor.Contacts, epoch, changes)
+	res, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Contacts, epoch, changes)
 	must(t, err)
 	if len(res) != len(changes) {
 		t.Fatalf("%d results for %d changes", len(res), len(changes))
@@ -558,7 +578,7 @@ func testApplyChangesCAS(t *testing.T, r store.Region) {
 	}
 
 	// An empty batch writes nothing.
-	res, err = r.ApplyChanges(rt.ctx, a, candor.Contacts, epoch, nil)
+	res, err = r.ApplyChanges(rt.ctx, logged(), a, candor.Contacts, epoch, nil)
 	must(t, err)
 	if len(res) != 0 {
 		t.Fatalf("an empty batch has %d results", len(res))
@@ -577,13 +597,13 @@ func testApplyChangesInvalid(t *testing.T, r store.Region) {
 		"version not base+1":      {ID: newID("rec"), BaseVersion: 0, Version: 2, Ciphertext: randBytes(8)},
 		"deletion with cipertext": {ID: newID("rec"), BaseVersion: 1, Version: 2, Deleted: true, Ciphertext: randBytes(8)},
 	} {
-		_, err := r.ApplyChanges(rt.ctx, a, candor.Notes, epoch, []store.Change{good, bad})
+		_, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Notes, epoch, []store.Change{good, bad})
 		if !candor.Is(err, candor.Invalid) {
 			t.Fatalf("%s: got %v, want Invalid", name, err)
 		}
 	}
 	wantIDs(t, "after invalid batches", rt.feed(a, candor.Notes))
-	_, err := r.Changes(rt.ctx, a, candor.Notes, 0, 0)
+	_, err := r.Changes(rt.ctx, logged(), a, candor.Notes, rt.epoch(a, candor.Notes), 0, 0)
 	wantKind(t, err, candor.Invalid)
 }
 
@@ -603,7 +623,7 @@ func testTombstones(t *testing.T, r store.Region) {
 		t.Fatalf("CountRecords = %d, want 1 (tombstones are not live)", n)
 	}
 
-	res, err := r.ApplyChanges(rt.ctx, a, candor.Notes, epoch, []store.Change{deletion(id, 1)})
+	res, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Notes, epoch, []store.Change{deletion(id, 1)})
 	must(t, err)
 	if res[0].Applied || !res[0].Current.Deleted || res[0].Current.Version != 2 {
 		t.Fatalf("stale deletion = %+v, want a conflict with the tombstone", res[0])
@@ -676,7 +696,7 @@ func testChangesPaging(t *testing.T, r store.Region) {
 			rt.apply(a, candor.Notes, en, create(newID("rec"), randBytes(20)))
 		}
 	}
-	all, err := r.Changes(rt.ctx, a, candor.Contacts, 0, 100)
+	all, err := r.Changes(rt.ctx, logged(), a, candor.Contacts, rt.epoch(a, candor.Contacts), 0, 100)
 	must(t, err)
 	wantIDs(t, "Changes(0, 100)", all, want...)
 
@@ -684,7 +704,7 @@ func testChangesPaging(t *testing.T, r store.Region) {
 	var sizes []int
 	since := int64(0)
 	for {
-		page, err := r.Changes(rt.ctx, a, candor.Contacts, since, 3)
+		page, err := r.Changes(rt.ctx, logged(), a, candor.Contacts, rt.epoch(a, candor.Contacts), since, 3)
 		must(t, err)
 		sizes = append(sizes, len(page))
 		if len(page) == 0 {
@@ -702,7 +722,7 @@ func testChangesPaging(t *testing.T, r store.Region) {
 	if !slices.Equal(sizes, []int{3, 3, 3, 1, 0}) {
 		t.Fatalf("page sizes %v, want [3 3 3 1 0]", sizes)
 	}
-	mid, err := r.Changes(rt.ctx, a, candor.Contacts, all[4].Seq, 100)
+	mid, err := r.Changes(rt.ctx, logged(), a, candor.Contacts, rt.epoch(a, candor.Contacts), all[4].Seq, 100)
 	must(t, err)
 	wantIDs(t, "Changes from the middle", mid, want[5:]...)
 	if n := rt.count(a, candor.Contacts); n != 10 {
@@ -718,7 +738,7 @@ func testChangesPaging(t *testing.T, r store.Region) {
 func (rt regionT) fullAccount() (candor.AccountID, map[candor.Category]int64) {
 	rt.Helper()
 	a := rt.newAccount()
-	_, err := rt.r.RegisterDevice(rt.ctx, store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: randBytes(32)})
+	_, err := rt.r.RegisterDevice(rt.ctx, logged(), store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: randBytes(32)})
 	must(rt.T, err)
 	epochs := map[candor.Category]int64{}
 	for _, c := range []candor.Category{candor.Contacts, candor.Notes} {
@@ -754,7 +774,7 @@ func testConsentOff(t *testing.T, r store.Region) {
 	if n := rt.count(a, candor.Contacts); n != 0 {
 		t.Fatalf("CountRecords after off = %d", n)
 	}
-	_, err := r.ApplyChanges(rt.ctx, a, candor.Contacts, ea[candor.Contacts], []store.Change{create(newID("rec"), randBytes(8))})
+	_, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Contacts, ea[candor.Contacts], []store.Change{create(newID("rec"), randBytes(8))})
 	wantConsentRequired(t, err, candor.Contacts)
 
 	// Other categories and accounts are untouched.
@@ -780,12 +800,12 @@ func testDeleteAccount(t *testing.T, r store.Region) {
 	kek := store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: randBytes(40)}
 	must(t, r.PutKEK(rt.ctx, kek))
 
-	must(t, r.DeleteAccount(rt.ctx, a))
+	must(t, r.DeleteAccount(rt.ctx, logged(), a))
 	_, err := r.Account(rt.ctx, a)
 	wantKind(t, err, candor.NotFound)
 	ds, err := r.Devices(rt.ctx, a)
 	must(t, err)
-	ledger, err := r.ConsentLedger(rt.ctx, a)
+	ledger, err := r.ConsentLedger(rt.ctx, logged(), a)
 	must(t, err)
 	state, err := r.ConsentState(rt.ctx, a)
 	must(t, err)
@@ -806,7 +826,7 @@ func testDeleteAccount(t *testing.T, r store.Region) {
 	rt.wantIntact(b)
 	ds, err = r.Devices(rt.ctx, b)
 	must(t, err)
-	ledger, err = r.ConsentLedger(rt.ctx, b)
+	ledger, err = r.ConsentLedger(rt.ctx, logged(), b)
 	must(t, err)
 	if len(ds) != 1 || len(ledger) != 2 {
 		t.Fatalf("other account: %d devices, %d ledger events", len(ds), len(ledger))
@@ -817,11 +837,11 @@ func testDeleteAccount(t *testing.T, r store.Region) {
 		t.Fatalf("DeleteAccount touched the KEKs")
 	}
 
-	must(t, r.DeleteAccount(rt.ctx, a)) // absent: not an error
+	must(t, r.DeleteAccount(rt.ctx, logged(), a)) // absent: not an error
 
 	// The id can be used again, from nothing.
 	must(t, r.CreateAccount(rt.ctx, store.Account{ID: a, Country: "IN"}))
-	ledger, err = r.ConsentLedger(rt.ctx, a)
+	ledger, err = r.ConsentLedger(rt.ctx, logged(), a)
 	must(t, err)
 	if len(ledger) != 0 {
 		t.Fatalf("recreated account has %d ledger events", len(ledger))
@@ -856,7 +876,7 @@ func testConcurrentApply(t *testing.T, r store.Region) {
 		since := int64(0)
 		for {
 			finished := done.Load()
-			page, err := r.Changes(rt.ctx, a, candor.Contacts, since, 7)
+			page, err := r.Changes(rt.ctx, logged(), a, candor.Contacts, rt.epoch(a, candor.Contacts), since, 7)
 			if err != nil {
 				t.Errorf("reader: %v", err)
 				return
@@ -886,7 +906,7 @@ func testConcurrentApply(t *testing.T, r store.Region) {
 					id := mine[(w+i)%len(mine)]
 					changes = append(changes, update(id, versions[id], randBytes(16)))
 				}
-				res, err := r.ApplyChanges(rt.ctx, a, candor.Contacts, epoch, changes)
+				res, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Contacts, epoch, changes)
 				if err != nil {
 					t.Errorf("writer %d: %v", w, err)
 					return
@@ -958,7 +978,7 @@ func testConcurrentConsentOff(t *testing.T, r store.Region) {
 		go func() {
 			defer wg.Done()
 			apply := func() error {
-				_, err := r.ApplyChanges(rt.ctx, a, candor.Photos, epoch, []store.Change{create(newID("rec"), randBytes(16))})
+				_, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Photos, epoch, []store.Change{create(newID("rec"), randBytes(16))})
 				return err
 			}
 			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {

@@ -13,10 +13,10 @@ func testPurgeTombstones(t *testing.T, r store.Region) {
 	a := rt.newAccount()
 	epoch := rt.enable(a, candor.Notes)
 	live, gone := newID("rec"), newID("rec")
-	_, err := r.ApplyChanges(rt.ctx, a, candor.Notes, epoch, []store.Change{
+	_, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Notes, epoch, []store.Change{
 		{ID: live, Version: 1, Ciphertext: randBytes(8)}, {ID: gone, Version: 1, Ciphertext: randBytes(8)}})
 	must(t, err)
-	res, err := r.ApplyChanges(rt.ctx, a, candor.Notes, epoch, []store.Change{{ID: gone, BaseVersion: 1, Version: 2, Deleted: true}})
+	res, err := r.ApplyChanges(rt.ctx, logged(), a, candor.Notes, epoch, []store.Change{{ID: gone, BaseVersion: 1, Version: 2, Deleted: true}})
 	must(t, err)
 	tombSeq := res[0].Seq
 	if seq, err := r.PurgedSeq(rt.ctx, a); err != nil || seq != 0 {
@@ -29,7 +29,7 @@ func testPurgeTombstones(t *testing.T, r store.Region) {
 	if err != nil || n != 1 {
 		t.Fatalf("PurgeTombstones = %d, %v; want 1", n, err)
 	}
-	recs, err := r.Changes(rt.ctx, a, candor.Notes, 0, 10)
+	recs, err := r.Changes(rt.ctx, logged(), a, candor.Notes, rt.epoch(a, candor.Notes), 0, 10)
 	must(t, err)
 	if len(recs) != 1 || recs[0].ID != live {
 		t.Fatalf("after the purge: %+v", recs)
@@ -43,7 +43,7 @@ func testPurgeTombstones(t *testing.T, r store.Region) {
 	if d.PurgedSeq != tombSeq {
 		t.Fatalf("exported PurgedSeq %d, want %d", d.PurgedSeq, tombSeq)
 	}
-	must(t, r.DeleteAccount(rt.ctx, a))
+	must(t, r.DeleteAccount(rt.ctx, logged(), a))
 	must(t, r.ImportAccount(rt.ctx, d))
 	if seq, _ := r.PurgedSeq(rt.ctx, a); seq != tombSeq {
 		t.Fatalf("PurgedSeq after an import = %d, want %d", seq, tombSeq)

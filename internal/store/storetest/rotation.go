@@ -154,7 +154,7 @@ func testCountDataKeys(t *testing.T, r store.Region) {
 	rt.wantCounts("after a rewrap", map[int64]int{1: 2, 2: 2, 7: 1})
 	rt.consent(a, candor.Notes, false)
 	rt.wantCounts("after consent off", map[int64]int{1: 1, 2: 2, 7: 1})
-	must(t, r.DeleteAccount(rt.ctx, b))
+	must(t, r.DeleteAccount(rt.ctx, logged(), b))
 	rt.wantCounts("after DeleteAccount", map[int64]int{1: 1})
 }
 
@@ -402,10 +402,10 @@ func testConcurrentRewrap(t *testing.T, r store.Region) {
 			var err error
 			switch i % 3 {
 			case 0:
-				_, err = r.AppendConsent(rt.ctx, store.ConsentEvent{Account: a, Category: candor.Notes, On: false,
+				_, err = r.AppendConsent(rt.ctx, logged(), store.ConsentEvent{Account: a, Category: candor.Notes, On: false,
 					Device: candor.DeviceID(newID("dev")), PolicyVersion: candor.PolicyVersion})
 			case 1:
-				err = r.DeleteAccount(rt.ctx, a)
+				err = r.DeleteAccount(rt.ctx, logged(), a)
 			}
 			if err != nil {
 				t.Errorf("destroying keys of account %d: %v", i, err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
 )
 
 // newID returns a fresh identifier of the shape candor.ValidID accepts.
@@ -95,3 +96,10 @@ func wantBytes(t *testing.T, what string, got, want []byte) {
 // testTime is a fixed instant with sub-millisecond digits, in a zone other
 // than UTC, to check that stores normalise and keep precision.
 var testTime = time.Date(2026, 11, 2, 9, 30, 15, 123456789, time.FixedZone("IST", 5*3600+1800))
+
+// Logged returns an audit record standing for the access of one call: the
+// argument every store method that is an access takes. Its data is random,
+// so each call appends a distinct entry.
+func Logged() store.AuditRecord { return auditRecord(nil) }
+
+func logged() store.AuditRecord { return Logged() }

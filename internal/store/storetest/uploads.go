@@ -55,8 +55,8 @@ func testUploads(t *testing.T, r store.Region) {
 	}
 	wantKind(t, r.ShareUpload(rt.ctx, b, up.ID, later), candor.NotFound)
 
-	wantKind(t, r.CompleteUpload(rt.ctx, b, up.ID), candor.NotFound)
-	must(t, r.CompleteUpload(rt.ctx, a, up.ID))
+	wantKind(t, r.CompleteUpload(rt.ctx, logged(), b, up.ID), candor.NotFound)
+	must(t, r.CompleteUpload(rt.ctx, logged(), a, up.ID))
 	byHash, err := r.UploadByHash(rt.ctx, a, candor.Photos, hash)
 	must(t, err)
 	if byHash.ID != up.ID || !byHash.Complete {
@@ -72,8 +72,8 @@ func testUploads(t *testing.T, r store.Region) {
 	if len(expired) != 1 || expired[0].ID != old.ID {
 		t.Fatalf("ExpiredUploads = %+v", expired)
 	}
-	must(t, r.DeleteUpload(rt.ctx, a, old.ID))
-	must(t, r.DeleteUpload(rt.ctx, a, old.ID))
+	must(t, r.DeleteUpload(rt.ctx, logged(), a, old.ID))
+	must(t, r.DeleteUpload(rt.ctx, logged(), a, old.ID))
 	if expired, _ := r.ExpiredUploads(rt.ctx, now, 10); len(expired) != 0 {
 		t.Fatalf("after delete: %+v", expired)
 	}
@@ -86,7 +86,7 @@ func testUploads(t *testing.T, r store.Region) {
 	wantKind(t, err, candor.NotFound)
 	other := store.Upload{ID: newID("upl"), Account: b, Category: candor.Photos, Size: 1, Hash: randBytes(32), Created: now, Expires: now.Add(time.Hour)}
 	must(t, r.CreateUpload(rt.ctx, other))
-	must(t, r.DeleteAccount(rt.ctx, b))
+	must(t, r.DeleteAccount(rt.ctx, logged(), b))
 	_, err = r.Upload(rt.ctx, b, other.ID)
 	wantKind(t, err, candor.NotFound)
 }
