@@ -11,8 +11,8 @@ import (
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
-	"github.com/candorcloud/candor/internal/store/storetest"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
+	"github.com/candorcloud/candor/internal/store/storetest"
 )
 
 type env struct {

@@ -42,7 +42,7 @@ type env struct {
 	logs    *audit.Logs
 	ledger  *consent.Ledger
 	svc     *photos.Service // the service itself
-	photos  *gate.Photos     // behind its consent gate, as the API holds it
+	photos  *gate.Photos    // behind its consent gate, as the API holds it
 	now     time.Time
 }
 

@@ -19,8 +19,8 @@ import (
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
-	"github.com/candorcloud/candor/internal/store/storetest"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
+	"github.com/candorcloud/candor/internal/store/storetest"
 )
 
 // flaky is a blob store that fails every Put after the first n: a crash in

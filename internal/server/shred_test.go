@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/candorcloud/candor"
-	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/server/servertest"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
