@@ -65,8 +65,9 @@ const PolicyVersion = "2026-11-01"
 
 // Principal is who a device request acts for: an account, one of its
 // devices, and the account's home region. It is established by
-// authentication and carried by the request's context; it holds no personal
-// data.
+// authentication (httpapi's device middleware) and passed as an explicit
+// argument to every service method that acts for it, never through a
+// context; it holds no personal data.
 type Principal struct {
 	Account AccountID
 	Device  DeviceID

@@ -75,7 +75,8 @@ type Error struct {
 	Kind     Kind
 	Message  string
 	Category Category // set when Kind is ConsentRequired
-	// RetryAfter, when set with RateLimited, is how long to wait.
+	// RetryAfter, when set (with RateLimited or Unavailable), is how long
+	// to wait; httpapi sends it as the Retry-After header.
 	RetryAfter time.Duration
 	Err        error
 }

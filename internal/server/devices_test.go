@@ -78,3 +78,50 @@ func TestRevokedDeviceLeavesMessaging(t *testing.T) {
 		t.Errorf("the revoked device still reads its inbox: %d", got.status)
 	}
 }
+
+// A device that signs in to an account, and its revocation, are in the
+// owner's access log: a new phone on an account cannot go unseen by the
+// account's other phones.
+func TestSignInAndRevocationAreInTheAccessLog(t *testing.T) {
+	env := servertest.Start(t)
+	a := &raw{t: t, url: env.URL}
+	handle := handleOf(t, a, "owner@example.invalid")
+	key := randomBytes(32)
+	var s1, s2 api.Session
+	a.must("POST", "/v1/accounts", api.SignupRequest{Handle: handle, Salt: randomBytes(16), KDF: testKDF,
+		AuthKey: key, Country: "IN", Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s1)
+	a.token = s1.Token
+	b := &raw{t: t, url: env.URL}
+	b.must("POST", "/v1/sessions", api.LoginRequest{Handle: handle, AuthKey: key, Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s2)
+	b.token = s2.Token
+
+	count := func(action string) int {
+		var log api.AccessLog
+		a.must("GET", "/v1/account/access-log", nil, &log)
+		n := 0
+		for _, e := range log.Entries {
+			if strings.Contains(e.Event, `"action":"`+action+`"`) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count("device.login"); n != 2 {
+		t.Fatalf("%d sign-ins in the access log, want 2 (the sign-up's and the new phone's)", n)
+	}
+	if n := count("device.revoke"); n != 0 {
+		t.Fatalf("%d revocations before any", n)
+	}
+	a.must("DELETE", "/v1/devices/"+s2.Device, nil, nil)
+	if n := count("device.revoke"); n != 1 {
+		t.Fatalf("%d revocations in the access log after one, want 1", n)
+	}
+	// A failed sign-in names no account it could be logged under: it is
+	// counted against the handle instead, and logs nothing here.
+	if got := b.call("POST", "/v1/sessions", api.LoginRequest{Handle: handle, AuthKey: randomBytes(32), Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, nil); got.status != 401 {
+		t.Fatalf("a wrong key signed in: %d", got.status)
+	}
+	if n := count("device.login"); n != 2 {
+		t.Fatalf("%d sign-ins after a failed one, want 2", n)
+	}
+}

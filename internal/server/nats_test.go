@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"os"
@@ -200,15 +199,11 @@ func TestMessagingLeavesNoTrace(t *testing.T) {
 		t.Fatal("no NATS traffic was recorded: the test would prove nothing")
 	}
 	canaries := []string{text, "+919833334444", "919833334444", "+919811112222", "919811112222"}
-	for _, c := range canaries {
-		for _, form := range canaryForms(c) {
-			if bytes.Contains(seen, form) {
-				t.Errorf("%q crossed NATS", c)
-			}
-			if strings.Contains(one.Logs.String()+two.Logs.String(), string(form)) {
-				t.Errorf("%q is in the logs", c)
-			}
-		}
+	for _, hit := range findCanaries(seen, canaries...) {
+		t.Errorf("%s crossed NATS", hit)
+	}
+	for _, hit := range findCanaries([]byte(one.Logs.String()+two.Logs.String()), canaries...) {
+		t.Errorf("%s is in the logs", hit)
 	}
 	scanFolder(t, one.Data, canaries...)
 }

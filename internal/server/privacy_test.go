@@ -46,12 +46,51 @@ func canaryForms(s string) [][]byte {
 	return out
 }
 
+// findCanaries returns a line for each canary form found in data.
+func findCanaries(data []byte, canaries ...string) []string {
+	var hits []string
+	for _, c := range canaries {
+		for _, form := range canaryForms(c) {
+			if bytes.Contains(data, form) {
+				hits = append(hits, fmt.Sprintf("%q (as %q)", c, form))
+			}
+		}
+	}
+	return hits
+}
+
 // scanFolder fails the test if any canary, in the clear or as a common
-// encoding or unkeyed hash, appears in any file under dir.
+// encoding or unkeyed hash, appears in any file under dir. It trusts a
+// "none found" only after a positive control: the same search, on a
+// planted copy of every form of every canary amid other bytes, must find
+// each one; and it must have read at least one file.
 func scanFolder(t *testing.T, dir string, canaries ...string) {
 	t.Helper()
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	for _, c := range canaries {
+		for _, form := range canaryForms(c) {
+			planted := append(append(randomBytes(100), form...), randomBytes(100)...)
+			if len(findCanaries(planted, c)) == 0 {
+				t.Fatalf("positive control: a planted %q (as %q) was not found; the scan proves nothing", c, form)
+			}
+		}
+	}
+	hits, files, err := scanHits(dir, canaries...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files == 0 {
+		t.Fatal("scanned no files")
+	}
+	for _, hit := range hits {
+		t.Error(hit)
+	}
+}
+
+// scanHits searches every file under dir for the canaries and returns what
+// it found, with the files, and how many files it read. A folder it cannot
+// walk or a file it cannot read is an error, never a silent skip.
+func scanHits(dir string, canaries ...string) (hits []string, files int, err error) {
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -60,20 +99,43 @@ func scanFolder(t *testing.T, dir string, canaries ...string) {
 			return err
 		}
 		files++
-		for _, c := range canaries {
-			for _, form := range canaryForms(c) {
-				if bytes.Contains(b, form) {
-					t.Errorf("%q (as %q) found in %s", c, form, path)
-				}
-			}
+		for _, hit := range findCanaries(b, canaries...) {
+			hits = append(hits, hit+" found in "+path)
 		}
 		return nil
 	})
-	if err != nil {
+	return hits, files, err
+}
+
+// TestScanFolderFindsWhatIsPlanted is the scan's own positive control on a
+// folder: a canary planted in a file, in each form, in a nested folder, is
+// reported; a folder holding none passes.
+func TestScanFolderFindsWhatIsPlanted(t *testing.T) {
+	for _, c := range []string{canaryIMEI, canaryEmail, canaryPhone, canaryNote} {
+		for i, form := range canaryForms(c) {
+			dir := t.TempDir()
+			sub := filepath.Join(dir, "regions", "in")
+			if err := os.MkdirAll(sub, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(sub, "candor.db-wal"), append(randomBytes(4096), form...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			hits, files, err := scanHits(dir, c)
+			if err != nil || files != 1 || len(hits) == 0 {
+				t.Errorf("form %d of %q planted in a WAL file: %d hits in %d files (%v)", i, c, len(hits), files, err)
+			}
+		}
+	}
+	clean := t.TempDir()
+	if err := os.WriteFile(filepath.Join(clean, "x"), randomBytes(4096), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if files == 0 {
-		t.Fatal("scanned no files")
+	if hits, files, err := scanHits(clean, canaryIMEI, canaryEmail, canaryPhone, canaryNote); err != nil || files != 1 || len(hits) != 0 {
+		t.Errorf("a folder of random bytes: %v in %d files (%v)", hits, files, err)
+	}
+	if _, _, err := scanHits(filepath.Join(clean, "missing")); err == nil {
+		t.Error("a folder that cannot be walked was scanned without an error")
 	}
 }
 
@@ -161,12 +223,8 @@ func TestNothingReadableOnDisk(t *testing.T) {
 		if len(text) == 0 {
 			t.Fatalf("no %s to scan", name)
 		}
-		for _, c := range canaries {
-			for _, form := range canaryForms(c) {
-				if bytes.Contains(text, form) {
-					t.Errorf("%q found in the %s", c, name)
-				}
-			}
+		for _, hit := range findCanaries(text, canaries...) {
+			t.Errorf("%s found in the %s", hit, name)
 		}
 		if st, _ := a.Status(); st.Account == "" || bytes.Contains(text, []byte(st.Account)) {
 			t.Errorf("the account id is in the %s (or unknown)", name)

@@ -139,14 +139,25 @@ type Result struct {
 }
 
 // Region is the metadata store of one region: accounts homed there, their
-// devices, consent ledger, wrapped keys and sealed records.
+// devices, consent ledger, wrapped keys and sealed records. It is the sum of
+// named roles; each consumer owns the narrower interface it needs (for
+// instance records.Store, consent.Store, keyring.RegionKeys).
 type Region interface {
 	AuditLog
+	Accounts
+	Consents
+	RegionKeys
+	Feed
 	Retention
 	Uploads
 	Messages
 	Migrations
 
+	Close() error
+}
+
+// Accounts keeps a region's accounts and their devices.
+type Accounts interface {
 	// CreateAccount stores a new account; Conflict if the id exists.
 	CreateAccount(ctx context.Context, a Account) error
 	// Account returns an account; NotFound if absent.
@@ -163,7 +174,11 @@ type Region interface {
 	RegisterDevice(ctx context.Context, rec AuditRecord, d Device) (Device, error)
 	// Devices lists an account's devices, oldest first.
 	Devices(ctx context.Context, account candor.AccountID) ([]Device, error)
+}
 
+// Consents keeps each account's append-only consent ledger (promises
+// P1-P3).
+type Consents interface {
 	// AppendConsent appends an event to the ledger and returns it with Seq
 	// and Time as stored (Time is kept if set), and appends rec in the same
 	// transaction. When the category is already in the state e asks for
@@ -183,7 +198,11 @@ type Region interface {
 	// ConsentState returns the latest event per category; categories never
 	// touched are absent.
 	ConsentState(ctx context.Context, account candor.AccountID) (map[candor.Category]ConsentEvent, error)
+}
 
+// RegionKeys keeps the region's key-encryption keys and the wrapped data
+// keys of its accounts (package keyring).
+type RegionKeys interface {
 	// PutKEK stores a new version of this region's key-encryption key;
 	// Conflict if the version exists.
 	PutKEK(ctx context.Context, k WrappedKey) error
@@ -212,7 +231,10 @@ type Region interface {
 	// DeleteKEK removes a KEK version. It fails with Conflict if any data
 	// key is still wrapped by it, and is not an error if it is absent.
 	DeleteKEK(ctx context.Context, version int64) error
+}
 
+// Feed keeps each account's sealed records as a change feed.
+type Feed interface {
 	// ApplyChanges applies sealed changes to (account, category) in one
 	// transaction. It first checks, in that transaction, that the latest
 	// consent event of the category is "on" and has Seq == epoch: if the
@@ -234,8 +256,6 @@ type Region interface {
 	PurgedSeq(ctx context.Context, account candor.AccountID) (int64, error)
 	// CountRecords counts the live (not deleted) records of (account, category).
 	CountRecords(ctx context.Context, account candor.AccountID, c candor.Category) (int, error)
-
-	Close() error
 }
 
 // Entry is a directory entry: which region an account lives in, and the
@@ -292,13 +312,25 @@ type Custody struct {
 
 // Directory is the global store: account → home region, handle → account,
 // sessions, login throttling, staff identities, the custody of the root key
-// and wrapped system secrets.
+// and wrapped system secrets. It is the sum of named roles; each consumer
+// owns the narrower interface it needs.
 type Directory interface {
 	AuditLog
+	Entries
+	Sessions
+	Logins
+	RootKeys
+	ShredSecrets
+	Identities
 	Approvals
 	Numbers
 	Moves
 
+	Close() error
+}
+
+// Entries maps accounts to their home regions and login handles.
+type Entries interface {
 	// CreateEntry stores an entry; Conflict if the account or the handle
 	// exists.
 	CreateEntry(ctx context.Context, e Entry) error
@@ -309,7 +341,10 @@ type Directory interface {
 	// DeleteEntry removes an account's entry, all its sessions and all its
 	// shred secrets, and appends rec, in one transaction.
 	DeleteEntry(ctx context.Context, rec AuditRecord, account candor.AccountID) error
+}
 
+// Sessions keeps device sessions, by the hash of their token.
+type Sessions interface {
 	// CreateSession stores a session.
 	CreateSession(ctx context.Context, s Session) error
 	// Session returns the session with this token hash; NotFound if none.
@@ -322,7 +357,10 @@ type Directory interface {
 	// DeleteExpiredSessions removes sessions that expired before now and
 	// reports how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+}
 
+// Logins counts failed logins per handle, for throttling.
+type Logins interface {
 	// LoginFailed records a failed login for handle at now and returns the
 	// attempts so far. A window older than window restarts at one failure.
 	LoginFailed(ctx context.Context, handle []byte, now time.Time, window time.Duration) (Attempts, error)
@@ -330,7 +368,11 @@ type Directory interface {
 	LoginAttempts(ctx context.Context, handle []byte) (Attempts, error)
 	// LoginSucceeded clears the failures of handle.
 	LoginSucceeded(ctx context.Context, handle []byte) error
+}
 
+// RootKeys keeps the custody of the root key and the system secrets it
+// wraps (packages custody and keyring).
+type RootKeys interface {
 	// SystemKey returns a named system secret, wrapped by the root key;
 	// NotFound if none.
 	SystemKey(ctx context.Context, name string) (WrappedKey, error)
@@ -353,7 +395,11 @@ type Directory interface {
 	// latest recorded version plus one.
 	// rec is appended in the same transaction.
 	Rekey(ctx context.Context, rec AuditRecord, c Custody, keys map[string]WrappedKey) error
+}
 
+// ShredSecrets keeps the directory's half of each data key
+// (crypto-shredding).
+type ShredSecrets interface {
 	// PutShredSecret stores s unless a secret for (Account, Category, Epoch)
 	// exists, in which case the stored one is returned and s is discarded.
 	PutShredSecret(ctx context.Context, s ShredSecret) (ShredSecret, error)
@@ -363,7 +409,10 @@ type Directory interface {
 	// DeleteShredSecrets deletes the secrets of (account, category) for
 	// every epoch except keep (0 keeps none) and reports how many.
 	DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error)
+}
 
+// Identities keeps staff identities (package staff).
+type Identities interface {
 	// CreateStaff stores a staff identity and appends rec in the same
 	// transaction; Conflict if the id or the token hash exists.
 	CreateStaff(ctx context.Context, rec AuditRecord, s Staff) error
@@ -376,6 +425,4 @@ type Directory interface {
 	// rec in the same transaction; NotFound if none. Revoking a revoked
 	// identity keeps the first time.
 	RevokeStaff(ctx context.Context, rec AuditRecord, id string, at time.Time) error
-
-	Close() error
 }
