@@ -70,6 +70,12 @@ type Config struct {
 	// MaxFailures failed logins within Window lock the handle (defaults 5, 15 min).
 	MaxFailures int
 	Window      time.Duration
+	// MaxHashing bounds the Argon2id hashes computed at once, across every
+	// request (default 4): each holds Hash.MemoryKiB of memory. A request
+	// that finds every slot taken waits up to HashWait (default 2s), then
+	// is refused as unavailable with a Retry-After.
+	MaxHashing int
+	HashWait   time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Erase, when set, deletes what an account keeps outside its region's
@@ -97,6 +103,12 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.MaxHashing <= 0 {
+		c.MaxHashing = 4
+	}
+	if c.HashWait <= 0 {
+		c.HashWait = 2 * time.Second
+	}
 }
 
 // Service manages accounts, devices and sessions.
@@ -107,13 +119,60 @@ type Service struct {
 	logs    *audit.Logs
 	cfg     Config
 	dummy   string // a hash to verify against for unknown handles, to equalise timing
+	hashing chan struct{}
 }
 
 // New returns a Service that logs sign-ins, revocations and deletions to
 // the owner's logs.
 func New(dir Directory, regions Regions, secrets Secrets, logs *audit.Logs, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{dir: dir, regions: regions, secrets: secrets, logs: logs, cfg: cfg, dummy: cfg.Hash.hash(make([]byte, 32))}
+	return &Service{dir: dir, regions: regions, secrets: secrets, logs: logs, cfg: cfg, dummy: cfg.Hash.hash(make([]byte, 32)),
+		hashing: make(chan struct{}, cfg.MaxHashing)}
+}
+
+var errBusy = &candor.Error{Kind: candor.Unavailable, RetryAfter: time.Second,
+	Message: "the server is busy signing other people in: try again in a moment"}
+
+// hashSlot waits for one of the MaxHashing slots for an Argon2id hash and
+// returns its release. Past HashWait, or when ctx ends, it is refused with
+// a retryable Unavailable error, so that no number of sign-ins at once can
+// hold more than MaxHashing hashes' memory.
+func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.hashing <- struct{}{}:
+		return func() { <-s.hashing }, nil
+	default:
+	}
+	wait := time.NewTimer(s.cfg.HashWait)
+	defer wait.Stop()
+	select {
+	case s.hashing <- struct{}{}:
+		return func() { <-s.hashing }, nil
+	case <-wait.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, errBusy
+	}
+}
+
+// hash is Argon2 hash within a hashing slot.
+func (s *Service) hash(ctx context.Context, secret []byte) (string, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return s.cfg.Hash.hash(secret), nil
+}
+
+// verify is verify within a hashing slot.
+func (s *Service) verify(ctx context.Context, phc string, secret []byte) (bool, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return verify(phc, secret), nil
 }
 
 // Sizes of what devices send.
@@ -168,19 +227,41 @@ func (s *Service) Salt(ctx context.Context, handle []byte) ([]byte, store.KDF, e
 	if err != nil {
 		return nil, store.KDF{}, err
 	}
-	entry, err := s.dir.EntryByHandle(ctx, handle)
-	if err == nil {
-		var acc store.Account
-		if acc, err = s.account(ctx, entry); err == nil {
-			return acc.Salt, acc.KDF, nil
-		}
-	}
-	if !candor.Is(err, candor.NotFound) {
+	_, acc, err := s.lookup(ctx, handle)
+	if err != nil && !candor.Is(err, candor.NotFound) {
 		return nil, store.KDF{}, err
 	}
+	// The fake salt is computed for every handle, so that a known one
+	// costs what an unknown one does.
 	m := hmac.New(sha256.New, fakeKey)
 	m.Write(handle)
-	return m.Sum(nil)[:fakeSaltSize], DefaultKDF, nil
+	fake := m.Sum(nil)[:fakeSaltSize]
+	if err != nil {
+		return fake, DefaultKDF, nil
+	}
+	return acc.Salt, acc.KDF, nil
+}
+
+// noAccount is an account id no account has: an unknown handle reads it,
+// so that it costs the same two reads a known one does.
+const noAccount candor.AccountID = "acc_aaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+// lookup returns the directory entry and the account of a login handle,
+// with NotFound if there is none. Known and unknown handles do the same
+// reads — the directory, then a region — so that the time of an answer
+// does not tell whether an account exists.
+func (s *Service) lookup(ctx context.Context, handle []byte) (store.Entry, store.Account, error) {
+	entry, err := s.dir.EntryByHandle(ctx, handle)
+	if candor.Is(err, candor.NotFound) {
+		entry = store.Entry{Account: noAccount, Region: s.regions.HomeFor("")}
+	} else if err != nil {
+		return store.Entry{}, store.Account{}, err
+	}
+	acc, aerr := s.account(ctx, entry)
+	if err != nil {
+		return store.Entry{}, store.Account{}, err
+	}
+	return entry, acc, aerr
 }
 
 // DefaultKDF is the device-side Argon2id cost devices use by default
@@ -254,9 +335,13 @@ func (s *Service) Signup(ctx context.Context, in Signup) (Grant, error) {
 		return Grant{}, err
 	}
 	now := s.cfg.Now().UTC()
+	authHash, err := s.hash(ctx, in.AuthKey)
+	if err != nil {
+		return Grant{}, err
+	}
 	acc := store.Account{
 		ID: candor.NewAccountID(), Country: in.Country, Salt: in.Salt, KDF: in.KDF,
-		AuthHash: s.cfg.Hash.hash(in.AuthKey), Created: now,
+		AuthHash: authHash, Created: now,
 	}
 	if err := accts.CreateAccount(ctx, acc); err != nil {
 		return Grant{}, err
@@ -311,20 +396,20 @@ func (s *Service) Login(ctx context.Context, handle, authKey, pseudonym []byte) 
 		return Grant{}, &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
 			Message: fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second))}
 	}
-	entry, err := s.dir.EntryByHandle(ctx, handle)
-	var acc store.Account
-	if err == nil {
-		acc, err = s.account(ctx, entry)
-	}
+	entry, acc, err := s.lookup(ctx, handle)
 	if err != nil && !candor.Is(err, candor.NotFound) {
 		return Grant{}, err
 	}
-	ok := false
-	if err == nil {
-		ok = verify(acc.AuthHash, authKey)
-	} else {
-		verify(s.dummy, authKey) // same work for unknown handles
+	known := err == nil
+	phc := s.dummy // the same work for unknown handles
+	if known {
+		phc = acc.AuthHash
 	}
+	ok, err := s.verify(ctx, phc, authKey)
+	if err != nil {
+		return Grant{}, err
+	}
+	ok = ok && known
 	if !ok {
 		if _, err := s.dir.LoginFailed(ctx, handle, now.UTC(), s.cfg.Window); err != nil {
 			return Grant{}, err
