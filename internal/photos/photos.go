@@ -63,6 +63,9 @@ type Config struct {
 	// Plain stores parts unsealed. It exists for one purpose: benchmarks
 	// measuring what sealing costs. The server never sets it.
 	Plain bool
+	// PartsPerAccount and Parts bound the parts received at once, per
+	// account and in all (defaults MaxPartsPerAccount and MaxParts).
+	PartsPerAccount, Parts int
 }
 
 // ttl is how long an upload may stay incomplete in region.
@@ -79,6 +82,7 @@ type Service struct {
 	keys   Keys
 	logs   *audit.Logs
 	cfg    Config
+	parts  partSlots
 }
 
 // New returns a Service.
@@ -91,6 +95,12 @@ func New(stores Stores, keys Keys, logs *audit.Logs, cfg Config) *Service {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.PartsPerAccount <= 0 {
+		cfg.PartsPerAccount = MaxPartsPerAccount
+	}
+	if cfg.Parts <= 0 {
+		cfg.Parts = MaxParts
 	}
 	return &Service{stores: stores, keys: keys, logs: logs, cfg: cfg}
 }
@@ -260,17 +270,13 @@ func (s *Service) PutPart(ctx context.Context, g consent.Grant, id string, n int
 	if n < 0 || n >= Parts(u.Size) {
 		return api.Upload{}, candor.Errorf(candor.Invalid, "part %d does not exist: this photo has parts 0 to %d", n, Parts(u.Size)-1)
 	}
-	want := partLen(u.Size, n)
-	plain := make([]byte, want+1)
-	got, err := io.ReadFull(body, plain)
-	switch {
-	case err == nil || int64(got) > want:
-		return api.Upload{}, candor.Errorf(candor.TooLarge, "part %d must be %d bytes", n, want)
-	case int64(got) < want:
-		return api.Upload{}, candor.Errorf(candor.Invalid, "part %d must be %d bytes; %d arrived", n, want, got)
+	release, err := s.parts.take(p.Account, s.cfg.PartsPerAccount, s.cfg.Parts)
+	if err != nil {
+		return api.Upload{}, err
 	}
-	plain = plain[:want]
-	sealed := plain
+	defer release()
+	var st *seal.Stream
+	var header []byte
 	if !s.cfg.Plain {
 		key, err := s.blobKey(ctx, sc, p, id, true)
 		if err != nil {
@@ -278,12 +284,12 @@ func (s *Service) PutPart(ctx context.Context, g consent.Grant, id string, n int
 		}
 		salt := make([]byte, saltSize)
 		rand.Read(salt)
-		st, err := partStream(key, salt, id, n)
+		st, err = partStream(key, salt, id, n)
 		clear(key)
 		if err != nil {
 			return api.Upload{}, err
 		}
-		sealed = sealPart(st, u.Size, n, plain, append([]byte{partFormat}, salt...))
+		header = append([]byte{partFormat}, salt...)
 	}
 	// An upload that is making progress is not abandoned: each part gives
 	// it the whole lifetime again, before the part is stored, so that the
@@ -292,29 +298,17 @@ func (s *Service) PutPart(ctx context.Context, g consent.Grant, id string, n int
 	if err := sc.uploads.ExtendUpload(ctx, p.Account, id, u.Expires); err != nil {
 		return api.Upload{}, err
 	}
-	if err := sc.blobs.Put(ctx, partKey(p.Account, id, n), bytesReader(sealed), int64(len(sealed))); err != nil {
+	part := newPartReader(body, st, u.Size, n, header)
+	if err := sc.blobs.Put(ctx, partKey(p.Account, id, n), part, part.storedSize(len(header))); err != nil {
+		if part.err != nil {
+			return api.Upload{}, part.err // the body's fault, not the store's
+		}
 		return api.Upload{}, err
 	}
 	return s.toAPI(ctx, sc, u)
 }
 
 const segmentsPerPart = api.PartSize / seal.SegmentSize
-
-// sealPart seals the segments of part n of a blob of size bytes after the
-// part's header.
-func sealPart(st *seal.Stream, size int64, n int, plain, header []byte) []byte {
-	last := seal.Segments(size) - 1
-	out := make([]byte, 0, len(header)+len(plain)+int(seal.Segments(int64(len(plain))))*seal.SegmentOverhead)
-	out = append(out, header...)
-	first := int64(n) * segmentsPerPart
-	for i := int64(0); ; i++ {
-		seg := plain[min(i*seal.SegmentSize, int64(len(plain))):min((i+1)*seal.SegmentSize, int64(len(plain)))]
-		out = st.Seal(out, first+i, first+i == last, seg)
-		if (i+1)*seal.SegmentSize >= int64(len(plain)) {
-			return out
-		}
-	}
-}
 
 // Complete checks that every part arrived and marks the upload a blob.
 func (s *Service) Complete(ctx context.Context, g consent.Grant, id string) (api.Upload, error) {

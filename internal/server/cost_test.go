@@ -3,6 +3,8 @@ package server_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -60,5 +62,98 @@ func TestSignInHashingIsBounded(t *testing.T) {
 	}
 	if statuses[http.StatusUnauthorized] == 0 {
 		t.Fatalf("statuses %v: no sign-in was hashed at all", statuses)
+	}
+}
+
+// heldPart starts the upload of part n of upload id and sends all of it but
+// its last byte, then holds the request open until stop is closed. It
+// returns the channel its answer arrives on, once the first bytes are sent.
+func heldPart(t *testing.T, r *raw, id string, n int, stop <-chan struct{}) <-chan *http.Response {
+	t.Helper()
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest("PUT", fmt.Sprintf("%s/v1/photos/uploads/%s/parts/%d", r.url, id, n), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = api.PartSize
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	got := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- nil
+			return
+		}
+		resp.Body.Close()
+		got <- resp
+	}()
+	wrote := make(chan struct{})
+	go func() {
+		pw.Write(make([]byte, 64<<10))
+		close(wrote)
+		pw.Write(make([]byte, api.PartSize-1-64<<10))
+		<-stop
+		pw.CloseWithError(io.ErrUnexpectedEOF)
+	}()
+	<-wrote
+	return got
+}
+
+// answerOf waits for an answer that should come at once.
+func answerOf(t *testing.T, got <-chan *http.Response) *http.Response {
+	t.Helper()
+	select {
+	case resp := <-got:
+		return resp
+	case <-time.After(5 * time.Second):
+		return nil
+	}
+}
+
+// stillHeld reports whether a held part is still being received.
+func stillHeld(got <-chan *http.Response) bool {
+	select {
+	case <-got:
+		return false
+	case <-time.After(100 * time.Millisecond):
+		return true
+	}
+}
+
+// Part uploads that stop short cannot pile up: one account may hold only a
+// few at once, and the server only so many in all; beyond that a part is
+// refused at once with 429 or 503 and a Retry-After, before its body is
+// read.
+func TestHeldPartsAreBounded(t *testing.T) {
+	cfg := server.Config{}
+	cfg.Photos.PartsPerAccount, cfg.Photos.Parts = 2, 3
+	env := servertest.StartWith(t, cfg)
+	stop := make(chan struct{})
+	defer close(stop)
+	upload := func(r *raw) string {
+		r.consent("photos", true)
+		var up api.Upload
+		r.must("POST", "/v1/photos/uploads", api.UploadCreate{Size: 4 * api.PartSize, Hash: randomBytes(32)}, &up)
+		return up.ID
+	}
+	a, _ := signup(t, env, "IN")
+	b, _ := signup(t, env, "IN")
+	ua, ub := upload(a), upload(b)
+	for n := range 2 {
+		if !stillHeld(heldPart(t, a, ua, n, stop)) {
+			t.Fatalf("A's part %d was answered before its body arrived", n)
+		}
+	}
+	resp := answerOf(t, heldPart(t, a, ua, 2, stop))
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("A's third part at once: %v, want 429 with Retry-After", resp)
+	}
+	if !stillHeld(heldPart(t, b, ub, 0, stop)) {
+		t.Fatal("B's first part was answered before its body arrived")
+	}
+	resp = answerOf(t, heldPart(t, b, ub, 1, stop))
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("a part beyond the server's bound: %v, want 503 with Retry-After", resp)
 	}
 }
