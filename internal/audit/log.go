@@ -214,8 +214,23 @@ func (l *Logs) EntriesFor(ctx context.Context, log string, account candor.Accoun
 	return out, nil
 }
 
+// within checks a tree size asked for against the log's real size before
+// any proof work: a proof costs about log2(n) reads of stored hashes, and a
+// size the log never had would make the prover look for hashes that do not
+// exist (or, unbounded, spin).
+func within(ctx context.Context, lg store.AuditLog, n int64) error {
+	size, err := lg.AuditSize(ctx)
+	if err != nil {
+		return err
+	}
+	if n > size {
+		return candor.Errorf(candor.Invalid, "the log has %d entries: no proof for a size of %d", size, n)
+	}
+	return nil
+}
+
 // ProveConsistency proves that the log at size n extends the log at size
-// old (old <= n).
+// old (0 <= old <= n <= the log's size).
 func (l *Logs) ProveConsistency(ctx context.Context, log string, old, n int64) (tlog.TreeProof, error) {
 	lg, err := l.log(log)
 	if err != nil {
@@ -224,13 +239,17 @@ func (l *Logs) ProveConsistency(ctx context.Context, log string, old, n int64) (
 	if old < 0 || old > n {
 		return nil, candor.E(candor.Invalid, "a consistency proof needs 0 <= old size <= new size")
 	}
+	if err := within(ctx, lg, n); err != nil {
+		return nil, err
+	}
 	if old == 0 {
 		return tlog.TreeProof{}, nil // every log extends the empty one
 	}
 	return tlog.ProveTree(n, old, reader(ctx, lg))
 }
 
-// ProveInclusion proves that entry index is in the log at size n.
+// ProveInclusion proves that entry index is in the log at size n (0 <=
+// index < n <= the log's size).
 func (l *Logs) ProveInclusion(ctx context.Context, log string, index, n int64) (tlog.RecordProof, error) {
 	lg, err := l.log(log)
 	if err != nil {
@@ -238,6 +257,9 @@ func (l *Logs) ProveInclusion(ctx context.Context, log string, index, n int64) (
 	}
 	if index < 0 || index >= n {
 		return nil, candor.E(candor.Invalid, "an inclusion proof needs 0 <= index < size")
+	}
+	if err := within(ctx, lg, n); err != nil {
+		return nil, err
 	}
 	return tlog.ProveRecord(n, index, reader(ctx, lg))
 }

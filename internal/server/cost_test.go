@@ -157,3 +157,28 @@ func TestHeldPartsAreBounded(t *testing.T) {
 		t.Fatalf("a part beyond the server's bound: %v, want 503 with Retry-After", resp)
 	}
 }
+
+// Proofs are asked for anonymously: a size or index the log never had is
+// refused before any work, not computed (a size near 2^63 used to spin a
+// core for as long as the process lived).
+func TestProofSizesAreCheckedFirst(t *testing.T) {
+	env := servertest.Start(t)
+	signup(t, env, "IN") // something in the logs
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, path := range []string{
+		"/v1/audit/directory/inclusion?index=0&size=9223372036854775807",
+		"/v1/audit/in/inclusion?index=9223372036854775806&size=9223372036854775807",
+		"/v1/audit/directory/consistency?old=1&size=9223372036854775807",
+		"/v1/audit/in/consistency?old=4611686018427387904&size=9223372036854775807",
+	} {
+		start := time.Now()
+		resp, err := c.Get(env.URL + path)
+		if err != nil {
+			t.Fatalf("%s: %v (after %s)", path, err, time.Since(start))
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", path, resp.StatusCode)
+		}
+	}
+}
