@@ -81,6 +81,9 @@ type Options struct {
 	// AuthPerMinute and AuthBurst limit the unauthenticated sign-in
 	// endpoints per client address (defaults 60 and 30; negative disables).
 	AuthPerMinute, AuthBurst int
+	// SocketRecheck is how often an open message socket's session is
+	// checked again (default SocketRecheck).
+	SocketRecheck time.Duration
 }
 
 // Handler is the HTTP API.
@@ -90,6 +93,10 @@ type Handler struct {
 	metrics *metrics
 	limit   *limiter
 	mux     *http.ServeMux
+	sockets sockets
+	// socketRecheck is how often a message socket's session is checked
+	// again (SocketRecheck; tests shorten it).
+	socketRecheck time.Duration
 }
 
 // New returns the API handler. Metrics are registered with reg; logs go to
@@ -102,7 +109,11 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if opts.AuthBurst == 0 {
 		opts.AuthBurst = 30
 	}
-	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux()}
+	if opts.SocketRecheck <= 0 {
+		opts.SocketRecheck = SocketRecheck
+	}
+	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
+		socketRecheck: opts.SocketRecheck}
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)

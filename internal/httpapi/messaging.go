@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -141,9 +143,55 @@ func (h *Handler) msgAck(w http.ResponseWriter, r *http.Request, p candor.Princi
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// Sockets: at most MaxSocketsPerDevice open for one device, and each lives
+// only as long as its session: the session is checked again every
+// SocketRecheck, and a socket whose session ended (logged out, revoked,
+// expired, the account deleted or moving) is closed.
+const (
+	MaxSocketsPerDevice = 4
+	SocketRecheck       = 5 * time.Second
+)
+
+var errSockets = &candor.Error{Kind: candor.RateLimited, RetryAfter: 5 * time.Second,
+	Message: "this device has too many message sockets open: close one first"}
+
+// sockets counts the open message sockets per device.
+type sockets struct {
+	mu   sync.Mutex
+	open map[candor.DeviceID]int
+}
+
+// take reserves a socket for device, or refuses it.
+func (s *sockets) take(device candor.DeviceID) (release func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[device] >= MaxSocketsPerDevice {
+		return nil, errSockets
+	}
+	if s.open == nil {
+		s.open = map[candor.DeviceID]int{}
+	}
+	s.open[device]++
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.open[device]--; s.open[device] == 0 {
+			delete(s.open, device)
+		}
+	}, nil
+}
+
 // msgSocket pushes a Notice to a connected device whenever something may
-// wait for it (and once at once), until either side closes.
+// wait for it (and once at once), until either side closes or the
+// device's session ends.
 func (h *Handler) msgSocket(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	release, err := h.sockets.take(p.Device)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	defer release()
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept answered already
@@ -165,10 +213,20 @@ func (h *Handler) msgSocket(w http.ResponseWriter, r *http.Request, p candor.Pri
 	wake <- struct{}{}
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
+	recheck := time.NewTicker(h.socketRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-recheck.C:
+			// A session that ended closes the socket; a store that cannot
+			// answer now does not.
+			q, err := h.svc.Accounts.Authenticate(ctx, token)
+			if ctx.Err() == nil && (candor.Is(err, candor.Unauthenticated) || err == nil && q != p) {
+				conn.Close(websocket.StatusPolicyViolation, "the session ended")
+				return
+			}
 		case <-ping.C:
 			if err := conn.Ping(ctx); err != nil {
 				return

@@ -2,16 +2,21 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
@@ -179,6 +184,45 @@ func TestProofSizesAreCheckedFirst(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", path, resp.StatusCode)
+		}
+	}
+}
+
+// A message socket lives only as long as its session: logging out (or
+// revoking the device) closes it within the recheck period, and one device
+// may hold only a few sockets at once.
+func TestSocketsEndWithTheirSession(t *testing.T) {
+	cfg := server.Config{}
+	cfg.HTTP.SocketRecheck = 50 * time.Millisecond
+	env := servertest.StartWith(t, cfg)
+	a, _ := signup(t, env, "IN")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func() (*websocket.Conn, *http.Response, error) {
+		return websocket.Dial(ctx, strings.Replace(env.URL, "http", "ws", 1)+"/v1/messages/ws",
+			&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + a.token}}})
+	}
+	var conns []*websocket.Conn
+	for range httpapi.MaxSocketsPerDevice {
+		conn, _, err := dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.CloseNow()
+		if _, _, err := conn.Read(ctx); err != nil { // the first notice
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+	}
+	if _, resp, err := dial(); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("one socket more than the cap: %v %v, want 429", resp, err)
+	}
+
+	a.must("DELETE", "/v1/sessions/current", nil, nil)
+	for i, conn := range conns {
+		_, _, err := conn.Read(ctx)
+		if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+			t.Fatalf("socket %d after logout: %v, want closed (policy violation)", i, err)
 		}
 	}
 }
