@@ -69,7 +69,11 @@ type Config struct {
 	// ExpiryIn, when set, gives it per recipient region instead.
 	Expiry   time.Duration
 	ExpiryIn func(candor.RegionID) time.Duration
-	// EvaluationsPerDay bounds discovery evaluations per account (default 2,000).
+	// EvaluationsPerDay bounds what one account can learn by discovery in a
+	// day (default 2,000): that many numbers evaluated, that many 2-byte
+	// buckets matched, and that many recipients looked up, each counted
+	// on its own. Listing every bucket (65,536) takes an account over a
+	// month.
 	EvaluationsPerDay int
 	Now               func() time.Time
 }
@@ -88,7 +92,7 @@ type Service struct {
 	mu      sync.Mutex
 	pending map[string]*verification // by account
 	texts   map[string]*textWindow   // codes sent to a number this hour, by the number's token
-	evals   map[candor.AccountID]*quota
+	spent   map[spending]*quota // discovery used today, per account and kind
 }
 
 // textWindow counts the codes sent to one number in the hour from start.
@@ -120,6 +124,32 @@ type quota struct {
 	used int
 }
 
+// spending names one account's daily discovery quota of one kind.
+type spending struct {
+	account candor.AccountID
+	kind    string // "numbers", "buckets", "recipients"
+}
+
+// spend counts n uses of an account's daily quota of kind, or refuses them
+// all (RateLimited) if they would pass EvaluationsPerDay.
+func (s *Service) spend(account candor.AccountID, kind string, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	day := s.cfg.Now().UTC().Format("2006-01-02")
+	k := spending{account, kind}
+	q := s.spent[k]
+	if q == nil || q.day != day {
+		q = &quota{day: day}
+		s.spent[k] = q
+	}
+	if q.used+n > s.cfg.EvaluationsPerDay {
+		return &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour,
+			Message: fmt.Sprintf("contact discovery is limited to %d %s a day per account", s.cfg.EvaluationsPerDay, kind)}
+	}
+	q.used += n
+	return nil
+}
+
 // New returns a Service. gateway may be nil: then nobody can activate.
 func New(dir Directory, stores Stores, consent Consent, secrets Secrets, gateway Gateway, b bus.Bus, logs *audit.Logs, cfg Config) *Service {
 	if cfg.Expiry <= 0 {
@@ -132,7 +162,7 @@ func New(dir Directory, stores Stores, consent Consent, secrets Secrets, gateway
 		cfg.Now = time.Now
 	}
 	return &Service{dir: dir, stores: stores, consent: consent, secrets: secrets, gateway: gateway, bus: b, logs: logs, cfg: cfg,
-		pending: map[string]*verification{}, texts: map[string]*textWindow{}, evals: map[candor.AccountID]*quota{}}
+		pending: map[string]*verification{}, texts: map[string]*textWindow{}, spent: map[spending]*quota{}}
 }
 
 var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -307,20 +337,9 @@ func (s *Service) Evaluate(ctx context.Context, g consent.Grant, blinded [][]byt
 	if len(blinded) == 0 || len(blinded) > 1000 {
 		return nil, candor.E(candor.Invalid, "send 1 to 1000 blinded numbers at a time")
 	}
-	s.mu.Lock()
-	day := s.cfg.Now().UTC().Format("2006-01-02")
-	q := s.evals[p.Account]
-	if q == nil || q.day != day {
-		q = &quota{day: day}
-		s.evals[p.Account] = q
+	if err := s.spend(p.Account, "numbers", len(blinded)); err != nil {
+		return nil, err
 	}
-	if q.used+len(blinded) > s.cfg.EvaluationsPerDay {
-		s.mu.Unlock()
-		return nil, &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour,
-			Message: fmt.Sprintf("contact discovery is limited to %d numbers a day per account", s.cfg.EvaluationsPerDay)}
-	}
-	q.used += len(blinded)
-	s.mu.Unlock()
 	elems := make([]group.Element, len(blinded))
 	for i, b := range blinded {
 		e := suite.Group().NewElement()
@@ -348,7 +367,8 @@ func (s *Service) Evaluate(ctx context.Context, g consent.Grant, blinded [][]byt
 
 // Match returns every registered token in the 2-byte buckets asked for.
 func (s *Service) Match(ctx context.Context, g consent.Grant, prefixes [][]byte) ([][]byte, error) {
-	if _, err := granted(g); err != nil {
+	p, err := granted(g)
+	if err != nil {
 		return nil, err
 	}
 	if len(prefixes) == 0 || len(prefixes) > 1000 {
@@ -359,12 +379,23 @@ func (s *Service) Match(ctx context.Context, g consent.Grant, prefixes [][]byte)
 			return nil, candor.E(candor.Invalid, "a bucket is the first 2 bytes of a token")
 		}
 	}
+	if err := s.spend(p.Account, "buckets", len(prefixes)); err != nil {
+		return nil, err
+	}
 	return s.dir.TokensWithPrefixes(ctx, prefixes)
 }
 
 // Recipient returns the account and device keys registered for a token.
+//
+// It answers what a sender needs and no more: the account to address and
+// each device's id and public keys; not when the number or any device was
+// activated. Lookups count against the daily discovery quota.
 func (s *Service) Recipient(ctx context.Context, g consent.Grant, token []byte) (api.Recipient, error) {
-	if _, err := granted(g); err != nil {
+	p, err := granted(g)
+	if err != nil {
+		return api.Recipient{}, err
+	}
+	if err := s.spend(p.Account, "recipients", 1); err != nil {
 		return api.Recipient{}, err
 	}
 	n, err := s.dir.NumberByToken(ctx, token)
@@ -376,6 +407,9 @@ func (s *Service) Recipient(ctx context.Context, g consent.Grant, token []byte) 
 	keys, err := s.keysOf(ctx, n.Account, n.Region)
 	if err != nil {
 		return api.Recipient{}, err
+	}
+	for i := range keys {
+		keys[i].Created = time.Time{} // when a device was activated is not the sender's to know
 	}
 	return api.Recipient{Account: string(n.Account), Devices: keys}, nil
 }

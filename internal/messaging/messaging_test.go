@@ -434,6 +434,47 @@ func TestDiscovery(t *testing.T) {
 	wantKind(t, "1001 buckets", err, candor.Invalid)
 }
 
+// What one account can learn by discovery in a day is bounded: buckets
+// matched and recipients looked up count against the daily quota like
+// numbers evaluated, so listing every member (65,536 buckets, then each
+// token) is not possible; and a recipient's answer says nothing of when
+// its devices were activated.
+func TestDiscoveryIsBounded(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, messaging.Config{EvaluationsPerDay: 4})
+	a := e.account(t, "in")
+	b := e.account(t, "sg")
+	e.activate(t, a, phoneA)
+	e.activate(t, b, phoneB)
+	tok := e.tokens(t, b, phoneB)[0] // b's quota, not a's
+
+	if _, err := e.msgs.Match(ctx, a, [][]byte{{0, 0}, {0, 1}, {0, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.msgs.Match(ctx, a, [][]byte{{0, 3}, {0, 4}})
+	wantKind(t, "buckets beyond the daily quota", err, candor.RateLimited)
+	if _, err := e.msgs.Match(ctx, a, [][]byte{{0, 3}}); err != nil {
+		t.Fatalf("the fourth bucket of the day: %v", err)
+	}
+	for i := range 4 {
+		r, err := e.msgs.Recipient(ctx, a, tok)
+		if err != nil {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+		for _, d := range r.Devices {
+			if !d.Created.IsZero() {
+				t.Fatalf("a recipient's device carries its activation time %v", d.Created)
+			}
+		}
+	}
+	_, err = e.msgs.Recipient(ctx, a, tok)
+	wantKind(t, "a lookup beyond the daily quota", err, candor.RateLimited)
+	e.now = e.now.Add(24 * time.Hour)
+	if _, err := e.msgs.Recipient(ctx, a, tok); err != nil {
+		t.Fatalf("a lookup the next day: %v", err)
+	}
+}
+
 // A message reaches each of the recipient's devices once, in the
 // recipient's region; each device sees only its own envelope; an ack
 // deletes it and leaves a receipt for the sender's device in the sender's
