@@ -92,7 +92,7 @@ type Service struct {
 	mu      sync.Mutex
 	pending map[string]*verification // by account
 	texts   map[string]*textWindow   // codes sent to a number this hour, by the number's token
-	spent   map[spending]*quota // discovery used today, per account and kind
+	spent   map[spending]*quota      // discovery used today, per account and kind
 }
 
 // textWindow counts the codes sent to one number in the hour from start.
