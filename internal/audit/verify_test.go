@@ -2,13 +2,16 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"sync"
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/store"
 )
 
 // A log as Candor wrote it verifies, whatever its size and wherever it was
@@ -411,5 +414,79 @@ func TestVerifyWhileAppending(t *testing.T) {
 		}
 		wg.Wait()
 		t.Logf("%d verifications during %d appends", verified, appends)
+	})
+}
+
+// interleaved is a real log on which, right after each read named in
+// after, another instance of the deployment appends an entry and signs a
+// checkpoint: the interleavings of a live server, made certain.
+type interleaved struct {
+	store.AuditLog
+	after map[string]bool
+	live  func()
+}
+
+func (l *interleaved) then(read string) {
+	if l.after[read] {
+		l.live()
+	}
+}
+
+func (l *interleaved) AuditSize(ctx context.Context) (int64, error) {
+	defer l.then("size")
+	return l.AuditLog.AuditSize(ctx)
+}
+
+func (l *interleaved) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
+	defer l.then("checkpoints")
+	return l.AuditLog.Checkpoints(ctx)
+}
+
+func (l *interleaved) AuditEntries(ctx context.Context, from, to int64) ([]store.AuditEntry, error) {
+	defer l.then("entries")
+	return l.AuditLog.AuditEntries(ctx, from, to)
+}
+
+func (l *interleaved) ReadAuditHashes(ctx context.Context, idx []int64) ([]tlog.Hash, error) {
+	defer l.then("hashes")
+	return l.AuditLog.ReadAuditHashes(ctx, idx)
+}
+
+// Whichever of its reads an append and a checkpoint come after, Verify
+// finds a live log good, and reports the size it began with.
+func TestVerifyInterleaved(t *testing.T) {
+	onEachBackend(t, func(t *testing.T, open opener) {
+		for _, after := range [][]string{
+			{"size"},
+			{"checkpoints"},
+			{"entries"},
+			{"hashes"},
+			{"size", "checkpoints", "entries", "hashes"},
+		} {
+			ctx := t.Context()
+			d := open(t, keys("deployment"))
+			d.grow(t, region, 10, 4, 10)
+			next := int64(10)
+			l := &interleaved{AuditLog: d.region, after: map[string]bool{}, live: func() {
+				if err := d.logs.Append(ctx, region, event(next)); err != nil {
+					t.Fatal(err)
+				}
+				next++
+				if _, err := d.logs.Checkpoint(ctx, region); err != nil {
+					t.Fatal(err)
+				}
+			}}
+			for _, read := range after {
+				l.after[read] = true
+			}
+			verifying := audit.New(d.dir, map[candor.RegionID]store.AuditLog{region: l}, keys("deployment"), signerName)
+			r, err := verifying.Verify(ctx, region)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.OK || r.BadEntry != -1 || r.Size < 10 || r.Size > next {
+				t.Errorf("Verify with appends after reading %v = %+v, want OK at a size from 10 to %d", after, r, next)
+			}
+		}
 	})
 }
