@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/store"
 )
 
@@ -30,8 +31,12 @@ const verifyChunk = 1000
 // every stored tree hash — compares them with what is stored, and checks
 // every stored checkpoint: its signature, that it lies within the log, and
 // that its tree hash is the recomputed one. It names the first bad entry.
-// An edited, deleted, reordered or inserted entry, an edited hash, and a
-// log truncated below a checkpoint are all found.
+// An edited, deleted, reordered or inserted entry, an edited or missing
+// hash, an entry stored past the log's size, and a log truncated below a
+// checkpoint are all found. A stored hash over several entries that does
+// not match names the first of them. Verify may run while entries are
+// appended and checkpoints signed: it checks the log as it was when it
+// began.
 func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
 	lg, err := l.log(log)
 	if err != nil {
@@ -50,6 +55,14 @@ func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
 		r.BadEntry, r.Problem = index, fmt.Sprintf(format, args...)
 		return r, nil
 	}
+	// The checkpoints are read before the size: a checkpoint is signed at a
+	// size the log had, so every checkpoint read first lies within the size
+	// read after it, however many are signed meanwhile.
+	cps, err := lg.Checkpoints(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.Checkpoints = len(cps)
 	if r.Size, err = lg.AuditSize(ctx); err != nil {
 		return r, err
 	}
@@ -70,45 +83,57 @@ func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
 		if err != nil {
 			return r, err
 		}
-		if int64(len(entries)) != to-from {
-			return fail(from+int64(len(entries)), "entries %d to %d: %d stored, the log's size says %d", from, to-1, len(entries), to-from)
-		}
+		// The entries are hashed up to the first missing or malformed one,
+		// and the hashes of those before it compared first: an earlier bad
+		// entry is named before a later one.
 		first := int64(len(computed))
-		for i, e := range entries {
-			n := from + int64(i)
-			if e.Index != n {
-				return fail(n, "entry %d is stored with index %d", n, e.Index)
+		bad, problem := int64(-1), ""
+		for n := from; n < to; n++ {
+			i := n - from
+			if i >= int64(len(entries)) || entries[i].Index != n {
+				bad, problem = n, fmt.Sprintf("entry %d is missing: the log's size says %d", n, r.Size)
+				break
 			}
-			if _, err := Decode(e.Data); err != nil {
-				return fail(n, "entry %d is not a well-formed event", n)
+			if _, err := Decode(entries[i].Data); err != nil {
+				bad, problem = n, fmt.Sprintf("entry %d is not a well-formed event", n)
+				break
 			}
-			hashes, err := tlog.StoredHashes(n, e.Data, mem)
+			hashes, err := tlog.StoredHashes(n, entries[i].Data, mem)
 			if err != nil {
 				return r, err
 			}
 			computed = append(computed, hashes...)
 		}
-		idx := make([]int64, int64(len(computed))-first)
-		for i := range idx {
-			idx[i] = first + int64(i)
-		}
-		stored, err := lg.ReadAuditHashes(ctx, idx)
+		n, absent, err := firstStoredMismatch(ctx, lg, computed, first)
 		if err != nil {
-			return fail(from, "the stored tree hashes of entries %d to %d are missing", from, to-1)
+			return r, err
 		}
-		for i, h := range stored {
-			if h != computed[idx[i]] {
-				_, n := tlog.SplitStoredHashIndex(idx[i])
-				level, _ := tlog.SplitStoredHashIndex(idx[i])
-				return fail(n<<level, "entry %d does not match the stored tree: it was edited, removed, reordered or inserted", n<<level)
-			}
+		switch {
+		case n >= 0 && absent:
+			return fail(n, "the stored tree hashes of entry %d are missing", n)
+		case n >= 0:
+			return fail(n, "entry %d does not match the stored tree: it was edited, removed, reordered or inserted", n)
+		case bad >= 0:
+			return fail(bad, "%s", problem)
 		}
 	}
-	cps, err := lg.Checkpoints(ctx)
+	// An entry at or past the size was written outside Candor, or the size
+	// was lowered. One appended meanwhile is not: it commits with the size.
+	past, err := lg.AuditEntries(ctx, r.Size, r.Size+verifyChunk)
 	if err != nil {
 		return r, err
 	}
-	r.Checkpoints = len(cps)
+	if len(past) > 0 {
+		now, err := lg.AuditSize(ctx)
+		if err != nil {
+			return r, err
+		}
+		for _, e := range past {
+			if e.Index >= now {
+				return fail(e.Index, "entry %d is stored beyond the log's size %d: it was appended outside Candor, or the size was changed", e.Index, now)
+			}
+		}
+	}
 	for _, c := range cps {
 		if err := l.checkCheckpoint(log, c, verifier); err != nil {
 			return fail(-1, "checkpoint at size %d: %v", c.Size, err)
@@ -126,6 +151,50 @@ func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
 	}
 	r.OK = true
 	return r, nil
+}
+
+// firstStoredMismatch compares the stored hashes at storage indexes first
+// onwards with computed, in order, and returns the first entry whose
+// stored hash differs or is absent (-1 when all match), and whether it is
+// absent. A hash over several entries names the first of them.
+func firstStoredMismatch(ctx context.Context, lg store.AuditLog, computed []tlog.Hash, first int64) (entry int64, absent bool, err error) {
+	idx := make([]int64, int64(len(computed))-first)
+	for i := range idx {
+		idx[i] = first + int64(i)
+	}
+	if len(idx) == 0 {
+		return -1, false, nil
+	}
+	covers := func(x int64) int64 { // the first entry under stored hash x
+		level, n := tlog.SplitStoredHashIndex(x)
+		return n << level
+	}
+	stored, err := lg.ReadAuditHashes(ctx, idx)
+	if candor.Is(err, candor.NotFound) {
+		// One at least is missing: read them one by one to find the first
+		// that is missing or differs.
+		for _, x := range idx {
+			h, err := lg.ReadAuditHashes(ctx, []int64{x})
+			switch {
+			case candor.Is(err, candor.NotFound):
+				return covers(x), true, nil
+			case err != nil:
+				return -1, false, err
+			case h[0] != computed[x]:
+				return covers(x), false, nil
+			}
+		}
+		return -1, false, fmt.Errorf("a stored hash of %d to %d was missing, and then none was", idx[0], idx[len(idx)-1])
+	}
+	if err != nil {
+		return -1, false, err
+	}
+	for i, h := range stored {
+		if h != computed[idx[i]] {
+			return covers(idx[i]), false, nil
+		}
+	}
+	return -1, false, nil
 }
 
 // checkCheckpoint verifies a checkpoint's signature and that its text is

@@ -159,20 +159,22 @@ func TestStaffAccessNeedsTwoOtherApprovals(t *testing.T) {
 	}
 }
 
-// Editing, deleting, reordering or inserting a stored audit row, or
-// truncating the log, makes verification fail and name the entry; a phone
-// that saw a later checkpoint refuses a rolled-back log.
+// Editing, deleting or reordering a stored audit row, or editing a stored
+// hash, makes verification fail and name the first bad entry, leaving the
+// other logs good; a phone that saw a later checkpoint refuses a
+// rolled-back log.
 func TestAuditTamperingIsDetected(t *testing.T) {
 	cases := []struct {
-		name  string
-		sql   []string
-		entry bool // the report names an entry
+		name string
+		sql  []string
+		bad  int64 // the first bad entry the report must name
 	}{
-		{"edit an entry", []string{`UPDATE audit_entries SET data = CAST(replace(CAST(data AS TEXT), '"ok"', '"denied"') AS BLOB) WHERE idx = 3`}, true},
-		{"delete an entry", []string{`DELETE FROM audit_entries WHERE idx = 3`}, true},
+		{"edit an entry", []string{`UPDATE audit_entries SET data = CAST(replace(CAST(data AS TEXT), '"ok"', '"denied"') AS BLOB) WHERE idx = 3`}, 3},
+		{"delete an entry", []string{`DELETE FROM audit_entries WHERE idx = 3`}, 3},
 		{"swap two entries", []string{
-			`UPDATE audit_entries SET idx = -1 WHERE idx = 2`, `UPDATE audit_entries SET idx = 2 WHERE idx = 3`, `UPDATE audit_entries SET idx = 3 WHERE idx = -1`}, true},
-		{"edit a stored hash", []string{`UPDATE audit_hashes SET hash = zeroblob(32) WHERE idx = 4`}, true},
+			`UPDATE audit_entries SET idx = -1 WHERE idx = 2`, `UPDATE audit_entries SET idx = 2 WHERE idx = 3`, `UPDATE audit_entries SET idx = 3 WHERE idx = -1`}, 2},
+		// Stored hash 4 is entry 3's (tlog.StoredHashIndex(0, 3)).
+		{"edit a stored hash", []string{`UPDATE audit_hashes SET hash = zeroblob(32) WHERE idx = 4`}, 3},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,8 +187,12 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, q := range tc.sql {
-				if _, err := db.Exec(q); err != nil {
+				res, err := db.Exec(q)
+				if err != nil {
 					t.Fatalf("%s: %v", q, err)
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					t.Fatalf("%s changed %d rows, want 1", q, n)
 				}
 			}
 			db.Close()
@@ -200,10 +206,20 @@ func TestAuditTamperingIsDetected(t *testing.T) {
 			if v.OK {
 				t.Fatal("verify passed a tampered log")
 			}
+			found := false
 			for _, l := range v.Logs {
-				if l.Log == "in" && (l.OK || (tc.entry && l.BadEntry < 0)) {
-					t.Fatalf("report: %+v", l)
+				switch {
+				case l.Log == "in":
+					found = true
+					if l.OK || l.BadEntry != tc.bad {
+						t.Fatalf("report: %+v, want bad entry %d", l, tc.bad)
+					}
+				case !l.OK:
+					t.Fatalf("an untouched log fails: %+v", l)
 				}
+			}
+			if !found {
+				t.Fatalf("no report of region in's log: %+v", v)
 			}
 		})
 	}
