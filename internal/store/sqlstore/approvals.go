@@ -53,7 +53,7 @@ func (s *DirectoryStore) CreateAccessRequest(ctx context.Context, rec store.Audi
 		}
 		cats[i] = string(c)
 	}
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO access_requests (id, requester, account, region, categories, reason,
 			duration_us, created_us, owner_approval, owner_approved_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ar.ID, ar.Requester, string(ar.Account), string(ar.Region), strings.Join(cats, categorySep), ar.Reason,
@@ -72,12 +72,12 @@ func (s *DirectoryStore) CreateAccessRequest(ctx context.Context, rec store.Audi
 const accessRequestColumns = `id, requester, account, region, categories, reason, duration_us, created_us,
 	owner_approval, owner_approved_us, revoked_us`
 
-func scanAccessRequest(scan func(dest ...any) error) (store.AccessRequest, error) {
+func scanAccessRequest(sc scanner) (store.AccessRequest, error) {
 	var ar store.AccessRequest
 	var cats string
 	var duration, created int64
 	var approved, revoked sql.NullInt64
-	if err := scan(&ar.ID, &ar.Requester, &ar.Account, &ar.Region, &cats, &ar.Reason, &duration, &created,
+	if err := sc.Scan(&ar.ID, &ar.Requester, &ar.Account, &ar.Region, &cats, &ar.Reason, &duration, &created,
 		&ar.OwnerApproval, &approved, &revoked); err != nil {
 		return store.AccessRequest{}, err
 	}
@@ -97,31 +97,22 @@ func scanAccessRequest(scan func(dest ...any) error) (store.AccessRequest, error
 // then approver); NotFound if none.
 func (s *DirectoryStore) AccessRequest(ctx context.Context, id string) (store.AccessRequest, []store.Approval, error) {
 	r := s.db.reader()
-	row := r.row(ctx, `SELECT `+accessRequestColumns+` FROM access_requests WHERE id = ?`, id)
-	ar, err := scanAccessRequest(row.Scan)
+	ar, err := scanAccessRequest(r.row(ctx, `SELECT `+accessRequestColumns+` FROM access_requests WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.AccessRequest{}, nil, errNoRequest
 	case err != nil:
 		return store.AccessRequest{}, nil, internal("read access request", err)
 	}
-	rows, err := r.query(ctx, `SELECT approver, time_us FROM approvals WHERE request = ? ORDER BY time_us, approver`, id)
-	if err != nil {
-		return store.AccessRequest{}, nil, internal("read approvals", err)
-	}
-	defer rows.Close()
-	var as []store.Approval
-	for rows.Next() {
+	as, err := queryAll(ctx, r, "read approvals", func(sc scanner) (store.Approval, error) {
 		a := store.Approval{Request: id}
 		var t int64
-		if err := rows.Scan(&a.Approver, &t); err != nil {
-			return store.AccessRequest{}, nil, internal("read approvals", err)
-		}
+		err := sc.Scan(&a.Approver, &t)
 		a.Time = fromMicros(t)
-		as = append(as, a)
-	}
-	if err := rows.Err(); err != nil {
-		return store.AccessRequest{}, nil, internal("read approvals", err)
+		return a, err
+	}, `SELECT approver, time_us FROM approvals WHERE request = ? ORDER BY time_us, approver`, id)
+	if err != nil {
+		return store.AccessRequest{}, nil, err
 	}
 	return ar, as, nil
 }
@@ -129,24 +120,8 @@ func (s *DirectoryStore) AccessRequest(ctx context.Context, id string) (store.Ac
 // AccessRequestsFor lists an account's requests, newest first (by Created,
 // then id, descending); none for an account without any.
 func (s *DirectoryStore) AccessRequestsFor(ctx context.Context, account candor.AccountID) ([]store.AccessRequest, error) {
-	rows, err := s.db.reader().query(ctx, `SELECT `+accessRequestColumns+` FROM access_requests
-		WHERE account = ? ORDER BY created_us DESC, id DESC`, string(account))
-	if err != nil {
-		return nil, internal("list access requests", err)
-	}
-	defer rows.Close()
-	var list []store.AccessRequest
-	for rows.Next() {
-		ar, err := scanAccessRequest(rows.Scan)
-		if err != nil {
-			return nil, internal("list access requests", err)
-		}
-		list = append(list, ar)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("list access requests", err)
-	}
-	return list, nil
+	return queryAll(ctx, s.db.reader(), "list access requests", scanAccessRequest,
+		`SELECT `+accessRequestColumns+` FROM access_requests WHERE account = ? ORDER BY created_us DESC, id DESC`, string(account))
 }
 
 // AddApproval records an approval; Conflict if this approver approved this
@@ -160,7 +135,7 @@ func (s *DirectoryStore) AddApproval(ctx context.Context, rec store.AuditRecord,
 	if a.Request == "" || a.Approver == "" {
 		return candor.E(candor.Invalid, "approval needs a request and an approver")
 	}
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO approvals (request, approver, time_us) VALUES (?, ?, ?)`,
 			a.Request, a.Approver, micros(stamp(a.Time)))
 		switch {
@@ -179,7 +154,7 @@ func (s *DirectoryStore) AddApproval(ctx context.Context, rec store.AuditRecord,
 // time (the time of the call when at is zero); a second approval keeps the
 // first time. NotFound if the request does not exist. rec is appended in the same transaction, unless it fails.
 func (s *DirectoryStore) ApproveAsOwner(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error {
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		return updateOne(ctx, r, "approve access request as owner", "no such access request",
 			`UPDATE access_requests SET owner_approved_us = COALESCE(owner_approved_us, ?) WHERE id = ?`, micros(stamp(at)), id)
 	})
@@ -190,7 +165,7 @@ func (s *DirectoryStore) ApproveAsOwner(ctx context.Context, rec store.AuditReco
 // if none. rec is appended in the same
 // transaction, unless it fails.
 func (s *DirectoryStore) RevokeAccessRequest(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error {
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		return updateOne(ctx, r, "revoke access request", "no such access request",
 			`UPDATE access_requests SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(stamp(at)), id)
 	})
@@ -204,7 +179,7 @@ func (s *DirectoryStore) SetOwnerApproval(ctx context.Context, rec store.AuditRe
 	if account == "" {
 		return candor.E(candor.Invalid, "owner setting needs an account")
 	}
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		if _, err := r.exec(ctx, `INSERT INTO owner_settings (account, owner_approval) VALUES (?, ?)
 			ON CONFLICT (account) DO UPDATE SET owner_approval = excluded.owner_approval`, string(account), required); err != nil {
 			return internal("set owner approval", err)

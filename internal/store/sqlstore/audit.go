@@ -19,6 +19,8 @@ type auditLog struct {
 	auditTables
 }
 
+var _ store.AuditLog = (*auditLog)(nil)
+
 // auditTables names the tables of one log. The region and the directory
 // keep theirs under different names, so that both components may share one
 // database and still keep two logs.
@@ -168,26 +170,20 @@ func (l *auditLog) readHashes(ctx context.Context, r runner, indexes []int64) ([
 		for j, x := range part {
 			args[j] = x
 		}
-		if err := func() error {
-			rows, err := r.query(ctx, `SELECT idx, hash FROM `+l.hashes+` WHERE idx IN (`+placeholders(len(part), 1)+`)`, args...)
-			if err != nil {
+		err := queryEach(ctx, r, "read audit hashes", func(sc scanner) error {
+			var x int64
+			var b []byte
+			if err := sc.Scan(&x, &b); err != nil {
 				return err
 			}
-			defer rows.Close()
-			for rows.Next() {
-				var x int64
-				var b []byte
-				if err := rows.Scan(&x, &b); err != nil {
-					return err
-				}
-				if len(b) != tlog.HashSize {
-					return fmt.Errorf("stored hash %d is %d bytes", x, len(b))
-				}
-				found[x] = tlog.Hash(b)
+			if len(b) != tlog.HashSize {
+				return fmt.Errorf("stored hash %d is %d bytes", x, len(b))
 			}
-			return rows.Err()
-		}(); err != nil {
-			return nil, internal("read audit hashes", err)
+			found[x] = tlog.Hash(b)
+			return nil
+		}, `SELECT idx, hash FROM `+l.hashes+` WHERE idx IN (`+placeholders(len(part), 1)+`)`, args...)
+		if err != nil {
+			return nil, err
 		}
 	}
 	out := make([]tlog.Hash, len(indexes))
@@ -201,9 +197,13 @@ func (l *auditLog) readHashes(ctx context.Context, r runner, indexes []int64) ([
 	return out, nil
 }
 
-// appendAudit appends recs in a transaction of its own. No records is not
-// an error and writes nothing.
-func (l *auditLog) appendAudit(ctx context.Context, recs []store.AuditRecord) ([]int64, error) {
+// The methods of store.AuditLog. RegionStore and DirectoryStore embed their
+// log, so these are theirs.
+
+// AppendAudit appends records in a transaction of its own and returns their
+// indexes, consecutive from the log's size. Concurrent appends are
+// serialised, so indexes are dense. Appending no records writes nothing.
+func (l *auditLog) AppendAudit(ctx context.Context, recs ...store.AuditRecord) ([]int64, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -219,8 +219,8 @@ func (l *auditLog) appendAudit(ctx context.Context, recs []store.AuditRecord) ([
 	return indexes, nil
 }
 
-// size is the log's size as the head row says.
-func (l *auditLog) size(ctx context.Context) (int64, error) {
+// AuditSize is the number of records in the log, as its head row says.
+func (l *auditLog) AuditSize(ctx context.Context) (int64, error) {
 	var n int64
 	if err := l.db.reader().row(ctx, `SELECT size FROM `+l.head+` WHERE id = 1`).Scan(&n); err != nil {
 		return 0, internal("read audit size", err)
@@ -228,8 +228,10 @@ func (l *auditLog) size(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// entriesBetween returns the entries with from <= Index < to, in order.
-func (l *auditLog) entriesBetween(ctx context.Context, from, to int64) ([]store.AuditEntry, error) {
+// AuditEntries returns the records with from <= Index < to, in order; a
+// record missing from the database is missing from the result. Invalid
+// unless 0 <= from <= to.
+func (l *auditLog) AuditEntries(ctx context.Context, from, to int64) ([]store.AuditEntry, error) {
 	if from < 0 || to < from {
 		return nil, candor.E(candor.Invalid, "audit entries need 0 <= from <= to")
 	}
@@ -240,9 +242,10 @@ func (l *auditLog) entriesBetween(ctx context.Context, from, to int64) ([]store.
 		WHERE idx >= ? AND idx < ? ORDER BY idx`, from, to)
 }
 
-// entriesFor returns up to limit entries of one account with Index > after,
-// in order.
-func (l *auditLog) entriesFor(ctx context.Context, account []byte, after int64, limit int) ([]store.AuditEntry, error) {
+// AuditEntriesFor returns up to limit records of one account pseudonym with
+// Index > after, in order. Invalid if account is empty or limit not
+// positive.
+func (l *auditLog) AuditEntriesFor(ctx context.Context, account []byte, after int64, limit int) ([]store.AuditEntry, error) {
 	switch {
 	case len(account) == 0:
 		return nil, candor.E(candor.Invalid, "audit entries need an account pseudonym")
@@ -254,30 +257,25 @@ func (l *auditLog) entriesFor(ctx context.Context, account []byte, after int64, 
 }
 
 func (l *auditLog) entriesQuery(ctx context.Context, query string, args ...any) ([]store.AuditEntry, error) {
-	rows, err := l.db.reader().query(ctx, query, args...)
-	if err != nil {
-		return nil, internal("read audit entries", err)
-	}
-	defer rows.Close()
-	var es []store.AuditEntry
-	for rows.Next() {
+	return queryAll(ctx, l.db.reader(), "read audit entries", func(sc scanner) (store.AuditEntry, error) {
 		var e store.AuditEntry
-		if err := rows.Scan(&e.Index, &e.Account, &e.Data); err != nil {
-			return nil, internal("read audit entries", err)
-		}
+		err := sc.Scan(&e.Index, &e.Account, &e.Data)
 		if len(e.Account) == 0 {
 			e.Account = nil
 		}
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("read audit entries", err)
-	}
-	return es, nil
+		return e, err
+	}, query, args...)
 }
 
-// putCheckpoint stores c unless a checkpoint of the same size exists.
-func (l *auditLog) putCheckpoint(ctx context.Context, c store.Checkpoint) error {
+// ReadAuditHashes returns the stored tree hashes at the given storage
+// indexes, in their order; NotFound if one is missing.
+func (l *auditLog) ReadAuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	return l.readHashes(ctx, l.db.reader(), indexes)
+}
+
+// PutCheckpoint stores a checkpoint unless one of the same Size exists (then
+// the stored one stays). A zero Created is stored as the time of the call.
+func (l *auditLog) PutCheckpoint(ctx context.Context, c store.Checkpoint) error {
 	if c.Size < 0 {
 		return candor.E(candor.Invalid, "a checkpoint's size cannot be negative")
 	}
@@ -292,114 +290,20 @@ func (l *auditLog) putCheckpoint(ctx context.Context, c store.Checkpoint) error 
 	return nil
 }
 
-// checkpointList lists the stored checkpoints by size ascending.
-func (l *auditLog) checkpointList(ctx context.Context) ([]store.Checkpoint, error) {
-	rows, err := l.db.reader().query(ctx, `SELECT size, hash, note, created_us FROM `+l.checkpoints+` ORDER BY size`)
-	if err != nil {
-		return nil, internal("list audit checkpoints", err)
-	}
-	defer rows.Close()
-	var cs []store.Checkpoint
-	for rows.Next() {
+// Checkpoints lists the stored checkpoints by Size ascending.
+func (l *auditLog) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
+	return queryAll(ctx, l.db.reader(), "list audit checkpoints", func(sc scanner) (store.Checkpoint, error) {
 		var c store.Checkpoint
 		var hash []byte
 		var created int64
-		if err := rows.Scan(&c.Size, &hash, &c.Note, &created); err != nil {
-			return nil, internal("list audit checkpoints", err)
+		if err := sc.Scan(&c.Size, &hash, &c.Note, &created); err != nil {
+			return c, err
 		}
 		if len(hash) != tlog.HashSize {
-			return nil, internal("list audit checkpoints", errors.New("a stored checkpoint hash has the wrong size"))
+			return c, errors.New("a stored checkpoint hash has the wrong size")
 		}
 		c.Hash = tlog.Hash(hash)
 		c.Created = fromMicros(created)
-		cs = append(cs, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("list audit checkpoints", err)
-	}
-	return cs, nil
-}
-
-// The methods of store.AuditLog, forwarded to each store's log.
-
-// AppendAudit appends records in a transaction of its own and returns their
-// indexes, consecutive from the log's size. Concurrent appends are
-// serialised, so indexes are dense. Appending no records writes nothing.
-func (s *RegionStore) AppendAudit(ctx context.Context, recs ...store.AuditRecord) ([]int64, error) {
-	return s.log.appendAudit(ctx, recs)
-}
-
-// AuditSize is the number of records in the log.
-func (s *RegionStore) AuditSize(ctx context.Context) (int64, error) { return s.log.size(ctx) }
-
-// AuditEntries returns the records with from <= Index < to, in order; a
-// record missing from the database is missing from the result. Invalid
-// unless 0 <= from <= to.
-func (s *RegionStore) AuditEntries(ctx context.Context, from, to int64) ([]store.AuditEntry, error) {
-	return s.log.entriesBetween(ctx, from, to)
-}
-
-// AuditEntriesFor returns up to limit records of one account pseudonym with
-// Index > after, in order. Invalid if account is empty or limit not
-// positive.
-func (s *RegionStore) AuditEntriesFor(ctx context.Context, account []byte, after int64, limit int) ([]store.AuditEntry, error) {
-	return s.log.entriesFor(ctx, account, after, limit)
-}
-
-// ReadAuditHashes returns the stored tree hashes at the given storage
-// indexes, in their order; NotFound if one is missing.
-func (s *RegionStore) ReadAuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
-	return s.log.readHashes(ctx, s.db.reader(), indexes)
-}
-
-// PutCheckpoint stores a checkpoint unless one of the same Size exists (then
-// the stored one stays). A zero Created is stored as the time of the call.
-func (s *RegionStore) PutCheckpoint(ctx context.Context, c store.Checkpoint) error {
-	return s.log.putCheckpoint(ctx, c)
-}
-
-// Checkpoints lists the stored checkpoints by Size ascending.
-func (s *RegionStore) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
-	return s.log.checkpointList(ctx)
-}
-
-// AppendAudit appends records in a transaction of its own and returns their
-// indexes, consecutive from the log's size. Concurrent appends are
-// serialised, so indexes are dense. Appending no records writes nothing.
-func (s *DirectoryStore) AppendAudit(ctx context.Context, recs ...store.AuditRecord) ([]int64, error) {
-	return s.log.appendAudit(ctx, recs)
-}
-
-// AuditSize is the number of records in the log.
-func (s *DirectoryStore) AuditSize(ctx context.Context) (int64, error) { return s.log.size(ctx) }
-
-// AuditEntries returns the records with from <= Index < to, in order; a
-// record missing from the database is missing from the result. Invalid
-// unless 0 <= from <= to.
-func (s *DirectoryStore) AuditEntries(ctx context.Context, from, to int64) ([]store.AuditEntry, error) {
-	return s.log.entriesBetween(ctx, from, to)
-}
-
-// AuditEntriesFor returns up to limit records of one account pseudonym with
-// Index > after, in order. Invalid if account is empty or limit not
-// positive.
-func (s *DirectoryStore) AuditEntriesFor(ctx context.Context, account []byte, after int64, limit int) ([]store.AuditEntry, error) {
-	return s.log.entriesFor(ctx, account, after, limit)
-}
-
-// ReadAuditHashes returns the stored tree hashes at the given storage
-// indexes, in their order; NotFound if one is missing.
-func (s *DirectoryStore) ReadAuditHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
-	return s.log.readHashes(ctx, s.db.reader(), indexes)
-}
-
-// PutCheckpoint stores a checkpoint unless one of the same Size exists (then
-// the stored one stays). A zero Created is stored as the time of the call.
-func (s *DirectoryStore) PutCheckpoint(ctx context.Context, c store.Checkpoint) error {
-	return s.log.putCheckpoint(ctx, c)
-}
-
-// Checkpoints lists the stored checkpoints by Size ascending.
-func (s *DirectoryStore) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
-	return s.log.checkpointList(ctx)
+		return c, nil
+	}, `SELECT size, hash, note, created_us FROM `+l.checkpoints+` ORDER BY size`)
 }

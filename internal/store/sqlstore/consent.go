@@ -23,7 +23,7 @@ func (s *RegionStore) AppendConsent(ctx context.Context, rec store.AuditRecord, 
 		return store.ConsentEvent{}, candor.E(candor.Invalid, "unknown category")
 	}
 	e.Time = stamp(e.Time)
-	err := s.log.access(ctx, rec, func(r runner) error {
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		c, err := s.lockAccount(ctx, r, e.Account)
 		if err != nil {
 			return err
@@ -52,16 +52,11 @@ func (s *RegionStore) AppendConsent(ctx context.Context, rec store.AuditRecord, 
 		if e.On {
 			return nil
 		}
-		for _, q := range []string{
+		return execAll(ctx, r, "destroy category data", []string{
 			`DELETE FROM data_keys WHERE account = ? AND category = ?`,
 			`DELETE FROM records WHERE account = ? AND category = ?`,
 			`DELETE FROM uploads WHERE account = ? AND category = ?`,
-		} {
-			if _, err := r.exec(ctx, q, string(e.Account), string(e.Category)); err != nil {
-				return internal("destroy category data", err)
-			}
-		}
-		return nil
+		}, string(e.Account), string(e.Category))
 	})
 	if err != nil {
 		return store.ConsentEvent{}, err
@@ -85,7 +80,7 @@ func latestConsent(ctx context.Context, r runner, account candor.AccountID, c ca
 
 const consentColumns = `seq, category, turned_on, device, time_us, policy_version`
 
-func scanConsent(sc interface{ Scan(...any) error }, account candor.AccountID) (store.ConsentEvent, error) {
+func scanConsent(sc scanner, account candor.AccountID) (store.ConsentEvent, error) {
 	e := store.ConsentEvent{Account: account}
 	var t int64
 	err := sc.Scan(&e.Seq, &e.Category, &e.On, &e.Device, &t, &e.PolicyVersion)
@@ -97,7 +92,7 @@ func scanConsent(sc interface{ Scan(...any) error }, account candor.AccountID) (
 // an unknown account. It reads in a write transaction that appends rec.
 func (s *RegionStore) ConsentLedger(ctx context.Context, rec store.AuditRecord, account candor.AccountID) ([]store.ConsentEvent, error) {
 	var es []store.ConsentEvent
-	err := s.log.access(ctx, rec, func(r runner) error {
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		var err error
 		es, err = consentEvents(ctx, r, `SELECT `+consentColumns+` FROM consent_events WHERE account = ? ORDER BY seq`, account)
 		return err
@@ -125,23 +120,9 @@ func (s *RegionStore) ConsentState(ctx context.Context, account candor.AccountID
 }
 
 func consentEvents(ctx context.Context, r runner, query string, account candor.AccountID) ([]store.ConsentEvent, error) {
-	rows, err := r.query(ctx, query, string(account))
-	if err != nil {
-		return nil, internal("read consent ledger", err)
-	}
-	defer rows.Close()
-	var es []store.ConsentEvent
-	for rows.Next() {
-		e, err := scanConsent(rows, account)
-		if err != nil {
-			return nil, internal("read consent ledger", err)
-		}
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("read consent ledger", err)
-	}
-	return es, nil
+	return queryAll(ctx, r, "read consent ledger", func(sc scanner) (store.ConsentEvent, error) {
+		return scanConsent(sc, account)
+	}, query, string(account))
 }
 
 // checkEpoch fails unless the latest consent event of (account, c) is "on"

@@ -38,6 +38,34 @@ func checkCustody(c store.Custody) error {
 	return nil
 }
 
+// changeRoot runs fn, the work of InitRoot or Rekey, in a write transaction
+// that appends rec (see auditLog.access) and first takes the dialect's
+// rootLock, if it has one, so that changes of the root run one after the
+// other. fn gets the names of keys sorted: a stable order of inserts, for
+// reproducible errors. Invalid, before anything runs, if c is not a custody
+// checkCustody accepts or a key name is empty.
+func (s *DirectoryStore) changeRoot(ctx context.Context, rec store.AuditRecord, c store.Custody, keys map[string]store.WrappedKey, fn func(r runner, names []string) error) error {
+	if err := checkCustody(c); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(keys))
+	for name := range keys {
+		if name == "" {
+			return candor.E(candor.Invalid, "system key name is empty")
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return s.auditLog.access(ctx, rec, func(r runner) error {
+		if s.db.dialect.rootLock != "" {
+			if _, err := r.exec(ctx, s.db.dialect.rootLock); err != nil {
+				return internal("lock root custody", err)
+			}
+		}
+		return fn(r, names)
+	})
+}
+
 // InitRoot records the first root key's custody and its system keys (each
 // stored under its name as by PutSystemKey) in one transaction. It fails
 // with Conflict, writing nothing, if any custody is recorded or any of the
@@ -52,23 +80,7 @@ func checkCustody(c store.Custody) error {
 // rec is appended in the same transaction,
 // unless it fails.
 func (s *DirectoryStore) InitRoot(ctx context.Context, rec store.AuditRecord, c store.Custody, keys map[string]store.WrappedKey) error {
-	if err := checkCustody(c); err != nil {
-		return err
-	}
-	names := make([]string, 0, len(keys))
-	for name := range keys {
-		if name == "" {
-			return candor.E(candor.Invalid, "system key name is empty")
-		}
-		names = append(names, name)
-	}
-	slices.Sort(names) // a stable order of inserts, for reproducible errors
-	return s.log.access(ctx, rec, func(r runner) error {
-		if s.db.dialect.rootLock != "" {
-			if _, err := r.exec(ctx, s.db.dialect.rootLock); err != nil {
-				return internal("lock root custody", err)
-			}
-		}
+	return s.changeRoot(ctx, rec, c, keys, func(r runner, names []string) error {
 		var n int
 		if err := r.row(ctx, `SELECT COUNT(*) FROM custody`).Scan(&n); err != nil {
 			return internal("init root", err)
@@ -142,23 +154,7 @@ func (s *DirectoryStore) Custody(ctx context.Context) (store.Custody, error) {
 // Of concurrent calls for the same version exactly one can succeed; the
 // others get Conflict. They are serialised as InitRoot's are. rec is appended in the same transaction, unless it fails.
 func (s *DirectoryStore) Rekey(ctx context.Context, rec store.AuditRecord, c store.Custody, keys map[string]store.WrappedKey) error {
-	if err := checkCustody(c); err != nil {
-		return err
-	}
-	names := make([]string, 0, len(keys))
-	for name := range keys {
-		if name == "" {
-			return candor.E(candor.Invalid, "system key name is empty")
-		}
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return s.log.access(ctx, rec, func(r runner) error {
-		if s.db.dialect.rootLock != "" {
-			if _, err := r.exec(ctx, s.db.dialect.rootLock); err != nil {
-				return internal("lock root custody", err)
-			}
-		}
+	return s.changeRoot(ctx, rec, c, keys, func(r runner, names []string) error {
 		var latest int64
 		if err := r.row(ctx, `SELECT COALESCE(MAX(root_version), 0) FROM custody`).Scan(&latest); err != nil {
 			return internal("rekey", err)

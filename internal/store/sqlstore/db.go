@@ -151,6 +151,58 @@ func (r runner) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
 	return r.c.PrepareContext(ctx, r.d.rebind(query))
 }
 
+// execAll runs queries in r one after the other, each with args, and
+// stops at the first that fails; op names the operation in errors.
+func execAll(ctx context.Context, r runner, op string, queries []string, args ...any) error {
+	for _, q := range queries {
+		if _, err := r.exec(ctx, q, args...); err != nil {
+			return internal(op, err)
+		}
+	}
+	return nil
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface{ Scan(...any) error }
+
+// queryEach runs query in r and calls each on its rows in order, stopping
+// at the first error. Every failure, each's too, is wrapped by internal with
+// op, the operation's name.
+func queryEach(ctx context.Context, r runner, op string, each func(scanner) error, query string, args ...any) error {
+	rows, err := r.query(ctx, query, args...)
+	if err != nil {
+		return internal(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return internal(op, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return internal(op, err)
+	}
+	return nil
+}
+
+// queryAll runs query in r and returns what scan makes of each row, in
+// order (nil for no rows). Failures are wrapped as by queryEach.
+func queryAll[T any](ctx context.Context, r runner, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := queryEach(ctx, r, op, func(sc scanner) error {
+		v, err := scan(sc)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	}, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // reader runs single statements on the read pool.
 // Where the dialect caches statements (SQLite, in process), each read's
 // statement is prepared once: parsing SQL is a large part of a small read.

@@ -13,12 +13,14 @@ import (
 // DirectoryStore is the global directory, in SQLite or PostgreSQL. It is
 // safe for concurrent use.
 type DirectoryStore struct {
-	db  *db
-	log *auditLog
+	db *db
+	// auditLog is the directory's log; its store.AuditLog methods are the
+	// store's.
+	*auditLog
 }
 
 func newDirectoryStore(d *db) *DirectoryStore {
-	return &DirectoryStore{db: d, log: &auditLog{db: d, auditTables: directoryAudit}}
+	return &DirectoryStore{db: d, auditLog: &auditLog{db: d, auditTables: directoryAudit}}
 }
 
 var _ store.Directory = (*DirectoryStore)(nil)
@@ -80,19 +82,14 @@ func (s *DirectoryStore) entry(ctx context.Context, query string, key any) (stor
 // staff records and stay. rec is appended in the
 // same transaction, unless it fails.
 func (s *DirectoryStore) DeleteEntry(ctx context.Context, rec store.AuditRecord, account candor.AccountID) error {
-	return s.log.access(ctx, rec, func(r runner) error {
-		for _, q := range []string{
+	return s.auditLog.access(ctx, rec, func(r runner) error {
+		return execAll(ctx, r, "delete directory entry", []string{
 			`DELETE FROM sessions WHERE account = ?`,
 			`DELETE FROM shred_secrets WHERE account = ?`,
 			`DELETE FROM numbers WHERE account = ?`,
 			`DELETE FROM owner_settings WHERE account = ?`,
 			`DELETE FROM directory_entries WHERE account = ?`,
-		} {
-			if _, err := r.exec(ctx, q, string(account)); err != nil {
-				return internal("delete directory entry", err)
-			}
-		}
-		return nil
+		}, string(account))
 	})
 }
 

@@ -31,25 +31,13 @@ func (s *RegionStore) PutKEK(ctx context.Context, k store.WrappedKey) error {
 
 // KEKs lists all stored KEK versions, by version ascending.
 func (s *RegionStore) KEKs(ctx context.Context) ([]store.WrappedKey, error) {
-	rows, err := s.db.reader().query(ctx, `SELECT version, wrapper, wrapped, created_us FROM keks ORDER BY version`)
-	if err != nil {
-		return nil, internal("list keks", err)
-	}
-	defer rows.Close()
-	var ks []store.WrappedKey
-	for rows.Next() {
+	return queryAll(ctx, s.db.reader(), "list keks", func(sc scanner) (store.WrappedKey, error) {
 		var k store.WrappedKey
 		var created int64
-		if err := rows.Scan(&k.Version, &k.Wrapper, &k.Wrapped, &created); err != nil {
-			return nil, internal("list keks", err)
-		}
+		err := sc.Scan(&k.Version, &k.Wrapper, &k.Wrapped, &created)
 		k.Created = fromMicros(created)
-		ks = append(ks, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("list keks", err)
-	}
-	return ks, nil
+		return k, err
+	}, `SELECT version, wrapper, wrapped, created_us FROM keks ORDER BY version`)
 }
 
 const dataKeyQuery = `SELECT epoch, version, wrapper, wrapped, created_us FROM data_keys WHERE account = ? AND category = ?`
@@ -150,46 +138,30 @@ func (s *RegionStore) DataKeysWrappedBefore(ctx context.Context, kekVersion int6
 		query = strings.Join(parts, ` UNION ALL `) + ` ORDER BY account, category LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := r.query(ctx, query, args...)
-	if err != nil {
-		return nil, internal("list data keys to rewrap", err)
-	}
-	defer rows.Close()
-	ks := make([]store.DataKey, 0, min(limit, 1024))
-	for rows.Next() {
+	return queryAll(ctx, r, "list data keys to rewrap", func(sc scanner) (store.DataKey, error) {
 		var k store.DataKey
 		var created int64
-		if err := rows.Scan(&k.Account, &k.Category, &k.Epoch, &k.Key.Version, &k.Key.Wrapper, &k.Key.Wrapped, &created); err != nil {
-			return nil, internal("list data keys to rewrap", err)
-		}
+		err := sc.Scan(&k.Account, &k.Category, &k.Epoch, &k.Key.Version, &k.Key.Wrapper, &k.Key.Wrapped, &created)
 		k.Key.Created = fromMicros(created)
-		ks = append(ks, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("list data keys to rewrap", err)
-	}
-	return ks, nil
+		return k, err
+	}, query, args...)
 }
 
 // CountDataKeys counts the data keys by the KEK version that wraps them;
 // versions that wrap no key are absent.
 func (s *RegionStore) CountDataKeys(ctx context.Context) (map[int64]int, error) {
-	rows, err := s.db.reader().query(ctx, `SELECT wrapper, COUNT(*) FROM data_keys GROUP BY wrapper`)
-	if err != nil {
-		return nil, internal("count data keys", err)
-	}
-	defer rows.Close()
 	counts := map[int64]int{}
-	for rows.Next() {
+	err := queryEach(ctx, s.db.reader(), "count data keys", func(sc scanner) error {
 		var w int64
 		var n int
-		if err := rows.Scan(&w, &n); err != nil {
-			return nil, internal("count data keys", err)
+		if err := sc.Scan(&w, &n); err != nil {
+			return err
 		}
 		counts[w] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("count data keys", err)
+		return nil
+	}, `SELECT wrapper, COUNT(*) FROM data_keys GROUP BY wrapper`)
+	if err != nil {
+		return nil, err
 	}
 	return counts, nil
 }
@@ -314,16 +286,9 @@ func lockAccounts(ctx context.Context, r runner, rewraps []store.Rewrap) error {
 			args = append(args, string(rw.Account))
 		}
 	}
-	rows, err := r.query(ctx, `SELECT id FROM accounts WHERE id IN (`+placeholders(len(args), 1)+`) ORDER BY id`+r.d.forUpdate, args...)
-	if err != nil {
-		return internal("lock accounts", err)
-	}
-	for rows.Next() { // the rows are locked as they are read
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return internal("lock accounts", err)
-	}
-	return nil
+	// The rows are locked as they are read.
+	return queryEach(ctx, r, "lock accounts", func(scanner) error { return nil },
+		`SELECT id FROM accounts WHERE id IN (`+placeholders(len(args), 1)+`) ORDER BY id`+r.d.forUpdate, args...)
 }
 
 // DeleteKEK removes a KEK version; absent is not an error. It fails with

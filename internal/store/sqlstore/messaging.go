@@ -31,29 +31,22 @@ func (s *RegionStore) PutMessagingKeys(ctx context.Context, k store.MessagingKey
 	return nil
 }
 
+const messagingKeyColumns = `device, hpke, sign, created_us`
+
+func scanMessagingKeys(sc scanner, account candor.AccountID) (store.MessagingKeys, error) {
+	k := store.MessagingKeys{Account: account}
+	var created int64
+	err := sc.Scan(&k.Device, &k.HPKE, &k.Sign, &created)
+	k.Created = fromMicros(created)
+	return k, err
+}
+
 // MessagingKeys lists the keys of an account's devices, by device id; none
 // for an unknown account.
 func (s *RegionStore) MessagingKeys(ctx context.Context, account candor.AccountID) ([]store.MessagingKeys, error) {
-	rows, err := s.db.reader().query(ctx, `SELECT device, hpke, sign, created_us FROM messaging_keys
-		WHERE account = ? ORDER BY device`, string(account))
-	if err != nil {
-		return nil, internal("list messaging keys", err)
-	}
-	defer rows.Close()
-	var ks []store.MessagingKeys
-	for rows.Next() {
-		k := store.MessagingKeys{Account: account}
-		var created int64
-		if err := rows.Scan(&k.Device, &k.HPKE, &k.Sign, &created); err != nil {
-			return nil, internal("list messaging keys", err)
-		}
-		k.Created = fromMicros(created)
-		ks = append(ks, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("list messaging keys", err)
-	}
-	return ks, nil
+	return queryAll(ctx, s.db.reader(), "list messaging keys", func(sc scanner) (store.MessagingKeys, error) {
+		return scanMessagingKeys(sc, account)
+	}, `SELECT `+messagingKeyColumns+` FROM messaging_keys WHERE account = ? ORDER BY device`, string(account))
 }
 
 // DeleteMessaging removes an account's messaging keys, the envelopes queued
@@ -69,7 +62,7 @@ func (s *RegionStore) DeleteMessaging(ctx context.Context, account candor.Accoun
 // DeleteDeviceMessaging removes one device's keys, queued envelopes and
 // receipts, and appends rec, in one transaction.
 func (s *RegionStore) DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error {
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		return deleteMessaging(ctx, r, account, device)
 	})
 }
@@ -95,7 +88,7 @@ const (
 	insertEnvelopes = `INSERT INTO envelopes (account, device, ` + envelopeColumns + `) VALUES `
 )
 
-func scanEnvelope(sc interface{ Scan(...any) error }, account candor.AccountID, device candor.DeviceID) (store.Envelope, error) {
+func scanEnvelope(sc scanner, account candor.AccountID, device candor.DeviceID) (store.Envelope, error) {
 	e := store.Envelope{Account: account, Device: device}
 	var created, expires int64
 	err := sc.Scan(&e.ID, &e.From, &e.Data, &created, &expires)
@@ -153,25 +146,11 @@ func (s *RegionStore) Pending(ctx context.Context, account candor.AccountID, dev
 	if limit <= 0 {
 		return nil, candor.E(candor.Invalid, "limit must be positive")
 	}
-	rows, err := s.db.reader().query(ctx, `SELECT `+envelopeColumns+` FROM envelopes
+	return queryAll(ctx, s.db.reader(), "read pending envelopes", func(sc scanner) (store.Envelope, error) {
+		return scanEnvelope(sc, account, device)
+	}, `SELECT `+envelopeColumns+` FROM envelopes
 		WHERE account = ? AND device = ? AND expires_us >= ? ORDER BY created_us, id LIMIT ?`,
 		string(account), string(device), micros(now), limit)
-	if err != nil {
-		return nil, internal("read pending envelopes", err)
-	}
-	defer rows.Close()
-	var out []store.Envelope
-	for rows.Next() {
-		e, err := scanEnvelope(rows, account, device)
-		if err != nil {
-			return nil, internal("read pending envelopes", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("read pending envelopes", err)
-	}
-	return out, nil
 }
 
 // Ack deletes the envelopes queued for a device with the given message ids
@@ -193,24 +172,14 @@ func (s *RegionStore) Ack(ctx context.Context, account candor.AccountID, device 
 			for _, id := range part {
 				args = append(args, id)
 			}
-			rows, err := r.query(ctx, `DELETE FROM envelopes WHERE account = ? AND device = ? AND id IN (`+
+			deleted, err := queryAll(ctx, r, "ack envelopes", func(sc scanner) (store.Envelope, error) {
+				return scanEnvelope(sc, account, device)
+			}, `DELETE FROM envelopes WHERE account = ? AND device = ? AND id IN (`+
 				placeholders(len(part), 1)+`) RETURNING `+envelopeColumns, args...)
 			if err != nil {
-				return internal("ack envelopes", err)
+				return err
 			}
-			for rows.Next() {
-				e, err := scanEnvelope(rows, account, device)
-				if err != nil {
-					rows.Close()
-					return internal("ack envelopes", err)
-				}
-				out = append(out, e)
-			}
-			err = rows.Err()
-			rows.Close()
-			if err != nil {
-				return internal("ack envelopes", err)
-			}
+			out = append(out, deleted...)
 		}
 		return nil
 	}
@@ -271,27 +240,15 @@ func (s *RegionStore) Receipts(ctx context.Context, account candor.AccountID, de
 	if limit <= 0 {
 		return nil, candor.E(candor.Invalid, "limit must be positive")
 	}
-	rows, err := s.db.reader().query(ctx, `SELECT id, to_device, time_us FROM receipts
-		WHERE account = ? AND device = ? ORDER BY time_us, id, to_device LIMIT ?`,
-		string(account), string(device), limit)
-	if err != nil {
-		return nil, internal("read receipts", err)
-	}
-	defer rows.Close()
-	var out []store.Receipt
-	for rows.Next() {
+	return queryAll(ctx, s.db.reader(), "read receipts", func(sc scanner) (store.Receipt, error) {
 		x := store.Receipt{Account: account, Device: device}
 		var t int64
-		if err := rows.Scan(&x.ID, &x.ToDevice, &t); err != nil {
-			return nil, internal("read receipts", err)
-		}
+		err := sc.Scan(&x.ID, &x.ToDevice, &t)
 		x.Time = fromMicros(t)
-		out = append(out, x)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("read receipts", err)
-	}
-	return out, nil
+		return x, err
+	}, `SELECT id, to_device, time_us FROM receipts
+		WHERE account = ? AND device = ? ORDER BY time_us, id, to_device LIMIT ?`,
+		string(account), string(device), limit)
 }
 
 // AckReceipts deletes the receipts queued for a device with the given

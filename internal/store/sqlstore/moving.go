@@ -18,31 +18,6 @@ var (
 	_ store.Moves      = (*DirectoryStore)(nil)
 )
 
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface{ Scan(...any) error }
-
-// queryAll runs query in r and returns scan of each row; op names the
-// operation in errors.
-func queryAll[T any](ctx context.Context, r runner, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := r.query(ctx, query, args...)
-	if err != nil {
-		return nil, internal(op, err)
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, internal(op, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal(op, err)
-	}
-	return out, nil
-}
-
 // ExportAccount reads everything of an account in this region — its row and
 // counters, devices, consent ledger, data keys, records (tombstones
 // included), uploads, messaging keys, envelopes and receipts — in one
@@ -71,12 +46,8 @@ func (s *RegionStore) ExportAccount(ctx context.Context, account candor.AccountI
 			return internal(op, err)
 		}
 		if d.Devices, err = queryAll(ctx, r, op, func(sc scanner) (store.Device, error) {
-			dv := store.Device{Account: account}
-			var created int64
-			err := sc.Scan(&dv.ID, &dv.Pseudonym, &created)
-			dv.Created = fromMicros(created)
-			return dv, err
-		}, `SELECT id, pseudonym, created_us FROM devices WHERE account = ? ORDER BY created_us, id`, id); err != nil {
+			return scanDevice(sc, account)
+		}, `SELECT `+deviceColumns+` FROM devices WHERE account = ? ORDER BY created_us, id`, id); err != nil {
 			return err
 		}
 		if d.Consent, err = queryAll(ctx, r, op, func(sc scanner) (store.ConsentEvent, error) {
@@ -106,18 +77,12 @@ func (s *RegionStore) ExportAccount(ctx context.Context, account candor.AccountI
 		}, `SELECT category, `+recordColumns+` FROM records WHERE account = ? ORDER BY seq`, id); err != nil {
 			return err
 		}
-		if d.Uploads, err = queryAll(ctx, r, op, func(sc scanner) (store.Upload, error) {
-			return scanUpload(sc)
-		}, `SELECT `+uploadColumns+` FROM uploads WHERE account = ? ORDER BY id`, id); err != nil {
+		if d.Uploads, err = queryAll(ctx, r, op, scanUpload, `SELECT `+uploadColumns+` FROM uploads WHERE account = ? ORDER BY id`, id); err != nil {
 			return err
 		}
 		if d.MessagingKeys, err = queryAll(ctx, r, op, func(sc scanner) (store.MessagingKeys, error) {
-			k := store.MessagingKeys{Account: account}
-			var created int64
-			err := sc.Scan(&k.Device, &k.HPKE, &k.Sign, &created)
-			k.Created = fromMicros(created)
-			return k, err
-		}, `SELECT device, hpke, sign, created_us FROM messaging_keys WHERE account = ? ORDER BY device`, id); err != nil {
+			return scanMessagingKeys(sc, account)
+		}, `SELECT `+messagingKeyColumns+` FROM messaging_keys WHERE account = ? ORDER BY device`, id); err != nil {
 			return err
 		}
 		if d.Envelopes, err = queryAll(ctx, r, op, func(sc scanner) (store.Envelope, error) {

@@ -65,24 +65,15 @@ func (s *DirectoryStore) TokensWithPrefixes(ctx context.Context, prefixes [][]by
 	}
 	var tokens [][]byte
 	for part := range slices.Chunk(args, batchRows) {
-		if err := func() error {
-			rows, err := s.db.reader().query(ctx, `SELECT token FROM numbers WHERE substr(token, 1, 2) IN (`+
-				placeholders(len(part), 1)+`)`, part...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var t []byte
-				if err := rows.Scan(&t); err != nil {
-					return err
-				}
-				tokens = append(tokens, t)
-			}
-			return rows.Err()
-		}(); err != nil {
-			return nil, internal("read tokens", err)
+		found, err := queryAll(ctx, s.db.reader(), "read tokens", func(sc scanner) ([]byte, error) {
+			var t []byte
+			err := sc.Scan(&t)
+			return t, err
+		}, `SELECT token FROM numbers WHERE substr(token, 1, 2) IN (`+placeholders(len(part), 1)+`)`, part...)
+		if err != nil {
+			return nil, err
 		}
+		tokens = append(tokens, found...)
 	}
 	return tokens, nil
 }

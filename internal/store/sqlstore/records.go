@@ -37,7 +37,7 @@ func (s *RegionStore) ApplyChanges(ctx context.Context, rec store.AuditRecord, a
 		}
 	}
 	var results []store.Result
-	err := s.log.access(ctx, rec, func(r runner) error {
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		results = make([]store.Result, 0, len(changes))
 		cnt, err := s.lockAccount(ctx, r, account)
 		if err != nil {
@@ -102,7 +102,7 @@ func (s *RegionStore) ApplyChanges(ctx context.Context, rec store.AuditRecord, a
 
 const recordColumns = `id, version, seq, deleted, ciphertext, modified_us`
 
-func scanRecord(sc interface{ Scan(...any) error }, account candor.AccountID, c candor.Category) (store.Record, error) {
+func scanRecord(sc scanner, account candor.AccountID, c candor.Category) (store.Record, error) {
 	rec := store.Record{Account: account, Category: c}
 	var modified int64
 	err := sc.Scan(&rec.ID, &rec.Version, &rec.Seq, &rec.Deleted, &rec.Ciphertext, &modified)
@@ -130,23 +130,17 @@ func readCurrent(ctx context.Context, r runner, account candor.AccountID, c cand
 		for _, ch := range part {
 			args = append(args, ch.ID)
 		}
-		rows, err := r.query(ctx, `SELECT `+recordColumns+` FROM records WHERE account = ? AND category = ? AND id IN (`+
-			placeholders(len(part), 1)+`)`, args...)
-		if err != nil {
-			return nil, internal("read records", err)
-		}
-		for rows.Next() {
-			rec, err := scanRecord(rows, account, c)
+		err := queryEach(ctx, r, "read records", func(sc scanner) error {
+			rec, err := scanRecord(sc, account, c)
 			if err != nil {
-				rows.Close()
-				return nil, internal("read records", err)
+				return err
 			}
 			current[rec.ID] = rec
-		}
-		err = rows.Err()
-		rows.Close()
+			return nil
+		}, `SELECT `+recordColumns+` FROM records WHERE account = ? AND category = ? AND id IN (`+
+			placeholders(len(part), 1)+`)`, args...)
 		if err != nil {
-			return nil, internal("read records", err)
+			return nil, err
 		}
 	}
 	return current, nil
@@ -190,30 +184,18 @@ func (s *RegionStore) Changes(ctx context.Context, rec store.AuditRecord, accoun
 		return nil, candor.E(candor.Invalid, "limit must be positive")
 	}
 	var recs []store.Record
-	err := s.log.access(ctx, rec, func(r runner) error {
-		recs = nil
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		if err := checkEpoch(ctx, r, account, c, epoch,
 			candor.E(candor.Conflict, "consent changed: read the consent state again")); err != nil {
 			return err
 		}
-		rows, err := r.query(ctx, `SELECT `+recordColumns+` FROM records
+		var err error
+		recs, err = queryAll(ctx, r, "read changes", func(sc scanner) (store.Record, error) {
+			return scanRecord(sc, account, c)
+		}, `SELECT `+recordColumns+` FROM records
 			WHERE account = ? AND category = ? AND seq > ? ORDER BY seq LIMIT ?`,
 			string(account), string(c), since, limit)
-		if err != nil {
-			return internal("read changes", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			rec, err := scanRecord(rows, account, c)
-			if err != nil {
-				return internal("read changes", err)
-			}
-			recs = append(recs, rec)
-		}
-		if err := rows.Err(); err != nil {
-			return internal("read changes", err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

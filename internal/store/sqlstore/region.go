@@ -12,13 +12,15 @@ import (
 // RegionStore is the metadata store of one region, in SQLite or
 // PostgreSQL. It is safe for concurrent use.
 type RegionStore struct {
-	db      *db
-	log     *auditLog
+	db *db
+	// auditLog is the region's log; its store.AuditLog methods are the
+	// store's.
+	*auditLog
 	enqueue *groupCommit
 }
 
 func newRegionStore(d *db) *RegionStore {
-	return &RegionStore{db: d, log: &auditLog{db: d, auditTables: regionAudit}, enqueue: &groupCommit{db: d}}
+	return &RegionStore{db: d, auditLog: &auditLog{db: d, auditTables: regionAudit}, enqueue: &groupCommit{db: d}}
 }
 
 var _ store.Region = (*RegionStore)(nil)
@@ -66,7 +68,7 @@ func (s *RegionStore) Account(ctx context.Context, id candor.AccountID) (store.A
 const accountColumns = `country, salt, kdf_time, kdf_memory_kib, kdf_threads, auth_hash, created_us`
 
 // scanAccount scans accountColumns, then any extra destinations.
-func scanAccount(sc interface{ Scan(...any) error }, id candor.AccountID, extra ...any) (store.Account, error) {
+func scanAccount(sc scanner, id candor.AccountID, extra ...any) (store.Account, error) {
 	a := store.Account{ID: id}
 	var kdfTime, kdfMem, kdfThreads, created int64
 	err := sc.Scan(append([]any{&a.Country, &a.Salt, &kdfTime, &kdfMem, &kdfThreads, &a.AuthHash, &created}, extra...)...)
@@ -83,7 +85,7 @@ func scanAccount(sc interface{ Scan(...any) error }, id candor.AccountID, extra 
 // transaction (also when the account is absent), unless it fails. The log's entries of the account stay: they name it
 // only by a pseudonym.
 func (s *RegionStore) DeleteAccount(ctx context.Context, rec store.AuditRecord, id candor.AccountID) error {
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		if _, err := s.lockAccount(ctx, r, id); err != nil {
 			if candor.Is(err, candor.NotFound) {
 				return nil
@@ -102,18 +104,13 @@ func deleteAccountRows(ctx context.Context, r runner, id candor.AccountID) error
 	if err := deleteMessaging(ctx, r, id, ""); err != nil {
 		return err
 	}
-	for _, q := range []string{
+	return execAll(ctx, r, "delete account", []string{
 		`DELETE FROM records WHERE account = ?`,
 		`DELETE FROM uploads WHERE account = ?`,
 		`DELETE FROM data_keys WHERE account = ?`,
 		`DELETE FROM devices WHERE account = ?`,
 		`DELETE FROM accounts WHERE id = ?`,
-	} {
-		if _, err := r.exec(ctx, q, string(id)); err != nil {
-			return internal("delete account", err)
-		}
-	}
-	return nil
+	}, string(id))
 }
 
 // counters are an account's last consent and feed Seqs.
@@ -135,6 +132,16 @@ func (s *RegionStore) lockAccount(ctx context.Context, r runner, id candor.Accou
 	return c, nil
 }
 
+const deviceColumns = `id, pseudonym, created_us`
+
+func scanDevice(sc scanner, account candor.AccountID) (store.Device, error) {
+	d := store.Device{Account: account}
+	var created int64
+	err := sc.Scan(&d.ID, &d.Pseudonym, &created)
+	d.Created = fromMicros(created)
+	return d, err
+}
+
 // RegisterDevice stores d, or returns the device already registered with the
 // same (Account, Pseudonym) unchanged, and appends rec in the same
 // transaction. NotFound if the account does not exist; Conflict if d.ID is
@@ -144,7 +151,7 @@ func (s *RegionStore) RegisterDevice(ctx context.Context, rec store.AuditRecord,
 		return store.Device{}, candor.E(candor.Invalid, "device id or pseudonym is empty")
 	}
 	var out store.Device
-	err := s.log.access(ctx, rec, func(r runner) error {
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO devices (id, account, pseudonym, created_us) VALUES (?, ?, ?, ?)
 			ON CONFLICT (account, pseudonym) DO NOTHING`,
 			string(d.ID), string(d.Account), d.Pseudonym, micros(stamp(d.Created)))
@@ -156,13 +163,11 @@ func (s *RegionStore) RegisterDevice(ctx context.Context, rec store.AuditRecord,
 		case err != nil:
 			return internal("register device", err)
 		}
-		var created int64
-		out = store.Device{Account: d.Account}
-		if err := r.row(ctx, `SELECT id, pseudonym, created_us FROM devices WHERE account = ? AND pseudonym = ?`,
-			string(d.Account), d.Pseudonym).Scan(&out.ID, &out.Pseudonym, &created); err != nil {
+		out, err = scanDevice(r.row(ctx, `SELECT `+deviceColumns+` FROM devices WHERE account = ? AND pseudonym = ?`,
+			string(d.Account), d.Pseudonym), d.Account)
+		if err != nil {
 			return internal("register device", err)
 		}
-		out.Created = fromMicros(created)
 		return nil
 	})
 	return out, err
@@ -171,24 +176,7 @@ func (s *RegionStore) RegisterDevice(ctx context.Context, rec store.AuditRecord,
 // Devices lists an account's devices, oldest first; none for an unknown
 // account.
 func (s *RegionStore) Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error) {
-	rows, err := s.db.reader().query(ctx, `SELECT id, pseudonym, created_us FROM devices
-		WHERE account = ? ORDER BY created_us, id`, string(account))
-	if err != nil {
-		return nil, internal("list devices", err)
-	}
-	defer rows.Close()
-	var ds []store.Device
-	for rows.Next() {
-		d := store.Device{Account: account}
-		var created int64
-		if err := rows.Scan(&d.ID, &d.Pseudonym, &created); err != nil {
-			return nil, internal("list devices", err)
-		}
-		d.Created = fromMicros(created)
-		ds = append(ds, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("list devices", err)
-	}
-	return ds, nil
+	return queryAll(ctx, s.db.reader(), "list devices", func(sc scanner) (store.Device, error) {
+		return scanDevice(sc, account)
+	}, `SELECT `+deviceColumns+` FROM devices WHERE account = ? ORDER BY created_us, id`, string(account))
 }

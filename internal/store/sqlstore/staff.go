@@ -64,7 +64,7 @@ func (s *DirectoryStore) CreateStaff(ctx context.Context, rec store.AuditRecord,
 	if !st.Revoked.IsZero() {
 		revoked = sql.NullInt64{Int64: micros(stamp(st.Revoked)), Valid: true}
 	}
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		_, err := r.exec(ctx, `INSERT INTO staff (id, name, roles, token_hash, created_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?)`,
 			st.ID, st.Name, roles, st.TokenHash, micros(stamp(st.Created)), revoked)
 		switch {
@@ -80,12 +80,12 @@ func (s *DirectoryStore) CreateStaff(ctx context.Context, rec store.AuditRecord,
 const staffColumns = `id, name, roles, token_hash, created_us, revoked_us`
 
 // scanStaff reads one row of staffColumns.
-func scanStaff(scan func(dest ...any) error) (store.Staff, error) {
+func scanStaff(sc scanner) (store.Staff, error) {
 	var st store.Staff
 	var roles string
 	var created int64
 	var revoked sql.NullInt64
-	if err := scan(&st.ID, &st.Name, &roles, &st.TokenHash, &created, &revoked); err != nil {
+	if err := sc.Scan(&st.ID, &st.Name, &roles, &st.TokenHash, &created, &revoked); err != nil {
 		return store.Staff{}, err
 	}
 	st.Roles = splitRoles(roles)
@@ -99,8 +99,7 @@ func scanStaff(scan func(dest ...any) error) (store.Staff, error) {
 // StaffByToken returns the identity with this token hash, revoked or not;
 // NotFound if none. Callers check Revoked.
 func (s *DirectoryStore) StaffByToken(ctx context.Context, tokenHash []byte) (store.Staff, error) {
-	row := s.db.reader().row(ctx, `SELECT `+staffColumns+` FROM staff WHERE token_hash = ?`, tokenHash)
-	st, err := scanStaff(row.Scan)
+	st, err := scanStaff(s.db.reader().row(ctx, `SELECT `+staffColumns+` FROM staff WHERE token_hash = ?`, tokenHash))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Staff{}, candor.E(candor.NotFound, "no such staff identity")
@@ -113,23 +112,7 @@ func (s *DirectoryStore) StaffByToken(ctx context.Context, tokenHash []byte) (st
 // ListStaff lists every identity, revoked ones included, oldest first (by
 // Created, then by ID).
 func (s *DirectoryStore) ListStaff(ctx context.Context) ([]store.Staff, error) {
-	rows, err := s.db.reader().query(ctx, `SELECT `+staffColumns+` FROM staff ORDER BY created_us, id`)
-	if err != nil {
-		return nil, internal("list staff", err)
-	}
-	defer rows.Close()
-	var list []store.Staff
-	for rows.Next() {
-		st, err := scanStaff(rows.Scan)
-		if err != nil {
-			return nil, internal("list staff", err)
-		}
-		list = append(list, st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, internal("list staff", err)
-	}
-	return list, nil
+	return queryAll(ctx, s.db.reader(), "list staff", scanStaff, `SELECT `+staffColumns+` FROM staff ORDER BY created_us, id`)
 }
 
 // RevokeStaff marks an identity revoked at the given time (the time of the
@@ -138,7 +121,7 @@ func (s *DirectoryStore) ListStaff(ctx context.Context) ([]store.Staff, error) {
 // to run sets the time. rec is appended in the
 // same transaction, unless it fails.
 func (s *DirectoryStore) RevokeStaff(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error {
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		return updateOne(ctx, r, "revoke staff", "no such staff identity",
 			`UPDATE staff SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(stamp(at)), id)
 	})

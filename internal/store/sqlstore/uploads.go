@@ -14,7 +14,7 @@ var _ store.Uploads = (*RegionStore)(nil)
 
 const uploadColumns = `id, account, category, size, hash, complete, created_us, expires_us, shared_us`
 
-func scanUpload(sc interface{ Scan(...any) error }) (store.Upload, error) {
+func scanUpload(sc scanner) (store.Upload, error) {
 	var u store.Upload
 	var created, expires, shared int64
 	err := sc.Scan(&u.ID, &u.Account, &u.Category, &u.Size, &u.Hash, &u.Complete, &created, &expires, &shared)
@@ -69,7 +69,7 @@ func (s *RegionStore) Upload(ctx context.Context, account candor.AccountID, id s
 // appended.
 func (s *RegionStore) OpenUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string) (store.Upload, error) {
 	var u store.Upload
-	err := s.log.access(ctx, rec, func(r runner) error {
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		var err error
 		u, err = readUpload(ctx, r, uploadByID, id, string(account))
 		return err
@@ -87,7 +87,7 @@ func (s *RegionStore) UploadByHash(ctx context.Context, account candor.AccountID
 // CompleteUpload marks an upload complete and appends rec in the same
 // transaction; NotFound if none.
 func (s *RegionStore) CompleteUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string) error {
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		return updateUpload(ctx, r, "complete upload", account, id, `complete = ?`, true)
 	})
 }
@@ -120,27 +120,15 @@ func (s *RegionStore) ExpiredUploads(ctx context.Context, now time.Time, limit i
 	if limit <= 0 {
 		return nil, candor.E(candor.Invalid, "limit must be positive")
 	}
-	rows, err := s.db.reader().query(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE complete = ? AND expires_us < ?
-		ORDER BY expires_us LIMIT ?`, false, micros(now), limit)
-	if err != nil {
-		return nil, internal("list expired uploads", err)
-	}
-	defer rows.Close()
-	var out []store.Upload
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, internal("list expired uploads", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.db.reader(), "list expired uploads", scanUpload,
+		`SELECT `+uploadColumns+` FROM uploads WHERE complete = ? AND expires_us < ? ORDER BY expires_us LIMIT ?`,
+		false, micros(now), limit)
 }
 
 // DeleteUpload removes an upload's row and appends rec in the same
 // transaction; absent is not an error.
 func (s *RegionStore) DeleteUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string) error {
-	return s.log.access(ctx, rec, func(r runner) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
 		if _, err := r.exec(ctx, `DELETE FROM uploads WHERE id = ? AND account = ?`, id, string(account)); err != nil {
 			return internal("delete upload", err)
 		}
