@@ -233,7 +233,8 @@ type Finding struct {
 }
 
 // Scan searches every part of a request: the path and the query (as sent
-// and unescaped), each header value and the body.
+// and unescaped), each header and trailer value and the body (for a
+// WebSocket message, its payload).
 func (d *Detector) Scan(r Request) []Finding {
 	var out []Finding
 	seen := map[string]bool{}  // item, form and location reported
@@ -260,6 +261,11 @@ func (d *Detector) Scan(r Request) []Finding {
 	for name, vals := range r.Header {
 		for _, v := range vals {
 			add("header "+name, d.Search([]byte(v)), true)
+		}
+	}
+	for name, vals := range r.Trailer {
+		for _, v := range vals {
+			add("trailer "+name, d.Search([]byte(v)), true)
 		}
 	}
 	add("body", d.Search(r.Body), true)

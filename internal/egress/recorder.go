@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -21,8 +22,10 @@ type Request struct {
 	Path   string      `json:"path"`  // as sent, escaped
 	Query  string      `json:"query"` // as sent, escaped, without '?'
 	Header http.Header `json:"header"`
-	Body   []byte      `json:"-"`
-	Status int         `json:"status"` // the server's answer; 502 if unreachable
+	// Trailer holds the trailers sent after a chunked body.
+	Trailer http.Header `json:"trailer,omitempty"`
+	Body    []byte      `json:"-"`
+	Status  int         `json:"status"` // the server's answer; 502 if unreachable
 	// OtherHost names the host of a request meant for somewhere other than
 	// the Candor server (the phone used the recorder as its HTTP proxy).
 	// Such requests are recorded and answered 502, never forwarded.
@@ -153,7 +156,9 @@ func (rec *Recorder) Close() error {
 func (rec *Recorder) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.inflight.Add(1)
-		defer rec.inflight.Done()
+		var once sync.Once
+		done := func() { once.Do(rec.inflight.Done) }
+		defer done()
 		other := ""
 		switch {
 		case r.Method == http.MethodConnect:
@@ -164,6 +169,7 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 		// What was read is recorded even if the body breaks off: the
 		// headers and those bytes left the phone all the same.
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRecordedBody))
+		trailer := r.Trailer.Clone() // known once the body is read to its end
 		h := r.Header.Clone()
 		if r.Host != "" {
 			h.Set("Host", r.Host)
@@ -178,6 +184,7 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 			Path:      r.URL.EscapedPath(),
 			Query:     r.URL.RawQuery,
 			Header:    h,
+			Trailer:   trailer,
 			Body:      body,
 			OtherHost: other,
 		})
@@ -199,6 +206,14 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if isWebSocket(r) {
+			// The messages of an upgraded connection are recorded one by
+			// one, each as a request of the phase it is sent in. No
+			// compression is negotiated, so payloads are seen as sent.
+			r.Header.Del("Sec-WebSocket-Extensions")
+			sw.frames = &frameRecorder{rec: rec, phone: rec.phones[addr], path: r.URL.EscapedPath()}
+			sw.upgraded = done // an open socket is not a request in flight: Drain does not wait for it
+		}
 		next.ServeHTTP(sw, r)
 		rec.mu.Lock()
 		rec.reqs[i].Status = sw.status
@@ -208,8 +223,26 @@ func (rec *Recorder) record(next http.Handler) http.Handler {
 
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
+	status   int
+	wrote    bool
+	frames   *frameRecorder // set for a WebSocket upgrade
+	upgraded func()         // called once the connection is handed over
+}
+
+// Hijack hands the proxy the phone's connection for an upgraded protocol;
+// for a WebSocket, what the phone sends on it is recorded frame by frame.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || w.frames == nil {
+		return conn, brw, err
+	}
+	w.status, w.wrote = http.StatusSwitchingProtocols, true
+	w.upgraded()
+	if n := brw.Reader.Buffered(); n > 0 { // sent before the switch: recorded too
+		early, _ := brw.Reader.Peek(n)
+		w.frames.Write(early)
+	}
+	return &tapConn{Conn: conn, tap: w.frames}, brw, nil
 }
 
 func (w *statusWriter) WriteHeader(code int) {

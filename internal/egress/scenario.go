@@ -313,6 +313,8 @@ func (pr *PhaseReport) check(det *Detector, reqs []Request, allow []allowance) {
 			pr.Findings = append(pr.Findings, f)
 		}
 	}
+	// A canary cut into pieces spread over the phase's requests.
+	pr.Findings = append(pr.Findings, det.Pieces(reqs)...)
 	pr.Status = "passed"
 	for _, f := range pr.Findings {
 		if f.Allowed == "" {
