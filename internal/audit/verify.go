@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -94,7 +95,8 @@ func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
 				bad, problem = n, fmt.Sprintf("entry %d is missing: the log's size says %d", n, r.Size)
 				break
 			}
-			if _, err := Decode(entries[i].Data); err != nil {
+			ev, err := Decode(entries[i].Data)
+			if err != nil {
 				bad, problem = n, fmt.Sprintf("entry %d is not a well-formed event", n)
 				break
 			}
@@ -103,6 +105,14 @@ func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
 				return r, err
 			}
 			computed = append(computed, hashes...)
+			// The account column chooses whose access log shows the entry:
+			// it must be the account the hashed entry names, or a writer on
+			// the database could hide entries from their owner. (An entry
+			// that does not match the tree either is named for that first.)
+			if want, _ := hex.DecodeString(ev.Account); !bytes.Equal(entries[i].Account, want) {
+				bad, problem = n, fmt.Sprintf("entry %d's account column is not the account the entry names", n)
+				break
+			}
 		}
 		n, absent, err := firstStoredMismatch(ctx, lg, computed, first)
 		if err != nil {
