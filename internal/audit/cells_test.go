@@ -156,4 +156,3 @@ func cells(t *testing.T, d *deployment, table, key string) []cell {
 	}
 	return out
 }
-
