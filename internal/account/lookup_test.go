@@ -15,7 +15,9 @@ import (
 // the keyring has its own tests).
 type fixedSecrets struct{}
 
-func (fixedSecrets) Secret(name string) ([]byte, error) { return []byte("a secret of the test: " + name), nil }
+func (fixedSecrets) Secret(name string) ([]byte, error) {
+	return []byte("a secret of the test: " + name), nil
+}
 
 // countingRegions counts the reads of account rows, to compare the work
 // of two answers.
