@@ -46,10 +46,14 @@ const tempPrefix = ".#put-"
 // one left by a crash, not one a Put is writing.
 const staleTemp = time.Hour
 
-// New opens the blob store in dir, creating dir (0700) if needed. Close
-// releases it.
+// New opens the blob store in dir, creating dir (0700) if needed, and
+// making it 0700 if it was not. Close releases it.
 func New(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("disk blobs: %w", err)
+	}
+	// A folder made before with a mode others could list is made private.
+	if err := os.Chmod(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("disk blobs: %w", err)
 	}
 	root, err := os.OpenRoot(dir)

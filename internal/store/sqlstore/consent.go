@@ -61,6 +61,11 @@ func (s *RegionStore) AppendConsent(ctx context.Context, rec store.AuditRecord, 
 	if err != nil {
 		return store.ConsentEvent{}, err
 	}
+	if !e.On { // also when it was off already: a deletion not wiped before is wiped now
+		if err := s.db.scrub(ctx); err != nil {
+			return store.ConsentEvent{}, err
+		}
+	}
 	return e, nil
 }
 

@@ -51,6 +51,22 @@ type dialect struct {
 	// unique and foreignKey classify constraint violations.
 	unique     func(error) bool
 	foreignKey func(error) bool
+	// scrub, when set, wipes what deleted rows left outside the database's
+	// live pages (see db.scrub).
+	scrub func(ctx context.Context, d *db) error
+}
+
+// scrub makes a deletion that committed reach every byte of the database's
+// files, where the dialect can (SQLite: see sqliteScrub). The shredding
+// methods — a category turned off, an account or its directory entry
+// deleted, shred secrets deleted — call it after their transaction
+// commits, and fail (retryably: asking again scrubs again) if it cannot
+// finish, so that a deletion is acknowledged only once it is wiped.
+func (d *db) scrub(ctx context.Context) error {
+	if d.dialect.scrub == nil {
+		return nil
+	}
+	return d.dialect.scrub(ctx, d)
 }
 
 // rebind rewrites the ? placeholders of query for the dialect. A ? inside a

@@ -82,7 +82,7 @@ func (s *DirectoryStore) entry(ctx context.Context, query string, key any) (stor
 // staff records and stay. rec is appended in the
 // same transaction, unless it fails.
 func (s *DirectoryStore) DeleteEntry(ctx context.Context, rec store.AuditRecord, account candor.AccountID) error {
-	return s.auditLog.access(ctx, rec, func(r runner) error {
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		return execAll(ctx, r, "delete directory entry", []string{
 			`DELETE FROM sessions WHERE account = ?`,
 			`DELETE FROM shred_secrets WHERE account = ?`,
@@ -91,6 +91,10 @@ func (s *DirectoryStore) DeleteEntry(ctx context.Context, rec store.AuditRecord,
 			`DELETE FROM directory_entries WHERE account = ?`,
 		}, string(account))
 	})
+	if err != nil {
+		return err
+	}
+	return s.db.scrub(ctx)
 }
 
 // CreateSession stores a session; Conflict if its token hash exists.

@@ -85,7 +85,7 @@ func scanAccount(sc scanner, id candor.AccountID, extra ...any) (store.Account, 
 // transaction (also when the account is absent), unless it fails. The log's entries of the account stay: they name it
 // only by a pseudonym.
 func (s *RegionStore) DeleteAccount(ctx context.Context, rec store.AuditRecord, id candor.AccountID) error {
-	return s.auditLog.access(ctx, rec, func(r runner) error {
+	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		if _, err := s.lockAccount(ctx, r, id); err != nil {
 			if candor.Is(err, candor.NotFound) {
 				return nil
@@ -94,6 +94,10 @@ func (s *RegionStore) DeleteAccount(ctx context.Context, rec store.AuditRecord, 
 		}
 		return deleteAccountRows(ctx, r, id)
 	})
+	if err != nil {
+		return err
+	}
+	return s.db.scrub(ctx)
 }
 
 // deleteAccountRows deletes everything of account in the caller's

@@ -63,7 +63,8 @@ func (s *DirectoryStore) ShredSecret(ctx context.Context, account candor.Account
 
 // DeleteShredSecrets deletes the secrets of (account, category) for every
 // epoch except keep (0 keeps none, epochs being positive) and reports how
-// many. With SQLite, secure_delete overwrites them in the file.
+// many. With SQLite, secure_delete overwrites them in the file and the
+// write-ahead log is wiped before it returns (db.scrub).
 func (s *DirectoryStore) DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error) {
 	res, err := s.db.writer().exec(ctx, `DELETE FROM shred_secrets WHERE account = ? AND category = ? AND epoch <> ?`,
 		string(account), string(c), keep)
@@ -74,5 +75,5 @@ func (s *DirectoryStore) DeleteShredSecrets(ctx context.Context, account candor.
 	if err != nil {
 		return 0, internal("delete shred secrets", err)
 	}
-	return int(n), nil
+	return int(n), s.db.scrub(ctx)
 }

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -50,6 +53,58 @@ var sqliteDialect = &dialect{
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	},
 	foreignKey: func(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+	scrub:      sqliteScrub,
+}
+
+// errNotWiped is the answer to a deletion that committed but could not yet
+// be wiped from the write-ahead log: retryable, and asking again wipes.
+var errNotWiped = &candor.Error{Kind: candor.Unavailable, RetryAfter: time.Second,
+	Message: "the deletion is done but not yet wiped from the disk: ask again in a moment"}
+
+// sqliteScrub wipes what a committed deletion left in the write-ahead log.
+// secure_delete overwrites deleted content in the database file, but the
+// WAL still holds the pages as they were before (the deleted rows among
+// them) until a checkpoint copies them back and the log is reset. A
+// TRUNCATE checkpoint does both and leaves the WAL empty: it waits (the
+// busy timeout) for readers of older snapshots and for the writer, so it
+// runs on the writer connection, where no transaction of this store is
+// open, and tries again briefly if another process kept it busy.
+func sqliteScrub(ctx context.Context, d *db) error {
+	for attempt := 0; ; attempt++ {
+		var busy, frames, done int
+		if err := d.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
+			return internal("wipe the write-ahead log", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if attempt == 20 {
+			return errNotWiped
+		}
+		select {
+		case <-ctx.Done():
+			return errNotWiped
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// Files are the database file and its companions: the write-ahead log and
+// its index, and a rollback journal (made only while the WAL is switched
+// on).
+var sqliteFiles = []string{"", "-wal", "-shm", "-journal"}
+
+// keepPrivate makes the database's files readable by their owner only,
+// whatever mode they were made with: the files hold wrapped keys and
+// ciphertext, and a world-readable copy is a copy anyone on the host may
+// take. SQLite makes the WAL and its index with the database file's mode.
+func keepPrivate(path string) error {
+	for _, suffix := range sqliteFiles {
+		if err := os.Chmod(path+suffix, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return internal("open sqlite", err)
+		}
+	}
+	return nil
 }
 
 func sqliteCode(err error) int {
@@ -74,6 +129,20 @@ func openSQLite(path, component string) (*db, error) {
 		return nil, candor.E(candor.Invalid, "sqlite store needs the path of a database file")
 	}
 	ctx := context.Background()
+	if err := keepPrivate(path); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// Made 0600 before SQLite opens it, so no moment passes with the
+		// process's default mode.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, internal("open sqlite", err)
+		}
+		if err == nil {
+			f.Close()
+		}
+	}
 	write, err := sql.Open("sqlite", path+"?"+sqliteWriter)
 	if err != nil {
 		return nil, internal("open sqlite", err)
@@ -88,6 +157,10 @@ func openSQLite(path, component string) (*db, error) {
 		return nil, err
 	}
 	if err := d.migrate(ctx, component); err != nil {
+		write.Close()
+		return nil, err
+	}
+	if err := keepPrivate(path); err != nil {
 		write.Close()
 		return nil, err
 	}
