@@ -295,7 +295,12 @@ func (s *Service) PutPart(ctx context.Context, g consent.Grant, id string, n int
 	// it the whole lifetime again, before the part is stored, so that the
 	// expiry worker does not pick it while a slow part is being written.
 	u.Expires = s.cfg.Now().UTC().Add(s.ttl(p.Region))
-	if err := sc.uploads.ExtendUpload(ctx, p.Account, id, u.Expires); err != nil {
+	ev, err := s.logs.DeviceEvent(p, audit.ActionPhotoPart, candor.Photos)
+	if err != nil {
+		return api.Upload{}, err
+	}
+	ev.Count = n
+	if err := sc.uploads.ExtendUpload(ctx, s.logs.Record(ev), p.Account, id, u.Expires); err != nil {
 		return api.Upload{}, err
 	}
 	part := newPartReader(body, st, u.Size, n, header)

@@ -513,3 +513,34 @@ func TestDeletingOneOfTwoPhonesCopiesKeepsTheBytes(t *testing.T) {
 		t.Fatal("B's copy lost its bytes")
 	}
 }
+
+// Every part received is an access in the owner's log, like the upload it
+// completes and each download.
+func TestPhotoPartsAreInTheAccessLog(t *testing.T) {
+	env := servertest.Start(t)
+	r, _ := signup(t, env, "IN")
+	r.consent("photos", true)
+	photo := randomBytes(api.PartSize + 1000)
+	var up api.Upload
+	r.must("POST", "/v1/photos/uploads", api.UploadCreate{Size: int64(len(photo)), Hash: randomBytes(32)}, &up)
+	for n := 0; n < up.Parts; n++ {
+		part := photo[n*api.PartSize : min((n+1)*api.PartSize, len(photo))]
+		if a := r.send("PUT", fmt.Sprintf("/v1/photos/uploads/%s/parts/%d", up.ID, n), "application/octet-stream", part); a.status != 200 {
+			t.Fatalf("part %d: %d %s", n, a.status, a.body)
+		}
+	}
+	r.must("POST", "/v1/photos/uploads/"+up.ID+"/complete", nil, &up)
+	var log api.AccessLog
+	r.must("GET", "/v1/account/access-log", nil, &log)
+	count := map[string]int{}
+	for _, e := range log.Entries {
+		for _, action := range []string{"photos.part", "photos.upload"} {
+			if strings.Contains(e.Event, `"action":"`+action+`"`) {
+				count[action]++
+			}
+		}
+	}
+	if count["photos.part"] != 2 || count["photos.upload"] != 1 {
+		t.Fatalf("access log: %v, want 2 parts and 1 upload", count)
+	}
+}

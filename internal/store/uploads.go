@@ -34,8 +34,9 @@ type Uploads interface {
 	// account's).
 	Upload(ctx context.Context, account candor.AccountID, id string) (Upload, error)
 	// ExtendUpload moves an upload's expiry later, to expires (never
-	// earlier); NotFound if none.
-	ExtendUpload(ctx context.Context, account candor.AccountID, id string, expires time.Time) error
+	// earlier), and appends rec (a part received) in the same transaction;
+	// NotFound if none.
+	ExtendUpload(ctx context.Context, rec AuditRecord, account candor.AccountID, id string, expires time.Time) error
 	// ShareUpload records that de-duplication gave the upload's blob to
 	// another photo record at (Shared moves later, never earlier); NotFound
 	// if none.

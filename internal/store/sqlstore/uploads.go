@@ -97,9 +97,12 @@ func (s *RegionStore) ShareUpload(ctx context.Context, account candor.AccountID,
 	return updateUpload(ctx, s.db.writer(), "share upload", account, id, later("shared_us"), micros(at), micros(at))
 }
 
-// ExtendUpload moves an upload's expiry later, never earlier.
-func (s *RegionStore) ExtendUpload(ctx context.Context, account candor.AccountID, id string, expires time.Time) error {
-	return updateUpload(ctx, s.db.writer(), "extend upload", account, id, later("expires_us"), micros(expires), micros(expires))
+// ExtendUpload moves an upload's expiry later, never earlier, and appends
+// rec in the same transaction.
+func (s *RegionStore) ExtendUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string, expires time.Time) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
+		return updateUpload(ctx, r, "extend upload", account, id, later("expires_us"), micros(expires), micros(expires))
+	})
 }
 
 // later is the SET clause that moves a time column to a later time (the

@@ -36,13 +36,13 @@ func testUploads(t *testing.T, r store.Region) {
 	// Extending moves the expiry later, never earlier, and only for the
 	// account's own upload.
 	later := now.Add(3 * time.Hour).Truncate(time.Microsecond)
-	must(t, r.ExtendUpload(rt.ctx, a, up.ID, later))
-	must(t, r.ExtendUpload(rt.ctx, a, up.ID, now.Add(2*time.Hour)))
+	must(t, r.ExtendUpload(rt.ctx, logged(), a, up.ID, later))
+	must(t, r.ExtendUpload(rt.ctx, logged(), a, up.ID, now.Add(2*time.Hour)))
 	if got, _ := r.Upload(rt.ctx, a, up.ID); !got.Expires.Equal(later) {
 		t.Fatalf("expiry after extending to +3h then +2h: %s, want %s", got.Expires, later)
 	}
-	wantKind(t, r.ExtendUpload(rt.ctx, b, up.ID, later), candor.NotFound)
-	wantKind(t, r.ExtendUpload(rt.ctx, a, newID("upl"), later), candor.NotFound)
+	wantKind(t, r.ExtendUpload(rt.ctx, logged(), b, up.ID, later), candor.NotFound)
+	wantKind(t, r.ExtendUpload(rt.ctx, logged(), a, newID("upl"), later), candor.NotFound)
 
 	// Shared starts zero and moves later, never earlier.
 	if got, _ := r.Upload(rt.ctx, a, up.ID); !got.Shared.IsZero() {
