@@ -28,7 +28,7 @@ const (
 	ActionDeleteAccount = "account.delete"
 	ActionLogin         = "device.login"  // a device signed in (or signed up)
 	ActionRevokeDevice  = "device.revoke" // a device's sessions and messaging keys removed
-	ActionPhotoPart     = "photos.part" // a part of a photo received (Count: its number)
+	ActionPhotoPart     = "photos.part"   // a part of a photo received (Count: its number)
 	ActionPhotoUpload   = "photos.upload"
 	ActionPhotoDownload = "photos.download"
 	ActionPhotoDelete   = "photos.delete"
