@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/content"
-	"github.com/candorcloud/candor/internal/keyring"
-	"github.com/candorcloud/candor/internal/store/sqlstore"
+	"github.com/candorcloud/candor/internal/keyring/keyringtest"
 )
 
 // auditLog keeps the events appended, or fails every append.
@@ -34,14 +32,9 @@ func (l *auditLog) Append(_ context.Context, _ string, e audit.Event) error {
 // once the keyring is unsealed; locking it keeps what it signed served.
 func TestService(t *testing.T) {
 	ctx := context.Background()
-	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(t.TempDir(), "directory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	keys := keyring.New(dir, nil)
+	env := keyringtest.New(t)
 	log := &auditLog{broken: true}
-	s, err := content.NewService(&content.Memory{}, content.Expiry{}, nil, keys, log, slog.New(slog.DiscardHandler))
+	s, err := content.NewService(&content.Memory{}, content.Expiry{}, nil, env.Keys, log, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,9 +63,7 @@ func TestService(t *testing.T) {
 	if _, err := s.OTAMetadata("timestamp.json"); !candor.Is(err, candor.NotFound) {
 		t.Fatalf("update metadata made while sealed: %v", err)
 	}
-	if err := keys.Unseal(ctx, make([]byte, 32)); err != nil {
-		t.Fatal(err)
-	}
+	env.Unseal(t)
 	if err := s.RenewOTA(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,13 @@ package retention_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/candorcloud/candor"
-	"github.com/candorcloud/candor/internal/audit"
-	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/keyring/keyringtest"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/retention"
-	"github.com/candorcloud/candor/internal/store"
-	"github.com/candorcloud/candor/internal/store/sqlstore"
 )
 
 // noUploads is a region with no photo uploads.
@@ -25,37 +21,24 @@ func (noUploads) Expire(context.Context, candor.RegionID) (int, error) { return 
 // there. People read their region's rules in words.
 func TestService(t *testing.T) {
 	ctx := context.Background()
-	d := t.TempDir()
-	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(d, "directory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	in, err := sqlstore.OpenSQLiteRegion(filepath.Join(d, "in.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	keys := keyring.New(dir, map[candor.RegionID]keyring.RegionKeys{"in": in})
-	if err := keys.Unseal(ctx, make([]byte, 32)); err != nil {
-		t.Fatal(err)
-	}
-	logs := audit.New(dir, map[candor.RegionID]store.AuditLog{"in": in}, keys, "candor")
+	env := keyringtest.New(t, "in")
+	env.Unseal(t)
+	in := env.Regions["in"]
 	regions := region.Config{Regions: []region.Region{
 		{ID: "in", Name: "India", Retention: retention.Rules{DeletedItems: retention.Duration(30 * 24 * time.Hour)}},
 		{ID: "sg", Name: "Singapore"},
 	}, Fallback: "in"}
 
-	s := retention.New(regions, map[candor.RegionID]retention.Store{"in": in}, noUploads{}, dir, logs)
+	s := retention.New(regions, map[candor.RegionID]retention.Store{"in": in}, noUploads{}, env.Dir, env.Logs)
 	run, err := s.RunRetention(ctx, "system")
 	if !candor.Is(err, candor.WrongRegion) || len(run.Regions) != 1 || run.Regions[0].Region != "in" {
 		t.Errorf("without sg's store: %+v, %v", run, err)
 	}
-	s = retention.New(regions, map[candor.RegionID]retention.Store{"in": in, "sg": in}, noUploads{}, dir, logs)
+	s = retention.New(regions, map[candor.RegionID]retention.Store{"in": in, "sg": in}, noUploads{}, env.Dir, env.Logs)
 	if run, err = s.RunRetention(ctx, "system"); err != nil || len(run.Regions) != 2 {
 		t.Errorf("%+v, %v", run, err)
 	}
-	if n, err := dir.AuditSize(ctx); err != nil || n != 3 {
+	if n, err := env.Dir.AuditSize(ctx); err != nil || n != 3 {
 		t.Errorf("directory log: %d entries, %v; want one per region purged", n, err)
 	}
 

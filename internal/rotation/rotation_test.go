@@ -2,16 +2,12 @@ package rotation_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/candorcloud/candor"
-	"github.com/candorcloud/candor/internal/audit"
-	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/keyring/keyringtest"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/rotation"
-	"github.com/candorcloud/candor/internal/store"
-	"github.com/candorcloud/candor/internal/store/sqlstore"
 )
 
 // wakes counts how often the re-wrapping was woken.
@@ -24,22 +20,10 @@ func (w *wakes) Wake() { *w++ }
 // regions are listed without their keys and nothing starts.
 func TestStartRotation(t *testing.T) {
 	ctx := context.Background()
-	d := t.TempDir()
-	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(d, "directory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
-	in, err := sqlstore.OpenSQLiteRegion(filepath.Join(d, "in.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	keys := keyring.New(dir, map[candor.RegionID]keyring.RegionKeys{"in": in})
-	logs := audit.New(dir, map[candor.RegionID]store.AuditLog{"in": in}, keys, "candor")
+	env := keyringtest.New(t, "in")
 	var woken wakes
 	regions := region.Config{Regions: []region.Region{{ID: "in", Name: "India"}}, Fallback: "in"}
-	s := rotation.New(regions, keys, logs, &woken)
+	s := rotation.New(regions, env.Keys, env.Logs, &woken)
 
 	if st := s.RegionStatus(ctx); len(st) != 1 || st[0].Name != "India" || st[0].KeyVersion != 0 {
 		t.Errorf("sealed: %+v", st)
@@ -47,9 +31,7 @@ func TestStartRotation(t *testing.T) {
 	if err := s.StartRotation(ctx, "in", "staff:x"); !candor.Is(err, candor.Sealed) || woken != 0 {
 		t.Errorf("started while sealed: %v, woken %d times", err, woken)
 	}
-	if err := keys.Unseal(ctx, make([]byte, 32)); err != nil {
-		t.Fatal(err)
-	}
+	env.Unseal(t)
 	if err := s.StartRotation(ctx, "sg", "staff:x"); !candor.Is(err, candor.NotFound) {
 		t.Errorf("a region not served: %v", err)
 	}
@@ -59,7 +41,7 @@ func TestStartRotation(t *testing.T) {
 	if st := s.RegionStatus(ctx); st[0].KeyVersion != 2 || woken != 1 {
 		t.Errorf("after the start: %+v, woken %d times", st, woken)
 	}
-	if n, err := dir.AuditSize(ctx); err != nil || n != 1 {
+	if n, err := env.Dir.AuditSize(ctx); err != nil || n != 1 {
 		t.Errorf("directory log: %d entries, %v; want the rotation's", n, err)
 	}
 }
