@@ -9,6 +9,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/keyring/keyringtest"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
@@ -22,22 +23,8 @@ type env struct {
 
 func newEnv(t *testing.T) env {
 	t.Helper()
-	d := t.TempDir()
-	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(d, "directory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dir.Close() })
-	e := env{dir: dir, regions: map[candor.RegionID]*sqlstore.RegionStore{}}
-	for _, id := range []candor.RegionID{"in", "sg"} {
-		r, err := sqlstore.OpenSQLiteRegion(filepath.Join(d, string(id)+".db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		e.regions[id] = r
-	}
-	return e
+	k := keyringtest.New(t, "in", "sg")
+	return env{dir: k.Dir, regions: k.Regions}
 }
 
 func (e env) keyring() *keyring.Keyring {

@@ -16,6 +16,7 @@ import (
 	"github.com/candorcloud/candor/internal/blobs"
 	"github.com/candorcloud/candor/internal/blobs/disk"
 	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/keyring/keyringtest"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
@@ -48,32 +49,16 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	d := t.TempDir()
-	dir, err := sqlstore.OpenSQLiteDirectory(filepath.Join(d, "directory.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dir.Close() })
-	w := &world{dir: dir, regions: map[candor.RegionID]store.Region{}, blobs: map[candor.RegionID]blobs.Store{}}
-	rk := map[candor.RegionID]keyring.RegionKeys{}
-	logs := map[candor.RegionID]store.AuditLog{}
-	for _, id := range []candor.RegionID{"in", "sg"} {
-		r, err := sqlstore.OpenSQLiteRegion(filepath.Join(d, string(id)+".db"))
+	env := keyringtest.New(t, "in", "sg")
+	env.Unseal(t)
+	w := &world{dir: env.Dir, regions: map[candor.RegionID]store.Region{}, blobs: map[candor.RegionID]blobs.Store{}, keys: env.Keys, logs: env.Logs}
+	for id, r := range env.Regions {
+		b, err := disk.New(filepath.Join(t.TempDir(), string(id)+"-blobs"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { r.Close() })
-		b, err := disk.New(filepath.Join(d, string(id)+"-blobs"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.regions[id], w.blobs[id], rk[id], logs[id] = r, b, r, r
+		w.regions[id], w.blobs[id] = r, b
 	}
-	w.keys = keyring.New(dir, rk)
-	if err := w.keys.Unseal(context.Background(), bytes.Repeat([]byte{1}, 32)); err != nil {
-		t.Fatal(err)
-	}
-	w.logs = audit.New(dir, logs, w.keys, "candor-test")
 	return w
 }
 

@@ -299,7 +299,7 @@ func TestGreetingsPublishSurvivesRestart(t *testing.T) {
 	data, addr := env.Data, env.Addr
 	env.Stop()
 	again := servertest.StartProduction(t, server.Config{Data: data, Addr: addr})
-	if !again.Server.Sealed() {
+	if !(&raw{t: t, url: again.URL}).status().Sealed {
 		t.Fatal("a production server restarted unsealed")
 	}
 	check(again) // served from the data folder, while sealed
@@ -350,7 +350,7 @@ func TestOTAPublishAndCheck(t *testing.T) {
 	data, addr := env.Data, env.Addr
 	env.Stop()
 	sealed := servertest.StartProduction(t, server.Config{Data: data, Addr: addr})
-	if !sealed.Server.Sealed() {
+	if !(&raw{t: t, url: sealed.URL}).status().Sealed {
 		t.Fatal("restarted unsealed")
 	}
 	res, err = phone.CheckOTA(ctx)

@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -224,5 +228,50 @@ func TestSocketsEndWithTheirSession(t *testing.T) {
 		if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
 			t.Fatalf("socket %d after logout: %v, want closed (policy violation)", i, err)
 		}
+	}
+}
+
+// A data folder made before with modes anyone on the host could read (a
+// folder made by hand, 0755; files restored 0644) is made private when the
+// server starts: folders 0700, files 0600.
+func TestDataFolderIsPrivate(t *testing.T) {
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Dev: true, Data: data, Logger: slog.New(slog.DiscardHandler)}
+	s, err := server.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		if err == nil {
+			os.Chmod(path, map[bool]fs.FileMode{true: 0o755, false: 0o644}[d.IsDir()])
+		}
+		return nil
+	})
+	s, err = server.New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seen := 0
+	filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := d.Info()
+		if !strings.HasSuffix(path, ".db") && !strings.HasSuffix(path, ".db-wal") && !strings.HasSuffix(path, ".db-shm") && d.Type().IsRegular() {
+			return nil // other files (the dev root key, content) are written 0600 by their owners
+		}
+		seen++
+		if want := map[bool]fs.FileMode{true: 0o700, false: 0o600}[d.IsDir()]; info.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", strings.TrimPrefix(path, data), info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if seen < 5 {
+		t.Fatalf("only %d folders and database files checked", seen)
 	}
 }

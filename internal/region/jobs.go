@@ -1,31 +1,45 @@
-package server
+package region
 
 import (
 	"context"
+	"log/slog"
 	"regexp"
 	"sync"
 	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
-	"github.com/candorcloud/candor/internal/region"
 )
 
-// migrations runs region migrations as background jobs, one at a time,
-// and keeps their progress for the operator to follow. A job interrupted
-// by a crash is simply started again: moves are idempotent.
-type migrations struct {
-	s  *Server
+// Migrations runs region migrations as background jobs, one at a time,
+// and keeps their progress in memory for the operator to follow
+// (POST /v1/operator/migrations, GET /v1/operator/migrations/{id}). A job
+// interrupted by a crash is simply started again: moves are idempotent.
+// Safe for concurrent use.
+type Migrations struct {
+	mig *Migrator // used by one job at a time, its Actor set to the job's
+	log *slog.Logger
+
 	mu sync.Mutex
 	// jobs by id; running is the id of the job in progress, if any.
 	jobs    map[string]*api.Migration
 	running string
 }
 
+// NewMigrations returns a job runner whose jobs run mig. A job that stops
+// is logged to log.
+func NewMigrations(mig *Migrator, log *slog.Logger) *Migrations {
+	return &Migrations{mig: mig, log: log}
+}
+
 var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
 
-// StartMigration starts moving one account or a country's accounts.
-func (m *migrations) StartMigration(ctx context.Context, by string, req api.MigrateRequest) (api.Migration, error) {
+// StartMigration starts moving one account or a country's accounts to a
+// region, or resuming the moves that stopped, as a job run by by. It
+// refuses a request that names none or several of these, and a second
+// job while one runs (Conflict). It returns at once; Migration follows
+// the job.
+func (m *Migrations) StartMigration(ctx context.Context, by string, req api.MigrateRequest) (api.Migration, error) {
 	to := candor.RegionID(req.To)
 	named := 0
 	for _, set := range []bool{req.Account != "", req.Country != "", req.Resume} {
@@ -43,7 +57,7 @@ func (m *migrations) StartMigration(ctx context.Context, by string, req api.Migr
 	case req.Account != "" && !candor.ValidID(req.Account):
 		return api.Migration{}, candor.E(candor.Invalid, "no such account")
 	}
-	if _, ok := m.s.regions[to]; !ok && !req.Resume {
+	if _, ok := m.mig.regions[to]; !ok && !req.Resume {
 		return api.Migration{}, candor.Errorf(candor.NotFound, "no region %q", req.To)
 	}
 	m.mu.Lock()
@@ -57,16 +71,15 @@ func (m *migrations) StartMigration(ctx context.Context, by string, req api.Migr
 		m.jobs = map[string]*api.Migration{}
 	}
 	m.jobs[job.ID], m.running = job, job.ID
+	m.mig.Actor = by // no job runs: the last one let go of mig before it cleared running
 	snapshot := *job
-	go m.run(job, by)
+	go m.run(job)
 	return snapshot, nil
 }
 
-func (m *migrations) run(job *api.Migration, by string) {
-	ctx := context.Background()
-	mig := region.NewMigrator(m.s.dir, m.s.regions, m.s.blobs, m.s.keys, m.s.logs)
-	mig.Actor = by
-	record := func(mv region.Moved) {
+func (m *Migrations) run(job *api.Migration) {
+	ctx, mig := context.Background(), m.mig
+	record := func(mv Moved) {
 		job.Moved = append(job.Moved, api.Moved{Account: string(mv.Account), From: string(mv.From), To: string(mv.To),
 			Records: mv.Records, Keys: mv.Keys, Blobs: mv.Blobs, Bytes: mv.Bytes, Already: mv.Already})
 	}
@@ -75,7 +88,7 @@ func (m *migrations) run(job *api.Migration, by string) {
 		m.mu.Lock()
 		job.Total = 1
 		m.mu.Unlock()
-		var mv region.Moved
+		var mv Moved
 		mv, err = mig.MoveAccount(ctx, candor.AccountID(job.Account), candor.RegionID(job.To))
 		m.mu.Lock()
 		if err == nil {
@@ -84,7 +97,7 @@ func (m *migrations) run(job *api.Migration, by string) {
 		}
 		m.mu.Unlock()
 	} else {
-		progress := func(done, total int, mv region.Moved) {
+		progress := func(done, total int, mv Moved) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			job.Done, job.Total = done, total
@@ -104,12 +117,13 @@ func (m *migrations) run(job *api.Migration, by string) {
 	job.Finished, m.running = &now, ""
 	if err != nil {
 		job.Error = candor.Message(err)
-		m.s.cfg.Logger.Error("migration stopped; run it again to carry on", "job", job.ID, "err", err)
+		m.log.Error("migration stopped; run it again to carry on", "job", job.ID, "err", err)
 	}
 }
 
-// Migration reports a job's progress.
-func (m *migrations) Migration(id string) (api.Migration, error) {
+// Migration reports a job's progress: NotFound for a job this process did
+// not start (jobs are forgotten at a restart).
+func (m *Migrations) Migration(id string) (api.Migration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	job, ok := m.jobs[id]
@@ -121,20 +135,9 @@ func (m *migrations) Migration(id string) (api.Migration, error) {
 	return out, nil
 }
 
-// warnMoving logs, after an unseal, how many accounts are still marked
-// moving with no migration running: moves that stopped (a crash, a restart)
-// and whose accounts are unavailable until an operator resumes them.
-func (s *Server) warnMoving(ctx context.Context) {
-	s.migrations.mu.Lock()
-	running := s.migrations.running != ""
-	s.migrations.mu.Unlock()
-	if running {
-		return
-	}
-	list, err := s.dir.MovingAccounts(ctx)
-	if err != nil || len(list) == 0 {
-		return
-	}
-	s.cfg.Logger.Warn("accounts are marked moving but no migration is running: they are unavailable until it is resumed with `candor operator migrate --resume`",
-		"accounts", len(list))
+// Running reports whether a job is in progress.
+func (m *Migrations) Running() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running != ""
 }

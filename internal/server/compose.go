@@ -1,0 +1,158 @@
+package server
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/account"
+	"github.com/candorcloud/candor/internal/approval"
+	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/consent"
+	"github.com/candorcloud/candor/internal/consent/gate"
+	"github.com/candorcloud/candor/internal/content"
+	"github.com/candorcloud/candor/internal/custody"
+	"github.com/candorcloud/candor/internal/health"
+	"github.com/candorcloud/candor/internal/httpapi"
+	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/messaging"
+	"github.com/candorcloud/candor/internal/photos"
+	"github.com/candorcloud/candor/internal/records"
+	"github.com/candorcloud/candor/internal/region"
+	"github.com/candorcloud/candor/internal/retention"
+	"github.com/candorcloud/candor/internal/rotation"
+	"github.com/candorcloud/candor/internal/staff"
+	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/upkeep"
+)
+
+// compose builds the services over the opened stores in the order a
+// request meets them (docs/architecture.md, "The path of a request"), puts
+// each behind its policy wrappers, and hands the HTTP handler only the
+// wrapped ones; then the upkeep loop that works in the background. It
+// reads no key: the keyring it makes is sealed.
+func (s *Server) compose() error {
+	stores := regionStores{s}
+
+	// The key hierarchy, sealed until the key ceremony (or --dev) unseals
+	// it, and the audit logs, whose pseudonyms and checkpoints need its
+	// secrets. Routes that serve personal data first ask the health probe
+	// whether the keyring is sealed.
+	s.keys = keyring.New(s.dir, byRegion(s.regions, func(st store.Region) keyring.RegionKeys { return st }))
+	logs := audit.New(s.dir, byRegion(s.regions, func(st store.Region) store.AuditLog { return st }), s.keys, s.cfg.Name)
+	s.ceremony = custody.New(s.dir, s.keys, logs)
+	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }))
+
+	// Who is asking: devices by their session (the account service logs
+	// each sign-in, revocation and deletion in the owner's log, in the
+	// transaction that makes it), staff by their token.
+	acfg := s.cfg.Account
+	acfg.Erase = s.eraseOutsideRegion
+	accounts := account.New(s.dir, stores, s.keys, logs, acfg) // logs its sign-ins, revocations and deletions itself
+	staffIDs := staff.New(s.dir, logs)
+
+	// Consent: the ledger, changed only through the audit log.
+	ledger := consent.NewLedger(stores, shredder{s}, nil)
+	consents := audit.WrapConsent(ledger, logs)
+
+	// The device path: devices reach records only through the audit log
+	// and the consent gate; staff (below) only through the audit log and
+	// an approved grant.
+	recs := records.New(stores, s.keys, s.cfg.codec)
+	deviceRecords := audit.WrapRecords(gate.NewRecords(ledger, recs), logs)
+
+	// The photo path: behind the consent gate (below, where the handler
+	// gets it), which hands every method a grant; each part, upload,
+	// download and deletion in the owner's log with its index change;
+	// sealed parts in the region's blob store.
+	pcfg := s.cfg.Photos
+	if pcfg.UploadTTL == 0 {
+		pcfg.UploadTTLIn = func(id candor.RegionID) time.Duration {
+			return time.Duration(s.cfg.regions().Rules(id).AbandonedUploads)
+		}
+	}
+	photoUploads := photos.New(stores, s.keys, logs, pcfg)
+
+	// The messaging path: behind the consent gate (below); activation turns
+	// messaging on through the ledger (Activate), logged like any consent
+	// change; messages themselves are not logged.
+	var gateway messaging.Gateway
+	var carrier *messaging.Carrier // the emulated carrier of --dev
+	if s.cfg.Dev {
+		carrier = messaging.NewCarrier()
+		gateway = carrier
+	}
+	mcfg := s.cfg.Messaging
+	if mcfg.Expiry == 0 {
+		mcfg.ExpiryIn = func(id candor.RegionID) time.Duration {
+			return time.Duration(s.cfg.regions().Rules(id).UndeliveredMessages)
+		}
+	}
+	s.msgs = messaging.New(s.dir, stores, ledger, s.keys, gateway, s.bus, logs, mcfg)
+
+	// The staff path: records read only under an approved grant.
+	staffAccess := approval.New(s.dir, ledger, recs, logs, approval.Config{Quorum: s.cfg.Quorum})
+
+	// Regions: migrations between them and the retention rules of each.
+	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.cfg.Logger)
+	retentions := retention.New(s.cfg.regions(), byRegion(s.regions, func(st store.Region) retention.Store { return st }),
+		photoUploads, s.dir, logs)
+
+	// Public content: greetings and update notices for anyone, published
+	// by staff through the audit log.
+	published, err := content.NewService(s.files, s.cfg.OTA.Expiry, s.cfg.OTA.Now, s.keys, logs, s.cfg.Logger)
+	if err != nil {
+		return err
+	}
+	s.content = published
+
+	// Upkeep, in the background: woken when a rotation starts and when the
+	// ceremony unseals the keyring.
+	ids := s.cfg.regions().IDs()
+	s.upkeep = upkeep.New(s.keys, s.cfg.Logger,
+		upkeep.Rewrap(s.keys, ids, s.cfg.Logger),
+		upkeep.LockUpdates(published),
+		upkeep.VerifyLogs(logs, s.cfg.Logger),
+		upkeep.WarnMoving(s.dir, migrations, s.cfg.Logger),
+		upkeep.ExpireUploads(photoUploads, ids, s.cfg.Logger),
+		upkeep.ExpireMessages(s.msgs, ids),
+		upkeep.Retention(retentions),
+		upkeep.SignCheckpoints(logs),
+		upkeep.RenewUpdates(published),
+	)
+
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		probe.SealedGauge())
+	s.handler = httpapi.New(httpapi.Services{
+		Health:     probe,
+		Accounts:   accounts,
+		Staff:      staffIDs,
+		Custody:    content.NewCeremony(s.ceremony, published, s.upkeep),
+		StaffAdmin: staff.NewManager(s.dir, logs),
+		Consent:    consents,
+		Records:    deviceRecords,
+		Photos:     gate.NewPhotos(ledger, photoUploads),
+		Messaging:  gate.NewMessaging(ledger, s.msgs),
+		Carrier:    carrierOrNil(carrier),
+		Access:     staffAccess,
+		Audit:      logs,
+		Migrations: migrations,
+		Retention:  retentions,
+		Regions:    rotation.New(s.cfg.regions(), s.keys, logs, s.upkeep),
+		Content:    published,
+	}, s.cfg.HTTP, s.cfg.Logger, metrics, metrics)
+	return nil
+}
+
+// byRegion gives every region's store as the narrow interface one service
+// declares (a map of store.Region is not a map of that interface).
+func byRegion[T any](stores map[candor.RegionID]store.Region, as func(store.Region) T) map[candor.RegionID]T {
+	out := make(map[candor.RegionID]T, len(stores))
+	for id, st := range stores {
+		out[id] = as(st)
+	}
+	return out
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/blobs"
+	"github.com/candorcloud/candor/internal/blobs/disk"
+	"github.com/candorcloud/candor/internal/blobs/s3"
+	"github.com/candorcloud/candor/internal/bus/membus"
+	"github.com/candorcloud/candor/internal/bus/natsbus"
+	"github.com/candorcloud/candor/internal/content"
+	"github.com/candorcloud/candor/internal/store"
+	"github.com/candorcloud/candor/internal/store/sqlstore"
+)
+
+// open opens what the services are built on: the directory and every
+// region's metadata store, the regions' blob stores, the notice bus and
+// the folder of public content. What it opened before failing is closed by
+// Close.
+func (s *Server) open(ctx context.Context) error {
+	s.regions = map[candor.RegionID]store.Region{}
+	if err := s.openMetadata(ctx); err != nil {
+		return err
+	}
+	if err := s.openBlobs(ctx); err != nil {
+		return err
+	}
+	if err := s.openBus(ctx); err != nil {
+		return err
+	}
+	s.openContent()
+	return nil
+}
+
+// openBus connects to NATS when configured, else makes an in-process bus.
+func (s *Server) openBus(ctx context.Context) error {
+	if s.cfg.NATS == "" {
+		s.bus = membus.New()
+		return nil
+	}
+	b, err := natsbus.Dial(ctx, s.cfg.NATS, strings.ToLower(s.cfg.Name))
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	s.bus = b
+	return nil
+}
+
+// openBlobs opens each region's blob store: its S3 bucket if configured,
+// else a folder under the data folder.
+func (s *Server) openBlobs(ctx context.Context) error {
+	s.blobs = map[candor.RegionID]blobs.Store{}
+	if c := s.cfg.S3; c != nil {
+		for _, id := range s.cfg.regions().IDs() {
+			b, err := s3.New(ctx, s3.Config{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
+				UseSSL: c.UseSSL, Region: c.Region, Bucket: c.Buckets[id]})
+			if err != nil {
+				return fmt.Errorf("region %s blobs: %w", id, err)
+			}
+			s.blobs[id] = b
+		}
+		return nil
+	}
+	if s.cfg.Data == "" {
+		return errors.New("blobs: no data folder for the regions' blob stores")
+	}
+	for _, id := range s.cfg.regions().IDs() {
+		b, err := disk.New(filepath.Join(s.cfg.Data, "regions", string(id), "blobs"))
+		if err != nil {
+			return fmt.Errorf("region %s blobs: %w", id, err)
+		}
+		s.blobs[id] = b
+	}
+	return nil
+}
+
+// openMetadata opens the directory and every region's store: PostgreSQL
+// databases if configured, else SQLite files under the data folder.
+func (s *Server) openMetadata(ctx context.Context) error {
+	var err error
+	if pg := s.cfg.Postgres; pg != nil {
+		if s.dir, err = sqlstore.OpenPostgresDirectory(ctx, pg.Directory); err != nil {
+			return fmt.Errorf("directory: %w", err)
+		}
+		for _, id := range s.cfg.regions().IDs() {
+			if s.regions[id], err = sqlstore.OpenPostgresRegion(ctx, pg.Regions[id]); err != nil {
+				return fmt.Errorf("region %s: %w", id, err)
+			}
+		}
+		return nil
+	}
+	if err := privateDir(s.cfg.Data); err != nil {
+		return err
+	}
+	if err := privateTree(s.cfg.Data); err != nil {
+		return err
+	}
+	if s.dir, err = sqlstore.OpenSQLiteDirectory(filepath.Join(s.cfg.Data, "directory.db")); err != nil {
+		return fmt.Errorf("directory: %w", err)
+	}
+	for _, id := range s.cfg.regions().IDs() {
+		dir := filepath.Join(s.cfg.Data, "regions", string(id))
+		if err := privateDir(filepath.Join(s.cfg.Data, "regions")); err != nil {
+			return err
+		}
+		if err := privateDir(dir); err != nil {
+			return err
+		}
+		if s.regions[id], err = sqlstore.OpenSQLiteRegion(filepath.Join(dir, "candor.db")); err != nil {
+			return fmt.Errorf("region %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// privateDir makes dir, and makes it 0700 if it was made before with a mode
+// others could read: a data folder created by hand with the usual 0755 let
+// anyone on the host list and copy every database file.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// privateTree makes every folder under data 0700 and every file 0600, as
+// Candor makes them, whatever a restore or a hand left them at. The blob
+// stores are left out (they may hold millions of files): each keeps its
+// own folder 0700 and writes its files 0600.
+func privateTree(data string) error {
+	return filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && d.Name() == "blobs" && filepath.Base(filepath.Dir(filepath.Dir(path))) == "regions":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.Chmod(path, 0o700)
+		case d.Type().IsRegular():
+			return os.Chmod(path, 0o600)
+		}
+		return nil // a link or a device is not Candor's
+	})
+}
+
+// openContent chooses where public content is kept: the data folder's
+// content/ folder, or, for a server without a data folder, memory (and it
+// says so).
+func (s *Server) openContent() {
+	if s.cfg.Data != "" {
+		s.files = content.Dir(filepath.Join(s.cfg.Data, "content"))
+		return
+	}
+	s.cfg.Logger.Warn("no data folder: published greetings and update metadata are kept in memory only and lost on restart")
+	s.files = &content.Memory{}
+}
