@@ -80,12 +80,7 @@ func (a *API) once(ctx context.Context, method, path string, in, out any) error 
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := a.send(req, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return decodeInto(resp, out)
+	return a.exchange(req, out)
 }
 
 // Raw sends body, size bytes that are not JSON (a part of a photo), and
@@ -98,12 +93,7 @@ func (a *API) Raw(ctx context.Context, method, path string, body io.Reader, size
 	}
 	req.ContentLength = size
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := a.send(req, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	return decodeInto(resp, out)
+	return a.exchange(req, out)
 }
 
 // DownloadFrom downloads path from byte offset on (a range request when
@@ -170,9 +160,14 @@ func (a *API) send(req *http.Request, ok func(status int) bool) (*http.Response,
 	return resp, nil
 }
 
-// decodeInto decodes a 2xx answer's JSON body into out, or drains it when
-// there is nothing to decode.
-func decodeInto(resp *http.Response, out any) error {
+// exchange sends req and decodes a 2xx answer's JSON body into out, or
+// drains it when there is nothing to decode.
+func (a *API) exchange(req *http.Request, out any) error {
+	resp, err := a.send(req, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
 	lr := io.LimitReader(resp.Body, maxResponseBytes)
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		io.Copy(io.Discard, lr)
