@@ -328,54 +328,16 @@ func (b *SMSBox) Delete(id string) error { return b.c.deleteRecord(candor.SMS, i
 // Attrs are not used. Adding a message the phone already holds (same
 // address, date, type and body) fails with Conflict.
 func (b *SMSBox) Add(m Message) (Message, error) {
-	if m.Kind != "" && m.Kind != KindSMS {
-		return Message{}, candor.E(candor.Invalid, "only an SMS can be added; import an MMS from a backup file")
-	}
 	if m.Date == 0 {
 		m.Date = b.c.opts.now().UnixMilli()
 	}
 	if m.Type == 0 {
 		m.Type = 1
 	}
-	switch {
-	case strings.TrimSpace(m.Address) == "" || len(m.Address) > 256 || !utf8.ValidString(m.Address) || strings.ContainsFunc(m.Address, unicode.IsControl):
-		return Message{}, candor.E(candor.Invalid, "a message needs an address (a number or a sender name) on one line")
-	case m.Date < 0:
-		return Message{}, candor.E(candor.Invalid, "a message's date cannot be before 1970")
-	case direction(m.Type) == "":
-		return Message{}, candor.E(candor.Invalid, "a message's type is 1 (received), 2 (sent), 3 (draft), 4 (outbox), 5 (failed) or 6 (queued)")
-	case !utf8.ValidString(m.Body) || !utf8.ValidString(m.Subject) || !utf8.ValidString(m.ContactName):
-		return Message{}, candor.E(candor.Invalid, "a message must be UTF-8 text")
-	case len(m.Body) > MaxSMSText || len(m.Subject) > MaxSMSText || len(m.ContactName) > MaxSMSText:
-		return Message{}, candor.Errorf(candor.TooLarge, "a message's text may hold at most %d KiB", MaxSMSText>>10)
+	if err := checkNewSMS(m); err != nil {
+		return Message{}, err
 	}
-	def := func(v, d string) string {
-		if v == "" {
-			return d
-		}
-		return v
-	}
-	read := "0"
-	if m.Read {
-		read = "1"
-	}
-	d := smsData{smsxml.Message{Kind: KindSMS, Attrs: []Attr{
-		{Name: "protocol", Value: "0"},
-		{Name: "address", Value: m.Address},
-		{Name: "date", Value: strconv.FormatInt(m.Date, 10)},
-		{Name: "type", Value: strconv.Itoa(m.Type)},
-		{Name: "subject", Value: def(m.Subject, "null")},
-		{Name: "body", Value: m.Body},
-		{Name: "toa", Value: "null"},
-		{Name: "sc_toa", Value: "null"},
-		{Name: "service_center", Value: "null"},
-		{Name: "read", Value: read},
-		{Name: "status", Value: "-1"},
-		{Name: "locked", Value: "0"},
-		{Name: "date_sent", Value: strconv.FormatInt(m.DateSent, 10)},
-		{Name: "readable_date", Value: time.UnixMilli(m.Date).Format("Jan 2, 2006 3:04:05 PM")},
-		{Name: "contact_name", Value: def(m.ContactName, "(Unknown)")},
-	}}}
+	d := newSMS(m)
 	es, err := b.entries()
 	if err != nil {
 		return Message{}, err
@@ -395,6 +357,63 @@ func (b *SMSBox) Add(m Message) (Message, error) {
 		return Message{}, err
 	}
 	return d.message(ids[0]), nil
+}
+
+// checkNewSMS checks what Add uses of m (see Add).
+func checkNewSMS(m Message) error {
+	switch {
+	case m.Kind != "" && m.Kind != KindSMS:
+		return candor.E(candor.Invalid, "only an SMS can be added; import an MMS from a backup file")
+	case strings.TrimSpace(m.Address) == "" || len(m.Address) > 256 || !utf8.ValidString(m.Address) || strings.ContainsFunc(m.Address, unicode.IsControl):
+		return candor.E(candor.Invalid, "a message needs an address (a number or a sender name) on one line")
+	case m.Date < 0:
+		return candor.E(candor.Invalid, "a message's date cannot be before 1970")
+	case direction(m.Type) == "":
+		return candor.E(candor.Invalid, "a message's type is 1 (received), 2 (sent), 3 (draft), 4 (outbox), 5 (failed) or 6 (queued)")
+	}
+	for _, v := range []string{m.Body, m.Subject, m.ContactName} {
+		if !utf8.ValidString(v) {
+			return candor.E(candor.Invalid, "a message must be UTF-8 text")
+		}
+	}
+	for _, v := range []string{m.Body, m.Subject, m.ContactName} {
+		if len(v) > MaxSMSText {
+			return candor.Errorf(candor.TooLarge, "a message's text may hold at most %d KiB", MaxSMSText>>10)
+		}
+	}
+	return nil
+}
+
+// newSMS is the record of the SMS Add makes of m: its fields, and the other
+// attributes the app writes at their usual values, in the app's order.
+func newSMS(m Message) smsData {
+	def := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	read := "0"
+	if m.Read {
+		read = "1"
+	}
+	return smsData{smsxml.Message{Kind: KindSMS, Attrs: []Attr{
+		{Name: "protocol", Value: "0"},
+		{Name: "address", Value: m.Address},
+		{Name: "date", Value: strconv.FormatInt(m.Date, 10)},
+		{Name: "type", Value: strconv.Itoa(m.Type)},
+		{Name: "subject", Value: def(m.Subject, "null")},
+		{Name: "body", Value: m.Body},
+		{Name: "toa", Value: "null"},
+		{Name: "sc_toa", Value: "null"},
+		{Name: "service_center", Value: "null"},
+		{Name: "read", Value: read},
+		{Name: "status", Value: "-1"},
+		{Name: "locked", Value: "0"},
+		{Name: "date_sent", Value: strconv.FormatInt(m.DateSent, 10)},
+		{Name: "readable_date", Value: time.UnixMilli(m.Date).Format("Jan 2, 2006 3:04:05 PM")},
+		{Name: "contact_name", Value: def(m.ContactName, "(Unknown)")},
+	}}}
 }
 
 // Import adds the messages of an "SMS Backup & Restore" XML file (see

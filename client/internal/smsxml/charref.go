@@ -49,60 +49,15 @@ var cdataOpen = []byte("<![CDATA[")
 func (f *charRefFixer) fill() {
 	buf, err := f.r.Peek(fixerBuffer)
 	last := err != nil // nothing follows buf
-	out := f.out[:0]
-	i := 0
-scan:
-	for i < len(buf) {
+	out, i := f.out[:0], 0
+	for more := true; more && i < len(buf); {
+		var n int
 		if f.cdata {
-			j := bytes.Index(buf[i:], []byte("]]>"))
-			if j < 0 {
-				end := len(buf)
-				if !last {
-					end = max(i, len(buf)-2) // "]]>" may straddle the buffer's end
-				}
-				out = append(out, buf[i:end]...)
-				i = end
-				break
-			}
-			out = append(out, buf[i:i+j+3]...)
-			i += j + 3
-			f.cdata = false
-			continue
+			out, n, more = f.inCDATA(out, buf[i:], last)
+		} else {
+			out, n, more = f.outside(out, buf[i:], last)
 		}
-		j := bytes.IndexAny(buf[i:], "&<")
-		if j < 0 {
-			out = append(out, buf[i:]...)
-			i = len(buf)
-			break
-		}
-		out = append(out, buf[i:i+j]...)
-		i += j
-		rest := buf[i:]
-		if rest[0] == '<' {
-			if len(rest) < len(cdataOpen) && !last && bytes.HasPrefix(cdataOpen, rest) {
-				break scan // need more bytes
-			}
-			if bytes.HasPrefix(rest, cdataOpen) {
-				out = append(out, cdataOpen...)
-				i += len(cdataOpen)
-				f.cdata = true
-				continue
-			}
-			out = append(out, '<')
-			i++
-			continue
-		}
-		repl, n, more := fixRef(rest, last)
-		switch {
-		case more:
-			break scan
-		case n == 0:
-			out = append(out, '&')
-			i++
-		default:
-			out = append(out, repl...)
-			i += n
-		}
+		i += n
 	}
 	f.r.Discard(i)
 	f.out = out
@@ -112,6 +67,53 @@ scan:
 		}
 		f.err = err
 	}
+}
+
+// inCDATA copies b, which starts inside a CDATA section, to out up to the
+// section's end and returns how much of b it took. more is false when the
+// section runs past b: the next bytes are needed.
+func (f *charRefFixer) inCDATA(out, b []byte, last bool) (_ []byte, n int, more bool) {
+	j := bytes.Index(b, []byte("]]>"))
+	if j < 0 {
+		end := len(b)
+		if !last {
+			end = max(0, len(b)-2) // "]]>" may straddle the buffer's end
+		}
+		return append(out, b[:end]...), end, false
+	}
+	f.cdata = false
+	return append(out, b[:j+3]...), j + 3, true
+}
+
+// outside copies b to out up to the next markup or reference, which it
+// copies too, rewritten if need be (see fixRef), and returns how much of b
+// it took. more is false when b is used up or its end is needed to tell
+// what follows.
+func (f *charRefFixer) outside(out, b []byte, last bool) (_ []byte, n int, more bool) {
+	j := bytes.IndexAny(b, "&<")
+	if j < 0 {
+		return append(out, b...), len(b), false
+	}
+	out = append(out, b[:j]...)
+	rest := b[j:]
+	if rest[0] == '<' {
+		switch {
+		case len(rest) < len(cdataOpen) && !last && bytes.HasPrefix(cdataOpen, rest):
+			return out, j, false // need more bytes
+		case bytes.HasPrefix(rest, cdataOpen):
+			f.cdata = true
+			return append(out, cdataOpen...), j + len(cdataOpen), true
+		}
+		return append(out, '<'), j + 1, true
+	}
+	repl, n, wait := fixRef(rest, last)
+	switch {
+	case wait:
+		return out, j, false
+	case n == 0:
+		return append(out, '&'), j + 1, true
+	}
+	return append(out, repl...), j + n, true
 }
 
 // parseRef reads a numeric character reference at the start of b. It
@@ -135,26 +137,29 @@ func parseRef(b []byte, last bool) (v int64, n int, more bool) {
 	}
 	start := i
 	for ; i < len(b); i++ {
-		c := b[i]
-		var d int64
-		switch {
-		case c >= '0' && c <= '9':
-			d = int64(c - '0')
-		case base == 16 && c >= 'a' && c <= 'f':
-			d = int64(c-'a') + 10
-		case base == 16 && c >= 'A' && c <= 'F':
-			d = int64(c-'A') + 10
-		case c == ';' && i > start:
+		if b[i] == ';' && i > start {
 			return v, i + 1, false
-		default:
-			return 0, 0, false
 		}
-		if i-start >= maxDigits {
+		d, ok := digit(b[i], base)
+		if !ok || i-start >= maxDigits {
 			return 0, 0, false
 		}
 		v = v*base + d
 	}
 	return 0, 0, !last
+}
+
+// digit is the value of c as a digit in base 10 or 16.
+func digit(c byte, base int64) (int64, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return int64(c - '0'), true
+	case base == 16 && c >= 'a' && c <= 'f':
+		return int64(c-'a') + 10, true
+	case base == 16 && c >= 'A' && c <= 'F':
+		return int64(c-'A') + 10, true
+	}
+	return 0, false
 }
 
 // fixRef rewrites the character reference at the start of b if it needs

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,11 +36,7 @@ func Decode(r io.Reader) ([]Decoded, error) {
 		}
 		return nil, errEncoding
 	}
-	var (
-		msgs  []Decoded
-		stack []string // open elements
-		done  bool     // </smses> seen
-	)
+	var rd reader
 	for {
 		line, _ := d.InputPos()
 		tok, err := d.RawToken()
@@ -49,82 +46,116 @@ func Decode(r io.Reader) ([]Decoded, error) {
 		if err != nil {
 			return nil, syntaxError(err, line)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			name := xmlName(t.Name)
-			parent := ""
-			if len(stack) > 0 {
-				parent = stack[len(stack)-1]
-			}
-			if msgs, err = startElement(msgs, t, parent, done, line); err != nil {
-				return nil, err
-			}
-			stack = append(stack, name)
-		case xml.EndElement:
-			name := xmlName(t.Name)
-			if len(stack) == 0 || stack[len(stack)-1] != name {
-				return nil, bad(line, "</%s> does not close the open element", safeName(name))
-			}
-			stack = stack[:len(stack)-1]
-			if len(stack) == 0 {
-				done = true
-			}
-		case xml.CharData:
-			if text := bytes.TrimLeft(t, " \t\r\n"); len(text) != 0 {
-				return nil, bad(line+bytes.Count(t[:len(t)-len(text)], []byte("\n")), "unexpected text outside any attribute")
-			}
+		if err := rd.take(tok, line); err != nil {
+			return nil, err
 		}
 	}
 	line, _ := d.InputPos()
-	if len(stack) > 0 {
-		return nil, bad(line, "the file ends before </%s>", stack[len(stack)-1])
-	}
-	if !done {
-		return nil, candor.E(candor.Invalid, "the SMS file has no <smses> element: this is not an SMS Backup & Restore file")
-	}
-	for _, m := range msgs {
-		if _, err := strconv.ParseUint(m.Attr("date"), 10, 63); err != nil {
-			return nil, bad(m.Line, "the message has no valid date (milliseconds since 1970)")
-		}
-	}
-	return msgs, nil
+	return rd.end(line)
 }
 
-// startElement takes in element t, opened in parent on line: a message is
-// added to msgs, a part or address to the last message; any element the
-// format does not have there is an error.
-func startElement(msgs []Decoded, t xml.StartElement, parent string, done bool, line int) ([]Decoded, error) {
+// reader builds the messages of a file from its tokens.
+type reader struct {
+	msgs  []Decoded
+	stack []string // open elements
+	done  bool     // </smses> seen
+}
+
+// children names the elements each element may hold ("" the file).
+var children = map[string][]string{
+	"":      {"smses"},
+	"smses": {KindSMS, KindMMS},
+	KindMMS: {"parts", "addrs"},
+	"parts": {"part"},
+	"addrs": {"addr"},
+}
+
+// take takes the token tok, which starts on line.
+func (r *reader) take(tok xml.Token, line int) error {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return r.start(t, line)
+	case xml.EndElement:
+		name := xmlName(t.Name)
+		if len(r.stack) == 0 || r.stack[len(r.stack)-1] != name {
+			return bad(line, "</%s> does not close the open element", safeName(name))
+		}
+		r.stack = r.stack[:len(r.stack)-1]
+		if len(r.stack) == 0 {
+			r.done = true
+		}
+	case xml.CharData:
+		if text := bytes.TrimLeft(t, " \t\r\n"); len(text) != 0 {
+			return bad(line+bytes.Count(t[:len(t)-len(text)], []byte("\n")), "unexpected text outside any attribute")
+		}
+	}
+	return nil
+}
+
+// start takes element t: a message is added, a part or address to the
+// last message; any element the format does not have there is an error.
+func (r *reader) start(t xml.StartElement, line int) error {
 	name := xmlName(t.Name)
+	parent := ""
+	if len(r.stack) > 0 {
+		parent = r.stack[len(r.stack)-1]
+	}
 	attrs, err := attrsOf(t, parent == "parts")
 	if err != nil {
 		var ce *candor.Error
 		if errors.As(err, &ce) {
-			return nil, candor.Errorf(ce.Kind, "line %d of the SMS file: %s", line, ce.Message)
+			return candor.Errorf(ce.Kind, "line %d of the SMS file: %s", line, ce.Message)
 		}
-		return nil, bad(line, "%v", err)
+		return bad(line, "%v", err)
 	}
 	switch {
-	case parent == "" && !done && name == "smses":
-	case parent == "smses" && (name == KindSMS || name == KindMMS):
-		if len(msgs) == MaxMessages {
-			return nil, candor.Errorf(candor.TooLarge, "line %d of the SMS file: a file may hold at most %d messages", line, MaxMessages)
-		}
-		msgs = append(msgs, Decoded{Message: Message{Kind: name, Attrs: attrs}, Line: line})
-	case parent == KindMMS && (name == "parts" || name == "addrs"):
-	case parent == "parts" && name == "part":
-		m := &msgs[len(msgs)-1]
-		m.Parts = append(m.Parts, attrs)
-	case parent == "addrs" && name == "addr":
-		m := &msgs[len(msgs)-1]
-		m.Addrs = append(m.Addrs, attrs)
-	case parent == "" && done:
-		return nil, bad(line, "an element after </smses>")
-	case parent == "":
-		return nil, bad(line, "the file does not start with <smses>: this is not an SMS Backup & Restore file")
-	default:
-		return nil, bad(line, "unexpected element <%s> in <%s>", safeName(name), parent)
+	case parent == "" && r.done:
+		return bad(line, "an element after </smses>")
+	case parent == "" && name != "smses":
+		return bad(line, "the file does not start with <smses>: this is not an SMS Backup & Restore file")
+	case !slices.Contains(children[parent], name):
+		return bad(line, "unexpected element <%s> in <%s>", safeName(name), parent)
 	}
-	return msgs, nil
+	if err := r.add(name, attrs, line); err != nil {
+		return err
+	}
+	r.stack = append(r.stack, name)
+	return nil
+}
+
+// add adds what element name holds to the messages.
+func (r *reader) add(name string, attrs []Attr, line int) error {
+	switch name {
+	case KindSMS, KindMMS:
+		if len(r.msgs) == MaxMessages {
+			return candor.Errorf(candor.TooLarge, "line %d of the SMS file: a file may hold at most %d messages", line, MaxMessages)
+		}
+		r.msgs = append(r.msgs, Decoded{Message: Message{Kind: name, Attrs: attrs}, Line: line})
+	case "part":
+		m := &r.msgs[len(r.msgs)-1]
+		m.Parts = append(m.Parts, attrs)
+	case "addr":
+		m := &r.msgs[len(r.msgs)-1]
+		m.Addrs = append(m.Addrs, attrs)
+	}
+	return nil
+}
+
+// end checks the file, which ends on line, as a whole and returns its
+// messages.
+func (r *reader) end(line int) ([]Decoded, error) {
+	if len(r.stack) > 0 {
+		return nil, bad(line, "the file ends before </%s>", r.stack[len(r.stack)-1])
+	}
+	if !r.done {
+		return nil, candor.E(candor.Invalid, "the SMS file has no <smses> element: this is not an SMS Backup & Restore file")
+	}
+	for _, m := range r.msgs {
+		if _, err := strconv.ParseUint(m.Attr("date"), 10, 63); err != nil {
+			return nil, bad(m.Line, "the message has no valid date (milliseconds since 1970)")
+		}
+	}
+	return r.msgs, nil
 }
 
 // bad is an Invalid error about a line of the file.
