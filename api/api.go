@@ -1,6 +1,8 @@
 // Package api defines the JSON wire format of Candor's versioned HTTP API
-// (/v1). The server (internal/httpapi) and the public device SDK (client)
-// both speak it; docs/openapi.yaml describes the same shapes.
+// (/v1). The server (internal/httpapi), the public device SDK (client) and
+// the staff SDK (client/operator) all speak it; docs/openapi.yaml describes
+// the same shapes. StatusOf and KindOfStatus are the one table between
+// error kinds and HTTP statuses.
 //
 // Byte slices travel as standard base64 strings; times as RFC 3339.
 package api

@@ -75,7 +75,7 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 	}
 	if st.Key == "" {
 		var key api.AuditKey
-		if err := r.do(ctx, http.MethodGet, "/audit/key", nil, &key); err != nil {
+		if err := r.Do(ctx, http.MethodGet, "/audit/key", nil, &key); err != nil {
 			return nil, err
 		}
 		st.Key = key.Key
@@ -89,7 +89,7 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 	var tree tlog.Tree
 	for after := int64(-1); ; {
 		var page api.AccessLog
-		if err := r.do(ctx, http.MethodGet, fmt.Sprintf("/account/access-log?after=%d", after), nil, &page); err != nil {
+		if err := r.Do(ctx, http.MethodGet, fmt.Sprintf("/account/access-log?after=%d", after), nil, &page); err != nil {
 			return nil, err
 		}
 		if tree, err = checkCheckpoint(page.Checkpoint, verifier); err != nil {
@@ -155,7 +155,7 @@ func (c *Client) checkConsistency(ctx context.Context, st auditState, cp api.Che
 		return nil
 	}
 	var proof api.Proof
-	if err := c.remote().do(ctx, http.MethodGet, fmt.Sprintf("/audit/%s/consistency?old=%d&size=%d", cp.Log, st.Size, tree.N), nil, &proof); err != nil {
+	if err := c.remote().Do(ctx, http.MethodGet, fmt.Sprintf("/audit/%s/consistency?old=%d&size=%d", cp.Log, st.Size, tree.N), nil, &proof); err != nil {
 		return err
 	}
 	if err := tlog.CheckTree(toHashes(proof.Proof), tree.N, tree.Hash, st.Size, old); err != nil {
@@ -196,7 +196,7 @@ func (c *Client) AccessRequests(ctx context.Context) ([]api.AccessRequest, error
 		return nil, errNotSignedIn
 	}
 	var out api.AccessRequests
-	return out.Requests, c.remote().do(ctx, http.MethodGet, "/account/access-requests", nil, &out)
+	return out.Requests, c.remote().Do(ctx, http.MethodGet, "/account/access-requests", nil, &out)
 }
 
 // ApproveAccessRequest gives the owner's approval to a staff access request
@@ -207,7 +207,7 @@ func (c *Client) ApproveAccessRequest(ctx context.Context, id string) error {
 	if c.sess == nil {
 		return errNotSignedIn
 	}
-	return c.remote().do(ctx, http.MethodPost, "/account/access-requests/"+url.PathEscape(id)+"/approve", nil, nil)
+	return c.remote().Do(ctx, http.MethodPost, "/account/access-requests/"+url.PathEscape(id)+"/approve", nil, nil)
 }
 
 // SetOwnerApproval turns on or off this account's own approval of staff
@@ -219,7 +219,7 @@ func (c *Client) SetOwnerApproval(ctx context.Context, required bool) error {
 	if c.sess == nil {
 		return errNotSignedIn
 	}
-	return c.remote().do(ctx, http.MethodPut, "/account/staff-access", api.StaffAccessSetting{OwnerApproval: required}, nil)
+	return c.remote().Do(ctx, http.MethodPut, "/account/staff-access", api.StaffAccessSetting{OwnerApproval: required}, nil)
 }
 
 // Retention returns how long the account's home region keeps each kind of
@@ -231,5 +231,5 @@ func (c *Client) Retention(ctx context.Context) (api.Retention, error) {
 		return api.Retention{}, errNotSignedIn
 	}
 	var out api.Retention
-	return out, c.remote().do(ctx, http.MethodGet, "/account/retention", nil, &out)
+	return out, c.remote().Do(ctx, http.MethodGet, "/account/retention", nil, &out)
 }

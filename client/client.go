@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/internal/transport"
 )
 
 // Config is a phone's identity, given once at Init. None of it is sent to
@@ -69,6 +69,12 @@ type Client struct {
 	cats     map[candor.Category]*categoryState
 }
 
+// egressLeak is nil in every normal build. Only a build with the
+// egressleak tag (leak_egressleak.go, used by the tests of `candor
+// verify-egress`) sets it, to make the phone leak personal data on purpose
+// and show that the egress proof catches it. Open calls it when set.
+var egressLeak func(c *Client)
+
 var (
 	imeiPattern    = regexp.MustCompile(`^[0-9]{15}$`)
 	phonePattern   = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -108,23 +114,12 @@ func Init(dir string, cfg Config, opts ...Option) (*Client, error) {
 	return Open(dir, opts...)
 }
 
-// loopback reports whether host names this machine. Session tokens and
-// personal data cross the network only over TLS; plain HTTP is for a server
-// on the same machine (development and tests).
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 func (cfg Config) validate() error {
 	u, err := url.Parse(cfg.Server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return candor.E(candor.Invalid, "the server must be an http:// or https:// URL")
 	}
-	if u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u.Scheme == "http" && !transport.Loopback(u.Hostname()) {
 		return candor.E(candor.Invalid, "the server must use https:// (plain http:// is accepted only for this machine: localhost, 127.0.0.1, ::1)")
 	}
 	if !imeiPattern.MatchString(cfg.IMEI) {
@@ -183,12 +178,13 @@ func Open(dir string, opts ...Option) (*Client, error) {
 // Dir returns the state folder.
 func (c *Client) Dir() string { return c.dir }
 
-func (c *Client) remote() *remote {
-	r := &remote{base: c.dev.Server, hc: c.opts.hc}
+// remote is the phone's server, in the phone's session when it has one.
+func (c *Client) remote() *transport.API {
+	token := ""
 	if c.sess != nil {
-		r.token = c.sess.Token
+		token = c.sess.Token
 	}
-	return r
+	return transport.New(c.dev.Server, c.opts.hc, token)
 }
 
 var (
@@ -200,7 +196,7 @@ var (
 // accepts the session token, the session is forgotten (it cannot be used
 // again) so that the person can sign in anew.
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
-	err := c.remote().do(ctx, method, path, in, out)
+	err := c.remote().Do(ctx, method, path, in, out)
 	if candor.Is(err, candor.Unauthenticated) && c.sess != nil {
 		c.forgetSession()
 		return errSessionEnded
@@ -234,7 +230,7 @@ func (c *Client) handle(ctx context.Context, email string) ([]byte, error) {
 		return nil, err
 	}
 	var resp api.HandleResponse
-	if err := c.remote().do(ctx, http.MethodPost, "/auth/handle", api.HandleRequest{Blinded: blinded}, &resp); err != nil {
+	if err := c.remote().Do(ctx, http.MethodPost, "/auth/handle", api.HandleRequest{Blinded: blinded}, &resp); err != nil {
 		return nil, err
 	}
 	return h.finish(resp.Evaluated)
@@ -289,7 +285,7 @@ func (c *Client) Signup(ctx context.Context, email, password string) (Session, e
 		Device:  api.DeviceInfo{Pseudonym: pseudo},
 	}
 	var s api.Session
-	if err := c.remote().do(ctx, http.MethodPost, "/accounts", req, &s); err != nil {
+	if err := c.remote().Do(ctx, http.MethodPost, "/accounts", req, &s); err != nil {
 		return Session{}, err
 	}
 	return c.signedIn(ctx, s, sec, pseudo)
@@ -314,7 +310,7 @@ func (c *Client) Login(ctx context.Context, email, password string) (Session, er
 		return Session{}, err
 	}
 	var salt api.SaltResponse
-	if err := c.remote().do(ctx, http.MethodPost, "/auth/salt", api.SaltRequest{Handle: handle}, &salt); err != nil {
+	if err := c.remote().Do(ctx, http.MethodPost, "/auth/salt", api.SaltRequest{Handle: handle}, &salt); err != nil {
 		return Session{}, err
 	}
 	if err := checkKDF(salt.KDF, c.opts.floor); err != nil {
@@ -327,7 +323,7 @@ func (c *Client) Login(ctx context.Context, email, password string) (Session, er
 	pseudo := devicePseudonym(sec.DeviceKey, c.dev.IMEI)
 	req := api.LoginRequest{Handle: handle, AuthKey: sec.AuthKey, Device: api.DeviceInfo{Pseudonym: pseudo}}
 	var s api.Session
-	if err := c.remote().do(ctx, http.MethodPost, "/sessions", req, &s); err != nil {
+	if err := c.remote().Do(ctx, http.MethodPost, "/sessions", req, &s); err != nil {
 		return Session{}, err
 	}
 	return c.signedIn(ctx, s, sec, pseudo)
@@ -386,7 +382,7 @@ func (c *Client) Logout(ctx context.Context) error {
 	if c.sess == nil {
 		return nil
 	}
-	err := c.remote().do(ctx, http.MethodDelete, "/sessions/current", nil, nil)
+	err := c.remote().Do(ctx, http.MethodDelete, "/sessions/current", nil, nil)
 	if err != nil && !candor.Is(err, candor.Unauthenticated) {
 		return err
 	}
@@ -402,7 +398,7 @@ func (c *Client) DeleteAccount(ctx context.Context) error {
 	if c.sess == nil {
 		return errNotSignedIn
 	}
-	if err := c.remote().do(ctx, http.MethodDelete, "/account", nil, nil); err != nil {
+	if err := c.remote().Do(ctx, http.MethodDelete, "/account", nil, nil); err != nil {
 		return err
 	}
 	return c.forgetSession()

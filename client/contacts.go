@@ -264,3 +264,18 @@ func contactOf(id string, card []byte) (Contact, error) {
 	}
 	return ct, nil
 }
+
+// contactList lists contacts without taking the lock.
+func (c *Client) contactList() ([]Contact, error) {
+	s, err := c.category(candor.Contacts)
+	if err != nil {
+		return nil, err
+	}
+	var out []Contact
+	for _, r := range s.live() {
+		if ct, err := contactOf(r.ID, r.Data); err == nil {
+			out = append(out, ct)
+		}
+	}
+	return out, nil
+}

@@ -78,12 +78,24 @@
 // Contacts are vCards (2.1, 3.0 or 4.0), each stored and synced as the
 // original bytes of its card. A note is the JSON object {"title", "body"}.
 // An SMS is the element of the "SMS Backup & Restore" XML it came from,
-// every attribute kept (see sms.go). A photo's record is an api.PhotoMeta;
-// its bytes travel as an upload of parts (see photos.go).
+// every attribute kept (see sms.go; the file itself is read and written by
+// client/internal/smsxml). A photo's record is an api.PhotoMeta; its bytes
+// travel as an upload of parts (see photos.go).
+//
+// # Messaging
+//
+// Messaging (promise P5) is opt-in, end-to-end encrypted and private in
+// its discovery: see messaging.go for the protocol, and the files it names
+// for each step. The cryptography of its envelopes (HPKE with ML-KEM-768 +
+// X25519, Ed25519 signatures) is client/internal/envelope.
 //
 // # Errors
 //
 // Every error is a *candor.Error: its Kind says what went wrong, its
 // message is lowercase and holds no personal data. A refusal for lack of
-// consent has Kind candor.ConsentRequired and names the category.
+// consent has Kind candor.ConsentRequired and names the category. An
+// answer from the server becomes one in client/internal/transport, which
+// every request goes through.
+//
+// The staff side of the API is another package, client/operator.
 package client

@@ -18,6 +18,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/internal/transport"
 )
 
 // Update notices are checked with TUF: the phone keeps the server's
@@ -241,7 +242,7 @@ type otaFetcher struct {
 // DownloadFile implements the TUF fetcher: a bare GET, at most maxLength
 // bytes; a non-200 answer is a metadata.ErrDownloadHTTP.
 func (f otaFetcher) DownloadFile(u string, maxLength int64, _ time.Duration) ([]byte, error) {
-	status, b, err := anonymousFetch(f.ctx, f.hc, u, maxLength)
+	status, b, err := transport.FetchPublic(f.ctx, f.hc, u, maxLength)
 	if err != nil {
 		if candor.Is(err, candor.TooLarge) {
 			return nil, &metadata.ErrDownloadLengthMismatch{Msg: err.Error()}

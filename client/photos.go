@@ -338,7 +338,7 @@ func (c *Client) uploadPhotos(ctx context.Context, s *categoryState, progress Pr
 			// A record the cloud does not have in this epoch (photos was
 			// turned off and on again) names a blob that may be gone.
 			var up api.Upload
-			err := c.remote().do(ctx, http.MethodGet, "/photos/uploads/"+url.PathEscape(m.Blob), nil, &up)
+			err := c.remote().Do(ctx, http.MethodGet, "/photos/uploads/"+url.PathEscape(m.Blob), nil, &up)
 			if candor.Is(err, candor.NotFound) || (err == nil && up.Blob == "") {
 				m.Blob = ""
 			} else if err != nil {
@@ -394,12 +394,12 @@ func (c *Client) uploadPhoto(ctx context.Context, path string, size int64, hash 
 	key := hex.EncodeToString(hash)
 	var up api.Upload
 	if id := uploads[key]; id != "" {
-		if err := r.do(ctx, http.MethodGet, "/photos/uploads/"+url.PathEscape(id), nil, &up); err != nil && !candor.Is(err, candor.NotFound) {
+		if err := r.Do(ctx, http.MethodGet, "/photos/uploads/"+url.PathEscape(id), nil, &up); err != nil && !candor.Is(err, candor.NotFound) {
 			return "", err
 		}
 	}
 	if up.ID == "" {
-		if err := r.do(ctx, http.MethodPost, "/photos/uploads", api.UploadCreate{Size: size, Hash: hash}, &up); err != nil {
+		if err := r.Do(ctx, http.MethodPost, "/photos/uploads", api.UploadCreate{Size: size, Hash: hash}, &up); err != nil {
 			return "", err
 		}
 		uploads[key] = up.ID
@@ -430,12 +430,12 @@ func (c *Client) uploadPhoto(ctx context.Context, path string, size int64, hash 
 		if _, err := f.ReadAt(buf[:length], int64(n)*api.PartSize); err != nil && !errors.Is(err, io.EOF) {
 			return "", candor.Wrap(candor.Internal, "cannot read a photo of the gallery", err)
 		}
-		if err := r.raw(ctx, http.MethodPut, fmt.Sprintf("/photos/uploads/%s/parts/%d", url.PathEscape(up.ID), n), bytes.NewReader(buf[:length]), length, &up); err != nil {
+		if err := r.Raw(ctx, http.MethodPut, fmt.Sprintf("/photos/uploads/%s/parts/%d", url.PathEscape(up.ID), n), bytes.NewReader(buf[:length]), length, &up); err != nil {
 			return "", err
 		}
 		sent(int64(n)*api.PartSize + length)
 	}
-	if err := r.do(ctx, http.MethodPost, "/photos/uploads/"+url.PathEscape(up.ID)+"/complete", nil, &up); err != nil {
+	if err := r.Do(ctx, http.MethodPost, "/photos/uploads/"+url.PathEscape(up.ID)+"/complete", nil, &up); err != nil {
 		return "", err
 	}
 	return up.Blob, nil
@@ -528,7 +528,7 @@ func (c *Client) downloadPhoto(ctx context.Context, m api.PhotoMeta, path string
 		// it again: cheaper to reason about than trusting its size).
 		have = 0
 	}
-	err = c.remote().downloadFrom(ctx, "/photos/blobs/"+url.PathEscape(m.Blob), have, func(fromOffset bool) (io.Writer, error) {
+	err = c.remote().DownloadFrom(ctx, "/photos/blobs/"+url.PathEscape(m.Blob), have, func(fromOffset bool) (io.Writer, error) {
 		if !fromOffset { // the whole photo comes: start the file again
 			h.Reset()
 			if err := out.Truncate(0); err != nil {

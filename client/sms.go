@@ -1,15 +1,11 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
-	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -20,6 +16,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/internal/smsxml"
 )
 
 // SMSBox is the phone's text messages, SMS and MMS, in the model of the
@@ -33,7 +30,8 @@ import (
 //	 "parts": [[[name, value], ...], ...], "addrs": [[[name, value], ...], ...]}
 //
 // holding the element's attributes and, for an MMS, those of each <part>
-// and <addr>, as text, exactly as in the file.
+// and <addr>, as text, exactly as in the file. The file itself is read and
+// written by package smsxml.
 type SMSBox struct{ c *Client }
 
 // SMS returns the phone's text messages.
@@ -41,8 +39,8 @@ func (c *Client) SMS() *SMSBox { return &SMSBox{c} }
 
 // The kinds of message.
 const (
-	KindSMS = "sms"
-	KindMMS = "mms"
+	KindSMS = smsxml.KindSMS
+	KindMMS = smsxml.KindMMS
 )
 
 // Limits on imported messages. Besides these, a message's record holds at
@@ -52,43 +50,14 @@ const (
 const (
 	// MaxSMSText is the most bytes one attribute value of a message may
 	// hold (a body, a text part); only MMS media data may be larger.
-	MaxSMSText = 256 << 10
+	MaxSMSText = smsxml.MaxText
 	// MaxSMSPerFile is the most messages one file may hold.
-	MaxSMSPerFile = 1_000_000
-	// maxSMSAttrs is the most attributes one element may have (the app
-	// writes about 40 on an MMS).
-	maxSMSAttrs = 1000
+	MaxSMSPerFile = smsxml.MaxMessages
 )
 
-// Attr is one XML attribute. In JSON it is the array [name, value].
-type Attr struct {
-	Name  string
-	Value string
-}
-
-// MarshalJSON writes the attribute as [name, value].
-func (a Attr) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode([2]string{a.Name, a.Value}); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// UnmarshalJSON reads the attribute from [name, value].
-func (a *Attr) UnmarshalJSON(b []byte) error {
-	var p []string
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	if len(p) != 2 {
-		return errors.New("an attribute is [name, value]")
-	}
-	a.Name, a.Value = p[0], p[1]
-	return nil
-}
+// Attr is one XML attribute of a message's element. In JSON it is the
+// array [name, value].
+type Attr = smsxml.Attr
 
 // Message is one text message as the phone shows it. Its fields are read
 // from Attrs, the attributes of its element in the backup file, which are
@@ -134,7 +103,7 @@ type Addr struct {
 }
 
 // Attr returns the value of the message's attribute name.
-func (m Message) Attr(name string) (string, bool) { return attrValue(m.Attrs, name) }
+func (m Message) Attr(name string) (string, bool) { return smsxml.Value(m.Attrs, name) }
 
 // Time returns Date as a time.
 func (m Message) Time() time.Time { return time.UnixMilli(m.Date) }
@@ -148,27 +117,8 @@ type ImportResult struct {
 	MediaDropped int
 }
 
-// smsData is a message's record data.
-type smsData struct {
-	Kind  string   `json:"kind"`
-	Attrs []Attr   `json:"attrs"`
-	Parts [][]Attr `json:"parts,omitempty"`
-	Addrs [][]Attr `json:"addrs,omitempty"`
-}
-
-func attrValue(attrs []Attr, name string) (string, bool) {
-	for _, a := range attrs {
-		if a.Name == name {
-			return a.Value, true
-		}
-	}
-	return "", false
-}
-
-func (d *smsData) attr(name string) string {
-	v, _ := attrValue(d.Attrs, name)
-	return v
-}
+// smsData is a message's record data: its element, in JSON.
+type smsData struct{ smsxml.Message }
 
 // boxAttr names the attribute holding the message's type or box.
 func (d *smsData) boxAttr() string {
@@ -176,12 +126,6 @@ func (d *smsData) boxAttr() string {
 		return "msg_box"
 	}
 	return "type"
-}
-
-func isTextPart(attrs []Attr) bool {
-	ct, _ := attrValue(attrs, "ct")
-	ct, _, _ = strings.Cut(ct, ";")
-	return strings.EqualFold(strings.TrimSpace(ct), "text/plain")
 }
 
 // key identifies a message for de-duplication: its kind, address, date,
@@ -197,77 +141,20 @@ func (d *smsData) key() string {
 		h.Write([]byte(s))
 	}
 	put(d.Kind)
-	put(d.attr("address"))
-	put(d.attr("date"))
-	put(d.attr(d.boxAttr()))
+	put(d.Attr("address"))
+	put(d.Attr("date"))
+	put(d.Attr(d.boxAttr()))
 	if d.Kind == KindMMS {
 		for _, p := range d.Parts {
-			ct, _ := attrValue(p, "ct")
-			text, _ := attrValue(p, "text")
+			ct, _ := smsxml.Value(p, "ct")
+			text, _ := smsxml.Value(p, "text")
 			put(ct)
 			put(text)
 		}
 	} else {
-		put(d.attr("body"))
+		put(d.Attr("body"))
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// validName reports whether s can be written as an attribute name.
-func validName(s string) bool {
-	if s == "" || len(s) > 256 || !utf8.ValidString(s) {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || r == ':' || unicode.IsLetter(r):
-		case i > 0 && (r == '-' || r == '.' || unicode.IsDigit(r)):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// checkAttrs checks that attrs can be written as one element's attributes.
-func checkAttrs(attrs []Attr) error {
-	if len(attrs) > maxSMSAttrs {
-		return fmt.Errorf("an element has more than %d attributes", maxSMSAttrs)
-	}
-	seen := make(map[string]bool, len(attrs))
-	for _, a := range attrs {
-		if !validName(a.Name) {
-			return errors.New("an attribute has a name that is not a plain XML name")
-		}
-		if seen[a.Name] {
-			return fmt.Errorf("attribute %s appears twice", a.Name)
-		}
-		seen[a.Name] = true
-	}
-	return nil
-}
-
-func (d *smsData) check() error {
-	if d.Kind != KindSMS && d.Kind != KindMMS {
-		return errors.New("unknown kind")
-	}
-	if d.Kind == KindSMS && (len(d.Parts) > 0 || len(d.Addrs) > 0) {
-		return errors.New("an SMS has no parts or addresses")
-	}
-	if err := checkAttrs(d.Attrs); err != nil {
-		return err
-	}
-	for _, p := range d.Parts {
-		if err := checkAttrs(p); err != nil {
-			return err
-		}
-	}
-	for _, a := range d.Addrs {
-		if err := checkAttrs(a); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (d *smsData) encode() ([]byte, error) {
@@ -282,7 +169,7 @@ func (d *smsData) encode() ([]byte, error) {
 
 func decodeSMS(data []byte) (smsData, bool) {
 	var d smsData
-	if err := json.Unmarshal(data, &d); err != nil || d.check() != nil {
+	if err := json.Unmarshal(data, &d); err != nil || d.Check() != nil {
 		return smsData{}, false
 	}
 	return d, true
@@ -316,29 +203,29 @@ func orNull(v string) string {
 
 func (d *smsData) message(id string) Message {
 	num := func(name string) int64 {
-		n, _ := strconv.ParseInt(strings.TrimSpace(d.attr(name)), 10, 64)
+		n, _ := strconv.ParseInt(strings.TrimSpace(d.Attr(name)), 10, 64)
 		return n
 	}
 	m := Message{
 		ID:          id,
 		Kind:        d.Kind,
-		Address:     d.attr("address"),
+		Address:     d.Attr("address"),
 		Date:        num("date"),
 		Type:        int(num(d.boxAttr())),
-		Read:        strings.TrimSpace(d.attr("read")) == "1",
-		ContactName: orNull(d.attr("contact_name")),
+		Read:        strings.TrimSpace(d.Attr("read")) == "1",
+		ContactName: orNull(d.Attr("contact_name")),
 		DateSent:    num("date_sent"),
 		Attrs:       slices.Clone(d.Attrs),
 	}
 	m.Direction = direction(m.Type)
 	if d.Kind == KindMMS {
-		m.Subject = orNull(d.attr("sub"))
+		m.Subject = orNull(d.Attr("sub"))
 		var texts []string
 		for _, p := range d.Parts {
 			part := Part{Attrs: slices.Clone(p)}
-			part.ContentType, _ = attrValue(p, "ct")
-			if isTextPart(p) {
-				part.Text, _ = attrValue(p, "text")
+			part.ContentType, _ = smsxml.Value(p, "ct")
+			if smsxml.IsTextPart(p) {
+				part.Text, _ = smsxml.Value(p, "text")
 				texts = append(texts, part.Text)
 			}
 			m.Parts = append(m.Parts, part)
@@ -346,15 +233,15 @@ func (d *smsData) message(id string) Message {
 		m.Body = strings.Join(texts, "\n")
 		for _, a := range d.Addrs {
 			addr := Addr{Attrs: slices.Clone(a)}
-			addr.Address, _ = attrValue(a, "address")
-			t, _ := attrValue(a, "type")
+			addr.Address, _ = smsxml.Value(a, "address")
+			t, _ := smsxml.Value(a, "type")
 			n, _ := strconv.Atoi(strings.TrimSpace(t))
 			addr.Type = n
 			m.Addrs = append(m.Addrs, addr)
 		}
 	} else {
-		m.Subject = orNull(d.attr("subject"))
-		m.Body = d.attr("body")
+		m.Subject = orNull(d.Attr("subject"))
+		m.Body = d.Attr("body")
 	}
 	return m
 }
@@ -380,7 +267,7 @@ func (b *SMSBox) entries() ([]smsEntry, error) {
 	for _, r := range rs {
 		e := smsEntry{id: r.ID, raw: r.Data}
 		if e.data, e.ok = decodeSMS(r.Data); e.ok {
-			e.date, _ = strconv.ParseInt(strings.TrimSpace(e.data.attr("date")), 10, 64)
+			e.date, _ = strconv.ParseInt(strings.TrimSpace(e.data.Attr("date")), 10, 64)
 			e.key = e.data.key()
 		} else {
 			e.key = "~" + r.ID
@@ -441,54 +328,16 @@ func (b *SMSBox) Delete(id string) error { return b.c.deleteRecord(candor.SMS, i
 // Attrs are not used. Adding a message the phone already holds (same
 // address, date, type and body) fails with Conflict.
 func (b *SMSBox) Add(m Message) (Message, error) {
-	if m.Kind != "" && m.Kind != KindSMS {
-		return Message{}, candor.E(candor.Invalid, "only an SMS can be added; import an MMS from a backup file")
-	}
 	if m.Date == 0 {
 		m.Date = b.c.opts.now().UnixMilli()
 	}
 	if m.Type == 0 {
 		m.Type = 1
 	}
-	switch {
-	case strings.TrimSpace(m.Address) == "" || len(m.Address) > 256 || !utf8.ValidString(m.Address) || strings.ContainsFunc(m.Address, unicode.IsControl):
-		return Message{}, candor.E(candor.Invalid, "a message needs an address (a number or a sender name) on one line")
-	case m.Date < 0:
-		return Message{}, candor.E(candor.Invalid, "a message's date cannot be before 1970")
-	case direction(m.Type) == "":
-		return Message{}, candor.E(candor.Invalid, "a message's type is 1 (received), 2 (sent), 3 (draft), 4 (outbox), 5 (failed) or 6 (queued)")
-	case !utf8.ValidString(m.Body) || !utf8.ValidString(m.Subject) || !utf8.ValidString(m.ContactName):
-		return Message{}, candor.E(candor.Invalid, "a message must be UTF-8 text")
-	case len(m.Body) > MaxSMSText || len(m.Subject) > MaxSMSText || len(m.ContactName) > MaxSMSText:
-		return Message{}, candor.Errorf(candor.TooLarge, "a message's text may hold at most %d KiB", MaxSMSText>>10)
+	if err := checkNewSMS(m); err != nil {
+		return Message{}, err
 	}
-	def := func(v, d string) string {
-		if v == "" {
-			return d
-		}
-		return v
-	}
-	read := "0"
-	if m.Read {
-		read = "1"
-	}
-	d := smsData{Kind: KindSMS, Attrs: []Attr{
-		{"protocol", "0"},
-		{"address", m.Address},
-		{"date", strconv.FormatInt(m.Date, 10)},
-		{"type", strconv.Itoa(m.Type)},
-		{"subject", def(m.Subject, "null")},
-		{"body", m.Body},
-		{"toa", "null"},
-		{"sc_toa", "null"},
-		{"service_center", "null"},
-		{"read", read},
-		{"status", "-1"},
-		{"locked", "0"},
-		{"date_sent", strconv.FormatInt(m.DateSent, 10)},
-		{"readable_date", time.UnixMilli(m.Date).Format("Jan 2, 2006 3:04:05 PM")},
-		{"contact_name", def(m.ContactName, "(Unknown)")},
-	}}
+	d := newSMS(m)
 	es, err := b.entries()
 	if err != nil {
 		return Message{}, err
@@ -508,6 +357,63 @@ func (b *SMSBox) Add(m Message) (Message, error) {
 		return Message{}, err
 	}
 	return d.message(ids[0]), nil
+}
+
+// checkNewSMS checks what Add uses of m (see Add).
+func checkNewSMS(m Message) error {
+	switch {
+	case m.Kind != "" && m.Kind != KindSMS:
+		return candor.E(candor.Invalid, "only an SMS can be added; import an MMS from a backup file")
+	case strings.TrimSpace(m.Address) == "" || len(m.Address) > 256 || !utf8.ValidString(m.Address) || strings.ContainsFunc(m.Address, unicode.IsControl):
+		return candor.E(candor.Invalid, "a message needs an address (a number or a sender name) on one line")
+	case m.Date < 0:
+		return candor.E(candor.Invalid, "a message's date cannot be before 1970")
+	case direction(m.Type) == "":
+		return candor.E(candor.Invalid, "a message's type is 1 (received), 2 (sent), 3 (draft), 4 (outbox), 5 (failed) or 6 (queued)")
+	}
+	for _, v := range []string{m.Body, m.Subject, m.ContactName} {
+		if !utf8.ValidString(v) {
+			return candor.E(candor.Invalid, "a message must be UTF-8 text")
+		}
+	}
+	for _, v := range []string{m.Body, m.Subject, m.ContactName} {
+		if len(v) > MaxSMSText {
+			return candor.Errorf(candor.TooLarge, "a message's text may hold at most %d KiB", MaxSMSText>>10)
+		}
+	}
+	return nil
+}
+
+// newSMS is the record of the SMS Add makes of m: its fields, and the other
+// attributes the app writes at their usual values, in the app's order.
+func newSMS(m Message) smsData {
+	def := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	read := "0"
+	if m.Read {
+		read = "1"
+	}
+	return smsData{smsxml.Message{Kind: KindSMS, Attrs: []Attr{
+		{Name: "protocol", Value: "0"},
+		{Name: "address", Value: m.Address},
+		{Name: "date", Value: strconv.FormatInt(m.Date, 10)},
+		{Name: "type", Value: strconv.Itoa(m.Type)},
+		{Name: "subject", Value: def(m.Subject, "null")},
+		{Name: "body", Value: m.Body},
+		{Name: "toa", Value: "null"},
+		{Name: "sc_toa", Value: "null"},
+		{Name: "service_center", Value: "null"},
+		{Name: "read", Value: read},
+		{Name: "status", Value: "-1"},
+		{Name: "locked", Value: "0"},
+		{Name: "date_sent", Value: strconv.FormatInt(m.DateSent, 10)},
+		{Name: "readable_date", Value: time.UnixMilli(m.Date).Format("Jan 2, 2006 3:04:05 PM")},
+		{Name: "contact_name", Value: def(m.ContactName, "(Unknown)")},
+	}}}
 }
 
 // Import adds the messages of an "SMS Backup & Restore" XML file (see
@@ -537,7 +443,7 @@ func (b *SMSBox) Import(r io.Reader) (int, error) {
 // over MaxSMSText, or a record over api.MaxRecordBytes even without its
 // media) a TooLarge one.
 func (b *SMSBox) ImportWithResult(r io.Reader) (ImportResult, error) {
-	msgs, err := parseSMSFile(r)
+	msgs, err := smsxml.Decode(r)
 	if err != nil {
 		return ImportResult{}, err
 	}
@@ -552,24 +458,25 @@ func (b *SMSBox) ImportWithResult(r io.Reader) (ImportResult, error) {
 	var res ImportResult
 	var datas [][]byte
 	for _, m := range msgs {
-		k := m.data.key()
+		d := smsData{m.Message}
+		k := d.key()
 		if seen[k] {
 			res.Duplicates++
 			continue
 		}
 		seen[k] = true
-		data, err := m.data.encode()
+		data, err := d.encode()
 		if err != nil {
 			return ImportResult{}, err
 		}
-		if len(data) > api.MaxRecordBytes && m.data.Kind == KindMMS {
-			res.MediaDropped += dropMedia(&m.data)
-			if data, err = m.data.encode(); err != nil {
+		if len(data) > api.MaxRecordBytes && d.Kind == KindMMS {
+			res.MediaDropped += dropMedia(&d)
+			if data, err = d.encode(); err != nil {
 				return ImportResult{}, err
 			}
 		}
 		if len(data) > api.MaxRecordBytes {
-			return ImportResult{}, candor.Errorf(candor.TooLarge, "line %d of the SMS file: the message is larger than %d bytes", m.line, api.MaxRecordBytes)
+			return ImportResult{}, candor.Errorf(candor.TooLarge, "line %d of the SMS file: the message is larger than %d bytes", m.Line, api.MaxRecordBytes)
 		}
 		datas = append(datas, data)
 	}
@@ -589,7 +496,7 @@ func (b *SMSBox) ImportWithResult(r io.Reader) (ImportResult, error) {
 func dropMedia(d *smsData) int {
 	n := 0
 	for i, p := range d.Parts {
-		if isTextPart(p) {
+		if smsxml.IsTextPart(p) {
 			continue
 		}
 		kept := p[:0:0]
@@ -607,170 +514,6 @@ func dropMedia(d *smsData) int {
 	return n
 }
 
-// parsedSMS is one message read from a file, with the line it starts on.
-type parsedSMS struct {
-	data smsData
-	line int
-}
-
-var errSMSEncoding = errors.New("not UTF-8")
-
-// parseSMSFile reads a whole "SMS Backup & Restore" file.
-func parseSMSFile(r io.Reader) ([]parsedSMS, error) {
-	d := xml.NewDecoder(newCharRefFixer(r))
-	d.Strict = true
-	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
-		switch strings.ToLower(label) {
-		case "utf8", "us-ascii", "ascii":
-			return in, nil
-		}
-		return nil, errSMSEncoding
-	}
-	var (
-		msgs  []parsedSMS
-		stack []string // open elements
-		done  bool     // </smses> seen
-	)
-	bad := func(line int, format string, args ...any) error {
-		return candor.Errorf(candor.Invalid, "line %d of the SMS file: "+format, append([]any{line}, args...)...)
-	}
-	for {
-		line, _ := d.InputPos()
-		tok, err := d.RawToken()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, smsSyntaxError(err, line)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			name := xmlName(t.Name)
-			parent := ""
-			if len(stack) > 0 {
-				parent = stack[len(stack)-1]
-			}
-			attrs, err := attrsOf(t, parent == "parts")
-			if err != nil {
-				var ce *candor.Error
-				if errors.As(err, &ce) {
-					return nil, candor.Errorf(ce.Kind, "line %d of the SMS file: %s", line, ce.Message)
-				}
-				return nil, bad(line, "%v", err)
-			}
-			switch {
-			case parent == "" && !done && name == "smses":
-			case parent == "smses" && (name == KindSMS || name == KindMMS):
-				if len(msgs) == MaxSMSPerFile {
-					return nil, candor.Errorf(candor.TooLarge, "line %d of the SMS file: a file may hold at most %d messages", line, MaxSMSPerFile)
-				}
-				msgs = append(msgs, parsedSMS{data: smsData{Kind: name, Attrs: attrs}, line: line})
-			case parent == KindMMS && (name == "parts" || name == "addrs"):
-			case parent == "parts" && name == "part":
-				m := &msgs[len(msgs)-1].data
-				m.Parts = append(m.Parts, attrs)
-			case parent == "addrs" && name == "addr":
-				m := &msgs[len(msgs)-1].data
-				m.Addrs = append(m.Addrs, attrs)
-			case parent == "" && done:
-				return nil, bad(line, "an element after </smses>")
-			case parent == "":
-				return nil, bad(line, "the file does not start with <smses>: this is not an SMS Backup & Restore file")
-			default:
-				return nil, bad(line, "unexpected element <%s> in <%s>", safeName(name), parent)
-			}
-			stack = append(stack, name)
-		case xml.EndElement:
-			name := xmlName(t.Name)
-			if len(stack) == 0 || stack[len(stack)-1] != name {
-				return nil, bad(line, "</%s> does not close the open element", safeName(name))
-			}
-			stack = stack[:len(stack)-1]
-			if len(stack) == 0 {
-				done = true
-			}
-		case xml.CharData:
-			if text := bytes.TrimLeft(t, " \t\r\n"); len(text) != 0 {
-				return nil, bad(line+bytes.Count(t[:len(t)-len(text)], []byte("\n")), "unexpected text outside any attribute")
-			}
-		}
-	}
-	line, _ := d.InputPos()
-	if len(stack) > 0 {
-		return nil, bad(line, "the file ends before </%s>", stack[len(stack)-1])
-	}
-	if !done {
-		return nil, candor.E(candor.Invalid, "the SMS file has no <smses> element: this is not an SMS Backup & Restore file")
-	}
-	for _, m := range msgs {
-		if _, err := strconv.ParseUint(m.data.attr("date"), 10, 63); err != nil {
-			return nil, bad(m.line, "the message has no valid date (milliseconds since 1970)")
-		}
-	}
-	return msgs, nil
-}
-
-// smsSyntaxError turns a decoder error into a message that names the line
-// (where the token in error starts) and holds none of the file's text.
-func smsSyntaxError(err error, line int) error {
-	var se *xml.SyntaxError
-	if !errors.As(err, &se) {
-		if errors.Is(err, errSMSEncoding) {
-			return candor.E(candor.Invalid, "the SMS file must be UTF-8")
-		}
-		return candor.Wrap(candor.Invalid, "cannot read the SMS file", err)
-	}
-	msg := se.Msg
-	switch {
-	case strings.HasPrefix(msg, "invalid character entity"):
-		msg = "an & that starts no valid character reference (write & as &amp;)"
-	case strings.HasPrefix(msg, "illegal character code"), strings.HasPrefix(msg, "invalid UTF-8"):
-	case strings.Contains(msg, "EOF"):
-		msg = "the file ends in the middle of an element"
-	default:
-		msg = "malformed XML (" + msg + ")"
-	}
-	if len(msg) > 120 {
-		msg = msg[:120]
-	}
-	// line is where the token in error starts: the element, rather than
-	// where the decoder noticed (the end of the file, for an unclosed
-	// quote).
-	return candor.Errorf(candor.Invalid, "line %d of the SMS file: %s", line, msg)
-}
-
-func xmlName(n xml.Name) string {
-	if n.Space != "" {
-		return n.Space + ":" + n.Local
-	}
-	return n.Local
-}
-
-// safeName is an element name fit for an error message.
-func safeName(s string) string {
-	if len(s) > 40 || !validName(s) {
-		return "?"
-	}
-	return s
-}
-
-// attrsOf returns an element's attributes; media data (the data attribute
-// of an MMS part) may exceed MaxSMSText.
-func attrsOf(t xml.StartElement, part bool) ([]Attr, error) {
-	attrs := make([]Attr, 0, len(t.Attr))
-	for _, a := range t.Attr {
-		name := xmlName(a.Name)
-		if len(a.Value) > MaxSMSText && !(part && name == "data") {
-			return nil, candor.Errorf(candor.TooLarge, "a value is larger than %d KiB", MaxSMSText>>10)
-		}
-		attrs = append(attrs, Attr{name, a.Value})
-	}
-	if err := checkAttrs(attrs); err != nil {
-		return nil, err
-	}
-	return attrs, nil
-}
-
 // Export writes the phone's messages, oldest first, as an "SMS Backup &
 // Restore" XML file that the app can restore: the XML declaration it
 // writes, <smses count="N">, then each message's element with its
@@ -784,266 +527,11 @@ func (b *SMSBox) Export(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ds := make([]*smsData, 0, len(es))
+	ms := make([]*smsxml.Message, 0, len(es))
 	for i := range es {
 		if es[i].ok {
-			ds = append(ds, &es[i].data)
+			ms = append(ms, &es[i].data.Message)
 		}
 	}
-	return writeSMSFile(w, ds)
-}
-
-func writeSMSFile(w io.Writer, ds []*smsData) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.WriteString("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n")
-	fmt.Fprintf(bw, "<smses count=\"%d\">\n", len(ds))
-	for _, d := range ds {
-		if d.Kind == KindSMS {
-			writeElement(bw, "  ", "sms", d.Attrs, true)
-			continue
-		}
-		writeElement(bw, "  ", "mms", d.Attrs, false)
-		bw.WriteString("    <parts>\n")
-		for _, p := range d.Parts {
-			writeElement(bw, "      ", "part", p, true)
-		}
-		bw.WriteString("    </parts>\n    <addrs>\n")
-		for _, a := range d.Addrs {
-			writeElement(bw, "      ", "addr", a, true)
-		}
-		bw.WriteString("    </addrs>\n  </mms>\n")
-	}
-	bw.WriteString("</smses>\n")
-	if err := bw.Flush(); err != nil {
-		return candor.Wrap(candor.Internal, "cannot write the SMS file", err)
-	}
-	return nil
-}
-
-func writeElement(w *bufio.Writer, indent, name string, attrs []Attr, empty bool) {
-	w.WriteString(indent)
-	w.WriteByte('<')
-	w.WriteString(name)
-	for _, a := range attrs {
-		w.WriteByte(' ')
-		w.WriteString(a.Name)
-		w.WriteString(`="`)
-		writeAttrValue(w, a.Value)
-		w.WriteByte('"')
-	}
-	if empty {
-		w.WriteString(" />\n")
-	} else {
-		w.WriteString(">\n")
-	}
-}
-
-// writeAttrValue writes s escaped for a double-quoted attribute value.
-func writeAttrValue(w *bufio.Writer, s string) {
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == '&':
-			w.WriteString("&amp;")
-		case r == '<':
-			w.WriteString("&lt;")
-		case r == '>':
-			w.WriteString("&gt;")
-		case r == '"':
-			w.WriteString("&quot;")
-		case r == '\n':
-			w.WriteString("&#10;")
-		case r == '\r':
-			w.WriteString("&#13;")
-		case r == '\t':
-			w.WriteString("&#9;")
-		case r == utf8.RuneError && size == 1, !xmlChar(r):
-			w.WriteString("\uFFFD")
-		default:
-			w.WriteString(s[:size])
-		}
-		s = s[size:]
-	}
-}
-
-// xmlChar reports whether XML 1.0 can hold r.
-func xmlChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D ||
-		r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD ||
-		r >= 0x10000 && r <= 0x10FFFF
-}
-
-// charRefFixer passes an XML stream through, rewriting the numeric
-// character references that XML 1.0 does not allow but the app writes: a
-// high surrogate reference followed by a low one (&#55357;&#56832;) becomes
-// a reference to the character the pair encodes (&#128512;); a lone
-// surrogate or a control character other than tab, newline and carriage
-// return becomes &#65533;. CDATA sections are left alone, and no line break
-// is added or removed, so the decoder's line numbers stay those of the
-// file. A leading UTF-8 byte order mark is dropped.
-type charRefFixer struct {
-	r     *bufio.Reader
-	out   []byte
-	cdata bool
-	err   error
-}
-
-const fixerBuffer = 64 << 10
-
-func newCharRefFixer(r io.Reader) *charRefFixer {
-	br := bufio.NewReaderSize(r, fixerBuffer)
-	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
-		br.Discard(3)
-	}
-	return &charRefFixer{r: br}
-}
-
-func (f *charRefFixer) Read(p []byte) (int, error) {
-	for len(f.out) == 0 {
-		if f.err != nil {
-			return 0, f.err
-		}
-		f.fill()
-	}
-	n := copy(p, f.out)
-	f.out = f.out[n:]
-	return n, nil
-}
-
-var cdataOpen = []byte("<![CDATA[")
-
-func (f *charRefFixer) fill() {
-	buf, err := f.r.Peek(fixerBuffer)
-	last := err != nil // nothing follows buf
-	out := f.out[:0]
-	i := 0
-scan:
-	for i < len(buf) {
-		if f.cdata {
-			j := bytes.Index(buf[i:], []byte("]]>"))
-			if j < 0 {
-				end := len(buf)
-				if !last {
-					end = max(i, len(buf)-2) // "]]>" may straddle the buffer's end
-				}
-				out = append(out, buf[i:end]...)
-				i = end
-				break
-			}
-			out = append(out, buf[i:i+j+3]...)
-			i += j + 3
-			f.cdata = false
-			continue
-		}
-		j := bytes.IndexAny(buf[i:], "&<")
-		if j < 0 {
-			out = append(out, buf[i:]...)
-			i = len(buf)
-			break
-		}
-		out = append(out, buf[i:i+j]...)
-		i += j
-		rest := buf[i:]
-		if rest[0] == '<' {
-			if len(rest) < len(cdataOpen) && !last && bytes.HasPrefix(cdataOpen, rest) {
-				break scan // need more bytes
-			}
-			if bytes.HasPrefix(rest, cdataOpen) {
-				out = append(out, cdataOpen...)
-				i += len(cdataOpen)
-				f.cdata = true
-				continue
-			}
-			out = append(out, '<')
-			i++
-			continue
-		}
-		repl, n, more := fixRef(rest, last)
-		switch {
-		case more:
-			break scan
-		case n == 0:
-			out = append(out, '&')
-			i++
-		default:
-			out = append(out, repl...)
-			i += n
-		}
-	}
-	f.r.Discard(i)
-	f.out = out
-	if last && i == len(buf) {
-		if err == nil {
-			err = io.EOF
-		}
-		f.err = err
-	}
-}
-
-// parseRef reads a numeric character reference at the start of b. It
-// returns the code point and the reference's length; n is 0 if b does not
-// start with one (or one this fixer leaves to the decoder), and more is
-// set if b ends before it can tell.
-func parseRef(b []byte, last bool) (v int64, n int, more bool) {
-	const maxDigits = 10
-	if len(b) == 0 {
-		return 0, 0, !last
-	}
-	if b[0] != '&' || len(b) >= 2 && b[1] != '#' {
-		return 0, 0, false
-	}
-	if len(b) < 3 {
-		return 0, 0, !last
-	}
-	i, base := 2, int64(10)
-	if b[2] == 'x' {
-		i, base = 3, 16
-	}
-	start := i
-	for ; i < len(b); i++ {
-		c := b[i]
-		var d int64
-		switch {
-		case c >= '0' && c <= '9':
-			d = int64(c - '0')
-		case base == 16 && c >= 'a' && c <= 'f':
-			d = int64(c-'a') + 10
-		case base == 16 && c >= 'A' && c <= 'F':
-			d = int64(c-'A') + 10
-		case c == ';' && i > start:
-			return v, i + 1, false
-		default:
-			return 0, 0, false
-		}
-		if i-start >= maxDigits {
-			return 0, 0, false
-		}
-		v = v*base + d
-	}
-	return 0, 0, !last
-}
-
-// fixRef rewrites the character reference at the start of b if it needs
-// it: repl replaces b[:n]. n is 0 if nothing is to be rewritten.
-func fixRef(b []byte, last bool) (repl []byte, n int, more bool) {
-	v, n, more := parseRef(b, last)
-	if more || n == 0 {
-		return nil, 0, more
-	}
-	switch {
-	case v >= 0xD800 && v <= 0xDBFF:
-		v2, n2, more := parseRef(b[n:], last)
-		if more {
-			return nil, 0, true
-		}
-		if n2 > 0 && v2 >= 0xDC00 && v2 <= 0xDFFF {
-			r := 0x10000 + (v-0xD800)<<10 + (v2 - 0xDC00)
-			return fmt.Appendf(nil, "&#%d;", r), n + n2, false
-		}
-		return []byte("&#65533;"), n, false
-	case v >= 0xDC00 && v <= 0xDFFF, v <= 0x10FFFF && !xmlChar(rune(v)):
-		return []byte("&#65533;"), n, false
-	}
-	return nil, 0, false
+	return smsxml.Encode(w, ms)
 }

@@ -10,10 +10,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/internal/smsxml"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -215,7 +215,7 @@ func TestSMSMixedRoundTrip(t *testing.T) {
 	if len(mms.Parts) != 4 || mms.Parts[0].ContentType != "application/smil" || mms.Parts[2].ContentType != "image/jpeg" || mms.Parts[2].Text != "" {
 		t.Errorf("parts = %+v", mms.Parts)
 	}
-	if v, _ := attrValue(mms.Parts[2].Attrs, "data"); v != "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBD" {
+	if v, _ := smsxml.Value(mms.Parts[2].Attrs, "data"); v != "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBD" {
 		t.Errorf("image data = %q", v)
 	}
 	wantAddrs := []Addr{{"+919812345678", 137, nil}, {"+919876543210", 151, nil}, {"+14155550100", 151, nil}}
@@ -265,44 +265,6 @@ func TestSMSInvalidReferences(t *testing.T) {
 	importSMS(t, c, file)
 	if got, want := listSMS(t, c)[0].Body, "a\uFFFDb\uFFFDc\uFFFDd\U0001F600e\uFFFD\U0001F600f\uFFFD"; got != want {
 		t.Errorf("body = %q, want %q", got, want)
-	}
-}
-
-func TestCharRefFixer(t *testing.T) {
-	pair := "&#55357;&#56832;"
-	for _, tc := range []struct{ in, want string }{
-		{"", ""},
-		{"no refs <a/> & &amp; &#65;", "no refs <a/> & &amp; &#65;"},
-		{pair, "&#128512;"},
-		{"&#xd83d;&#xDE00;", "&#128512;"},
-		{"&#55357;", "&#65533;"},
-		{"&#55357;x", "&#65533;x"},
-		{"&#56832;", "&#65533;"},
-		{"&#0;&#8;&#9;&#10;&#13;&#31;&#32;", "&#65533;&#65533;&#9;&#10;&#13;&#65533;&#32;"},
-		{"&#X41; &#1114112; &#00000000000001;", "&#X41; &#1114112; &#00000000000001;"},
-		{"<![CDATA[" + pair + "]]>" + pair, "<![CDATA[" + pair + "]]>&#128512;"},
-		{"<![CDATA[ unterminated " + pair, "<![CDATA[ unterminated " + pair},
-		{"\xef\xbb\xbf<a/>", "<a/>"},
-		{"&", "&"},
-		{"&#", "&#"},
-		{"&#5535", "&#5535"},
-		{"&#55357;&#", "&#65533;&#"},
-	} {
-		got, err := io.ReadAll(newCharRefFixer(iotest.OneByteReader(strings.NewReader(tc.in))))
-		if err != nil || string(got) != tc.want {
-			t.Errorf("fix(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		}
-	}
-	// A pair or a CDATA section straddling the fixer's buffer.
-	for _, tail := range []string{pair + "z", "<![CDATA[" + pair + "]]>z"} {
-		for pad := fixerBuffer - 30; pad <= fixerBuffer+2; pad++ {
-			in := strings.Repeat("a", pad) + tail
-			want := strings.Repeat("a", pad) + strings.Replace(tail, pair+"z", "&#128512;z", 1)
-			got, err := io.ReadAll(newCharRefFixer(strings.NewReader(in)))
-			if err != nil || string(got) != want {
-				t.Fatalf("pad %d, tail %q: got ...%q, %v", pad, tail, got[max(0, len(got)-40):], err)
-			}
-		}
 	}
 }
 
@@ -369,10 +331,10 @@ func TestSMSMediaTooLarge(t *testing.T) {
 	if ms[0].Body != "caption" || len(ms[0].Parts) != 2 || ms[0].Parts[0].ContentType != "image/jpeg" {
 		t.Errorf("message = %+v", ms[0])
 	}
-	if _, ok := attrValue(ms[0].Parts[0].Attrs, "data"); ok {
+	if _, ok := smsxml.Value(ms[0].Parts[0].Attrs, "data"); ok {
 		t.Error("the media too large was kept")
 	}
-	if v, _ := attrValue(ms[1].Parts[0].Attrs, "data"); v != "iVBORw0KGgo=" {
+	if v, _ := smsxml.Value(ms[1].Parts[0].Attrs, "data"); v != "iVBORw0KGgo=" {
 		t.Errorf("small media = %q", v)
 	}
 	// The same file again: nothing new (media data does not count).
@@ -475,78 +437,4 @@ func TestSMSSyncTwoPhones(t *testing.T) {
 		}
 	}
 	a.rec.assertNeverSent(t, "Saffron-kettle")
-}
-
-func FuzzImportSMS(f *testing.F) {
-	f.Add(smsFile(3))
-	f.Add(smsMixed)
-	f.Add(`<smses><sms date="1" body="&#55357;&#56832;&#1;" /><mms date="2"><parts><part ct="text/plain" text="x"/></parts><addrs/></mms></smses>`)
-	f.Add(`<smses><![CDATA[&#55357;&#56832;]]></smses>`)
-	f.Add("<?xml version='1.0' encoding='latin1'?><smses/>")
-	f.Fuzz(func(t *testing.T, file string) {
-		msgs, err := parseSMSFile(strings.NewReader(file))
-		if err != nil {
-			if _, ok := err.(*candor.Error); !ok {
-				t.Fatalf("error %v is not a *candor.Error", err)
-			}
-			return
-		}
-		// A file that imports exports to well-formed XML that imports to
-		// the same messages.
-		ds := make([]*smsData, len(msgs))
-		for i := range msgs {
-			d := msgs[i].data
-			enc, err := d.encode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, ok := decodeSMS(enc)
-			if !ok || !reflect.DeepEqual(normalize(back), normalize(d)) {
-				t.Fatalf("record round trip: %+v -> %+v", d, back)
-			}
-			d.message("rec_x")
-			ds[i] = &d
-		}
-		var out bytes.Buffer
-		if err := writeSMSFile(&out, ds); err != nil {
-			t.Fatal(err)
-		}
-		strictXML(t, out.Bytes(), "smses")
-		again, err := parseSMSFile(bytes.NewReader(out.Bytes()))
-		if err != nil {
-			t.Fatalf("the export does not import: %v\n%s", err, out.Bytes())
-		}
-		if len(again) != len(msgs) {
-			t.Fatalf("%d messages, then %d", len(msgs), len(again))
-		}
-		for i := range again {
-			if !reflect.DeepEqual(normalize(again[i].data), normalize(msgs[i].data)) {
-				t.Fatalf("message %d differs after export:\n%+v\n%+v", i, msgs[i].data, again[i].data)
-			}
-		}
-	})
-}
-
-// normalize makes empty and absent lists alike.
-func normalize(d smsData) smsData {
-	if len(d.Attrs) == 0 {
-		d.Attrs = nil
-	}
-	if len(d.Parts) == 0 {
-		d.Parts = nil
-	}
-	if len(d.Addrs) == 0 {
-		d.Addrs = nil
-	}
-	for i, p := range d.Parts {
-		if len(p) == 0 {
-			d.Parts[i] = nil
-		}
-	}
-	for i, a := range d.Addrs {
-		if len(a) == 0 {
-			d.Addrs[i] = nil
-		}
-	}
-	return d
 }

@@ -1,12 +1,9 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -35,65 +32,6 @@ const (
 	canaryIMEI     = "356938035643809"
 	canaryPhone    = "+919812345678"
 )
-
-// request is one HTTP request a phone sent.
-type request struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
-}
-
-// recorder is an HTTP client that records every request a phone sends and
-// can run a hook before sending one.
-type recorder struct {
-	mu     sync.Mutex
-	reqs   []request
-	before func(r *http.Request)
-}
-
-func (rec *recorder) client() *http.Client {
-	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		var body []byte
-		if r.Body != nil {
-			body, _ = io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, request{r.Method, r.URL.RequestURI(), r.Header.Clone(), body})
-		hook := rec.before
-		rec.mu.Unlock()
-		if hook != nil {
-			hook(r)
-		}
-		return http.DefaultTransport.RoundTrip(r)
-	})}
-}
-
-func (rec *recorder) requests() []request {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return slices.Clone(rec.reqs)
-}
-
-func (rec *recorder) reset() {
-	rec.mu.Lock()
-	rec.reqs = nil
-	rec.mu.Unlock()
-}
-
-// assertNeverSent fails if any of secrets appears in any recorded request:
-// in its URL, headers or body, raw or as the base64 JSON encodes bytes.
-func (rec *recorder) assertNeverSent(t *testing.T, secrets ...string) {
-	t.Helper()
-	for _, r := range rec.requests() {
-		all := r.Method + " " + r.Path + "\n" + fmt.Sprint(r.Header) + "\n" + string(r.Body)
-		for _, s := range secrets {
-			if strings.Contains(all, s) {
-				t.Errorf("%s %s sent %q", r.Method, r.Path, s)
-			}
-		}
-	}
-}
 
 // phone is a test phone: a Client and the recorder of its requests.
 type phone struct {
@@ -357,25 +295,6 @@ func errorsAs(err error, target **candor.Error) bool {
 		*target = e
 	}
 	return ok
-}
-
-func scanFolder(t *testing.T, dir string, secrets ...string) {
-	t.Helper()
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || !fi.Mode().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
-		}
-		for _, s := range secrets {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("%s holds %q in the clear", p, s)
-			}
-		}
-		return nil
-	})
 }
 
 func TestConsentOffElsewhere(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/client/operator"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -91,7 +92,7 @@ func TestMigrationSurvivesSIGKILL(t *testing.T) {
 	srv := &process{t: t, data: t.TempDir(), addr: addr}
 	srv.start()
 
-	op, err := client.NewOperator(url, "", nil)
+	op, err := operator.New(url, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,12 +112,12 @@ func TestMigrationSurvivesSIGKILL(t *testing.T) {
 		}
 	}
 	unseal()
-	boot, _ := client.NewOperator(url, init.StaffToken, nil)
+	boot, _ := operator.New(url, init.StaffToken, nil)
 	adm, err := boot.AddStaff(ctx, "adm", []string{"admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, _ := client.NewOperator(url, adm.Token, nil)
+	admin, _ := operator.New(url, adm.Token, nil)
 
 	const accounts, contacts = 3, 600
 	// The weakest device-side cost a production server accepts: the test is

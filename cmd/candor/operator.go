@@ -13,7 +13,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
-	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/client/operator"
 )
 
 // operatorCommand is `candor operator`: the staff tools. Staff authenticate
@@ -29,11 +29,11 @@ read from stdin, never from flags.`,
 		RunE: needSubcommand,
 	}
 	cmd.PersistentFlags().StringVar(&server, "server", os.Getenv("CANDOR_SERVER"), "the server's URL (default $CANDOR_SERVER)")
-	op := func() (*client.Operator, error) {
+	op := func() (*operator.Client, error) {
 		if server == "" {
 			return nil, usageError{fmt.Errorf("--server URL is required")}
 		}
-		return client.NewOperator(server, os.Getenv("CANDOR_STAFF_TOKEN"), nil)
+		return operator.New(server, os.Getenv("CANDOR_STAFF_TOKEN"), nil)
 	}
 	cmd.AddCommand(initCommand(op), unsealCommand(op), statusOpCommand(op), sealCommand(op),
 		rotateCommand(op), rekeyCommand(op), rekeyShareCommand(op), staffCommand(op), accessCommand(op), auditCommand(op), migrateCommand(op), retentionCommand(op),
@@ -41,7 +41,7 @@ read from stdin, never from flags.`,
 	return cmd
 }
 
-type operatorFunc func() (*client.Operator, error)
+type operatorFunc func() (*operator.Client, error)
 
 func initCommand(op operatorFunc) *cobra.Command {
 	var n, k int
@@ -136,7 +136,7 @@ func statusOpCommand(op operatorFunc) *cobra.Command {
 		Use:   "status",
 		Short: "Show whether the server is initialised and sealed, unseal progress and key versions",
 		Args:  cobra.NoArgs,
-		RunE:  statusAction(op, (*client.Operator).Status, &asJSON),
+		RunE:  statusAction(op, (*operator.Client).Status, &asJSON),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -148,7 +148,7 @@ func sealCommand(op operatorFunc) *cobra.Command {
 		Use:   "seal",
 		Short: "Seal the server now: it forgets its keys until custodians unseal it again",
 		Args:  cobra.NoArgs,
-		RunE:  statusAction(op, (*client.Operator).Seal, &asJSON),
+		RunE:  statusAction(op, (*operator.Client).Seal, &asJSON),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -156,7 +156,7 @@ func sealCommand(op operatorFunc) *cobra.Command {
 
 // statusAction runs one operator call that answers with the server's
 // status, and prints it.
-func statusAction(op operatorFunc, call func(*client.Operator, context.Context) (api.OperatorStatus, error), asJSON *bool) func(*cobra.Command, []string) error {
+func statusAction(op operatorFunc, call func(*operator.Client, context.Context) (api.OperatorStatus, error), asJSON *bool) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
 		o, err := op()
 		if err != nil {

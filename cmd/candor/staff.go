@@ -9,7 +9,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
-	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/client/operator"
 )
 
 func staffCommand(op operatorFunc) *cobra.Command {
@@ -119,7 +119,7 @@ func accessCommand(op operatorFunc) *cobra.Command {
 	for _, f := range []string{"account", "categories", "reason", "duration"} {
 		request.MarkFlagRequired(f)
 	}
-	one := func(use, short string, call func(*client.Operator, *cobra.Command, string) (api.AccessRequest, error)) *cobra.Command {
+	one := func(use, short string, call func(*operator.Client, *cobra.Command, string) (api.AccessRequest, error)) *cobra.Command {
 		var asJSON bool
 		c := &cobra.Command{
 			Use: use, Short: short, Args: cobra.ExactArgs(1),
@@ -139,15 +139,15 @@ func accessCommand(op operatorFunc) *cobra.Command {
 		return c
 	}
 	approve := one("approve REQUEST_ID", "Approve someone else's access request (approvers)",
-		func(o *client.Operator, cmd *cobra.Command, id string) (api.AccessRequest, error) {
+		func(o *operator.Client, cmd *cobra.Command, id string) (api.AccessRequest, error) {
 			return o.ApproveAccess(cmd.Context(), id)
 		})
 	show := one("show REQUEST_ID", "Show a request and whether it is a usable grant now",
-		func(o *client.Operator, cmd *cobra.Command, id string) (api.AccessRequest, error) {
+		func(o *operator.Client, cmd *cobra.Command, id string) (api.AccessRequest, error) {
 			return o.AccessRequest(cmd.Context(), id)
 		})
 	revoke := one("revoke REQUEST_ID", "Revoke a request or grant at once",
-		func(o *client.Operator, cmd *cobra.Command, id string) (api.AccessRequest, error) {
+		func(o *operator.Client, cmd *cobra.Command, id string) (api.AccessRequest, error) {
 			return o.RevokeAccess(cmd.Context(), id)
 		})
 	var category string

@@ -12,36 +12,9 @@ import (
 	"github.com/candorcloud/candor/api"
 )
 
-// statusOf is the one place where an error kind becomes an HTTP status.
-func statusOf(k candor.Kind) int {
-	switch k {
-	case candor.Invalid:
-		return http.StatusBadRequest
-	case candor.Unauthenticated:
-		return http.StatusUnauthorized
-	case candor.Forbidden, candor.ConsentRequired:
-		return http.StatusForbidden
-	case candor.NotFound:
-		return http.StatusNotFound
-	case candor.Conflict:
-		return http.StatusConflict
-	case candor.WrongRegion:
-		return http.StatusMisdirectedRequest
-	case candor.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case candor.RateLimited:
-		return http.StatusTooManyRequests
-	case candor.Sealed, candor.Unavailable:
-		return http.StatusServiceUnavailable
-	case candor.MethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case candor.Integrity:
-		// The server holds data it cannot vouch for: its fault, not the
-		// client's, but named so operators and clients see what it is.
-		return http.StatusInternalServerError
-	}
-	return http.StatusInternalServerError
-}
+// statusOf is the HTTP status of an error kind: api.StatusOf, the one
+// table that clients read back from too.
+func statusOf(k candor.Kind) int { return api.StatusOf(k) }
 
 // writeError answers with the error's stable code and user message. The
 // cause of internal errors is logged, never sent.
