@@ -118,7 +118,7 @@ func syncRound(b *testing.B, env *servertest.Env, cards [][]byte) time.Duration 
 
 // uploadRound uploads one photo of len(photo) bytes over HTTP in parts, as
 // a phone does, and returns the time it took.
-func uploadRound(b *testing.B, r *raw, photo []byte) time.Duration {
+func uploadRound(b testing.TB, r *raw, photo []byte) time.Duration {
 	b.Helper()
 	start := time.Now()
 	var up api.Upload

@@ -10,6 +10,27 @@ import (
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
+// twoDevices signs an account up from one device and in from a second, and
+// returns each with its session.
+func twoDevices(t *testing.T, env *servertest.Env, email string) (first *device, s1 api.Session, second *raw, s2 api.Session) {
+	t.Helper()
+	first = &device{raw: &raw{t: t, url: env.URL}}
+	first.handle, first.key = handleOf(t, first.raw, email), randomBytes(32)
+	first.must("POST", "/v1/accounts", api.SignupRequest{Handle: first.handle, Salt: randomBytes(16), KDF: testKDF,
+		AuthKey: first.key, Country: "IN", Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s1)
+	first.token = s1.Token
+	second = &raw{t: t, url: env.URL}
+	second.must("POST", "/v1/sessions", api.LoginRequest{Handle: first.handle, AuthKey: first.key, Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s2)
+	second.token = s2.Token
+	return first, s1, second, s2
+}
+
+// device is a raw client with the credentials it signed up with.
+type device struct {
+	*raw
+	handle, key []byte
+}
+
 // Revoking a device removes its messaging keys, so senders stop sealing
 // messages to it, and drops what was queued for it; the account's other
 // device keeps its keys and its queue.
@@ -17,17 +38,8 @@ func TestRevokedDeviceLeavesMessaging(t *testing.T) {
 	env := servertest.Start(t)
 	a, _ := signup(t, env, "IN")
 	sa := activate(t, a, "+919811112222")
-	b := &raw{t: t, url: env.URL}
-	handle := handleOf(t, b, "b-phone@example.invalid")
-	key := randomBytes(32)
-	var s1, s2 api.Session
-	b.must("POST", "/v1/accounts", api.SignupRequest{Handle: handle, Salt: randomBytes(16), KDF: testKDF,
-		AuthKey: key, Country: "IN", Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s1)
-	b.token = s1.Token
-	activate(t, b, "+919833334444")
-	b2 := &raw{t: t, url: env.URL}
-	b2.must("POST", "/v1/sessions", api.LoginRequest{Handle: handle, AuthKey: key, Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s2)
-	b2.token = s2.Token
+	b, s1, b2, s2 := twoDevices(t, env, "b-phone@example.invalid")
+	activate(t, b.raw, "+919833334444")
 	activate(t, b2, "+919833334444")
 
 	// Activation is a consent change: it is in the account's access log.
@@ -84,16 +96,7 @@ func TestRevokedDeviceLeavesMessaging(t *testing.T) {
 // account's other phones.
 func TestSignInAndRevocationAreInTheAccessLog(t *testing.T) {
 	env := servertest.Start(t)
-	a := &raw{t: t, url: env.URL}
-	handle := handleOf(t, a, "owner@example.invalid")
-	key := randomBytes(32)
-	var s1, s2 api.Session
-	a.must("POST", "/v1/accounts", api.SignupRequest{Handle: handle, Salt: randomBytes(16), KDF: testKDF,
-		AuthKey: key, Country: "IN", Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s1)
-	a.token = s1.Token
-	b := &raw{t: t, url: env.URL}
-	b.must("POST", "/v1/sessions", api.LoginRequest{Handle: handle, AuthKey: key, Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, &s2)
-	b.token = s2.Token
+	a, _, b, s2 := twoDevices(t, env, "owner@example.invalid")
 
 	count := func(action string) int {
 		var log api.AccessLog
@@ -118,7 +121,7 @@ func TestSignInAndRevocationAreInTheAccessLog(t *testing.T) {
 	}
 	// A failed sign-in names no account it could be logged under: it is
 	// counted against the handle instead, and logs nothing here.
-	if got := b.call("POST", "/v1/sessions", api.LoginRequest{Handle: handle, AuthKey: randomBytes(32), Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, nil); got.status != 401 {
+	if got := b.call("POST", "/v1/sessions", api.LoginRequest{Handle: a.handle, AuthKey: randomBytes(32), Device: api.DeviceInfo{Pseudonym: randomBytes(32)}}, nil); got.status != 401 {
 		t.Fatalf("a wrong key signed in: %d", got.status)
 	}
 	if n := count("device.login"); n != 2 {

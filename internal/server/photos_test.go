@@ -520,16 +520,7 @@ func TestPhotoPartsAreInTheAccessLog(t *testing.T) {
 	env := servertest.Start(t)
 	r, _ := signup(t, env, "IN")
 	r.consent("photos", true)
-	photo := randomBytes(api.PartSize + 1000)
-	var up api.Upload
-	r.must("POST", "/v1/photos/uploads", api.UploadCreate{Size: int64(len(photo)), Hash: randomBytes(32)}, &up)
-	for n := 0; n < up.Parts; n++ {
-		part := photo[n*api.PartSize : min((n+1)*api.PartSize, len(photo))]
-		if a := r.send("PUT", fmt.Sprintf("/v1/photos/uploads/%s/parts/%d", up.ID, n), "application/octet-stream", part); a.status != 200 {
-			t.Fatalf("part %d: %d %s", n, a.status, a.body)
-		}
-	}
-	r.must("POST", "/v1/photos/uploads/"+up.ID+"/complete", nil, &up)
+	uploadRound(t, r, randomBytes(api.PartSize+1000)) // two parts
 	var log api.AccessLog
 	r.must("GET", "/v1/account/access-log", nil, &log)
 	count := map[string]int{}
