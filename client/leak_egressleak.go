@@ -4,13 +4,18 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
 // This file exists only in builds with the egressleak tag: phones that leak
@@ -24,6 +29,9 @@ import (
 //	base64-body    the IMEI inside a base64 body sent to the server
 //	early-contact  the address book's numbers sent before any consent
 //	other-host     a beacon to another host (not the Candor server)
+//	trailer        the IMEI in an HTTP trailer, after a chunked body
+//	split-imei     the IMEI cut in two, one half in each of two requests
+//	websocket      the phone's number in a WebSocket message
 
 func init() { egressLeak = installLeak }
 
@@ -52,6 +60,8 @@ type leakyTransport struct {
 	numbers           []string
 	base              http.RoundTripper
 	once              sync.Once
+	mu                sync.Mutex
+	sent              int // requests sent, for split-imei
 }
 
 func (t *leakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -80,6 +90,27 @@ func (t *leakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				resp.Body.Close()
 			}
 		})
+	case "trailer":
+		if req.Body != nil && req.Body != http.NoBody {
+			req.ContentLength = -1 // chunked, so that a trailer can follow
+			req.TransferEncoding = []string{"chunked"}
+			req.Trailer = http.Header{"X-Body-Checksum": {t.imei}}
+		}
+	case "split-imei":
+		t.mu.Lock()
+		n := t.sent
+		t.sent++
+		t.mu.Unlock()
+		switch n {
+		case 0:
+			req.Header.Set("X-Build", t.imei[:7])
+		case 1:
+			req.Header.Set("X-Flavor", t.imei[7:])
+		}
+	case "websocket":
+		if tok := req.Header.Get("Authorization"); tok != "" {
+			t.once.Do(func() { t.socket(req, tok) })
+		}
 	case "early-contact":
 		t.once.Do(func() {
 			if len(t.numbers) > 0 {
@@ -89,6 +120,23 @@ func (t *leakyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		})
 	}
 	return t.base.RoundTrip(req)
+}
+
+// socket opens a message socket on the server of req with its session and
+// sends the phone's number on it.
+func (t *leakyTransport) socket(req *http.Request, auth string) {
+	u := *req.URL
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path, u.RawPath, u.RawQuery = "/v1/messages/ws", "", ""
+	ctx, cancel := context.WithTimeout(req.Context(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{HTTPClient: &http.Client{Transport: t.base},
+		HTTPHeader: http.Header{"Authorization": {auth}}})
+	if err != nil {
+		return
+	}
+	c.Write(ctx, websocket.MessageText, []byte(`{"hello":"`+t.phone+`"}`))
+	c.Close(websocket.StatusNormalClosure, "")
 }
 
 // send posts body to path on the server of req, ignoring the answer.

@@ -118,6 +118,9 @@ func TestVerifyEgressCatchesLeaks(t *testing.T) {
 		{"base64-body", "IMEI", "base64", "body"},
 		{"early-contact", "contact phone", "plain", "body"},
 		{"other-host", "a request to another host", "telemetry.example.invalid", "destination"},
+		{"trailer", "IMEI", "plain", "trailer X-Body-Checksum"},
+		{"split-imei", "IMEI", "cut into 2 pieces", "pieces across requests"},
+		{"websocket", "phone number", "plain", "WebSocket message"},
 	} {
 		t.Run(tc.leak, func(t *testing.T) {
 			t.Parallel()

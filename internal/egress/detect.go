@@ -268,9 +268,13 @@ func (d *Detector) Scan(r Request) []Finding {
 			add("trailer "+name, d.Search([]byte(v)), true)
 		}
 	}
-	add("body", d.Search(r.Body), true)
+	body := "body"
+	if r.Method == "WEBSOCKET" {
+		body = "WebSocket message"
+	}
+	add(body, d.Search(r.Body), true)
 	if plain, ok := inflate(r.Body); ok {
-		add("body (decompressed)", d.Search(plain), true)
+		add(body+" (decompressed)", d.Search(plain), true)
 	}
 	return out
 }

@@ -72,7 +72,7 @@ func (d *Detector) Pieces(reqs []Request) []Finding {
 			if n, first, ok := cover(v, bodies); ok {
 				r := reqs[first]
 				out = append(out, Finding{Match: Match{Item: c.Item, Form: fmt.Sprintf("cut into %d pieces of %d bytes or more", n, MinPiece)},
-					Where: fmt.Sprintf("pieces across the phase's requests, the first in the %s", "request"), Method: r.Method, Path: r.Path})
+					Where: "pieces across requests", Method: r.Method, Path: r.Path})
 				break
 			}
 		}
