@@ -28,6 +28,14 @@ type auditState struct {
 	Size       int64  `json:"size"`
 	Hash       []byte `json:"hash"`
 	Checkpoint string `json:"checkpoint"`
+	// Account is the account's pseudonym in the log, pinned from the first
+	// entry seen; Seen counts the entries this phone was shown with an
+	// index up to Upto. An entry of another account, or fewer entries up to
+	// Upto than before, means the server chose what to show.
+	Account    string `json:"account,omitempty"`
+	Seen       int64  `json:"seen,omitempty"`
+	Upto       int64  `json:"upto,omitempty"`
+	AccountLog string `json:"account_log,omitempty"` // the log Account, Seen and Upto are of
 }
 
 // Access is one verified entry of the account's access log.
@@ -85,6 +93,7 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 		return nil, errLog("the pinned verifier key is not valid")
 	}
 	var out []Access
+	var accounts []string // the account pseudonym each entry names
 	var checked api.Checkpoint
 	var tree tlog.Tree
 	for after := int64(-1); ; {
@@ -103,21 +112,58 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 			checked = page.Checkpoint
 		}
 		for _, e := range page.Entries {
-			a, err := checkEntry(e, tree)
+			a, account, err := checkEntry(e, tree)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, a)
+			out, accounts = append(out, a), append(accounts, account)
 			after = e.Index
 		}
 		if !page.More || len(page.Entries) == 0 {
 			break
 		}
 	}
+	if err := checkShown(&st, out, accounts); err != nil {
+		return nil, err
+	}
 	if err := writeJSON(path, st); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkShown checks what the server chose to show against what this phone
+// saw before: every entry names the one account pseudonym pinned from the
+// first, indexes rise, and no entry the phone was shown before is left
+// out. Which entries are the account's is chosen by a column of the
+// server's database; this is the phone's own check of that choice (audit
+// verify checks the column against each entry for everyone).
+func checkShown(st *auditState, shown []Access, accounts []string) error {
+	if st.AccountLog != st.Log { // a new log (the account moved region): start again
+		st.Account, st.Seen, st.Upto, st.AccountLog = "", 0, 0, st.Log
+	}
+	upto := int64(0)
+	for i, a := range shown {
+		if i > 0 && a.Index <= shown[i-1].Index {
+			return errLog("entry %d is shown out of order", a.Index)
+		}
+		if st.Account == "" {
+			st.Account = accounts[i]
+		}
+		if accounts[i] != st.Account {
+			return errLog("entry %d is another account's", a.Index)
+		}
+		if st.Seen > 0 && a.Index <= st.Upto {
+			upto++
+		}
+	}
+	if upto < st.Seen {
+		return errLog("%d entries this phone was shown before are missing", st.Seen-upto)
+	}
+	if len(shown) > 0 {
+		st.Seen, st.Upto = int64(len(shown)), shown[len(shown)-1].Index
+	}
+	return nil
 }
 
 // checkCheckpoint verifies a checkpoint's signature and parses its tree.
@@ -164,19 +210,24 @@ func (c *Client) checkConsistency(ctx context.Context, st auditState, cp api.Che
 	return nil
 }
 
-func checkEntry(e api.AccessLogEntry, tree tlog.Tree) (Access, error) {
+// checkEntry verifies one entry against the tree and returns it with the
+// account pseudonym it names.
+func checkEntry(e api.AccessLogEntry, tree tlog.Tree) (Access, string, error) {
 	if e.Index < 0 || e.Index >= tree.N {
-		return Access{}, errLog("entry %d lies outside the checkpoint", e.Index)
+		return Access{}, "", errLog("entry %d lies outside the checkpoint", e.Index)
 	}
 	if err := tlog.CheckRecord(toHashes(e.Proof), tree.N, tree.Hash, e.Index, tlog.RecordHash([]byte(e.Event))); err != nil {
-		return Access{}, errLog("entry %d is not in the signed log", e.Index)
+		return Access{}, "", errLog("entry %d is not in the signed log", e.Index)
 	}
 	var a Access
-	if err := json.Unmarshal([]byte(e.Event), &a); err != nil {
-		return Access{}, errLog("entry %d is not a well-formed event", e.Index)
+	var of struct {
+		Account string `json:"account"`
+	}
+	if json.Unmarshal([]byte(e.Event), &a) != nil || json.Unmarshal([]byte(e.Event), &of) != nil || of.Account == "" {
+		return Access{}, "", errLog("entry %d is not a well-formed event of an account", e.Index)
 	}
 	a.Index, a.Verified = e.Index, true
-	return a, nil
+	return a, of.Account, nil
 }
 
 func toHashes(b [][]byte) []tlog.Hash {

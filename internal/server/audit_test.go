@@ -289,3 +289,66 @@ func TestOwnerApproval(t *testing.T) {
 		t.Fatalf("read after the owner approved: %+v", read)
 	}
 }
+
+// A writer on the database changes which entries the owner's log shows by
+// the column that selects them: the phone notices an entry it saw before
+// going missing, and an entry of another account shown as its own; audit
+// verify notices both.
+func TestAccessLogSelectionCannotBeEditedQuietly(t *testing.T) {
+	ctx := context.Background()
+	se := newStaffEnv(t)
+	env, phone := se.env, se.phone
+	other, _ := signup(t, env, "IN") // another account, in the same region's log
+	other.consent("contacts", true)
+	seen, err := phone.AccessLog(ctx)
+	if err != nil || len(seen) < 3 {
+		t.Fatalf("access log: %d entries, %v", len(seen), err)
+	}
+	rw, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "regions", "in", "candor.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rw.Close()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if res, err := rw.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		} else if n, _ := res.RowsAffected(); n != 1 {
+			t.Fatalf("%s: %d rows", q, n)
+		}
+	}
+	var mine, theirs []byte
+	if err := rw.QueryRow(`SELECT account FROM audit_entries WHERE idx = ?`, seen[1].Index).Scan(&mine); err != nil {
+		t.Fatal(err)
+	}
+	var theirIndex int64
+	if err := rw.QueryRow(`SELECT idx, account FROM audit_entries WHERE account IS NOT NULL AND account <> ? ORDER BY idx DESC LIMIT 1`, mine).Scan(&theirIndex, &theirs); err != nil {
+		t.Fatal(err)
+	}
+	verifyFails := func(what string) {
+		t.Helper()
+		var v api.AuditVerify
+		se.boot.must("POST", "/v1/audit/verify", nil, &v)
+		if v.OK {
+			t.Errorf("%s: audit verify says ok", what)
+		}
+	}
+
+	// An entry the phone saw is hidden from it.
+	exec(`UPDATE audit_entries SET account = ? WHERE idx = ?`, make([]byte, len(mine)), seen[1].Index)
+	if _, err := phone.AccessLog(ctx); !candor.Is(err, candor.Integrity) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("an entry hidden from its owner: %v, want an integrity error naming missing entries", err)
+	}
+	verifyFails("an entry hidden from its owner")
+	exec(`UPDATE audit_entries SET account = ? WHERE idx = ?`, mine, seen[1].Index)
+	if _, err := phone.AccessLog(ctx); err != nil {
+		t.Fatalf("after the column was put back: %v", err)
+	}
+
+	// Another account's entry is shown as the phone's own.
+	exec(`UPDATE audit_entries SET account = ? WHERE idx = ?`, mine, theirIndex)
+	if _, err := phone.AccessLog(ctx); !candor.Is(err, candor.Integrity) || !strings.Contains(err.Error(), "another account") {
+		t.Errorf("another account's entry shown as the phone's: %v", err)
+	}
+	verifyFails("another account's entry shown as the phone's")
+}
