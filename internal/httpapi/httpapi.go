@@ -1,7 +1,8 @@
 // Package httpapi is Candor's versioned JSON API over HTTP. It decodes
 // requests, authenticates devices, calls the services the server composed
 // (already wrapped by their policy layers) and maps errors to HTTP statuses
-// in one place (statusOf). It holds no business rules.
+// in one place (writeError, by the one table in api/status.go, which
+// clients read back). It holds no business rules.
 package httpapi
 
 import (
