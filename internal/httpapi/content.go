@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/staff"
 )
 
@@ -113,7 +114,7 @@ func (h *Handler) greetingsPublish(w http.ResponseWriter, r *http.Request, who s
 		h.writeError(w, r, err)
 		return
 	}
-	out, err := h.svc.Content.PublishGreetings(r.Context(), "staff:"+who.ID, in)
+	out, err := h.svc.Content.PublishGreetings(r.Context(), audit.StaffActor(who.ID), in)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -127,7 +128,7 @@ func (h *Handler) otaPublish(w http.ResponseWriter, r *http.Request, who staff.I
 		h.writeError(w, r, err)
 		return
 	}
-	out, err := h.svc.Content.PublishOTA(r.Context(), "staff:"+who.ID, in)
+	out, err := h.svc.Content.PublishOTA(r.Context(), audit.StaffActor(who.ID), in)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

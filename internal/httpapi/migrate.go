@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/staff"
 )
 
@@ -20,7 +21,7 @@ func (h *Handler) migrateStart(w http.ResponseWriter, r *http.Request, who staff
 		h.writeError(w, r, err)
 		return
 	}
-	m, err := h.svc.Migrations.StartMigration(r.Context(), "staff:"+who.ID, req)
+	m, err := h.svc.Migrations.StartMigration(r.Context(), audit.StaffActor(who.ID), req)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -7,6 +7,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/staff"
 )
@@ -93,7 +94,7 @@ func (h *Handler) operatorRotate(w http.ResponseWriter, r *http.Request, who sta
 		h.writeError(w, r, err)
 		return
 	}
-	if err := h.svc.Regions.StartRotation(r.Context(), candor.RegionID(req.Region), "staff:"+who.ID); err != nil {
+	if err := h.svc.Regions.StartRotation(r.Context(), candor.RegionID(req.Region), audit.StaffActor(who.ID)); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -178,7 +179,7 @@ func (h *Handler) operatorUnseal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) operatorSeal(w http.ResponseWriter, r *http.Request, who staff.Identity) {
-	if err := h.svc.Custody.Seal(r.Context(), "staff:"+who.ID); err != nil {
+	if err := h.svc.Custody.Seal(r.Context(), audit.StaffActor(who.ID)); err != nil {
 		h.log.Error("sealed, but the seal could not be logged", "err", err)
 	}
 	h.log.Warn("server sealed on demand", "staff", who.ID)

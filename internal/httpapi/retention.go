@@ -6,6 +6,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/staff"
 )
 
@@ -16,7 +17,7 @@ type Retention interface {
 }
 
 func (h *Handler) retentionRun(w http.ResponseWriter, r *http.Request, who staff.Identity) {
-	out, err := h.svc.Retention.RunRetention(r.Context(), "staff:"+who.ID)
+	out, err := h.svc.Retention.RunRetention(r.Context(), audit.StaffActor(who.ID))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
