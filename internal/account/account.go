@@ -602,7 +602,14 @@ func (s *Service) delete(ctx context.Context, p candor.Principal, rec store.Audi
 	if err != nil {
 		return err
 	}
-	if err := s.dir.DeleteEntry(ctx, rec, p.Account); err != nil {
+	// A directory deletion that committed but whose wipe could not finish
+	// (retryable) goes on: the account's sessions are gone, so the phone
+	// could not ask again, and the next wipe of the directory's files
+	// wipes it too. The retryable error is returned at the end.
+	var notWiped error
+	if err := s.dir.DeleteEntry(ctx, rec, p.Account); candor.Is(err, candor.Unavailable) {
+		notWiped = err
+	} else if err != nil {
 		return err
 	}
 	if err := accts.DeleteAccount(ctx, rec, p.Account); err != nil {
@@ -613,5 +620,5 @@ func (s *Service) delete(ctx context.Context, p candor.Principal, rec store.Audi
 			return fmt.Errorf("account deleted and shredded, but its blobs remain: %w", err)
 		}
 	}
-	return nil
+	return notWiped
 }

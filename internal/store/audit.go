@@ -14,8 +14,9 @@ import (
 // never reads it) and Account the pseudonym of the account it concerns (nil
 // for none), kept beside it so an owner's entries can be found.
 //
-// Every store method that is an access to personal data, keys, consent,
-// grants, sessions or staff identities takes its AuditRecord as an argument
+// Every store method that is an access to personal data, consent, grants,
+// staff identities or the root key's custody, and every sign-in, device
+// revocation and account deletion, takes its AuditRecord as an argument
 // and appends it to its own log in the same transaction as the access, so
 // the access and its record commit together or not at all. A zero record
 // (no Data) is refused with ErrUnaudited before anything is read or
