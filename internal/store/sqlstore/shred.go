@@ -64,7 +64,11 @@ func (s *DirectoryStore) ShredSecret(ctx context.Context, account candor.Account
 // DeleteShredSecrets deletes the secrets of (account, category) for every
 // epoch except keep (0 keeps none, epochs being positive) and reports how
 // many. With SQLite, secure_delete overwrites them in the file and the
-// write-ahead log is wiped before it returns (db.scrub).
+// write-ahead log is wiped before it returns (db.scrub) — whenever a
+// secret went, and always for a whole category (keep 0: an opt-out, which
+// may be asked again after a wipe that did not finish). A new epoch's
+// clean-up that found nothing to delete (keep > 0) does not wipe: it is on
+// the path of every first write of a category.
 func (s *DirectoryStore) DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error) {
 	res, err := s.db.writer().exec(ctx, `DELETE FROM shred_secrets WHERE account = ? AND category = ? AND epoch <> ?`,
 		string(account), string(c), keep)
@@ -74,6 +78,9 @@ func (s *DirectoryStore) DeleteShredSecrets(ctx context.Context, account candor.
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, internal("delete shred secrets", err)
+	}
+	if n == 0 && keep != 0 {
+		return 0, nil
 	}
 	return int(n), s.db.scrub(ctx)
 }
