@@ -594,31 +594,41 @@ func (s *Service) Delete(ctx context.Context, p candor.Principal) error {
 	if err != nil {
 		return err
 	}
-	return s.logs.Outcome(ctx, ev, s.delete(ctx, p, s.logs.Record(ev)))
+	notWiped, err := s.delete(ctx, p, s.logs.Record(ev))
+	if err != nil {
+		return s.logs.Outcome(ctx, ev, err)
+	}
+	return notWiped
 }
 
-func (s *Service) delete(ctx context.Context, p candor.Principal, rec store.AuditRecord) error {
+// delete deletes the account, and reports apart (notWiped) a deletion that
+// committed but is not yet wiped from the files: it is done and on record.
+func (s *Service) delete(ctx context.Context, p candor.Principal, rec store.AuditRecord) (notWiped, err error) {
 	accts, err := s.regions.Accounts(p.Region)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// A directory deletion that committed but whose wipe could not finish
-	// (retryable) goes on: the account's sessions are gone, so the phone
-	// could not ask again, and the next wipe of the directory's files
-	// wipes it too. The retryable error is returned at the end.
-	var notWiped error
+	// A deletion that committed but whose wipe could not finish (retryable)
+	// goes on to the next step: the account's sessions are gone, so the
+	// phone could not ask again, and the next wipe of those files wipes it
+	// too. The retryable error is returned at the end, and is not logged
+	// as a failure: the deletion is on record, and done.
 	if err := s.dir.DeleteEntry(ctx, rec, p.Account); candor.Is(err, candor.Unavailable) {
 		notWiped = err
 	} else if err != nil {
-		return err
+		return nil, err
 	}
-	if err := accts.DeleteAccount(ctx, rec, p.Account); err != nil {
-		return fmt.Errorf("account unreachable and shredded, but its region rows remain: %w", err)
+	if err := accts.DeleteAccount(ctx, rec, p.Account); candor.Is(err, candor.Unavailable) {
+		notWiped = err
+	} else if err != nil {
+		return nil, fmt.Errorf("account unreachable and shredded, but its region rows remain: %w", err)
 	}
 	if s.cfg.Erase != nil {
-		if err := s.cfg.Erase(ctx, p); err != nil {
-			return fmt.Errorf("account deleted and shredded, but its blobs remain: %w", err)
+		if err := s.cfg.Erase(ctx, p); candor.Is(err, candor.Unavailable) {
+			notWiped = err
+		} else if err != nil {
+			return nil, fmt.Errorf("account deleted and shredded, but its blobs remain: %w", err)
 		}
 	}
-	return notWiped
+	return notWiped, nil
 }

@@ -146,7 +146,8 @@ func (h *Handler) msgAck(w http.ResponseWriter, r *http.Request, p candor.Princi
 // Sockets: at most MaxSocketsPerDevice open for one device, and each lives
 // only as long as its session: the session is checked again every
 // SocketRecheck, and a socket whose session ended (logged out, revoked,
-// expired, the account deleted or moving) is closed.
+// expired, the account deleted) is closed. A session of an account that is
+// moving to another region stays open: it answers from the new region after.
 const (
 	MaxSocketsPerDevice = 4
 	SocketRecheck       = 5 * time.Second

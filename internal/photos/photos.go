@@ -381,11 +381,10 @@ func (s *Service) Open(ctx context.Context, g consent.Grant, id string) (*Blob, 
 		return nil, err
 	}
 	u, err := sc.uploads.OpenUpload(ctx, s.logs.Record(ev), p.Account, id)
-	if err != nil {
+	if candor.Is(err, candor.NotFound) {
+		return nil, candor.E(candor.NotFound, "no such photo (or its upload is not complete)")
+	} else if err != nil {
 		return nil, err
-	}
-	if !u.Complete {
-		return nil, candor.E(candor.NotFound, "no such photo (its upload is not complete)")
 	}
 	b := &Blob{Size: u.Size, sc: sc, p: p, id: id, s: s}
 	if !s.cfg.Plain {

@@ -44,9 +44,9 @@ type Uploads interface {
 	// CompleteUpload marks an upload complete and appends rec (the
 	// upload of a photo) in the same transaction; NotFound if none.
 	CompleteUpload(ctx context.Context, rec AuditRecord, account candor.AccountID, id string) error
-	// OpenUpload returns an account's upload as Upload does, for reading
-	// its blob, and appends rec (the download) in the same transaction;
-	// NotFound if none, and then nothing is appended.
+	// OpenUpload returns an account's complete upload, for reading its
+	// blob, and appends rec (the download) in the same transaction;
+	// NotFound if none or not complete, and then nothing is appended.
 	OpenUpload(ctx context.Context, rec AuditRecord, account candor.AccountID, id string) (Upload, error)
 	// UploadByHash returns an account's complete upload of a category with
 	// this keyed hash; NotFound if none.

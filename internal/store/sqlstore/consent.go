@@ -61,7 +61,7 @@ func (s *RegionStore) AppendConsent(ctx context.Context, rec store.AuditRecord, 
 	if err != nil {
 		return store.ConsentEvent{}, err
 	}
-	if !e.On { // also when it was off already: a deletion not wiped before is wiped now
+	if !e.On && e.Seq > 0 { // also when it was off already: a deletion not wiped before is wiped now; never on: nothing to wipe
 		if err := s.db.scrub(ctx); err != nil {
 			return store.ConsentEvent{}, err
 		}

@@ -54,17 +54,23 @@ func (s *RegionStore) MessagingKeys(ctx context.Context, account candor.AccountI
 // Envelopes the account sent to others stay in their queues. An absent
 // account is not an error.
 func (s *RegionStore) DeleteMessaging(ctx context.Context, account candor.AccountID) error {
-	return s.db.inTx(ctx, func(r runner) error {
+	if err := s.db.inTx(ctx, func(r runner) error {
 		return deleteMessaging(ctx, r, account, "")
-	})
+	}); err != nil {
+		return err
+	}
+	return s.db.scrub(ctx) // messaging off, or the account deleted: its queues leave the files too
 }
 
 // DeleteDeviceMessaging removes one device's keys, queued envelopes and
 // receipts, and appends rec, in one transaction.
 func (s *RegionStore) DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error {
-	return s.auditLog.access(ctx, rec, func(r runner) error {
+	if err := s.auditLog.access(ctx, rec, func(r runner) error {
 		return deleteMessaging(ctx, r, account, device)
-	})
+	}); err != nil {
+		return err
+	}
+	return s.db.scrub(ctx)
 }
 
 // deleteMessaging deletes account's messaging rows (only device's, unless

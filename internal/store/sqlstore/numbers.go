@@ -84,5 +84,5 @@ func (s *DirectoryStore) UnregisterAccount(ctx context.Context, account candor.A
 	if _, err := s.db.writer().exec(ctx, `DELETE FROM numbers WHERE account = ?`, string(account)); err != nil {
 		return internal("unregister numbers", err)
 	}
-	return nil
+	return s.db.scrub(ctx) // the number's token leaves the files too
 }

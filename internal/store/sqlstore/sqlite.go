@@ -69,17 +69,22 @@ var errNotWiped = &candor.Error{Kind: candor.Unavailable, RetryAfter: time.Secon
 // busy timeout) for readers of older snapshots and for the writer, so it
 // runs on the writer connection, where no transaction of this store is
 // open, and tries again briefly if another process kept it busy.
+//
+// The wipe as a whole has scrubDeadline: it holds the store's one writer
+// connection while it waits, so it must not stall every other write. A
+// wipe that cannot finish in time, or whose checkpoint fails, answers the
+// retryable errNotWiped (the deletion itself committed); the next wipe of
+// the same file wipes what this one left.
 func sqliteScrub(ctx context.Context, d *db) error {
-	for attempt := 0; ; attempt++ {
+	ctx, cancel := context.WithTimeout(ctx, scrubDeadline)
+	defer cancel()
+	for {
 		var busy, frames, done int
 		if err := d.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil {
-			return internal("wipe the write-ahead log", err)
+			return errNotWiped
 		}
 		if busy == 0 {
 			return nil
-		}
-		if attempt == 20 {
-			return errNotWiped
 		}
 		select {
 		case <-ctx.Done():
@@ -88,6 +93,9 @@ func sqliteScrub(ctx context.Context, d *db) error {
 		}
 	}
 }
+
+// scrubDeadline bounds one wipe of the write-ahead log.
+const scrubDeadline = 2 * time.Second
 
 // Files are the database file and its companions: the write-ahead log and
 // its index, and a rollback journal (made only while the WAL is switched

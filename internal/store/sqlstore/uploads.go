@@ -64,14 +64,14 @@ func (s *RegionStore) Upload(ctx context.Context, account candor.AccountID, id s
 	return s.upload(ctx, uploadByID, id, string(account))
 }
 
-// OpenUpload returns an account's upload for reading its blob and appends
-// rec in the same transaction; NotFound if none, and then rec is not
-// appended.
+// OpenUpload returns an account's complete upload for reading its blob and
+// appends rec in the same transaction; NotFound if none (or not complete),
+// and then rec is not appended.
 func (s *RegionStore) OpenUpload(ctx context.Context, rec store.AuditRecord, account candor.AccountID, id string) (store.Upload, error) {
 	var u store.Upload
 	err := s.auditLog.access(ctx, rec, func(r runner) error {
 		var err error
-		u, err = readUpload(ctx, r, uploadByID, id, string(account))
+		u, err = readUpload(ctx, r, uploadByID+` AND complete = ?`, id, string(account), true)
 		return err
 	})
 	return u, err
