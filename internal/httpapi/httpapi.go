@@ -18,6 +18,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/records"
+	"github.com/candorcloud/candor/internal/slots"
 	"github.com/candorcloud/candor/internal/staff"
 	"github.com/candorcloud/candor/internal/store"
 )
@@ -94,7 +95,7 @@ type Handler struct {
 	metrics *metrics
 	limit   *limiter
 	mux     *http.ServeMux
-	sockets sockets
+	sockets *slots.Counter[candor.DeviceID] // open message sockets
 	// socketRecheck is how often a message socket's session is checked
 	// again (SocketRecheck; tests shorten it).
 	socketRecheck time.Duration
@@ -114,7 +115,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 		opts.SocketRecheck = SocketRecheck
 	}
 	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
-		socketRecheck: opts.SocketRecheck}
+		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets)}
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)

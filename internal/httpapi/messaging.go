@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -143,50 +142,30 @@ func (h *Handler) msgAck(w http.ResponseWriter, r *http.Request, p candor.Princi
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// Sockets: at most MaxSocketsPerDevice open for one device, and each lives
-// only as long as its session: the session is checked again every
-// SocketRecheck, and a socket whose session ended (logged out, revoked,
-// expired, the account deleted) is closed. A session of an account that is
-// moving to another region stays open: it answers from the new region after.
+// Sockets: at most MaxSocketsPerDevice open for one device and MaxSockets
+// in all, and each lives only as long as its session: the session is
+// checked again every SocketRecheck, and a socket whose session ended
+// (logged out, revoked, expired, the account deleted) is closed. A session
+// of an account that is moving to another region stays open: it answers
+// from the new region after.
 const (
 	MaxSocketsPerDevice = 4
+	MaxSockets          = 10000
 	SocketRecheck       = 5 * time.Second
 )
 
-var errSockets = &candor.Error{Kind: candor.RateLimited, RetryAfter: 5 * time.Second,
-	Message: "this device has too many message sockets open: close one first"}
-
-// sockets counts the open message sockets per device.
-type sockets struct {
-	mu   sync.Mutex
-	open map[candor.DeviceID]int
-}
-
-// take reserves a socket for device, or refuses it.
-func (s *sockets) take(device candor.DeviceID) (release func(), err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.open[device] >= MaxSocketsPerDevice {
-		return nil, errSockets
-	}
-	if s.open == nil {
-		s.open = map[candor.DeviceID]int{}
-	}
-	s.open[device]++
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.open[device]--; s.open[device] == 0 {
-			delete(s.open, device)
-		}
-	}, nil
-}
+var (
+	errSockets = &candor.Error{Kind: candor.RateLimited, RetryAfter: 5 * time.Second,
+		Message: "this device has too many message sockets open: close one first"}
+	errAllSockets = &candor.Error{Kind: candor.Unavailable, RetryAfter: 5 * time.Second,
+		Message: "the server holds as many message sockets as it can: try again in a moment"}
+)
 
 // msgSocket pushes a Notice to a connected device whenever something may
 // wait for it (and once at once), until either side closes or the
 // device's session ends.
 func (h *Handler) msgSocket(w http.ResponseWriter, r *http.Request, p candor.Principal) {
-	release, err := h.sockets.take(p.Device)
+	release, err := h.sockets.Take(p.Device)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -2,7 +2,6 @@ package photos
 
 import (
 	"io"
-	"sync"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -100,41 +99,9 @@ const (
 	MaxParts = 64
 )
 
-// partSlots counts the parts being received, per account and in all.
-type partSlots struct {
-	mu        sync.Mutex
-	total     int
-	byAccount map[candor.AccountID]int
-}
-
 var (
 	errAccountParts = &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Second,
 		Message: "this account is sending too many parts at once: send them a few at a time"}
 	errServerParts = &candor.Error{Kind: candor.Unavailable, RetryAfter: time.Second,
 		Message: "the server is receiving too many photos at once: try again in a moment"}
 )
-
-// take reserves a slot for one part of account, or refuses it at once.
-func (s *partSlots) take(account candor.AccountID, perAccount, total int) (release func(), err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.byAccount[account] >= perAccount:
-		return nil, errAccountParts
-	case s.total >= total:
-		return nil, errServerParts
-	}
-	if s.byAccount == nil {
-		s.byAccount = map[candor.AccountID]int{}
-	}
-	s.byAccount[account]++
-	s.total++
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.total--
-		if s.byAccount[account]--; s.byAccount[account] == 0 {
-			delete(s.byAccount, account)
-		}
-	}, nil
-}

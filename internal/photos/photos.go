@@ -36,6 +36,7 @@ import (
 	"github.com/candorcloud/candor/internal/blobs"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/seal"
+	"github.com/candorcloud/candor/internal/slots"
 	"github.com/candorcloud/candor/internal/store"
 )
 
@@ -82,7 +83,7 @@ type Service struct {
 	keys   Keys
 	logs   *audit.Logs
 	cfg    Config
-	parts  partSlots
+	parts  *slots.Counter[candor.AccountID] // parts being received
 }
 
 // New returns a Service.
@@ -102,7 +103,8 @@ func New(stores Stores, keys Keys, logs *audit.Logs, cfg Config) *Service {
 	if cfg.Parts <= 0 {
 		cfg.Parts = MaxParts
 	}
-	return &Service{stores: stores, keys: keys, logs: logs, cfg: cfg}
+	return &Service{stores: stores, keys: keys, logs: logs, cfg: cfg,
+		parts: slots.New[candor.AccountID](cfg.PartsPerAccount, cfg.Parts, errAccountParts, errServerParts)}
 }
 
 // Parts is how many parts a photo of size bytes is sent in (at least 1).
@@ -270,7 +272,7 @@ func (s *Service) PutPart(ctx context.Context, g consent.Grant, id string, n int
 	if n < 0 || n >= Parts(u.Size) {
 		return api.Upload{}, candor.Errorf(candor.Invalid, "part %d does not exist: this photo has parts 0 to %d", n, Parts(u.Size)-1)
 	}
-	release, err := s.parts.take(p.Account, s.cfg.PartsPerAccount, s.cfg.Parts)
+	release, err := s.parts.Take(p.Account)
 	if err != nil {
 		return api.Upload{}, err
 	}
