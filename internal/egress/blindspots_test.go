@@ -164,3 +164,65 @@ func TestDetectorFindsPieces(t *testing.T) {
 		t.Fatalf("random traffic matched: %+v", fs)
 	}
 }
+
+// frame is a client frame as RFC 6455 writes it: masked with key.
+func frame(fin bool, opcode byte, payload []byte, key [4]byte) []byte {
+	b0 := opcode
+	if fin {
+		b0 |= 0x80
+	}
+	out := []byte{b0}
+	switch n := len(payload); {
+	case n < 126:
+		out = append(out, 0x80|byte(n))
+	case n < 1<<16:
+		out = append(out, 0x80|126, byte(n>>8), byte(n))
+	default:
+		out = append(out, 0x80|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	out = append(out, key[:]...)
+	for i, c := range payload {
+		out = append(out, c^key[i%4])
+	}
+	return out
+}
+
+// Frames arrive as the network cuts them: a message far longer than the
+// recorder holds, with a canary deep inside it and one across a cut; a
+// message in fragments with a ping between them; a close with a reason.
+// Every canary is recorded unmasked, and memory stays bounded.
+func TestFramesOfAnySize(t *testing.T) {
+	rec := &Recorder{}
+	f := &frameRecorder{rec: rec, path: "/v1/messages/ws"}
+	big := make([]byte, 17<<20) // longer than any frame a recorder that buffers frames whole would hold
+	copy(big[16<<20+12345:], "imei="+testIMEI)
+	copy(big[maxMessage-5:], "imei="+testIMEI) // across the first cut
+	var stream []byte
+	stream = append(stream, frame(true, 2, big, [4]byte{1, 2, 3, 4})...)
+	stream = append(stream, frame(false, 1, []byte(`{"phone":"+9198765`), [4]byte{9, 9, 9, 9})...)
+	stream = append(stream, frame(true, 9, []byte("ping"), [4]byte{5, 6, 7, 8})...)
+	stream = append(stream, frame(true, 0, []byte(`43210"}`), [4]byte{7, 7, 7, 7})...)
+	stream = append(stream, frame(true, 8, append([]byte{3, 232}, "bye "+testIMEI...), [4]byte{3, 1, 4, 1})...)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for len(stream) > 0 { // cut anywhere, headers included
+		n := min(len(stream), 1+rng.IntN(70000))
+		f.Write(stream[:n])
+		stream = stream[n:]
+		if len(f.msg) > maxMessage || len(f.head) > 14 {
+			t.Fatalf("the recorder holds %d bytes of message and %d of header", len(f.msg), len(f.head))
+		}
+	}
+	var all []string
+	for _, r := range rec.Requests() {
+		all = append(all, string(r.Body))
+	}
+	joined := strings.Join(all, "\x00")
+	if n := strings.Count(joined, "imei="+testIMEI); n < 2 {
+		t.Errorf("the long message's canaries found %d times, want both", n)
+	}
+	for _, want := range []string{`{"phone":"+919876543210"}`, "ping", "bye " + testIMEI} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("%q not recorded", want)
+		}
+	}
+}
