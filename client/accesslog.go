@@ -1,7 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -28,14 +31,30 @@ type auditState struct {
 	Size       int64  `json:"size"`
 	Hash       []byte `json:"hash"`
 	Checkpoint string `json:"checkpoint"`
-	// Account is the account's pseudonym in the log, pinned from the first
-	// entry seen; Seen counts the entries this phone was shown with an
-	// index up to Upto. An entry of another account, or fewer entries up to
-	// Upto than before, means the server chose what to show.
-	Account    string `json:"account,omitempty"`
-	Seen       int64  `json:"seen,omitempty"`
-	Upto       int64  `json:"upto,omitempty"`
-	AccountLog string `json:"account_log,omitempty"` // the log Account, Seen and Upto are of
+	// Account is the account's pseudonym in the logs, pinned from the first
+	// entry seen. Shown is, per log, what this phone was shown of it: an
+	// entry of another account, or entries up to Upto other than before,
+	// mean the server chose what to show.
+	Account string              `json:"account,omitempty"`
+	Shown   map[string]shownLog `json:"shown,omitempty"`
+}
+
+// shownLog is what a phone was shown of one log: the indexes of its
+// entries up to Upto, as a SHA-256 digest.
+type shownLog struct {
+	Upto   int64  `json:"upto"`
+	Digest []byte `json:"digest"`
+}
+
+// digestOf is the digest of the indexes of shown up to upto.
+func digestOf(shown []Access, upto int64) []byte {
+	h := sha256.New()
+	for _, a := range shown {
+		if a.Index <= upto {
+			binary.Write(h, binary.BigEndian, a.Index)
+		}
+	}
+	return h.Sum(nil)
 }
 
 // Access is one verified entry of the account's access log.
@@ -138,11 +157,11 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 // out. Which entries are the account's is chosen by a column of the
 // server's database; this is the phone's own check of that choice (audit
 // verify checks the column against each entry for everyone).
+//
+// The log only grows and keeps every entry, so what an honest server shows
+// up to an index never changes; a moved account's logs are each kept
+// apart, so going back to a log checks it against what was shown of it.
 func checkShown(st *auditState, shown []Access, accounts []string) error {
-	if st.AccountLog != st.Log { // a new log (the account moved region): start again
-		st.Account, st.Seen, st.Upto, st.AccountLog = "", 0, 0, st.Log
-	}
-	upto := int64(0)
 	for i, a := range shown {
 		if i > 0 && a.Index <= shown[i-1].Index {
 			return errLog("entry %d is shown out of order", a.Index)
@@ -153,15 +172,17 @@ func checkShown(st *auditState, shown []Access, accounts []string) error {
 		if accounts[i] != st.Account {
 			return errLog("entry %d is another account's", a.Index)
 		}
-		if st.Seen > 0 && a.Index <= st.Upto {
-			upto++
-		}
 	}
-	if upto < st.Seen {
-		return errLog("%d entries this phone was shown before are missing", st.Seen-upto)
+	before, ok := st.Shown[st.Log]
+	if ok && !bytes.Equal(digestOf(shown, before.Upto), before.Digest) {
+		return errLog("the entries shown up to entry %d are not those this phone was shown before: some are missing or new", before.Upto)
 	}
 	if len(shown) > 0 {
-		st.Seen, st.Upto = int64(len(shown)), shown[len(shown)-1].Index
+		if st.Shown == nil {
+			st.Shown = map[string]shownLog{}
+		}
+		last := shown[len(shown)-1].Index
+		st.Shown[st.Log] = shownLog{Upto: last, Digest: digestOf(shown, last)}
 	}
 	return nil
 }
