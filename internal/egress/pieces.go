@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/url"
-	"strings"
 )
 
 // MinPiece is the shortest piece of a canary the detector looks for when a
@@ -87,14 +86,10 @@ func pieceVariants(c Canary) [][]byte {
 		return nil
 	}
 	out := [][]byte{bytes.ToLower(c.Value)}
-	if c.Kind == Phone {
-		digits := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, string(c.Value))
-		out = append(out, []byte(digits))
+	for _, v := range variants(c) {
+		if v.name == "digits only" {
+			out = append(out, v.value)
+		}
 	}
 	return out
 }

@@ -96,7 +96,10 @@ func (s *Server) openMetadata(ctx context.Context) error {
 		}
 		return nil
 	}
-	if err := privateDir(s.cfg.Data); err != nil {
+	// Made 0700 if new; made private, with everything in it, if it was
+	// made before with a mode others could read (a folder created by hand
+	// with the usual 0755 let anyone on the host copy every database).
+	if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
 		return err
 	}
 	if err := privateTree(s.cfg.Data); err != nil {
@@ -107,10 +110,7 @@ func (s *Server) openMetadata(ctx context.Context) error {
 	}
 	for _, id := range s.cfg.regions().IDs() {
 		dir := filepath.Join(s.cfg.Data, "regions", string(id))
-		if err := privateDir(filepath.Join(s.cfg.Data, "regions")); err != nil {
-			return err
-		}
-		if err := privateDir(dir); err != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil { // an existing one was made private above
 			return err
 		}
 		if s.regions[id], err = sqlstore.OpenSQLiteRegion(filepath.Join(dir, "candor.db")); err != nil {
@@ -118,16 +118,6 @@ func (s *Server) openMetadata(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// privateDir makes dir, and makes it 0700 if it was made before with a mode
-// others could read: a data folder created by hand with the usual 0755 let
-// anyone on the host list and copy every database file.
-func privateDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	return os.Chmod(dir, 0o700)
 }
 
 // privateTree makes every folder under data 0700 and every file 0600, as
