@@ -34,16 +34,19 @@ func (l *Logs) AccountEvent(actor, action string, account candor.AccountID, regi
 	return Event{Actor: actor, Action: action, Outcome: OK, Region: string(region), Account: pseudonym, Category: string(c)}, nil
 }
 
+// ActorEvent is the event of an action by actor that concerns no account.
+func ActorEvent(actor, action string) Event {
+	return Event{Actor: actor, Action: action, Outcome: OK}
+}
+
 // StaffEvent is the event of an action by a staff identity that concerns
 // no account.
-func StaffEvent(staffID, action string) Event {
-	return Event{Actor: StaffActor(staffID), Action: action, Outcome: OK}
-}
+func StaffEvent(staffID, action string) Event { return ActorEvent(StaffActor(staffID), action) }
 
 // KeyEvent is the event of a step of the key ceremony or of sealing, by
 // actor, with the outcome of err: OK when nil, else as Refused says.
 func KeyEvent(actor, action string, err error) Event {
-	e := Event{Actor: actor, Action: action, Outcome: OK}
+	e := ActorEvent(actor, action)
 	if err != nil {
 		e = Refused(e, err)
 	}

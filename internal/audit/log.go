@@ -98,11 +98,18 @@ func (l *Logs) Record(e Event) store.AuditRecord {
 	if e.Time.IsZero() {
 		e.Time = l.now()
 	}
-	var account []byte
-	if e.Account != "" {
-		account, _ = hex.DecodeString(e.Account)
+	return store.AuditRecord{Account: accountColumn(e), Data: e.Encode()}
+}
+
+// accountColumn is what the log keeps beside an entry to find an owner's
+// entries: the account pseudonym the event names, as bytes (nil for none).
+// Verify checks every stored entry's column against it.
+func accountColumn(e Event) []byte {
+	b, _ := hex.DecodeString(e.Account)
+	if len(b) == 0 {
+		return nil
 	}
-	return store.AuditRecord{Account: account, Data: e.Encode()}
+	return b
 }
 
 // Append appends e to the named log in a transaction of its own: for

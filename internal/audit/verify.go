@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -109,7 +108,7 @@ func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
 			// it must be the account the hashed entry names, or a writer on
 			// the database could hide entries from their owner. (An entry
 			// that does not match the tree either is named for that first.)
-			if want, _ := hex.DecodeString(ev.Account); !bytes.Equal(entries[i].Account, want) {
+			if !bytes.Equal(entries[i].Account, accountColumn(ev)) {
 				bad, problem = n, fmt.Sprintf("entry %d's account column is not the account the entry names", n)
 				break
 			}

@@ -308,9 +308,11 @@ func (s *Service) PutPart(ctx context.Context, g consent.Grant, id string, n int
 	part := newPartReader(body, st, u.Size, n, header)
 	if err := sc.blobs.Put(ctx, partKey(p.Account, id, n), part, part.storedSize(len(header))); err != nil {
 		if part.err != nil {
-			return api.Upload{}, part.err // the body's fault, not the store's
+			err = part.err // the body's fault, not the store's
 		}
-		return api.Upload{}, err
+		// The part's record went in with the upload's extension, before
+		// its bytes arrived: the owner's log also says it was not stored.
+		return api.Upload{}, s.logs.Outcome(ctx, ev, err)
 	}
 	return s.toAPI(ctx, sc, u)
 }

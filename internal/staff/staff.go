@@ -98,7 +98,7 @@ func (s *Service) create(ctx context.Context, ev audit.Event, staffID, name stri
 // Bootstrap creates the bootstrap identity. The server calls it once, right
 // after the key ceremony, and hands its token to whoever ran init.
 func (s *Service) Bootstrap(ctx context.Context) (Identity, string, error) {
-	ev := audit.Event{Actor: audit.ActorOperator, Action: audit.ActionStaffAdd, Outcome: audit.OK}
+	ev := audit.ActorEvent(audit.ActorOperator, audit.ActionStaffAdd)
 	return s.create(ctx, ev, candor.NewID("stf"), "bootstrap", []Role{Bootstrap})
 }
 

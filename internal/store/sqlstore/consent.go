@@ -135,16 +135,13 @@ func consentEvents(ctx context.Context, r runner, query string, account candor.A
 // turned on, and otherwise offEpoch's error. It runs inside the caller's
 // transaction, after lockAccount.
 func checkEpoch(ctx context.Context, r runner, account candor.AccountID, c candor.Category, epoch int64, offEpoch error) error {
-	var seq int64
-	var on bool
-	err := r.row(ctx, `SELECT seq, turned_on FROM consent_events WHERE account = ? AND category = ?
-		ORDER BY seq DESC LIMIT 1`, string(account), string(c)).Scan(&seq, &on)
+	latest, err := latestConsent(ctx, r, account, c)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && !on:
-		return candor.ErrConsent(c)
 	case err != nil:
-		return internal("check consent", err)
-	case seq != epoch:
+		return err
+	case !latest.On:
+		return candor.ErrConsent(c)
+	case latest.Seq != epoch:
 		return offEpoch
 	}
 	return nil
