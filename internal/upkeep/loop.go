@@ -83,8 +83,17 @@ type Loop struct {
 
 // state is where one task stands.
 type state struct {
-	done bool      // OnceUnsealed: succeeded since the keyring was last seen sealed
-	next time.Time // WhileUnsealed with Every: not before this
+	done     bool      // OnceUnsealed: succeeded since the keyring was last seen sealed
+	next     time.Time // not before this: after a success, Every; after failures, a backoff
+	failures int       // failures in a row
+}
+
+// backoff is how long a task waits after its failures-th failure in a row:
+// the interval, doubling, at most a minute (or its Every, if longer), so a
+// task that keeps failing (a store down, a log that cannot be read) is not
+// run — and its work redone and logged — at every pass.
+func (l *Loop) backoff(t Task, failures int) time.Duration {
+	return min(l.Interval<<min(failures-1, 10), max(t.Every, time.Minute))
 }
 
 // New returns a loop over tasks, run in the order given.
@@ -133,14 +142,17 @@ func (l *Loop) pass(ctx context.Context) {
 		err := t.Run(ctx)
 		switch {
 		case err == nil:
-			st.done = true
+			st.done, st.failures, st.next = true, 0, time.Time{}
 			if t.Every > 0 {
 				st.next = l.now().Add(t.Every)
 			}
 		case ctx.Err() != nil, candor.Is(err, candor.Sealed):
 			// Stopping, or sealed under it: it runs again when it can.
 		default:
-			l.log.Error(t.Name+" failed; will retry", "err", err)
+			st.failures++
+			wait := l.backoff(t, st.failures)
+			st.next = l.now().Add(wait)
+			l.log.Error(t.Name+" failed; will retry", "err", err, "in", wait)
 		}
 	}
 }
@@ -156,7 +168,7 @@ func (l *Loop) due(t Task, st *state) bool {
 		if sealed {
 			st.done = false
 		}
-		return !sealed && !st.done
+		return !sealed && !st.done && !l.now().Before(st.next)
 	default:
 		return !sealed && !l.now().Before(st.next)
 	}

@@ -209,3 +209,27 @@ func TestEvery(t *testing.T) {
 		t.Fatalf("ran %d times after the hour", work.runs())
 	}
 }
+
+// A task that keeps failing waits longer and longer, up to a minute (or
+// its own Every), instead of running — and redoing and logging its work —
+// at every pass.
+func TestBackoff(t *testing.T) {
+	l := &Loop{Interval: 5 * time.Second}
+	for _, tc := range []struct {
+		every    time.Duration
+		failures int
+		want     time.Duration
+	}{
+		{0, 1, 5 * time.Second},
+		{0, 2, 10 * time.Second},
+		{0, 4, 40 * time.Second},
+		{0, 5, time.Minute},
+		{0, 500, time.Minute},
+		{time.Hour, 5, 80 * time.Second},
+		{time.Hour, 50, time.Hour},
+	} {
+		if got := l.backoff(Task{Every: tc.every}, tc.failures); got != tc.want {
+			t.Errorf("backoff(every %s, %d failures) = %s, want %s", tc.every, tc.failures, got, tc.want)
+		}
+	}
+}
