@@ -60,6 +60,7 @@ type Recorder struct {
 	inflight sync.WaitGroup
 	phones   map[string]string // listening address → the phone it serves
 	urls     map[string]string // phone → its URL
+	upgraded []net.Conn        // connections handed over (WebSockets), closed by Close
 }
 
 type localAddrKey struct{}
@@ -146,11 +147,20 @@ func (rec *Recorder) Drain(ctx context.Context) error {
 	}
 }
 
-// Close stops the proxy, waiting briefly for requests in flight.
+// Close stops the proxy, waiting briefly for requests in flight, and closes
+// the upgraded connections, which the HTTP server no longer tracks.
 func (rec *Recorder) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return rec.srv.Shutdown(ctx)
+	err := rec.srv.Shutdown(ctx)
+	rec.mu.Lock()
+	conns := rec.upgraded
+	rec.upgraded = nil
+	rec.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return err
 }
 
 func (rec *Recorder) record(next http.Handler) http.Handler {
@@ -238,6 +248,9 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.status, w.wrote = http.StatusSwitchingProtocols, true
 	w.upgraded()
+	w.frames.rec.mu.Lock()
+	w.frames.rec.upgraded = append(w.frames.rec.upgraded, conn)
+	w.frames.rec.mu.Unlock()
 	if n := brw.Reader.Buffered(); n > 0 { // sent before the switch: recorded too
 		early, _ := brw.Reader.Peek(n)
 		w.frames.Write(early)
