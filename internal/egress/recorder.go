@@ -57,7 +57,7 @@ type Recorder struct {
 	mu       sync.Mutex
 	phase    string
 	reqs     []Request
-	inflight sync.WaitGroup
+	inflight int               // requests being handled (under mu)
 	phones   map[string]string // listening address → the phone it serves
 	urls     map[string]string // phone → its URL
 	upgraded []net.Conn        // connections handed over (WebSockets), closed by Close
@@ -136,14 +136,23 @@ func (rec *Recorder) Requests() []Request {
 
 // Drain waits until no request is in flight (or ctx is done), so that a
 // phase's requests are all recorded before it is judged.
+//
+// It counts under the recorder's lock rather than with a WaitGroup: a
+// request may arrive while Drain waits, which a WaitGroup does not allow
+// (Add racing Wait).
 func (rec *Recorder) Drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { rec.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		rec.mu.Lock()
+		n := rec.inflight
+		rec.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }
 
@@ -165,9 +174,17 @@ func (rec *Recorder) Close() error {
 
 func (rec *Recorder) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec.inflight.Add(1)
+		rec.mu.Lock()
+		rec.inflight++
+		rec.mu.Unlock()
 		var once sync.Once
-		done := func() { once.Do(rec.inflight.Done) }
+		done := func() {
+			once.Do(func() {
+				rec.mu.Lock()
+				rec.inflight--
+				rec.mu.Unlock()
+			})
+		}
 		defer done()
 		other := ""
 		switch {
