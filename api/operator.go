@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // OperatorStatus answers GET /v1/operator/status (no token needed: it holds
 // no secret) and the unseal and seal calls.
 type OperatorStatus struct {
@@ -15,6 +17,27 @@ type OperatorStatus struct {
 	Regions     []RegionStatus `json:"regions"`
 	// Rekey is set while a rekey waits for the current custodians' shares.
 	Rekey *RekeyStatus `json:"rekey,omitempty"`
+	// Erasure is where the erasure keys stand; absent while sealed.
+	Erasure *ErasureStatus `json:"erasure,omitempty"`
+}
+
+// ErasureStatus is where the erasure keys stand. A shred secret deleted now
+// cannot be opened from an earlier copy of the database (a dump, a base
+// backup, a WAL archive) after Horizon, even with the custodians' shares.
+type ErasureStatus struct {
+	// PeriodSeconds is the length of one erasure period.
+	PeriodSeconds int64 `json:"period_seconds"`
+	// StoredPeriod is the earliest period whose key can still be derived;
+	// CurrentPeriod is the period now. Every earlier period is erased.
+	StoredPeriod  int64 `json:"stored_period"`
+	CurrentPeriod int64 `json:"current_period"`
+	// Horizon is when a deletion made now is beyond every earlier copy of
+	// the database, provided the ratchet keeps advancing.
+	Horizon time.Time `json:"horizon"`
+	// Behind is true when the ratchet has not advanced to the current
+	// period: its upkeep is failing, and the horizon stretches until it
+	// runs.
+	Behind bool `json:"behind"`
 }
 
 // RekeyStatus is a rekey waiting for current shares: the new split asked

@@ -191,6 +191,14 @@ func printStatus(w io.Writer, st api.OperatorStatus, asJSON bool) error {
 		regions = append(regions, fmt.Sprintf("%s (key v%s)", r.ID, v))
 	}
 	fmt.Fprintln(w, "regions:", strings.Join(regions, ", "))
+	if e := st.Erasure; e != nil {
+		fmt.Fprintf(w, "erasure: a deletion made now is beyond every earlier database copy after %s (periods of %s)\n",
+			e.Horizon.Format(time.RFC3339), time.Duration(e.PeriodSeconds)*time.Second)
+		if e.Behind {
+			fmt.Fprintf(w, "erasure keys BEHIND: period %d is still stored, period %d is current; the horizon stretches until the upkeep advances them (see the server's log)\n",
+				e.StoredPeriod, e.CurrentPeriod)
+		}
+	}
 	if rk := st.Rekey; rk != nil {
 		fmt.Fprintf(w, "rekey waiting: %d of %d current shares offered, for a new split of %d shares (%d unseal)\n",
 			rk.Submitted, rk.Needed, rk.Shares, rk.Threshold)

@@ -2,6 +2,7 @@ package custody_test
 
 import (
 	"context"
+	"github.com/candorcloud/candor/internal/erasure"
 	"path/filepath"
 	"testing"
 
@@ -16,8 +17,9 @@ import (
 )
 
 type server struct {
-	dir *sqlstore.DirectoryStore
-	reg *sqlstore.RegionStore
+	dir     *sqlstore.DirectoryStore
+	reg     *sqlstore.RegionStore
+	erasure keyring.Erasure
 }
 
 func open(t testing.TB, d string) server {
@@ -31,11 +33,11 @@ func open(t testing.TB, d string) server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dir.Close(); reg.Close() })
-	return server{dir, reg}
+	return server{dir, reg, keyring.Erasure{Keys: erasure.Folder(filepath.Join(d, "erasure"))}}
 }
 
 func (s server) ceremony() (*custody.Ceremony, *keyring.Keyring) {
-	k := keyring.New(s.dir, map[candor.RegionID]keyring.RegionKeys{"in": s.reg})
+	k := keyring.New(s.dir, map[candor.RegionID]keyring.RegionKeys{"in": s.reg}, s.erasure)
 	logs := audit.New(s.dir, map[candor.RegionID]store.AuditLog{"in": s.reg}, k, "candor-test")
 	return custody.New(s.dir, k, logs), k
 }

@@ -32,6 +32,7 @@ type Staff interface {
 // Regions describes the regions and their keys, and rotates region keys.
 type Regions interface {
 	RegionStatus(ctx context.Context) []api.RegionStatus
+	ErasureStatus() *api.ErasureStatus
 	StartRotation(ctx context.Context, region candor.RegionID, by string) error
 }
 
@@ -80,6 +81,7 @@ func (h *Handler) apiStatus(ctx context.Context, st custody.Status) api.Operator
 	out := api.OperatorStatus{
 		Initialized: st.Initialized, Sealed: st.Sealed, Shares: st.Shares, Threshold: st.Threshold,
 		Submitted: st.Submitted, RootVersion: st.RootVersion, Regions: h.svc.Regions.RegionStatus(ctx),
+		Erasure: h.svc.Regions.ErasureStatus(),
 	}
 	if rk := st.Rekey; rk != nil {
 		out.Rekey = &api.RekeyStatus{Shares: rk.Shares, Threshold: rk.Threshold, Submitted: rk.Submitted, Needed: rk.Needed,

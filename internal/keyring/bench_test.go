@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/candorcloud/candor/internal/erasure"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -104,7 +105,7 @@ func BenchmarkRotateRegionKey(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				k := New(dir, map[candor.RegionID]RegionKeys{"in": reg})
+				k := New(dir, map[candor.RegionID]RegionKeys{"in": reg}, Erasure{Keys: erasure.Folder(b.TempDir())})
 				if err := k.Unseal(ctx, randomKey()); err != nil {
 					b.Fatal(err)
 				}

@@ -59,12 +59,7 @@ func (k *Keyring) halves(ctx context.Context, region candor.RegionID, dk store.D
 		clear(material)
 		return nil, nil, err
 	}
-	mk, err := k.masterKey()
-	if err != nil {
-		clear(material)
-		return nil, nil, err
-	}
-	shred, err := mk.Open(ss.Key.Wrapped, shredAD(dk.Account, dk.Category, dk.Epoch))
+	shred, err := k.openShredSecret(ss)
 	if err != nil {
 		clear(material)
 		return nil, nil, err
@@ -121,15 +116,14 @@ func (k *Keyring) EnsureDataKey(ctx context.Context, region candor.RegionID, acc
 	case !candor.Is(err, candor.NotFound):
 		return seal.Key{}, err
 	}
-	mk, err := k.masterKey()
-	if err != nil {
-		return seal.Key{}, err
-	}
 	now := time.Now().UTC()
 	secret := randomKey()
 	defer clear(secret)
-	if _, err := k.system.PutShredSecret(ctx, store.ShredSecret{Account: account, Category: c, Epoch: epoch,
-		Key: store.WrappedKey{Version: 1, Wrapped: mk.Seal(secret, shredAD(account, c, epoch)), Created: now}}); err != nil {
+	wrapped, err := k.wrapShredSecret(account, c, epoch, secret, now)
+	if err != nil {
+		return seal.Key{}, err
+	}
+	if _, err := k.system.PutShredSecret(ctx, store.ShredSecret{Account: account, Category: c, Epoch: epoch, Key: wrapped}); err != nil {
 		return seal.Key{}, err
 	}
 	kek, version, rs, err := k.kek(ctx, region, 0)

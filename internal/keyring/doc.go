@@ -4,7 +4,9 @@
 //	root key (256-bit)      rebuilt from custodians' shares; used only to open the master key
 //	 └─ master key          wrapped by the root key (directory); replaced by nothing, re-wrapped at rekey
 //	     ├─ system secrets  login-handle OPRF seed, fake-salt key (directory)
-//	     ├─ shred secrets   one per (account, category, consent epoch) (directory)
+//	     ├─ shred secrets   one per (account, category, consent epoch) (directory),
+//	     │                  wrapped again by the erasure key of a period (package erasure:
+//	     │                  a one-way ratchet kept in a folder outside the databases)
 //	     └─ region KEK      one per region and version (region database), rotatable
 //	         └─ DEK         one per (account, category, consent epoch) (region database)
 //	             └─ records sealed by package seal with
@@ -23,7 +25,9 @@
 // database and the shred secret in the directory. Withdrawing consent
 // deletes the records and the DEK in one region transaction and then the
 // shred secret, so a copy of the region's database taken before the
-// withdrawal cannot be read after it, even by the unsealed server.
+// withdrawal cannot be read after it, even by the unsealed server. A copy
+// of the directory taken before it still holds the shred secret, but under
+// an erasure key the ratchet erases two periods later (AdvanceErasure).
 //
 // Rekeying (a new root key and a new set of shares) re-wraps only the master
 // key and the check value, in one directory transaction, so it is atomic.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/erasure"
 	"github.com/candorcloud/candor/internal/seal"
 	"github.com/candorcloud/candor/internal/store"
 )
@@ -23,6 +24,8 @@ type SystemKeys interface {
 	PutShredSecret(ctx context.Context, s store.ShredSecret) (store.ShredSecret, error)
 	ShredSecret(ctx context.Context, account candor.AccountID, c candor.Category, epoch int64) (store.ShredSecret, error)
 	DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error)
+	ShredSecretsWrappedBefore(ctx context.Context, wrapper int64, limit int) ([]store.ShredSecret, error)
+	RewrapShredSecrets(ctx context.Context, rewraps []store.Rewrap) (int, error)
 }
 
 // RegionKeys is where the keyring keeps one region's KEKs and data keys (the
@@ -67,6 +70,7 @@ const (
 type Keyring struct {
 	system  SystemKeys
 	regions map[candor.RegionID]RegionKeys
+	erasure Erasure
 
 	mu          sync.RWMutex
 	master      *seal.Key // nil while sealed
@@ -75,11 +79,20 @@ type Keyring struct {
 	secrets     map[string][]byte
 	keks        map[candor.RegionID]map[int64]seal.Key
 	current     map[candor.RegionID]int64
+	chain       erasure.Chain // the erasure ratchet, from the oldest period still stored
 }
 
-// New returns a sealed keyring over the given stores.
-func New(system SystemKeys, regions map[candor.RegionID]RegionKeys) *Keyring {
-	return &Keyring{system: system, regions: regions}
+// New returns a sealed keyring over the given stores, whose shred secrets
+// are wrapped under the erasure keys of e (its zero Clock fields mean
+// periods of DefaultPeriod on the system clock).
+func New(system SystemKeys, regions map[candor.RegionID]RegionKeys, e Erasure) *Keyring {
+	if e.Clock.Length <= 0 {
+		e.Clock.Length = DefaultPeriod
+	}
+	if e.Clock.Now == nil {
+		e.Clock.Now = time.Now
+	}
+	return &Keyring{system: system, regions: regions, erasure: e}
 }
 
 // Sealed reports whether the keyring holds no keys.
@@ -258,10 +271,15 @@ func (k *Keyring) Unseal(ctx context.Context, rootMaterial []byte) error {
 		}
 		keks[id], current[id] = versions, cur
 	}
+	chain, err := k.loadChain(ctx, mk)
+	if err != nil {
+		return err
+	}
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.master, k.masterBytes, k.rootVersion, k.secrets, k.keks, k.current = &mk, mkMaterial, version, secrets, keks, current
+	k.chain = chain
 	return nil
 }
 
@@ -274,7 +292,9 @@ func (k *Keyring) Seal() {
 		clear(s)
 	}
 	clear(k.masterBytes)
+	k.chain.Wipe()
 	k.master, k.masterBytes, k.rootVersion, k.secrets, k.keks, k.current = nil, nil, 0, nil, nil, nil
+	k.chain = erasure.Chain{}
 }
 
 // loadKEKs opens every stored KEK version of a region with the master key,

@@ -19,12 +19,13 @@ import (
 type env struct {
 	dir     *sqlstore.DirectoryStore
 	regions map[candor.RegionID]*sqlstore.RegionStore
+	erasure keyring.Erasure
 }
 
 func newEnv(t *testing.T) env {
 	t.Helper()
 	k := keyringtest.New(t, "in", "sg")
-	return env{dir: k.Dir, regions: k.Regions}
+	return env{dir: k.Dir, regions: k.Regions, erasure: k.Erasure}
 }
 
 func (e env) keyring() *keyring.Keyring {
@@ -32,7 +33,7 @@ func (e env) keyring() *keyring.Keyring {
 	for id, r := range e.regions {
 		m[id] = r
 	}
-	return keyring.New(e.dir, m)
+	return keyring.New(e.dir, m, e.erasure)
 }
 
 // account creates an account in every region (tests move keys between them).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/candorcloud/candor/internal/keyring/keyringtest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -66,7 +67,8 @@ func newEnv(t *testing.T, cfg messaging.Config) *env {
 		t.Cleanup(func() { r.Close() })
 		e.regions[id], rk[id], logs[id] = r, r, r
 	}
-	e.keys = keyring.New(e.dir, rk)
+	ek, _ := keyringtest.Erasure(t)
+	e.keys = keyring.New(e.dir, rk, ek)
 	if err := e.keys.Unseal(ctx, bytes.Repeat([]byte{1}, 32)); err != nil {
 		t.Fatal(err)
 	}

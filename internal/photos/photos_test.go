@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/candorcloud/candor/internal/keyring/keyringtest"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -66,7 +67,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.blobs.Close() })
-	e.keys = keyring.New(e.dir, map[candor.RegionID]keyring.RegionKeys{home: e.region})
+	ek, _ := keyringtest.Erasure(t)
+	e.keys = keyring.New(e.dir, map[candor.RegionID]keyring.RegionKeys{home: e.region}, ek)
 	if err := e.keys.Unseal(ctx, bytes.Repeat([]byte{1}, 32)); err != nil {
 		t.Fatal(err)
 	}

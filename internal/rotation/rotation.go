@@ -21,6 +21,7 @@ import (
 type Keys interface {
 	StartRotation(ctx context.Context, region candor.RegionID) (keyring.Rotation, error)
 	RotationStatus(ctx context.Context, region candor.RegionID) (keyring.Rotation, error)
+	Erasure() (keyring.ErasureState, error)
 }
 
 // Log appends to an audit log (audit.Logs).
@@ -61,6 +62,16 @@ func (s *Service) RegionStatus(ctx context.Context) []api.RegionStatus {
 		out = append(out, st)
 	}
 	return out
+}
+
+// ErasureStatus reports where the erasure keys stand; nil while sealed.
+func (s *Service) ErasureStatus() *api.ErasureStatus {
+	st, err := s.keys.Erasure()
+	if err != nil {
+		return nil
+	}
+	return &api.ErasureStatus{PeriodSeconds: int64(st.Length.Seconds()), StoredPeriod: st.Stored, CurrentPeriod: st.Current,
+		Horizon: st.Horizon, Behind: st.Stored < st.Current}
 }
 
 // StartRotation makes a new key version current in a configured region

@@ -14,6 +14,7 @@ import (
 	"github.com/candorcloud/candor/internal/consent/gate"
 	"github.com/candorcloud/candor/internal/content"
 	"github.com/candorcloud/candor/internal/custody"
+	"github.com/candorcloud/candor/internal/erasure"
 	"github.com/candorcloud/candor/internal/health"
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/keyring"
@@ -40,7 +41,9 @@ func (s *Server) compose() error {
 	// it, and the audit logs, whose pseudonyms and checkpoints need its
 	// secrets. Routes that serve personal data first ask the health probe
 	// whether the keyring is sealed.
-	s.keys = keyring.New(s.dir, byRegion(s.regions, func(st store.Region) keyring.RegionKeys { return st }))
+	s.keys = keyring.New(s.dir, byRegion(s.regions, func(st store.Region) keyring.RegionKeys { return st }),
+		keyring.Erasure{Keys: erasure.Folder(s.cfg.Erasure.Folder),
+			Clock: erasure.Clock{Length: time.Duration(s.cfg.Erasure.Period), Now: s.cfg.Erasure.Now}})
 	logs := audit.New(s.dir, byRegion(s.regions, func(st store.Region) store.AuditLog { return st }), s.keys, s.cfg.Name)
 	s.ceremony = custody.New(s.dir, s.keys, logs)
 	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }))
@@ -113,6 +116,7 @@ func (s *Server) compose() error {
 	ids := s.cfg.regions().IDs()
 	s.upkeep = upkeep.New(s.keys, s.cfg.Logger,
 		upkeep.Rewrap(s.keys, ids, s.cfg.Logger),
+		upkeep.AdvanceErasure(s.keys, s.cfg.Logger),
 		upkeep.LockUpdates(published),
 		upkeep.VerifyLogs(logs, s.cfg.Logger),
 		upkeep.WarnMoving(s.dir, migrations, s.cfg.Logger),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"regexp"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/content"
 	"github.com/candorcloud/candor/internal/httpapi"
+	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/messaging"
 	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/records"
@@ -51,6 +53,9 @@ type Config struct {
 	// Limits are the limits and costs an operator may change from the
 	// file; zero fields keep the defaults.
 	Limits Limits `json:"limits"`
+	// Erasure places the erasure keys, which bound how long a deletion can
+	// be undone from a copy of the database (docs/deployment.md).
+	Erasure Erasure `json:"erasure"`
 
 	// Messaging tunes messaging (envelope expiry, discovery quota).
 	Messaging messaging.Config `json:"-"`
@@ -88,6 +93,23 @@ type S3 struct {
 	UseSSL    bool                       `json:"use_ssl"`
 	Region    string                     `json:"region,omitempty"`
 	Buckets   map[candor.RegionID]string `json:"buckets"`
+}
+
+// Erasure places the erasure keys and sets their period. A shred secret
+// deleted from the database cannot be opened from a copy of the database
+// (a dump, a base backup, a WAL archive) two periods later, even with the
+// custodians' shares.
+type Erasure struct {
+	// Folder keeps the one stored erasure key: on storage every instance
+	// shares, outside every database and every backup (default: erasure/
+	// in the data folder). Losing it loses every account's data.
+	Folder string `json:"folder,omitempty"`
+	// Period is how long each erasure key lasts, like "7d" (default 7
+	// days; 1 hour to 30 days). It is also about how old a directory
+	// backup may be and still be restored (docs/deployment.md#backups).
+	Period retention.Duration `json:"period,omitempty"`
+	// Now is the clock periods are counted on (tests move it).
+	Now func() time.Time `json:"-"`
 }
 
 // Postgres names the PostgreSQL database of the directory and of each
@@ -193,6 +215,17 @@ func (c *Config) defaults() error {
 				return fmt.Errorf("postgres: no database for region %s", id)
 			}
 		}
+	}
+	if c.Erasure.Folder == "" && c.Data != "" {
+		c.Erasure.Folder = filepath.Join(c.Data, "erasure")
+	}
+	switch p := time.Duration(c.Erasure.Period); {
+	case c.Erasure.Folder == "":
+		return fmt.Errorf("erasure: no folder for the erasure keys: set erasure.folder, outside the databases and their backups")
+	case p == 0:
+		c.Erasure.Period = retention.Duration(keyring.DefaultPeriod)
+	case p < time.Hour || p > 30*24*time.Hour:
+		return fmt.Errorf("erasure.period: use 1h to 30d")
 	}
 	if c.Name == "" {
 		c.Name = "candor"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/candorcloud/candor/internal/erasure"
 	"path/filepath"
 	"testing"
 
@@ -54,7 +55,8 @@ func readBackup(t *testing.T, env *servertest.Env, path string, p candor.Princip
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	keys := keyring.New(dir, map[candor.RegionID]keyring.RegionKeys{p.Region: reg})
+	keys := keyring.New(dir, map[candor.RegionID]keyring.RegionKeys{p.Region: reg},
+		keyring.Erasure{Keys: erasure.Folder(filepath.Join(env.Data, "erasure"))})
 	root, err := keyring.DevRoot(filepath.Join(env.Data, keyring.DevRootFile))
 	if err != nil {
 		t.Fatal(err)

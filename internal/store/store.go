@@ -91,7 +91,8 @@ type Rewrap struct {
 
 // ShredSecret is the directory's half of a data key: the effective data key
 // of (Account, Category, Epoch) is derived from both the wrapped key in the
-// region's database and this secret (wrapped by the master key). Deleting
+// region's database and this secret (wrapped by the master key, and,
+// from version 2, by the erasure key of the period Wrapper). Deleting
 // either destroys the data; keeping them in different databases means a
 // copy of a region's database taken before a deletion stays unreadable
 // after it.
@@ -409,6 +410,14 @@ type ShredSecrets interface {
 	// DeleteShredSecrets deletes the secrets of (account, category) for
 	// every epoch except keep (0 keeps none) and reports how many.
 	DeleteShredSecrets(ctx context.Context, account candor.AccountID, c candor.Category, keep int64) (int, error)
+	// ShredSecretsWrappedBefore returns up to limit secrets whose Wrapper
+	// (the erasure period they are wrapped under) is below wrapper, the
+	// lowest first. limit must be positive.
+	ShredSecretsWrappedBefore(ctx context.Context, wrapper int64, limit int) ([]ShredSecret, error)
+	// RewrapShredSecrets applies, in one transaction, each rewrap whose
+	// stored secret still has OldWrapper, replacing its version, wrapper
+	// and wrapped bytes, and reports how many it applied.
+	RewrapShredSecrets(ctx context.Context, rewraps []Rewrap) (int, error)
 }
 
 // Identities keeps staff identities (package staff).

@@ -50,6 +50,31 @@ func Rewrap(keys Rewrapper, regions []candor.RegionID, log *slog.Logger) Task {
 	}}
 }
 
+// Eraser advances the erasure ratchet (keyring.Keyring).
+type Eraser interface {
+	Sealed() bool
+	AdvanceErasure(ctx context.Context, batch int) (rewrapped int, stored int64, err error)
+}
+
+// AdvanceErasure re-wraps the shred secrets under the next erasure period
+// and erases the keys of the periods before the current one, at every
+// pass (finding nothing to do costs one indexed query); it logs each
+// advance that re-wrapped secrets. While it fails the ratchet stays where
+// it is: secrets are never left under an erased key, and the horizon
+// stretches until it runs again.
+func AdvanceErasure(keys Eraser, log *slog.Logger) Task {
+	return Task{Name: "erasure keys: re-wrapping and advancing", Run: func(ctx context.Context) error {
+		if keys.Sealed() {
+			return nil
+		}
+		n, stored, err := keys.AdvanceErasure(ctx, rewrapBatch)
+		if n > 0 {
+			log.Info("erasure keys advanced: earlier periods erased", "period", stored, "rewrapped", n)
+		}
+		return err
+	}}
+}
+
 // Verifier recomputes the audit logs (audit.Logs).
 type Verifier interface {
 	Names() []string

@@ -7,10 +7,13 @@ import (
 	"context"
 	"crypto/rand"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/erasure"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/store"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
@@ -22,7 +25,24 @@ type Env struct {
 	Regions map[candor.RegionID]*sqlstore.RegionStore
 	Keys    *keyring.Keyring // sealed until Unseal
 	Logs    *audit.Logs      // named "candor" in checkpoints
+	Erasure keyring.Erasure  // the keyring's erasure folder and clock (Later moves it)
+
+	later *atomic.Int64
 }
+
+// Erasure returns an erasure folder of the test's own, daily periods and
+// the system clock moved forward by whatever Later adds to the returned
+// counter (nanoseconds).
+func Erasure(t testing.TB) (keyring.Erasure, *atomic.Int64) {
+	later := new(atomic.Int64)
+	return keyring.Erasure{Keys: erasure.Folder(filepath.Join(t.TempDir(), "erasure")),
+		Clock: erasure.Clock{Length: keyring.DefaultPeriod, Now: func() time.Time {
+			return time.Now().Add(time.Duration(later.Load()))
+		}}}, later
+}
+
+// Later moves the keyring's erasure clock forward by d.
+func (e *Env) Later(d time.Duration) { e.later.Add(int64(d)) }
 
 // New opens a directory and a store for each region, with a sealed keyring
 // over them. It fails the test if a store cannot be opened.
@@ -45,7 +65,8 @@ func New(t testing.TB, regions ...candor.RegionID) *Env {
 		t.Cleanup(func() { st.Close() })
 		e.Regions[id], keys[id], logs[id] = st, st, st
 	}
-	e.Keys = keyring.New(dir, keys)
+	e.Erasure, e.later = Erasure(t)
+	e.Keys = keyring.New(dir, keys, e.Erasure)
 	e.Logs = audit.New(dir, logs, e.Keys, "candor")
 	return e
 }

@@ -84,3 +84,65 @@ func (s *DirectoryStore) DeleteShredSecrets(ctx context.Context, account candor.
 	}
 	return int(n), s.db.scrub(ctx)
 }
+
+// ShredSecretsWrappedBefore returns up to limit secrets whose wrapper is
+// below wrapper, the lowest first.
+func (s *DirectoryStore) ShredSecretsWrappedBefore(ctx context.Context, wrapper int64, limit int) ([]store.ShredSecret, error) {
+	if limit <= 0 {
+		return nil, candor.E(candor.Invalid, "limit must be positive")
+	}
+	rows, err := s.db.reader().query(ctx, `SELECT account, category, epoch, version, wrapper, wrapped, created_us
+		FROM shred_secrets WHERE wrapper < ? ORDER BY wrapper LIMIT ?`, wrapper, limit)
+	if err != nil {
+		return nil, internal("list shred secrets to rewrap", err)
+	}
+	defer rows.Close()
+	var out []store.ShredSecret
+	for rows.Next() {
+		var ss store.ShredSecret
+		var account, category string
+		var created int64
+		if err := rows.Scan(&account, &category, &ss.Epoch, &ss.Key.Version, &ss.Key.Wrapper, &ss.Key.Wrapped, &created); err != nil {
+			return nil, internal("list shred secrets to rewrap", err)
+		}
+		ss.Account, ss.Category, ss.Key.Created = candor.AccountID(account), candor.Category(category), fromMicros(created)
+		out = append(out, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list shred secrets to rewrap", err)
+	}
+	return out, nil
+}
+
+// RewrapShredSecrets applies, in one transaction, each rewrap whose stored
+// secret still has OldWrapper (one deleted or re-wrapped meanwhile is
+// skipped), keeping its creation time, and reports how many it applied.
+func (s *DirectoryStore) RewrapShredSecrets(ctx context.Context, rewraps []store.Rewrap) (int, error) {
+	if len(rewraps) == 0 {
+		return 0, nil
+	}
+	var applied int64
+	err := s.db.inTx(ctx, func(r runner) error {
+		applied = 0
+		stmt, err := r.prepare(ctx, `UPDATE shred_secrets SET version = ?, wrapper = ?, wrapped = ?
+			WHERE account = ? AND category = ? AND epoch = ? AND wrapper = ?`)
+		if err != nil {
+			return internal("rewrap shred secrets", err)
+		}
+		defer stmt.Close()
+		for _, rw := range rewraps {
+			res, err := stmt.ExecContext(ctx, rw.Key.Version, rw.Key.Wrapper, rw.Key.Wrapped,
+				string(rw.Account), string(rw.Category), rw.Epoch, rw.OldWrapper)
+			if err != nil {
+				return internal("rewrap shred secrets", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return internal("rewrap shred secrets", err)
+			}
+			applied += n
+		}
+		return nil
+	})
+	return int(applied), err
+}

@@ -33,6 +33,7 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"ConcurrentRekey", testConcurrentRekey},
 		{"ShredSecrets", testShredSecrets},
 		{"ConcurrentPutShredSecret", testConcurrentPutShredSecret},
+		{"RewrapShredSecrets", testRewrapShredSecrets},
 		{"AccessRequests", testAccessRequests},
 		{"Approvals", testApprovals},
 		{"OwnerApproval", testOwnerApproval},
@@ -847,5 +848,57 @@ func testConcurrentPutShredSecret(t *testing.T, d store.Directory) {
 	must(t, err)
 	for i := range n {
 		wantShredSecret(t, "raced PutShredSecret", got[i], stored)
+	}
+}
+
+// Secrets under an earlier wrapper are listed, lowest first and no more
+// than asked; a rewrap applies only while the stored secret still has its
+// old wrapper, keeps its creation time, and a deleted one is skipped.
+func testRewrapShredSecrets(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	a := candor.AccountID(newID("acc"))
+	put := func(c candor.Category, wrapper int64) store.ShredSecret {
+		s := store.ShredSecret{Account: a, Category: c, Epoch: 1,
+			Key: store.WrappedKey{Version: 2, Wrapper: wrapper, Wrapped: randBytes(48), Created: testTime}}
+		_, err := d.PutShredSecret(ctx, s)
+		must(t, err)
+		return s
+	}
+	notes, contacts, sms := put(candor.Notes, 7), put(candor.Contacts, 5), put(candor.SMS, 9)
+
+	_, err := d.ShredSecretsWrappedBefore(ctx, 9, 0)
+	wantKind(t, err, candor.Invalid)
+	list, err := d.ShredSecretsWrappedBefore(ctx, 9, 10)
+	must(t, err)
+	if len(list) != 2 {
+		t.Fatalf("wrapped before 9: %d secrets, want 2", len(list))
+	}
+	wantShredSecret(t, "lowest wrapper first", list[0], contacts)
+	wantShredSecret(t, "then", list[1], notes)
+	if list, err = d.ShredSecretsWrappedBefore(ctx, 9, 1); err != nil || len(list) != 1 {
+		t.Fatalf("limit 1: %d secrets, %v", len(list), err)
+	}
+
+	newKey := func(s store.ShredSecret, wrapper int64) store.Rewrap {
+		return store.Rewrap{Account: s.Account, Category: s.Category, Epoch: s.Epoch, OldWrapper: s.Key.Wrapper,
+			Key: store.WrappedKey{Version: 2, Wrapper: wrapper, Wrapped: randBytes(48), Created: s.Key.Created}}
+	}
+	stale := newKey(notes, 10)
+	stale.OldWrapper = 6 // not what is stored
+	_, err = d.DeleteShredSecrets(ctx, a, candor.SMS, 0)
+	must(t, err)
+	rw := newKey(contacts, 10)
+	n, err := d.RewrapShredSecrets(ctx, []store.Rewrap{rw, stale, newKey(sms, 10)})
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("applied %d rewraps, want 1 (the others are stale or deleted)", n)
+	}
+	wantStoredShredSecret(t, d, "re-wrapped", store.ShredSecret{Account: a, Category: candor.Contacts, Epoch: 1, Key: rw.Key})
+	wantStoredShredSecret(t, d, "stale rewrap not applied", notes)
+	if _, err := d.ShredSecret(ctx, a, candor.SMS, 1); !candor.Is(err, candor.NotFound) {
+		t.Fatalf("a deleted secret came back: %v", err)
+	}
+	if list, err = d.ShredSecretsWrappedBefore(ctx, 10, 10); err != nil || len(list) != 1 || list[0].Category != candor.Notes {
+		t.Fatalf("after the rewrap, wrapped before 10: %+v, %v", list, err)
 	}
 }
