@@ -20,6 +20,11 @@ type resolution struct {
 // phone's local record of the same id. It is a pure function; newID mints
 // the id of a conflict copy. It never drops an edit:
 //
+//   - the server's state is a change the phone pushed without hearing back
+//     (local.Sent: the version it asked for, the same content): the write
+//     was the phone's own and was committed. The record takes that version,
+//     and whatever the person did since (a further edit, a deletion) stays
+//     pending on top of it; nothing is a conflict.
 //   - local unchanged (not dirty): the server's state is taken; a tombstone
 //     removes the record from the phone.
 //   - local edit, server edit with the same data: no conflict; the server's
@@ -36,6 +41,14 @@ type resolution struct {
 func resolve(local record, remote api.Record, newID func() string) resolution {
 	server := &record{ID: local.ID, Version: remote.Version, Data: remote.Data}
 	switch {
+	case local.wrote(remote):
+		if local.Deleted == remote.Deleted && bytes.Equal(local.Data, remote.Data) {
+			if remote.Deleted {
+				return resolution{}
+			}
+			return resolution{Keep: server}
+		}
+		return resolution{Keep: &record{ID: local.ID, Version: remote.Version, Dirty: true, Deleted: local.Deleted, Data: local.Data}}
 	case !local.Dirty && remote.Deleted:
 		return resolution{}
 	case !local.Dirty:
@@ -86,6 +99,7 @@ func (s *categoryState) applyResult(res api.ChangeResult, newID func() string) (
 		}
 		local.Version = res.Version
 		local.Dirty = false
+		local.Sent = nil
 		return false
 	case api.Conflict:
 		cur := api.Record{ID: res.ID, Deleted: true} // no record on the server at all

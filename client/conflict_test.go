@@ -82,6 +82,54 @@ func TestResolve(t *testing.T) {
 			remote: api.Record{ID: id, Version: 2, Deleted: true},
 			want:   resolution{},
 		},
+		{
+			name:   "own unanswered edit, edited again since: the new edit goes on top",
+			local:  record{ID: id, Version: 1, Dirty: true, Data: b, Sent: []sent{sentOf(2, a)}},
+			remote: api.Record{ID: id, Version: 2, Data: a},
+			want:   resolution{Keep: &record{ID: id, Version: 2, Dirty: true, Data: b}},
+		},
+		{
+			name:   "own unanswered edit, deleted since: the deletion goes on top",
+			local:  record{ID: id, Version: 1, Dirty: true, Deleted: true, Sent: []sent{sentOf(2, a)}},
+			remote: api.Record{ID: id, Version: 2, Data: a},
+			want:   resolution{Keep: &record{ID: id, Version: 2, Dirty: true, Deleted: true}},
+		},
+		{
+			name:   "own unanswered creation, unchanged since: confirmed",
+			local:  record{ID: id, Version: 0, Dirty: true, Data: a, Sent: []sent{sentOf(1, a)}},
+			remote: api.Record{ID: id, Version: 1, Data: a},
+			want:   resolution{Keep: &record{ID: id, Version: 1, Data: a}},
+		},
+		{
+			name:   "the earlier of two unanswered edits was committed",
+			local:  record{ID: id, Version: 1, Dirty: true, Data: []byte("C"), Sent: []sent{sentOf(2, a), sentOf(2, b)}},
+			remote: api.Record{ID: id, Version: 2, Data: a},
+			want:   resolution{Keep: &record{ID: id, Version: 2, Dirty: true, Data: []byte("C")}},
+		},
+		{
+			name:   "own unanswered deletion: gone",
+			local:  record{ID: id, Version: 1, Dirty: true, Deleted: true, Sent: []sent{{Version: 2, Deleted: true}}},
+			remote: api.Record{ID: id, Version: 2, Deleted: true},
+			want:   resolution{},
+		},
+		{
+			name:   "the same version with other data is another phone's: a conflict",
+			local:  record{ID: id, Version: 1, Dirty: true, Data: []byte("C"), Sent: []sent{sentOf(2, a)}},
+			remote: api.Record{ID: id, Version: 2, Data: b},
+			want: resolution{
+				Keep: &record{ID: id, Version: 2, Data: b},
+				Copy: &record{ID: "copy1", Version: 0, Dirty: true, Data: []byte("C")},
+			},
+		},
+		{
+			name:   "a later version cannot be told from another phone's: a conflict",
+			local:  record{ID: id, Version: 1, Dirty: true, Data: []byte("C"), Sent: []sent{sentOf(2, a)}},
+			remote: api.Record{ID: id, Version: 3, Data: a},
+			want: resolution{
+				Keep: &record{ID: id, Version: 3, Data: a},
+				Copy: &record{ID: "copy1", Version: 0, Dirty: true, Data: []byte("C")},
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := resolve(tc.local, tc.remote, seqIDs())
@@ -98,6 +146,50 @@ func TestResolve(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func sentOf(version int64, data []byte) sent {
+	return sentChange(&record{Data: data}, version-1)
+}
+
+// A pushed change is remembered once however often its answer is lost,
+// and a deletion of a record whose creation went unanswered is based on
+// the version the creation asked for.
+func TestSentBookkeeping(t *testing.T) {
+	r := &record{ID: "rec_a", Dirty: true, Data: []byte("a")}
+	for range 3 {
+		r.remember(sentChange(r, r.base()))
+	}
+	if len(r.Sent) != 1 || r.Sent[0].Version != 1 {
+		t.Fatalf("sent = %+v, want one change asking for version 1", r.Sent)
+	}
+	if !r.wrote(api.Record{ID: "rec_a", Version: 1, Data: []byte("a")}) || r.wrote(api.Record{ID: "rec_a", Version: 1, Data: []byte("b")}) {
+		t.Error("own write not told from another")
+	}
+	r.Deleted, r.Data = true, nil
+	if got := r.base(); got != 1 {
+		t.Errorf("deletion based on %d, want 1", got)
+	}
+	r.remember(sentChange(r, r.base()))
+	if len(r.Sent) != 2 || !r.Sent[1].Deleted || r.Sent[1].Version != 2 {
+		t.Errorf("sent = %+v", r.Sent)
+	}
+	s := stateOf(r)
+	s.applyResult(api.ChangeResult{ID: "rec_a", Status: api.Conflict, Current: &api.Record{}}, seqIDs())
+	if s.get("rec_a") != nil {
+		t.Error("a deletion of a record the server never got is still pending")
+	}
+	e := &record{ID: "rec_e", Version: 4, Dirty: true, Data: []byte("e"), Sent: []sent{sentOf(5, []byte("e"))}}
+	s = stateOf(e)
+	s.applyResult(api.ChangeResult{ID: "rec_e", Status: api.Applied, Version: 5}, seqIDs())
+	if e.Dirty || e.Version != 5 || e.Sent != nil {
+		t.Errorf("after an answer: %+v", e)
+	}
+	e.Dirty, e.Sent = true, []sent{sentOf(6, []byte("e"))}
+	s.reset()
+	if e.Sent != nil {
+		t.Error("a reset kept unanswered pushes of the gone cloud copy")
 	}
 }
 

@@ -69,7 +69,8 @@ func (c *Client) updateRecord(cat candor.Category, id string, data []byte) error
 }
 
 // deleteRecord deletes a record: a record the server never had is simply
-// dropped; any other becomes a pending tombstone. NotFound if absent.
+// dropped; any other becomes a pending tombstone, and so does a new record
+// whose push went unanswered (the server may have it). NotFound if absent.
 func (c *Client) deleteRecord(cat candor.Category, id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -82,13 +83,14 @@ func (c *Client) deleteRecord(cat candor.Category, id string) error {
 		return candor.Errorf(candor.NotFound, "no %s item with that id on this phone", cat)
 	}
 	old := *r
-	if r.Version == 0 {
+	never := r.Version == 0 && len(r.Sent) == 0
+	if never {
 		s.remove(id)
 	} else {
 		r.Deleted, r.Dirty, r.Data = true, true, nil
 	}
 	if err := c.saveCategory(cat); err != nil {
-		if r.Version == 0 {
+		if never {
 			s.add(&old)
 		} else {
 			*r = old

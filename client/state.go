@@ -1,6 +1,8 @@
 package client
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
 )
 
 // The state folder, the phone's storage:
@@ -92,6 +95,71 @@ type record struct {
 	// Deleted marks a local deletion waiting to be pushed as a tombstone.
 	Deleted bool   `json:"deleted,omitempty"`
 	Data    []byte `json:"data,omitempty"`
+	// Sent lists the changes of this record pushed without an answer (the
+	// connection dropped): the server may have committed any of them. They
+	// are kept until the server's state of the record is known, so that
+	// the phone recognises its own write when it meets it (see resolve).
+	Sent []sent `json:"sent,omitempty"`
+}
+
+// sent is a pushed change whose answer never came: the version the server
+// would have stored it under and what it held (a deletion, or the SHA-256
+// of the data).
+type sent struct {
+	Version int64  `json:"version"`
+	Deleted bool   `json:"deleted,omitempty"`
+	Digest  []byte `json:"digest,omitempty"`
+}
+
+// sentChange describes the change r is about to push based on base.
+func sentChange(r *record, base int64) sent {
+	if r.Deleted {
+		return sent{Version: base + 1, Deleted: true}
+	}
+	d := sha256.Sum256(r.Data)
+	return sent{Version: base + 1, Digest: d[:]}
+}
+
+// remember adds c to r.Sent unless it is there already (the same change
+// pushed again after another lost answer).
+func (r *record) remember(c sent) {
+	for _, s := range r.Sent {
+		if s.Version == c.Version && s.Deleted == c.Deleted && bytes.Equal(s.Digest, c.Digest) {
+			return
+		}
+	}
+	r.Sent = append(r.Sent, c)
+}
+
+// wrote reports whether remote, the server's state of r, is one of the
+// changes r pushed without hearing back: the same version with the same
+// content. Two phones cannot both have written one version of a record, so
+// a match is this phone's own write, committed.
+func (r *record) wrote(remote api.Record) bool {
+	for _, s := range r.Sent {
+		if s.Version != remote.Version || s.Deleted != remote.Deleted {
+			continue
+		}
+		if d := sha256.Sum256(remote.Data); s.Deleted || bytes.Equal(s.Digest, d[:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// base is the version a push of r is based on. A deletion of a record
+// whose creation was pushed without an answer is based on the version that
+// creation asked for: if it was committed, the deletion applies; if not,
+// the server answers that there is no such record and the record is gone.
+func (r *record) base() int64 {
+	if r.Version > 0 || !r.Deleted {
+		return r.Version
+	}
+	var v int64
+	for _, s := range r.Sent {
+		v = max(v, s.Version)
+	}
+	return v
 }
 
 // categoryState is the local copy of one category and how far it is synced.
@@ -197,6 +265,7 @@ func (s *categoryState) reset() {
 		}
 		r.Version = 0
 		r.Dirty = true
+		r.Sent = nil
 		kept = append(kept, r)
 	}
 	clear(s.Records[len(kept):])

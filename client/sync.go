@@ -298,7 +298,15 @@ func (c *Client) push(ctx context.Context, cat candor.Category, s *categoryState
 		dirty = dirty[n:]
 		req := api.PushRequest{Epoch: s.Epoch, Changes: make([]api.Change, len(batch))}
 		for i, r := range batch {
-			req.Changes[i] = api.Change{ID: r.ID, BaseVersion: r.Version, Deleted: r.Deleted, Data: r.Data}
+			base := r.base()
+			req.Changes[i] = api.Change{ID: r.ID, BaseVersion: base, Deleted: r.Deleted, Data: r.Data}
+			r.remember(sentChange(r, base))
+		}
+		// Remembered before sending: if the answer is lost, the server may
+		// still have committed the push, and the phone must know its own
+		// write when it meets it in the feed or a later push's answer.
+		if err := c.saveCategory(cat); err != nil {
+			return false, err
 		}
 		var resp api.PushResponse
 		err := c.call(ctx, http.MethodPost, "/records/"+string(cat), req, &resp)
