@@ -28,10 +28,11 @@
 //
 // Each category is a set of records (id, version, data) with a change
 // feed. A phone keeps, per category, the consent epoch it synced against, a
-// feed cursor, and its records, each with the server version it last saw
-// and flags for a pending edit (dirty) or deletion (a tombstone to push).
-// Sync pulls the feed from the cursor, then pushes pending changes in
-// batches of at most 500, and repeats until nothing is pending.
+// feed cursor, and its records, each with the server version it last saw,
+// flags for a pending edit (dirty) or deletion (a tombstone to push), and
+// its pushes still unanswered. Sync pulls the feed from the cursor, then
+// pushes pending changes in batches of at most 500, and repeats until
+// nothing is pending.
 //
 // The conflict rule never silently drops an edit:
 //
@@ -45,6 +46,25 @@
 //     again on top of the tombstone, restoring the record everywhere.
 //   - Deletions propagate as tombstones; a record deleted on both sides is
 //     gone.
+//
+// A push whose answer never arrives (the connection dropped after the
+// server committed it) must not turn the person's own write into somebody
+// else's. Before each push the phone records, per change, the version it
+// asks for and a SHA-256 of the data it sends (or that it is a deletion),
+// and keeps that until an answer or the server's state of the record is
+// known. Meeting exactly that version with that content, in the feed or in
+// a later push's conflict answer, is the phone's own committed write: the
+// record takes that version and whatever the person did since (another
+// edit, a deletion) stays pending on top of it, with no conflict copy. A
+// deletion of a record whose creation went unanswered is kept as a
+// tombstone and pushed on the version the creation asked for; if the server
+// never got the creation, it answers that there is no such record and the
+// record is gone. Another phone's write matches only if it holds the same
+// version and the same data, and then taking it as this phone's changes
+// nothing; a write that really conflicts holds different data and is
+// resolved by the rule above. When the record has moved past the version
+// the phone asked for, the phone cannot tell whether its write landed and
+// the ordinary rule applies (a conflict copy, never a dropped edit).
 //
 // # Epochs
 //
