@@ -46,7 +46,11 @@ func (s *Server) compose() error {
 			Clock: erasure.Clock{Length: time.Duration(s.cfg.Erasure.Period), Now: s.cfg.Erasure.Now}})
 	logs := audit.New(s.dir, byRegion(s.regions, func(st store.Region) store.AuditLog { return st }), s.keys, s.cfg.Name)
 	s.ceremony = custody.New(s.dir, s.keys, logs)
-	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }))
+	var folders []health.Folder // readiness also needs room where the server writes
+	if s.cfg.Data != "" {
+		folders = append(folders, health.Folder{Path: s.cfg.Data})
+	}
+	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }), folders...)
 
 	// Who is asking: devices by their session (the account service logs
 	// each sign-in, revocation and deletion in the owner's log, in the
