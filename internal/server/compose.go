@@ -10,6 +10,7 @@ import (
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/approval"
 	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/bus/natsbus"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/consent/gate"
 	"github.com/candorcloud/candor/internal/content"
@@ -134,6 +135,10 @@ func (s *Server) compose() error {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		probe.SealedGauge())
+	if nb, ok := s.bus.(*natsbus.Bus); ok { // its outages logged and counted
+		nb.SetLogger(s.cfg.Logger)
+		metrics.MustRegister(nb.Collectors()...)
+	}
 	s.handler = httpapi.New(httpapi.Services{
 		Health:     probe,
 		Accounts:   accounts,
