@@ -149,8 +149,10 @@ func outageRequests(r *raw, epoch int64) map[string]func() reply {
 			return ask(anon, "POST", "/v1/sessions", api.LoginRequest{Handle: randomBytes(32),
 				AuthKey: randomBytes(32), Device: api.DeviceInfo{Pseudonym: randomBytes(32)}})
 		},
-		"salt":    func() reply { return ask(anon, "POST", "/v1/auth/salt", api.SaltRequest{Handle: randomBytes(32)}) },
-		"upload":  func() reply { return ask(r, "POST", "/v1/photos/uploads", api.UploadCreate{Size: 5, Hash: randomBytes(32)}) },
+		"salt": func() reply { return ask(anon, "POST", "/v1/auth/salt", api.SaltRequest{Handle: randomBytes(32)}) },
+		"upload": func() reply {
+			return ask(r, "POST", "/v1/photos/uploads", api.UploadCreate{Size: 5, Hash: randomBytes(32)})
+		},
 		"account": func() reply { return ask(r, "GET", "/v1/account", nil) },
 		"devices": func() reply { return ask(r, "GET", "/v1/devices", nil) },
 	}
