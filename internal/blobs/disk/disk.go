@@ -76,6 +76,10 @@ func New(dir string) (*Store, error) {
 		root.Close()
 		return nil, s.fail("open", err)
 	}
+	if err := root.Chmod(tempDir, 0o700); err != nil {
+		root.Close()
+		return nil, s.fail("open", err)
+	}
 	if err := s.sweep(); err != nil {
 		root.Close()
 		return nil, err
