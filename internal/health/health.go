@@ -2,12 +2,20 @@
 // the keyring is sealed (GET /healthz, and the unsealed check in front of
 // every personal route), whether every store answers (GET /readyz), and the
 // candor_sealed metric.
+//
+// Readiness answers for what the server needs to serve a request: each
+// database answering a read within 2 seconds, and each folder it writes
+// to (the data folder: SQLite databases and disk blob stores) having at
+// least MinFree bytes and a free inode. What is missing is named in a
+// sentence fit for anyone to read; the cause is kept for the log.
 package health
 
 import (
 	"context"
 	"fmt"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,17 +40,41 @@ type Region interface {
 	KEKs(ctx context.Context) ([]store.WrappedKey, error)
 }
 
+// Folder is a folder the server writes to, checked for free space.
+type Folder struct {
+	// Path is the folder; it is never shown to clients.
+	Path string
+	// MinFree is the free space, in bytes, under which the folder counts
+	// as full (MinFree when zero).
+	MinFree uint64
+}
+
+// MinFree is the free space under which a folder counts as full: writes
+// soon fail there, and a SQLite database needs room for its write-ahead
+// log before it can even delete.
+const MinFree = 16 << 20
+
 // Probe answers health and readiness checks. It is safe for concurrent
 // use and needs no key: it works while sealed.
 type Probe struct {
 	keys    Keys
 	dir     Directory
 	regions map[candor.RegionID]Region
+	folders []Folder
 }
 
-// New returns a Probe over the keyring and every store.
-func New(keys Keys, dir Directory, regions map[candor.RegionID]Region) *Probe {
-	return &Probe{keys: keys, dir: dir, regions: regions}
+// New returns a Probe over the keyring, every store and the folders the
+// server writes to.
+func New(keys Keys, dir Directory, regions map[candor.RegionID]Region, folders ...Folder) *Probe {
+	return &Probe{keys: keys, dir: dir, regions: regions, folders: folders}
+}
+
+// retryAfter is what a client not ready is told to wait.
+const retryAfter = 5 * time.Second
+
+// missing is the answer naming what is missing, with the cause kept.
+func missing(msg string, cause error) error {
+	return &candor.Error{Kind: candor.Unavailable, Message: msg, RetryAfter: retryAfter, Err: cause}
 }
 
 // readyTimeout bounds one readiness check.
@@ -53,19 +85,53 @@ const readyTimeout = 2 * time.Second
 func (p *Probe) Sealed() bool { return p.keys.Sealed() }
 
 // Ready checks, within 2 seconds, that the directory and every region's
-// store answer; it names the first that does not. It reads no secret (the
+// store answer, and that every folder has room; it names the first that
+// does not, as a candor.Unavailable error whose message says what is
+// missing and whose cause holds the detail. It reads no secret (the
 // directory's root check value, which need not exist yet, and each
 // region's wrapped keys), so it answers while sealed too.
 func (p *Probe) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
+	for _, f := range p.folders {
+		if err := f.check(); err != nil {
+			return err
+		}
+	}
 	if _, err := p.dir.SystemKey(ctx, "root-check"); err != nil && !candor.Is(err, candor.NotFound) {
-		return fmt.Errorf("directory: %w", err)
+		return missing("the directory database cannot be reached: "+reason(err), fmt.Errorf("directory: %w", err))
 	}
 	for id, st := range p.regions {
 		if _, err := st.KEKs(ctx); err != nil {
-			return fmt.Errorf("region %s: %w", id, err)
+			return missing(fmt.Sprintf("the database of region %s cannot be reached: %s", id, reason(err)), fmt.Errorf("region %s: %w", id, err))
 		}
+	}
+	return nil
+}
+
+// reason is the store's own sentence for a fault it classified, or a
+// generic one.
+func reason(err error) string {
+	if candor.Is(err, candor.Unavailable) {
+		return candor.Message(err)
+	}
+	return "it does not answer"
+}
+
+// check fails when the folder's file system has less than MinFree bytes
+// or no inode left for an unprivileged writer.
+func (f Folder) check() error {
+	min := f.MinFree
+	if min == 0 {
+		min = MinFree
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(f.Path, &st); err != nil {
+		return missing("the server's disk cannot be read", fmt.Errorf("statfs: %w", err))
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if free < min || st.Files > 0 && st.Ffree == 0 {
+		return missing("the server's disk is full", fmt.Errorf("%d bytes and %d inodes free, fewer than %d bytes needed", free, st.Ffree, min))
 	}
 	return nil
 }

@@ -45,7 +45,22 @@ func TestProbe(t *testing.T) {
 		t.Errorf("after unsealing: sealed %v, candor_sealed %s", p.Sealed(), sealedMetric(reg))
 	}
 	env.Regions["in"].Close()
-	if err := p.Ready(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "region in: ") {
+	if err := p.Ready(context.Background()); !candor.Is(err, candor.Unavailable) || !strings.Contains(candor.Message(err), "region in") {
 		t.Errorf("ready with a closed region store: %v", err)
+	}
+}
+
+// A folder whose file system has less room than it needs makes the server
+// not ready, saying the disk is full and nothing of where.
+func TestProbeFullDisk(t *testing.T) {
+	env := keyringtest.New(t, "in")
+	dir := t.TempDir()
+	regions := map[candor.RegionID]health.Region{"in": env.Regions["in"]}
+	if err := health.New(env.Keys, env.Dir, regions, health.Folder{Path: dir, MinFree: 1}).Ready(context.Background()); err != nil {
+		t.Fatalf("ready with room: %v", err)
+	}
+	err := health.New(env.Keys, env.Dir, regions, health.Folder{Path: dir, MinFree: 1 << 62}).Ready(context.Background())
+	if !candor.Is(err, candor.Unavailable) || candor.Message(err) != "the server's disk is full" {
+		t.Fatalf("ready with the disk full: %v", err)
 	}
 }

@@ -277,7 +277,10 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.svc.Health.Ready(r.Context()); err != nil {
-		h.writeError(w, r, candor.Wrap(candor.Unavailable, "a store is not reachable", err))
+		if !candor.Is(err, candor.Unavailable) {
+			err = candor.Wrap(candor.Unavailable, "a store is not reachable", err)
+		}
+		h.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -32,6 +32,14 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// aborted records that the client went away before its answer: nothing is
+// written, and the request is logged and counted with StatusClientClosed.
+func (r *recorder) aborted() {
+	if !r.wrote {
+		r.status, r.wrote = StatusClientClosed, true
+	}
+}
+
 // discard is a ResponseWriter that keeps its own headers and drops the body.
 type discard struct{ h http.Header }
 

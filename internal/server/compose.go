@@ -10,6 +10,7 @@ import (
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/approval"
 	"github.com/candorcloud/candor/internal/audit"
+	"github.com/candorcloud/candor/internal/bus/natsbus"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/consent/gate"
 	"github.com/candorcloud/candor/internal/content"
@@ -46,7 +47,11 @@ func (s *Server) compose() error {
 			Clock: erasure.Clock{Length: time.Duration(s.cfg.Erasure.Period), Now: s.cfg.Erasure.Now}})
 	logs := audit.New(s.dir, byRegion(s.regions, func(st store.Region) store.AuditLog { return st }), s.keys, s.cfg.Name)
 	s.ceremony = custody.New(s.dir, s.keys, logs)
-	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }))
+	var folders []health.Folder // readiness also needs room where the server writes
+	if s.cfg.Data != "" {
+		folders = append(folders, health.Folder{Path: s.cfg.Data})
+	}
+	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }), folders...)
 
 	// Who is asking: devices by their session (the account service logs
 	// each sign-in, revocation and deletion in the owner's log, in the
@@ -130,6 +135,10 @@ func (s *Server) compose() error {
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		probe.SealedGauge())
+	if nb, ok := s.bus.(*natsbus.Bus); ok { // its outages logged and counted
+		nb.SetLogger(s.cfg.Logger)
+		metrics.MustRegister(nb.Collectors()...)
+	}
 	s.handler = httpapi.New(httpapi.Services{
 		Health:     probe,
 		Accounts:   accounts,

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -37,29 +39,109 @@ func New(base string, hc *http.Client, token string) *API {
 	return &API{base: base, hc: hc, token: token}
 }
 
+// Retries of Do: how many attempts at most, how long they may take in
+// all, and the longest wait before one (a longer Retry-After is not
+// waited for: the error is returned at once).
+const (
+	MaxAttempts = 5
+	RetryBudget = 30 * time.Second
+	MaxWait     = 10 * time.Second
+)
+
 // Do sends one request with in (when not nil) as its JSON body and decodes
 // a 2xx answer into out (when not nil). A non-2xx answer becomes a
 // *candor.Error (see ErrorOf); a failure to reach the server is
 // Unavailable, with the cause in Err.
 //
-// An answer that says the account is briefly unavailable (moving between
-// regions) is retried a few times, waiting a little longer each time,
-// until ctx is done.
+// A 503 unavailable answer (a dependency of the server is down, its disk
+// is full, the account is moving between regions) is sent again after the
+// answer's Retry-After, or a wait that doubles from 200 ms. So is a
+// request that met a network failure — a connection refused, reset or
+// timed out, or an answer cut off mid-body — when sending it twice cannot
+// do twice what once would (GET, HEAD, PUT, DELETE), or when the server
+// was not reached at all. At most MaxAttempts attempts within RetryBudget,
+// and never past ctx; the last error is returned.
 func (a *API) Do(ctx context.Context, method, path string, in, out any) error {
+	start := time.Now()
 	wait := 200 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		err := a.once(ctx, method, path, in, out)
-		var ce *candor.Error
-		if attempt == 4 || !errors.As(err, &ce) || ce.Kind != candor.Unavailable || ce.Err != nil {
-			return err // ce.Err set: the server was not reached at all
+		if err == nil || attempt == MaxAttempts || ctx.Err() != nil {
+			return err
+		}
+		d, ok := retryable(err, method, wait)
+		if !ok || d > MaxWait || time.Since(start)+d > RetryBudget {
+			return err
 		}
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(wait):
+		case <-time.After(d):
 		}
 		wait *= 2
 	}
+}
+
+// retryable reports whether err, the failure of a request with method,
+// may be sent again, and after how long: the answer's Retry-After, or
+// backoff.
+func retryable(err error, method string, backoff time.Duration) (time.Duration, bool) {
+	var ce *candor.Error
+	if !errors.As(err, &ce) || ce.Kind != candor.Unavailable {
+		return 0, false
+	}
+	if ce.Err == nil { // the server answered 503
+		if ce.RetryAfter > 0 {
+			return ce.RetryAfter, true
+		}
+		return backoff, true
+	}
+	var nerr *networkError
+	if !errors.As(err, &nerr) {
+		return 0, false
+	}
+	if idempotent(method) || !nerr.sent {
+		return backoff, true
+	}
+	return 0, false
+}
+
+// idempotent reports whether sending a request of method twice does what
+// sending it once does.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// networkError is a failure of the network under a request: sent tells
+// whether any of the request may have reached the server.
+type networkError struct {
+	err  error
+	sent bool
+}
+
+func (n *networkError) Error() string { return n.err.Error() }
+func (n *networkError) Unwrap() error { return n.err }
+
+// notSent reports whether err, a failure of http.Client.Do, happened
+// before any byte of the request left: the connection was refused or
+// could not be made.
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// parseRetryAfter reads a Retry-After header in seconds (0 if absent or
+// in another form).
+func parseRetryAfter(h string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }
 
 // once sends one request (see Do).
@@ -148,14 +230,18 @@ func (a *API) send(req *http.Request, ok func(status int) bool) (*http.Response,
 		if req.Context().Err() != nil {
 			return nil, candor.Wrap(candor.Unavailable, "the request was cancelled", err)
 		}
-		return nil, candor.Wrap(candor.Unavailable, "cannot reach the server", err)
+		return nil, candor.Wrap(candor.Unavailable, "cannot reach the server", &networkError{err: err, sent: !notSent(err)})
 	}
 	if ok == nil {
 		ok = func(status int) bool { return status >= 200 && status <= 299 }
 	}
 	if !ok(resp.StatusCode) {
 		defer resp.Body.Close()
-		return nil, ErrorOf(resp.StatusCode, io.LimitReader(resp.Body, maxResponseBytes))
+		err := ErrorOf(resp.StatusCode, io.LimitReader(resp.Body, maxResponseBytes))
+		if ce, isCE := err.(*candor.Error); isCE && (ce.Kind == candor.Unavailable || ce.Kind == candor.RateLimited) {
+			ce.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"))
+		}
+		return nil, err
 	}
 	return resp, nil
 }
@@ -174,6 +260,9 @@ func (a *API) exchange(req *http.Request, out any) error {
 		return nil
 	}
 	if err := json.NewDecoder(lr).Decode(out); err != nil {
+		if cutOff(err) {
+			return candor.Wrap(candor.Unavailable, "the server's answer was cut off", &networkError{err: err, sent: true})
+		}
 		return candor.Wrap(candor.Internal, "the server's answer is malformed", err)
 	}
 	return nil
@@ -209,4 +298,13 @@ func Loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// cutOff reports whether err, from reading an answer's body, means the
+// body ended early or the connection under it failed: a network failure,
+// not a malformed answer.
+func cutOff(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.As(err, &netErr) ||
+		errors.Is(err, syscall.ECONNRESET)
 }

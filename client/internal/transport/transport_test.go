@@ -94,7 +94,7 @@ func TestErrorOf(t *testing.T) {
 }
 
 // A server that says it is briefly unavailable is asked again; one that
-// cannot be reached is not.
+// cannot be reached is asked again too, and then the failure names it.
 func TestDoRetriesWhileUnavailable(t *testing.T) {
 	var calls atomic.Int32
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {

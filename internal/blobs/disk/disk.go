@@ -2,12 +2,19 @@
 // "a/b/c" is the file a/b/c under it. It is the default store of a
 // single-machine Candor.
 //
-// A Put writes a temporary file in the object's directory, syncs it and
-// renames it over the object, then syncs the directory: readers see the
-// old file or the new one, and after Put returns the object survives a
-// crash. Files are created 0600 and directories 0700. All access goes
-// through an os.Root, so no key and no symbolic link planted in the tree
-// reaches outside the directory.
+// A Put writes a temporary file in the store's temporary folder (.#tmp,
+// a name no key can take), syncs it and renames it over the object, then
+// syncs the object's directory: readers see the old file or the new one,
+// and after Put returns the object survives a crash. While it writes, the
+// Put holds a lock on its temporary file; New removes every temporary
+// file whose lock is free, so a Put killed mid-write (a crash, a full
+// disk, a process stopped) leaves nothing behind after the next start.
+// Files are created 0600 and directories 0700. All access goes through an
+// os.Root, so no key and no symbolic link planted in the tree reaches
+// outside the directory.
+//
+// A full disk (ENOSPC, or a quota) fails with candor.Unavailable and a
+// sentence saying so; other write failures of the file system too.
 package disk
 
 import (
@@ -42,6 +49,10 @@ var _ blobs.Store = (*Store)(nil)
 // key, so a temporary file is never taken for an object.
 const tempPrefix = ".#put-"
 
+// tempDir is the folder of temporary files, at the top of the store; no
+// key names it.
+const tempDir = ".#tmp"
+
 // staleTemp is the age after which DeletePrefix removes a temporary file:
 // one left by a crash, not one a Put is writing.
 const staleTemp = time.Hour
@@ -60,7 +71,49 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk blobs: %w", err)
 	}
-	return &Store{root: root}, nil
+	s := &Store{root: root}
+	if err := root.Mkdir(tempDir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		root.Close()
+		return nil, s.fail("open", err)
+	}
+	if err := root.Chmod(tempDir, 0o700); err != nil {
+		root.Close()
+		return nil, s.fail("open", err)
+	}
+	if err := s.sweep(); err != nil {
+		root.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sweep removes the temporary files no Put is writing: those whose lock is
+// free, left by a Put that died (its process killed, or stopped mid-write).
+func (s *Store) sweep() error {
+	d, err := s.root.Open(tempDir)
+	if err != nil {
+		return s.fail("open", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return s.fail("open", err)
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, tempPrefix) {
+			continue
+		}
+		p := path.Join(tempDir, name)
+		f, err := s.root.OpenFile(p, os.O_RDONLY, 0)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			s.root.Remove(p)
+		}
+		f.Close()
+	}
+	return nil
 }
 
 // Close releases the directory. Readers Get returned stay readable.
@@ -82,22 +135,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		return err
 	}
 	dir := path.Dir(key)
-	tmp := path.Join(dir, tempPrefix+rand.Text())
-	var made []string
-	var f *os.File
-	for attempt := 0; ; attempt++ {
-		var err error
-		made, err = s.mkdirs(dir)
-		if err == nil {
-			f, err = s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		}
-		if err == nil {
-			break
-		}
-		// A Delete may prune a directory between mkdirs and OpenFile.
-		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
-			continue
-		}
+	tmp := path.Join(tempDir, tempPrefix+rand.Text())
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return s.fail("put", err)
+	}
+	// Held until f is closed (or this process dies): New spares it.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		s.root.Remove(tmp)
 		return s.fail("put", err)
 	}
 	if err := s.write(ctx, f, r, size); err != nil {
@@ -109,7 +155,21 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) er
 		s.root.Remove(tmp)
 		return err
 	}
-	if err := s.root.Rename(tmp, key); err != nil {
+	var made []string
+	for attempt := 0; ; attempt++ {
+		made, err = s.mkdirs(dir)
+		if err == nil {
+			err = s.root.Rename(tmp, key)
+		}
+		if err == nil {
+			break
+		}
+		// A Delete may prune a directory between mkdirs and Rename.
+		if errors.Is(err, fs.ErrNotExist) && attempt < 10 {
+			if _, serr := s.root.Stat(tmp); serr == nil {
+				continue
+			}
+		}
 		s.root.Remove(tmp)
 		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			return candor.E(candor.Conflict, "the blob key is the directory of other keys")
@@ -136,17 +196,17 @@ func (s *Store) write(ctx context.Context, f *os.File, r io.Reader, size int64) 
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil:
-		return fmt.Errorf("disk blobs: writing: %w", err)
+		return s.fail("write", err)
 	case n > size:
 		return candor.Errorf(candor.Invalid, "the blob is longer than its size %d", size)
 	case n < size:
 		return candor.Errorf(candor.Invalid, "the blob is %d bytes, shorter than its size %d", n, size)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("disk blobs: %w", err)
+		return s.fail("sync", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("disk blobs: %w", err)
+		return s.fail("close", err)
 	}
 	return nil
 }
@@ -421,11 +481,21 @@ func absent(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
-// fail wraps an unexpected file-system error. Candor errors pass through.
+// fail wraps an unexpected file-system error. Candor errors pass through;
+// a full disk, and a disk that cannot be written, are candor.Unavailable.
 func (s *Store) fail(op string, err error) error {
 	var e *candor.Error
 	if errors.As(err, &e) {
 		return err
 	}
-	return fmt.Errorf("disk blobs: %s: %w", op, err)
+	err = fmt.Errorf("disk blobs: %s: %w", op, err)
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return &candor.Error{Kind: candor.Unavailable, Message: "the server's disk is full: try again later",
+			RetryAfter: 30 * time.Second, Err: err}
+	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EIO):
+		return &candor.Error{Kind: candor.Unavailable, Message: "the server's disk cannot be written: try again later",
+			RetryAfter: 30 * time.Second, Err: err}
+	}
+	return err
 }

@@ -74,8 +74,9 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("the store's directory: %v %v, want mode 0700", fi.Mode(), err)
 	}
 	// Files mirror keys, 0600 in 0700 directories, and no temporary file
-	// is left behind.
+	// is left behind (the temporary folder is empty).
 	wantTree(t, dir,
+		".#tmp/ -rwx------",
 		"acc_1/ -rwx------",
 		"acc_1/photos/ -rwx------",
 		"acc_1/photos/ph_1 -rw-------",
@@ -98,6 +99,7 @@ func TestLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantTree(t, dir,
+		".#tmp/ -rwx------",
 		"acc_1/ -rwx------",
 		"acc_1/photos/ -rwx------",
 		"acc_1/photos/ph_2 -rw-------",
@@ -107,11 +109,11 @@ func TestLayout(t *testing.T) {
 	if n, err := s.DeletePrefix(ctx, "acc_1/"); err != nil || n != 1 {
 		t.Fatalf("DeletePrefix = %d, %v", n, err)
 	}
-	wantTree(t, dir, "acc_2/ -rwx------", "acc_2/x -rw-------")
+	wantTree(t, dir, ".#tmp/ -rwx------", "acc_2/ -rwx------", "acc_2/x -rw-------")
 	if err := s.Delete(ctx, "acc_2/x"); err != nil {
 		t.Fatal(err)
 	}
-	wantTree(t, dir)
+	wantTree(t, dir, ".#tmp/ -rwx------")
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("the store's own directory was pruned: %v", err)
 	}

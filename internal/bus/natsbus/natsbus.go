@@ -13,16 +13,24 @@
 //
 // Each subscription holds at most Pending messages not yet handed to its
 // function; beyond that NATS drops the newest and Dropped counts them.
+//
+// Every loss of the connection and every reconnection is logged (to the
+// logger SetLogger gives) and counted: Disconnects, Reconnects, and the
+// metrics Collectors returns (candor_bus_disconnects_total,
+// candor_bus_reconnects_total, candor_bus_dropped_total).
 package natsbus
 
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/bus"
@@ -55,6 +63,9 @@ type Bus struct {
 
 	closing atomic.Bool // set once, under mu
 
+	log                     atomic.Pointer[slog.Logger]
+	disconnects, reconnects atomic.Uint64
+
 	mu      sync.Mutex
 	subs    map[*nats.Subscription]struct{}
 	dropped uint64 // by subscriptions already cancelled
@@ -85,6 +96,7 @@ func Dial(ctx context.Context, url string, prefix string) (*Bus, error) {
 		return nil, err
 	}
 	b := &Bus{prefix: prefix, closedCh: make(chan struct{}), closeDone: make(chan struct{}), subs: make(map[*nats.Subscription]struct{})}
+	b.log.Store(discardLogger)
 	opts := []nats.Option{
 		nats.Name("candor"),
 		nats.Timeout(DialTimeout),
@@ -95,6 +107,18 @@ func Dial(ctx context.Context, url string, prefix string) (*Bus, error) {
 		nats.MaxPingsOutstanding(3),
 		nats.DrainTimeout(DrainTimeout),
 		nats.ClosedHandler(func(*nats.Conn) { close(b.closedCh) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if b.closing.Load() {
+				return
+			}
+			b.disconnects.Add(1)
+			// The cause may name the server's address, never a person.
+			b.logger().Warn("notice bus disconnected: reconnecting", "err", err)
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			b.reconnects.Add(1)
+			b.logger().Info("notice bus reconnected")
+		}),
 		// Slow consumers are counted by Dropped; other asynchronous
 		// errors resolve by reconnection. Without a handler nats.go
 		// would print them.
@@ -125,6 +149,43 @@ func Dial(ctx context.Context, url string, prefix string) (*Bus, error) {
 			}
 		}()
 		return nil, ctx.Err()
+	}
+}
+
+var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// SetLogger makes the bus log its disconnections and reconnections to
+// log (nothing is logged until it is called). It is safe to call at any
+// time.
+func (b *Bus) SetLogger(log *slog.Logger) {
+	if log != nil {
+		b.log.Store(log)
+	}
+}
+
+func (b *Bus) logger() *slog.Logger { return b.log.Load() }
+
+// Disconnects reports how many times the connection was lost (not
+// counting Close).
+func (b *Bus) Disconnects() uint64 { return b.disconnects.Load() }
+
+// Reconnects reports how many times a lost connection was made again.
+func (b *Bus) Reconnects() uint64 { return b.reconnects.Load() }
+
+// Collectors are the bus's metrics, for a Prometheus registry:
+// candor_bus_disconnects_total, candor_bus_reconnects_total and
+// candor_bus_dropped_total.
+func (b *Bus) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "candor_bus_disconnects_total", Help: "Times the connection to the NATS notice bus was lost.",
+		}, func() float64 { return float64(b.Disconnects()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "candor_bus_reconnects_total", Help: "Times a lost connection to the NATS notice bus was made again.",
+		}, func() float64 { return float64(b.Reconnects()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "candor_bus_dropped_total", Help: "Notices dropped because a subscriber fell behind.",
+		}, func() float64 { return float64(b.Dropped()) }),
 	}
 }
 

@@ -5,14 +5,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/bus"
@@ -192,6 +195,10 @@ func TestReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
+	logs := &lockedBuffer{}
+	a.SetLogger(slog.New(slog.NewTextHandler(logs, nil)))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(a.Collectors()...)
 	p := dial(t, prefix)
 
 	before, during, onPeer := make(chan string, 10), make(chan string, 10), make(chan string, 10)
@@ -220,6 +227,20 @@ func TestReconnect(t *testing.T) {
 	waitUntil(t, "the connection comes back", a.nc.IsConnected)
 	if err := a.nc.FlushTimeout(5 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+	// The outage is counted and logged, in metrics too.
+	if a.Disconnects() != 1 || a.Reconnects() != 1 {
+		t.Errorf("after one outage: %d disconnects, %d reconnects", a.Disconnects(), a.Reconnects())
+	}
+	for _, want := range []string{"notice bus disconnected", "notice bus reconnected"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs.String())
+		}
+	}
+	for name, want := range map[string]float64{"candor_bus_disconnects_total": 1, "candor_bus_reconnects_total": 1} {
+		if got := counter(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
 	}
 	if got := recv(t, onPeer); got != "buffered" {
 		t.Fatalf("peer got %q, want the message published during the outage", got)
@@ -327,4 +348,38 @@ func (px *proxy) setDown(down bool) {
 		}
 		px.conns = nil
 	}
+}
+
+// lockedBuffer is a log destination safe for the connection's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// counter reads a counter's value from reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }

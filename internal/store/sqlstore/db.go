@@ -143,22 +143,58 @@ type conn interface {
 }
 
 // runner runs queries written with ? placeholders on a pool or a
-// transaction, rebinding them for the dialect.
+// transaction, rebinding them for the dialect. Every statement has a
+// deadline: until, when set (the deadline of the transaction r runs in),
+// else CallDeadline from when it starts.
 type runner struct {
-	c conn
-	d *dialect
+	c     conn
+	d     *dialect
+	until time.Time
 }
 
 func (r runner) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, cancel := bound(ctx, r.until)
+	defer cancel()
 	return r.c.ExecContext(ctx, r.d.rebind(query), args...)
 }
 
-func (r runner) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return r.c.QueryContext(ctx, r.d.rebind(query), args...)
+// query runs query; the deadline ends when the rows are closed.
+func (r runner) query(ctx context.Context, query string, args ...any) (*rows, error) {
+	ctx, cancel := bound(ctx, r.until)
+	rs, err := r.c.QueryContext(ctx, r.d.rebind(query), args...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &rows{Rows: rs, cancel: cancel}, nil
 }
 
-func (r runner) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return r.c.QueryRowContext(ctx, r.d.rebind(query), args...)
+// row runs query; the deadline ends when the row is scanned.
+func (r runner) row(ctx context.Context, query string, args ...any) row {
+	ctx, cancel := bound(ctx, r.until)
+	return row{r.c.QueryRowContext(ctx, r.d.rebind(query), args...), cancel}
+}
+
+// rows are the rows of a query with a deadline, released by Close.
+type rows struct {
+	*sql.Rows
+	cancel context.CancelFunc
+}
+
+func (r *rows) Close() error {
+	defer r.cancel()
+	return r.Rows.Close()
+}
+
+// row is the row of a query with a deadline, released by Scan.
+type row struct {
+	r      *sql.Row
+	cancel context.CancelFunc
+}
+
+func (r row) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.r.Scan(dest...)
 }
 
 // prepare prepares a statement; on a transaction it is closed when the
@@ -224,27 +260,37 @@ func queryAll[T any](ctx context.Context, r runner, op string, scan func(scanner
 // statement is prepared once: parsing SQL is a large part of a small read.
 func (d *db) reader() runner {
 	if d.dialect.cacheStatements {
-		return runner{cachedConn{d: d, pool: d.read, stmts: &d.readStmts, count: &d.reads}, d.dialect}
+		return runner{c: cachedConn{d: d, pool: d.read, stmts: &d.readStmts, count: &d.reads}, d: d.dialect}
 	}
-	return runner{d.read, d.dialect}
+	return runner{c: d.read, d: d.dialect}
 }
 
 // writer runs single statements on the write pool.
-func (d *db) writer() runner { return runner{d.write, d.dialect} }
+func (d *db) writer() runner { return runner{c: d.write, d: d.dialect} }
 
 // inTx runs fn in a write transaction, committing if fn returns nil and
-// rolling back otherwise. fn's error is returned as is.
+// rolling back otherwise. The transaction, from waiting for a connection
+// to its COMMIT, has CallDeadline. fn's error is returned as is, unless it
+// is a fault of the database (see fault).
 func (d *db) inTx(ctx context.Context, fn func(r runner) error) error {
+	return d.inTxFor(ctx, CallDeadline, fn)
+}
+
+// inTxFor is inTx with the deadline limit.
+func (d *db) inTxFor(ctx context.Context, limit time.Duration, fn func(r runner) error) error {
+	until := time.Now().Add(limit)
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
 	tx, err := d.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return internal("begin", err)
 	}
-	if err := fn(runner{tx, d.dialect}); err != nil {
+	if err := fn(runner{tx, d.dialect, until}); err != nil {
 		_ = tx.Rollback()
-		return err
+		return classified(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
+		return internal("commit", err)
 	}
 	return nil
 }
@@ -253,18 +299,22 @@ func (d *db) inTx(ctx context.Context, fn func(r runner) error) error {
 // every statement sees the database as of one instant: REPEATABLE READ in
 // PostgreSQL; in SQLite a deferred transaction, whose WAL snapshot is taken
 // at its first read and kept to its end. Writers are not held up by it.
-// fn's error is returned as is.
-func (d *db) inSnapshot(ctx context.Context, fn func(r runner) error) error {
+// It has limit as its deadline. fn's error is returned as is, unless it
+// is a fault of the database (see fault).
+func (d *db) inSnapshot(ctx context.Context, limit time.Duration, fn func(r runner) error) error {
+	until := time.Now().Add(limit)
+	ctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
 	tx, err := d.read.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("sqlstore: begin: %w", err)
+		return internal("begin", err)
 	}
 	defer tx.Rollback()
-	if err := fn(runner{tx, d.dialect}); err != nil {
-		return err
+	if err := fn(runner{tx, d.dialect, until}); err != nil {
+		return classified(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlstore: commit: %w", err)
+		return internal("commit", err)
 	}
 	return nil
 }
@@ -288,7 +338,7 @@ func (d *db) inStatement(ctx context.Context, n int, fn func(r runner) error) er
 	case n > batchRows:
 		return d.inTx(ctx, fn)
 	case n <= cachedRows && d.dialect.cacheStatements:
-		return fn(runner{cachedConn{d: d, pool: d.write, stmts: &d.stmts}, d.dialect})
+		return fn(runner{c: cachedConn{d: d, pool: d.write, stmts: &d.stmts}, d: d.dialect})
 	default:
 		return fn(d.writer())
 	}
@@ -361,9 +411,24 @@ func (c cachedConn) PrepareContext(ctx context.Context, query string) (*sql.Stmt
 	return c.pool.PrepareContext(ctx, query)
 }
 
-// internal wraps an unexpected failure of op; its kind is candor.Internal.
+// internal wraps a failure of op. A fault of the database or its disk
+// (see fault) is candor.Unavailable, with a sentence naming what is
+// missing; any other unexpected failure is candor.Internal.
 func internal(op string, err error) error {
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
+	err = fmt.Errorf("sqlstore: %s: %w", op, err)
+	if f := fault(err); f != nil {
+		return f
+	}
+	return err
+}
+
+// classified is err, or, for a fault of the database or its disk that
+// reached a transaction's end unclassified, its Unavailable error.
+func classified(err error) error {
+	if f := fault(err); f != nil {
+		return f
+	}
+	return err
 }
 
 // stamp returns t in UTC at the precision it is stored with, or the current

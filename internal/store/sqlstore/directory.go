@@ -214,7 +214,7 @@ func (s *DirectoryStore) LoginSucceeded(ctx context.Context, handle []byte) erro
 
 const systemKeyQuery = `SELECT version, wrapper, wrapped, created_us FROM system_keys WHERE name = ?`
 
-func scanSystemKey(row *sql.Row) (store.WrappedKey, error) {
+func scanSystemKey(row scanner) (store.WrappedKey, error) {
 	var k store.WrappedKey
 	var created int64
 	err := row.Scan(&k.Version, &k.Wrapper, &k.Wrapped, &created)

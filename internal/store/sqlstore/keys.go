@@ -42,7 +42,7 @@ func (s *RegionStore) KEKs(ctx context.Context) ([]store.WrappedKey, error) {
 
 const dataKeyQuery = `SELECT epoch, version, wrapper, wrapped, created_us FROM data_keys WHERE account = ? AND category = ?`
 
-func scanDataKey(row *sql.Row, account candor.AccountID, c candor.Category) (store.DataKey, error) {
+func scanDataKey(row scanner, account candor.AccountID, c candor.Category) (store.DataKey, error) {
 	k := store.DataKey{Account: account, Category: c}
 	var created int64
 	err := row.Scan(&k.Epoch, &k.Key.Version, &k.Key.Wrapper, &k.Key.Wrapped, &created)

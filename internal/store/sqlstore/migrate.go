@@ -74,7 +74,7 @@ func (d *db) migrate(ctx context.Context, component string) error {
 	if err != nil {
 		return internal("read migrations", err)
 	}
-	err = d.inTx(ctx, func(r runner) error {
+	err = d.inTxFor(ctx, BulkDeadline, func(r runner) error {
 		if d.dialect.migrationLock != "" {
 			if _, err := r.exec(ctx, d.dialect.migrationLock); err != nil {
 				return err

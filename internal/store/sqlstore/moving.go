@@ -34,7 +34,7 @@ func (s *RegionStore) ExportAccount(ctx context.Context, account candor.AccountI
 	const op = "export account"
 	id := string(account)
 	var d store.AccountData
-	err := s.db.inSnapshot(ctx, func(r runner) error {
+	err := s.db.inSnapshot(ctx, BulkDeadline, func(r runner) error {
 		var err error
 		d = store.AccountData{}
 		d.Account, err = scanAccount(r.row(ctx, `SELECT `+accountColumns+`, consent_seq, feed_seq, purged_seq FROM accounts WHERE id = ?`, id),
@@ -134,7 +134,7 @@ func (s *RegionStore) ImportAccount(ctx context.Context, d store.AccountData) er
 		return err
 	}
 	id := d.Account.ID
-	return s.db.inTx(ctx, func(r runner) error {
+	return s.db.inTxFor(ctx, BulkDeadline, func(r runner) error {
 		if s.db.dialect.bulkInsert != "" {
 			if _, err := r.exec(ctx, s.db.dialect.bulkInsert); err != nil {
 				return internal("import account", err)

@@ -12,7 +12,7 @@ import (
 const shredSecretQuery = `SELECT version, wrapper, wrapped, created_us FROM shred_secrets
 	WHERE account = ? AND category = ? AND epoch = ?`
 
-func scanShredSecret(row *sql.Row, account candor.AccountID, c candor.Category, epoch int64) (store.ShredSecret, error) {
+func scanShredSecret(row scanner, account candor.AccountID, c candor.Category, epoch int64) (store.ShredSecret, error) {
 	s := store.ShredSecret{Account: account, Category: c, Epoch: epoch}
 	var created int64
 	err := row.Scan(&s.Key.Version, &s.Key.Wrapper, &s.Key.Wrapped, &created)
