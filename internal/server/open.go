@@ -82,17 +82,23 @@ func (s *Server) openBlobs(ctx context.Context) error {
 }
 
 // openMetadata opens the directory and every region's store: PostgreSQL
-// databases if configured, else SQLite files under the data folder.
+// databases if configured, else SQLite files under the data folder. Only a
+// store that opened is kept for Close (a nil *DirectoryStore in the
+// interface would panic there and hide why it failed); an error names the
+// store and, for PostgreSQL, the database.
 func (s *Server) openMetadata(ctx context.Context) error {
-	var err error
 	if pg := s.cfg.Postgres; pg != nil {
-		if s.dir, err = sqlstore.OpenPostgresDirectory(ctx, pg.Directory); err != nil {
+		d, err := sqlstore.OpenPostgresDirectory(ctx, pg.Directory)
+		if err != nil {
 			return fmt.Errorf("directory: %w", err)
 		}
+		s.dir = d
 		for _, id := range s.cfg.regions().IDs() {
-			if s.regions[id], err = sqlstore.OpenPostgresRegion(ctx, pg.Regions[id]); err != nil {
+			r, err := sqlstore.OpenPostgresRegion(ctx, pg.Regions[id])
+			if err != nil {
 				return fmt.Errorf("region %s: %w", id, err)
 			}
+			s.regions[id] = r
 		}
 		return nil
 	}
@@ -105,17 +111,21 @@ func (s *Server) openMetadata(ctx context.Context) error {
 	if err := privateTree(s.cfg.Data); err != nil {
 		return err
 	}
-	if s.dir, err = sqlstore.OpenSQLiteDirectory(filepath.Join(s.cfg.Data, "directory.db")); err != nil {
+	d, err := sqlstore.OpenSQLiteDirectory(filepath.Join(s.cfg.Data, "directory.db"))
+	if err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}
+	s.dir = d
 	for _, id := range s.cfg.regions().IDs() {
 		dir := filepath.Join(s.cfg.Data, "regions", string(id))
 		if err := os.MkdirAll(dir, 0o700); err != nil { // an existing one was made private above
 			return err
 		}
-		if s.regions[id], err = sqlstore.OpenSQLiteRegion(filepath.Join(dir, "candor.db")); err != nil {
+		r, err := sqlstore.OpenSQLiteRegion(filepath.Join(dir, "candor.db"))
+		if err != nil {
 			return fmt.Errorf("region %s: %w", id, err)
 		}
+		s.regions[id] = r
 	}
 	return nil
 }
