@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/candorcloud/candor"
@@ -40,8 +41,34 @@ func TestExampleConfigs(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg = inTestEnvironment(t, cfg)
-			url := startExample(t, cfg)
-			exampleSync(t, url)
+			url, stop := startExample(t, cfg)
+			init := exampleSync(t, url)
+
+			// Published content is kept in the stores the instances share
+			// (with or without a data folder): a restarted instance still
+			// serves it, while sealed, and so does a second instance.
+			boot := &raw{t: t, url: url, token: init.StaffToken}
+			cat := api.GreetingsCatalog{Locales: map[string][]api.Greeting{
+				"ta-IN": {{ID: "pongal-1", Occasion: "pongal", Kind: "wish", Text: "இனிய பொங்கல் நல்வாழ்த்துக்கள்!"}}}}
+			boot.must("POST", "/v1/operator/greetings", cat, nil)
+			root := boot.send("GET", "/v1/public/ota/1.root.json", "", nil)
+			if root.status != 200 {
+				t.Fatalf("update root: %d %s", root.status, root.body)
+			}
+			stop()
+			again, _ := startExample(t, cfg)
+			anon := &raw{t: t, url: again}
+			if !anon.status().Sealed {
+				t.Fatal("a production server restarted unsealed")
+			}
+			var ta api.Greetings
+			anon.must("GET", "/v1/public/greetings?locale=ta-IN", nil, &ta)
+			if len(ta.Items) != 1 || ta.Items[0].ID != "pongal-1" {
+				t.Errorf("published greetings after a restart: %+v", ta.Items)
+			}
+			if got := anon.send("GET", "/v1/public/ota/1.root.json", "", nil); got.status != 200 || !bytes.Equal(got.body, root.body) {
+				t.Errorf("the update root changed across a restart: %d", got.status)
+			}
 		})
 	}
 }
@@ -91,9 +118,9 @@ func inTestEnvironment(t *testing.T, cfg server.Config) server.Config {
 }
 
 // startExample starts cfg as candor serve --config would, in production
-// mode, over HTTP on a free loopback port, stopped when t ends; it returns
-// the URL.
-func startExample(t *testing.T, cfg server.Config) string {
+// mode, over HTTP on a free loopback port, stopped by stop or when t ends;
+// it returns the URL.
+func startExample(t *testing.T, cfg server.Config) (url string, stop func()) {
 	t.Helper()
 	s, err := server.New(context.Background(), cfg)
 	if err != nil {
@@ -103,20 +130,24 @@ func startExample(t *testing.T, cfg server.Config) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Background(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		ts.Close()
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return ts.URL
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			ts.Close()
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ts.URL, stop
 }
 
 // exampleSync holds the key ceremony on the server at url, then syncs a
 // phone's contacts and photo, and restores both on a second phone.
-func exampleSync(t *testing.T, url string) {
+func exampleSync(t *testing.T, url string) api.InitResponse {
 	t.Helper()
 	ctx := context.Background()
 	env := &servertest.Env{URL: url}
@@ -150,6 +181,7 @@ func exampleSync(t *testing.T, url string) {
 	if data, _ := os.ReadFile(ps[0].File); !want[sha256.Sum256(data)] {
 		t.Error("the photo is not byte-identical on the second phone")
 	}
+	return init
 }
 
 // The JSON shown in the documentation is the example file it names, so

@@ -150,12 +150,25 @@ func privateTree(data string) error {
 	})
 }
 
-// openContent chooses where public content is kept: the data folder's
-// content/ folder, or, for a server without a data folder, memory (and it
-// says so).
+// The directory keeps public content.
+var _ store.Content = (*sqlstore.DirectoryStore)(nil)
+
+// openContent chooses where public content is kept: the directory, which
+// every instance shares, so published greetings and update metadata
+// survive restarts and every instance serves the same — with or without a
+// data folder. A file published before into the data folder's content/
+// folder is copied into the directory the first time it is read.
 func (s *Server) openContent() {
+	var legacy content.Files
 	if s.cfg.Data != "" {
-		s.files = content.Dir(filepath.Join(s.cfg.Data, "content"))
+		legacy = content.Dir(filepath.Join(s.cfg.Data, "content"))
+	}
+	if st, ok := s.dir.(store.Content); ok {
+		s.files = content.Stored{Store: st, Legacy: legacy}
+		return
+	}
+	if legacy != nil {
+		s.files = legacy
 		return
 	}
 	s.cfg.Logger.Warn("no data folder: published greetings and update metadata are kept in memory only and lost on restart")
