@@ -1,12 +1,14 @@
 package content
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/store"
 )
 
 // Files is where content keeps what it publishes. Names are slash
@@ -87,4 +89,38 @@ func (m *Memory) Write(name string, data []byte) error {
 	}
 	m.files[name] = append([]byte(nil), data...)
 	return nil
+}
+
+// Stored keeps files in a store.Content (the directory database). A file
+// the Store lacks is read from
+// Legacy, when set (the data folder's content/ of a deployment that kept
+// its content there), and copied into the Store, so upgrading keeps what
+// was published.
+type Stored struct {
+	Store  store.Content
+	Legacy Files
+}
+
+var _ Files = Stored{}
+
+// Read implements Files.
+func (s Stored) Read(name string) ([]byte, error) {
+	ctx := context.Background()
+	b, err := s.Store.ReadContent(ctx, name)
+	if s.Legacy == nil || !candor.Is(err, candor.NotFound) {
+		return b, err
+	}
+	b, err = s.Legacy.Read(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.WriteContent(ctx, name, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Write implements Files.
+func (s Stored) Write(name string, data []byte) error {
+	return s.Store.WriteContent(context.Background(), name, data)
 }

@@ -75,3 +75,45 @@ func TestService(t *testing.T) {
 		t.Errorf("locked, the metadata signed before is not served: %v", err)
 	}
 }
+
+// mapStore is a store.Content in memory, for the tests of Stored.
+type mapStore map[string][]byte
+
+func (m mapStore) ReadContent(_ context.Context, name string) ([]byte, error) {
+	b, ok := m[name]
+	if !ok {
+		return nil, candor.Errorf(candor.NotFound, "no %s", name)
+	}
+	return b, nil
+}
+
+func (m mapStore) WriteContent(_ context.Context, name string, data []byte) error {
+	m[name] = data
+	return nil
+}
+
+// A file published before into the data folder is read from there once,
+// copied into the shared store, and then served from it; writes go to the
+// store only.
+func TestStoredReadsLegacy(t *testing.T) {
+	legacy := content.Dir(t.TempDir())
+	legacy.Write("greetings/catalog.json", []byte("old"))
+	st := mapStore{}
+	files := content.Stored{Store: st, Legacy: legacy}
+	if b, err := files.Read("greetings/catalog.json"); err != nil || string(b) != "old" {
+		t.Fatalf("legacy read: %q %v", b, err)
+	}
+	if string(st["greetings/catalog.json"]) != "old" {
+		t.Fatal("the legacy file was not copied into the store")
+	}
+	files.Write("greetings/catalog.json", []byte("new"))
+	if b, _ := files.Read("greetings/catalog.json"); string(b) != "new" {
+		t.Fatalf("after a write: %q", b)
+	}
+	if b, _ := legacy.Read("greetings/catalog.json"); string(b) != "old" {
+		t.Fatal("a write reached the data folder")
+	}
+	if _, err := files.Read("ota/root.json"); !candor.Is(err, candor.NotFound) {
+		t.Fatalf("absent everywhere: %v", err)
+	}
+}

@@ -28,8 +28,12 @@ type Config struct {
 	// Data is the data folder: SQLite databases, and in --dev mode the
 	// development root key.
 	Data string `json:"data"`
-	// Name names the deployment in its signed audit checkpoints (default
-	// "candor"); letters, digits, dots and dashes.
+	// Name names the deployment in its signed audit checkpoints and, lower
+	// cased, prefixes its NATS subjects (default "candor"): up to 64
+	// letters, digits, dashes and underscores, in labels separated by dots
+	// like a host name ("candor.example.org"). Every label starts with a
+	// letter or digit, so the name is a valid note key name and every label
+	// is one token of a NATS subject.
 	Name string `json:"name"`
 	// Quorum is how many approvers other than the requester must approve a
 	// staff access request (default 2).
@@ -119,7 +123,8 @@ type Postgres struct {
 	Regions   map[candor.RegionID]string `json:"regions"`
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+// namePattern is what Config.Name may be; its length is checked apart.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$`)
 
 // Limits tune the server from the configuration file.
 type Limits struct {
@@ -230,8 +235,8 @@ func (c *Config) defaults() error {
 	if c.Name == "" {
 		c.Name = "candor"
 	}
-	if !namePattern.MatchString(c.Name) {
-		return fmt.Errorf("name %q: use 1 to 64 letters, digits, dashes or underscores, starting with a letter or digit (it names the audit signing key and the NATS subjects)", c.Name)
+	if len(c.Name) > 64 || !namePattern.MatchString(c.Name) {
+		return fmt.Errorf("name %q: use up to 64 letters, digits, dashes and underscores, in labels separated by dots like candor.example.org, each starting with a letter or digit (it names the audit signing key and the NATS subjects)", c.Name)
 	}
 	if c.S3 != nil {
 		for _, id := range c.regions().IDs() {

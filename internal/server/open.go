@@ -82,17 +82,23 @@ func (s *Server) openBlobs(ctx context.Context) error {
 }
 
 // openMetadata opens the directory and every region's store: PostgreSQL
-// databases if configured, else SQLite files under the data folder.
+// databases if configured, else SQLite files under the data folder. Only a
+// store that opened is kept for Close (a nil *DirectoryStore in the
+// interface would panic there and hide why it failed); an error names the
+// store and, for PostgreSQL, the database.
 func (s *Server) openMetadata(ctx context.Context) error {
-	var err error
 	if pg := s.cfg.Postgres; pg != nil {
-		if s.dir, err = sqlstore.OpenPostgresDirectory(ctx, pg.Directory); err != nil {
+		d, err := sqlstore.OpenPostgresDirectory(ctx, pg.Directory)
+		if err != nil {
 			return fmt.Errorf("directory: %w", err)
 		}
+		s.dir = d
 		for _, id := range s.cfg.regions().IDs() {
-			if s.regions[id], err = sqlstore.OpenPostgresRegion(ctx, pg.Regions[id]); err != nil {
+			r, err := sqlstore.OpenPostgresRegion(ctx, pg.Regions[id])
+			if err != nil {
 				return fmt.Errorf("region %s: %w", id, err)
 			}
+			s.regions[id] = r
 		}
 		return nil
 	}
@@ -105,17 +111,21 @@ func (s *Server) openMetadata(ctx context.Context) error {
 	if err := privateTree(s.cfg.Data); err != nil {
 		return err
 	}
-	if s.dir, err = sqlstore.OpenSQLiteDirectory(filepath.Join(s.cfg.Data, "directory.db")); err != nil {
+	d, err := sqlstore.OpenSQLiteDirectory(filepath.Join(s.cfg.Data, "directory.db"))
+	if err != nil {
 		return fmt.Errorf("directory: %w", err)
 	}
+	s.dir = d
 	for _, id := range s.cfg.regions().IDs() {
 		dir := filepath.Join(s.cfg.Data, "regions", string(id))
 		if err := os.MkdirAll(dir, 0o700); err != nil { // an existing one was made private above
 			return err
 		}
-		if s.regions[id], err = sqlstore.OpenSQLiteRegion(filepath.Join(dir, "candor.db")); err != nil {
+		r, err := sqlstore.OpenSQLiteRegion(filepath.Join(dir, "candor.db"))
+		if err != nil {
 			return fmt.Errorf("region %s: %w", id, err)
 		}
+		s.regions[id] = r
 	}
 	return nil
 }
@@ -140,12 +150,25 @@ func privateTree(data string) error {
 	})
 }
 
-// openContent chooses where public content is kept: the data folder's
-// content/ folder, or, for a server without a data folder, memory (and it
-// says so).
+// The directory keeps public content.
+var _ store.Content = (*sqlstore.DirectoryStore)(nil)
+
+// openContent chooses where public content is kept: the directory, which
+// every instance shares, so published greetings and update metadata
+// survive restarts and every instance serves the same — with or without a
+// data folder. A file published before into the data folder's content/
+// folder is copied into the directory the first time it is read.
 func (s *Server) openContent() {
+	var legacy content.Files
 	if s.cfg.Data != "" {
-		s.files = content.Dir(filepath.Join(s.cfg.Data, "content"))
+		legacy = content.Dir(filepath.Join(s.cfg.Data, "content"))
+	}
+	if st, ok := s.dir.(store.Content); ok {
+		s.files = content.Stored{Store: st, Legacy: legacy}
+		return
+	}
+	if legacy != nil {
+		s.files = legacy
 		return
 	}
 	s.cfg.Logger.Warn("no data folder: published greetings and update metadata are kept in memory only and lost on restart")

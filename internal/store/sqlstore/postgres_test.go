@@ -45,3 +45,7 @@ func newPostgresRegion(t *testing.T, dsn string) *RegionStore {
 	t.Cleanup(func() { r.Close() })
 	return r
 }
+
+func TestPostgresContent(t *testing.T) {
+	storetest.TestContent(needPostgres(t), func(t *testing.T) store.Content { return openPostgresDirectory(t).(store.Content) })
+}

@@ -34,3 +34,7 @@ func newSQLiteRegion(t *testing.T, path string) *RegionStore {
 	t.Cleanup(func() { r.Close() })
 	return r
 }
+
+func TestSQLiteContent(t *testing.T) { storetest.TestContent(t, openSQLiteContent) }
+
+func openSQLiteContent(t *testing.T) store.Content { return openSQLiteDirectory(t).(store.Content) }
