@@ -35,7 +35,7 @@ func TestDecodeAndroid(t *testing.T) {
 		{Name: "अनन्या शर्मा", Phones: []string{"098765 43210", "011-2345-6789", "+91 (22) 2345 6789"}, Emails: []string{"ananya@example.invalid", "a.sharma@work.example.invalid"}},
 		{Name: "Jörg Weiß", Phones: []string{"+49 1234 56789", "+49 (30) 901820"}, Emails: []string{"joerg.weiss@example.invalid"}},
 		{Name: "Ñuño Peña", Phones: []string{"+1-919-676-9515", "+1 (919) 555-0134", "12345"}, Emails: []string{"nuno@example.invalid"}},
-		{Name: "Vikram Rao", Phones: []string{"98765 01234", "+919876501234", "0080 2345 6789"}, Emails: []string{"vikram.rao@example.invalid"}},
+		{Name: "Vikram Rao", Phones: []string{"98765 01234", "+919876501234", "080 2345 6789"}, Emails: []string{"vikram.rao@example.invalid"}},
 	}
 	checkFile(t, "contacts-android-2.1.vcf", want)
 }
