@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/internal/vcard21"
 )
 
 // Contacts is the phone's address book. Each contact is stored as the
@@ -31,12 +33,16 @@ type Contact struct {
 	VCard []byte `json:"-"`
 }
 
-// Add stores a new contact with a name and a phone number (E.164) as a
-// vCard 4.0 (FN, N, TEL, UID). For N, the last word of the name is taken as
-// the family name and the rest as given names; a one-word name is a given
-// name.
+// Add stores a new contact with a name and a phone number as a vCard 4.0
+// (FN, N, TEL, UID). The number may be written as people write it — in
+// E.164 form, in international form with spaces, dashes or parentheses, or
+// in national form, read as a number of the phone's own country (that of
+// its number, else the one it was set up with) — and is stored in E.164
+// form; one that cannot be a phone number is refused with Invalid. For N,
+// the last word of the name is taken as the family name and the rest as
+// given names; a one-word name is a given name.
 func (a *Contacts) Add(name, phone string) (Contact, error) {
-	card, err := newVCard(name, phone)
+	card, err := newVCard(name, phone, a.c.numberRegion())
 	if err != nil {
 		return Contact{}, err
 	}
@@ -47,13 +53,16 @@ func (a *Contacts) Add(name, phone string) (Contact, error) {
 	return contactOf(ids[0], card)
 }
 
-func newVCard(name, phone string) ([]byte, error) {
+// newVCard writes a new contact's card, reading phone as a number of
+// region when it has no country code.
+func newVCard(name, phone, region string) ([]byte, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || !utf8.ValidString(name) || strings.ContainsAny(name, "\r\n") {
 		return nil, candor.E(candor.Invalid, "a contact needs a name on one line")
 	}
-	if !phonePattern.MatchString(phone) {
-		return nil, candor.E(candor.Invalid, "the phone number must be in E.164 form, like +919812345678")
+	phone, ok := normalizeNumber(phone, region)
+	if !ok {
+		return nil, candor.Errorf(candor.Invalid, "the contact's number is not a phone number; write it with its country code (like +919812345678) or as it is dialled in %s", region)
 	}
 	card := vcard.Card{}
 	card.SetValue(vcard.FieldVersion, "4.0")
@@ -148,6 +157,26 @@ func (a *Contacts) ImportVCard(r io.Reader) (int, error) {
 	return len(ids), err
 }
 
+// Export writes the phone's contacts as one vCard file: each contact's
+// card, exactly the bytes it was imported, added or synced with, in the
+// order of List. A file of cards with nothing between them (no blank
+// lines, no byte order mark) that was imported is written back byte for
+// byte.
+func (a *Contacts) Export(w io.Writer) error {
+	rs, err := a.c.liveRecords(candor.Contacts)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	for _, r := range rs {
+		bw.Write(r.Data)
+	}
+	if err := bw.Flush(); err != nil {
+		return candor.Wrap(candor.Invalid, "cannot write the contacts", err)
+	}
+	return nil
+}
+
 // splitVCards cuts a vCard stream into cards, each with its original bytes
 // (from its BEGIN line to the end of its END line), and checks that each
 // parses. Blank lines between cards are allowed; anything else outside a
@@ -214,29 +243,49 @@ func unfold(b []byte) []byte {
 }
 
 // checkCard checks that one card parses and has a version this phone reads.
+// A 2.1 card is read by client/internal/vcard21 (bare parameters,
+// quoted-printable values, CHARSET), and may hold text in the legacy
+// character set it names; a 3.0 or 4.0 card is read by go-vcard and must be
+// UTF-8.
 func checkCard(card []byte, n int) error {
 	if err := checkSize(card); err != nil {
 		return candor.Errorf(candor.TooLarge, "card %d of the vCard file is larger than %d bytes", n, api.MaxRecordBytes)
 	}
-	if !utf8.Valid(card) {
-		return candor.Errorf(candor.Invalid, "card %d of the vCard file is not UTF-8 text", n)
-	}
-	vc, err := vcard.NewDecoder(bytes.NewReader(card)).Decode()
-	if err != nil {
-		return candor.Errorf(candor.Invalid, "card %d of the vCard file is malformed", n)
-	}
-	switch v := strings.TrimSpace(vc.Value(vcard.FieldVersion)); v {
-	case "2.1", "3.0", "4.0":
+	switch v := vcard21.Version(card); v {
+	case "2.1":
+		if _, err := vcard21.Decode(card); err != nil {
+			if e, ok := err.(*vcard21.Error); ok && e.Line > 0 {
+				return candor.Errorf(candor.Invalid, "card %d of the vCard file is malformed: its line %d %s", n, e.Line, e.Problem)
+			}
+			return candor.Errorf(candor.Invalid, "card %d of the vCard file is malformed", n)
+		}
+		return nil
+	case "3.0", "4.0":
 	case "":
 		return candor.Errorf(candor.Invalid, "card %d of the vCard file has no VERSION", n)
 	default:
 		return candor.Errorf(candor.Invalid, "card %d of the vCard file has unsupported version %q", n, v)
 	}
+	if !utf8.Valid(card) {
+		return candor.Errorf(candor.Invalid, "card %d of the vCard file is not UTF-8 text", n)
+	}
+	if _, err := vcard.NewDecoder(bytes.NewReader(card)).Decode(); err != nil {
+		return candor.Errorf(candor.Invalid, "card %d of the vCard file is malformed", n)
+	}
 	return nil
 }
 
-// contactOf reads the display fields of a stored card.
+// contactOf reads the display fields of a stored card: its name (FN, or N
+// when FN is empty), its numbers as written and its emails. A 2.1 card is
+// read by client/internal/vcard21, any other by go-vcard.
 func contactOf(id string, card []byte) (Contact, error) {
+	if vcard21.Version(card) == "2.1" {
+		c, err := vcard21.Decode(card)
+		if err != nil {
+			return Contact{}, candor.E(candor.Invalid, "the contact's vCard is malformed")
+		}
+		return Contact{ID: id, Name: c.Name, Phones: c.Phones, Emails: c.Emails, VCard: card}, nil
+	}
 	vc, err := vcard.NewDecoder(bytes.NewReader(card)).Decode()
 	if err != nil {
 		return Contact{}, candor.E(candor.Invalid, "the contact's vCard is malformed")

@@ -145,9 +145,19 @@ func TestAddContact(t *testing.T) {
 	if err != nil || !strings.Contains(string(one.VCard), "N:;王芳;;;") {
 		t.Errorf("one-word name: %v\n%s", err, one.VCard)
 	}
-	for _, bad := range [][2]string{{"", "+919800000001"}, {"X", "98000"}, {"a\nb", "+919800000001"}} {
+	// Numbers as people write them; national ones are numbers of the
+	// phone's own country (India, from its number).
+	for _, p := range []string{"098000 00002", "98000-00002", "+91 (980) 000-0002", "0091 98000 00002"} {
+		ct, err := c.Contacts().Add("Mira", p)
+		if err != nil || !reflect.DeepEqual(ct.Phones, []string{"+919800000002"}) || !strings.Contains(string(ct.VCard), "tel:+919800000002") {
+			t.Errorf("Add(%q) = %+v, %v", p, ct.Phones, err)
+		}
+	}
+	for _, bad := range [][2]string{{"", "+919800000001"}, {"X", "98000"}, {"X", "Saffron-kettle"}, {"X", "+999 1234 5678"}, {"a\nb", "+919800000001"}} {
 		if _, err := c.Contacts().Add(bad[0], bad[1]); !candor.Is(err, candor.Invalid) {
 			t.Errorf("Add(%q, %q): %v, want Invalid", bad[0], bad[1], err)
+		} else if strings.Contains(err.Error(), bad[1]) {
+			t.Errorf("Add(%q, %q): the error shows the number: %v", bad[0], bad[1], err)
 		}
 	}
 	if err := c.Contacts().Update(ct.ID, []byte(card40)); err != nil {
@@ -259,7 +269,16 @@ func TestNoteEdits(t *testing.T) {
 }
 
 func FuzzImportVCard(f *testing.F) {
+	for _, file := range []string{"contacts-android-2.1.vcf", "contacts-outlook-2.1.vcf"} {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
 	for _, s := range []string{card30, card40, cardNoFN, card30 + card40,
+		"BEGIN:VCARD\r\nVERSION:2.1\r\nFN;QUOTED-PRINTABLE:=\r\nEND:VCARD\r\nEND:VCARD\r\n",
+		"BEGIN:VCARD\r\nVERSION:2.1\r\nFN;QUOTED-PRINTABLE:=\r\nBEGIN:VCARD\r\nEND:VCARD\r\n",
 		"BEGIN:VCARD\r\nBEGIN:VCARD\r\nEND:VCARD\r\nEND:VCARD\r\n",
 		"BEGIN:VCARD\r\nVERSION:3.0\r\nFN;X=\"a\\\r\nEND:VCARD\r\n",
 		"BEGIN:VC\r\n ARD\r\nVERSION:4.0\r\nEND:VCARD", "", "\r\n \r\n"} {

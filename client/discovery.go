@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cloudflare/circl/oprf"
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -281,7 +282,7 @@ func (c *Client) DiscoverContacts(ctx context.Context) (DiscoveryResult, error) 
 	if err != nil {
 		return DiscoveryResult{}, err
 	}
-	numbers, names := contactNumbers(cts)
+	numbers, names := contactNumbers(cts, c.numberRegion())
 	res := DiscoveryResult{Checked: len(numbers), Found: []Discovered{}}
 	if len(numbers) == 0 {
 		return res, nil
@@ -310,20 +311,59 @@ func (c *Client) DiscoverContacts(ctx context.Context) (DiscoveryResult, error) 
 	return res, c.saveMessages(st)
 }
 
-// contactNumbers returns the distinct E.164 numbers of contacts, in order,
-// and the name of the first contact with each.
-func contactNumbers(cts []Contact) ([]string, map[string]string) {
+// contactNumbers returns the distinct numbers of contacts in E.164 form,
+// in order, and the name of the first contact with each. Numbers are read
+// as people write them (see normalizeNumber), national ones as numbers of
+// region; those that cannot be a phone number are skipped.
+func contactNumbers(cts []Contact, region string) ([]string, map[string]string) {
 	names := map[string]string{}
 	var numbers []string
 	for _, ct := range cts {
 		for _, p := range ct.Phones {
-			if _, dup := names[p]; !dup && phonePattern.MatchString(p) {
-				numbers = append(numbers, p)
-				names[p] = ct.Name
+			n, ok := normalizeNumber(p, region)
+			if _, dup := names[n]; ok && !dup {
+				numbers = append(numbers, n)
+				names[n] = ct.Name
 			}
 		}
 	}
 	return numbers, names
+}
+
+// normalizeNumber reads a phone number as people write it — with spaces,
+// dashes, dots or parentheses, a "tel:" prefix, an extension, letters
+// (1-800-FLOWERS), an international prefix such as 00, or in national form
+// with a trunk prefix such as 0 — by libphonenumber's rules and metadata,
+// and returns it in E.164 form. A number without a country calling code
+// is a number of region (ISO 3166-1 alpha-2). ok is false if number is not
+// a possible phone number: unreadable, an unknown country code, or a length
+// that no number of its country has. Whether the number's range is
+// assigned is not asked, because that metadata lags behind the numbers
+// people hold; an unassigned number is simply never found in discovery.
+// An extension is dropped.
+func normalizeNumber(number, region string) (e164 string, ok bool) {
+	n, err := phonenumbers.Parse(number, region)
+	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+		return "", false
+	}
+	e164 = phonenumbers.Format(n, phonenumbers.E164)
+	if !phonePattern.MatchString(e164) {
+		return "", false
+	}
+	return e164, true
+}
+
+// numberRegion is the region the phone reads national numbers in: the
+// country of its own number, as its owner dials from it, or, if the number
+// does not tell (a non-geographic or unassigned code), the country it was
+// set up with.
+func (c *Client) numberRegion() string {
+	if n, err := phonenumbers.Parse(c.dev.Phone, ""); err == nil {
+		if r := phonenumbers.GetRegionCodeForNumber(n); countryPattern.MatchString(r) && r != "ZZ" {
+			return r
+		}
+	}
+	return c.dev.Country
 }
 
 // registeredNumbers returns those of numbers whose tokens are registered,

@@ -95,8 +95,16 @@
 //
 // # Data formats
 //
-// Contacts are vCards (2.1, 3.0 or 4.0), each stored and synced as the
-// original bytes of its card. A note is the JSON object {"title", "body"}.
+// Contacts are vCards (2.1, 3.0 or 4.0), each stored, synced and exported
+// as the original bytes of its card. What the phone shows of a card (name,
+// numbers, emails) is read by go-vcard for 3.0 and 4.0, and for 2.1 — bare
+// parameters, quoted-printable values with soft line breaks, CHARSET, as
+// Android and Outlook export them — by client/internal/vcard21. Numbers
+// keep the form they were written in; discovery and Contacts.Add read them
+// by libphonenumber's rules (github.com/nyaruka/phonenumbers) into E.164,
+// a number without a country code as one of the phone's own country (that
+// of its number, else Config.Country), and skip or refuse what cannot be a
+// phone number. A note is the JSON object {"title", "body"}.
 // An SMS is the element of the "SMS Backup & Restore" XML it came from,
 // every attribute kept (see sms.go; the file itself is read and written by
 // client/internal/smsxml). A photo's record is an api.PhotoMeta; its bytes

@@ -339,15 +339,9 @@ func (c *Client) Messages() ([]ChatMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{}
+	var names map[string]string
 	if cts, err := c.contactList(); err == nil {
-		for _, ct := range cts {
-			for _, p := range ct.Phones {
-				if _, ok := names[p]; !ok {
-					names[p] = ct.Name
-				}
-			}
-		}
+		_, names = contactNumbers(cts, c.numberRegion())
 	}
 	out := make([]ChatMessage, 0, len(st.Messages))
 	for _, m := range st.Messages {

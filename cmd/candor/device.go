@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -525,9 +526,19 @@ func (d *device) contactsCommand() *cobra.Command {
 	var name, phone string
 	var addJSON, listJSON bool
 	add := &cobra.Command{
-		Use:   "add --name NAME --phone E164",
+		Use:   "add --name NAME --phone NUMBER",
 		Short: "Add a contact (on this phone; synced when contacts is on)",
-		Args:  cobra.NoArgs,
+		Long: `Add a contact (on this phone; synced when contacts is on).
+
+The number may be written as people write it: +919812345678,
++1-919-676-9515, "+49 1234 56789", "0049 1234 56789", or in national form
+("098765 43210", "(030) 1234567"), which is read as a number of the phone's
+own country: that of its number, else the --country it was set up with.
+It is stored in E.164 form. Something that cannot be a phone number is
+refused.`,
+		Example: `  candor device --state A contacts add --name 'Ananya Sharma' --phone '098765 43210'
+  candor device --state A contacts add --name 'Jörg Weiß' --phone '+49 1234 56789'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := d.open()
 			if err != nil {
@@ -545,7 +556,7 @@ func (d *device) contactsCommand() *cobra.Command {
 		},
 	}
 	add.Flags().StringVar(&name, "name", "", "the contact's name")
-	add.Flags().StringVar(&phone, "phone", "", "the contact's number, E.164")
+	add.Flags().StringVar(&phone, "phone", "", "the contact's number: E.164, international, or national in the phone's country")
 	add.Flags().BoolVar(&addJSON, "json", false, "print JSON")
 	add.MarkFlagRequired("name")
 	add.MarkFlagRequired("phone")
@@ -576,7 +587,7 @@ func (d *device) contactsCommand() *cobra.Command {
 	list.Flags().BoolVar(&listJSON, "json", false, "print a JSON array")
 	imp := &cobra.Command{
 		Use:   "import FILE.vcf",
-		Short: "Add every card of a vCard file",
+		Short: "Add every card of a vCard file (2.1, 3.0 or 4.0), each kept as its original bytes",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := d.open()
@@ -603,8 +614,67 @@ func (d *device) contactsCommand() *cobra.Command {
 			return c.Contacts().Delete(args[0])
 		},
 	}
-	cmd.AddCommand(add, list, imp, del)
+	exp := &cobra.Command{
+		Use:   "export FILE.vcf|-",
+		Short: `Write the phone's contacts as a vCard file ("-" for stdout), each card exactly as it was imported or added`,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := d.open()
+			if err != nil {
+				return err
+			}
+			if args[0] == "-" {
+				return c.Contacts().Export(cmd.OutOrStdout())
+			}
+			n, err := exportContactsFile(c, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d contacts written\n", n)
+			return nil
+		},
+	}
+	cmd.AddCommand(add, list, imp, exp, del)
 	return cmd
+}
+
+// exportContactsFile writes the phone's contacts to path, replacing it
+// atomically, readable by its owner only, and returns how many it wrote.
+func exportContactsFile(c *client.Client, path string) (int, error) {
+	cts, err := c.Contacts().List()
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return 0, candor.Wrap(candor.Invalid, "cannot write the contacts file", err)
+	}
+	tmp := f.Name()
+	fail := func(err error) (int, error) {
+		f.Close()
+		os.Remove(tmp)
+		if _, ok := err.(*candor.Error); ok {
+			return 0, err
+		}
+		return 0, candor.Wrap(candor.Invalid, "cannot write the contacts file", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if err := c.Contacts().Export(f); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, candor.Wrap(candor.Invalid, "cannot write the contacts file", err)
+	}
+	return len(cts), nil
 }
 
 func (d *device) notesCommand() *cobra.Command {
