@@ -84,7 +84,8 @@ func (in *inbox) page() (int, error) {
 		in.c.saveMessages(in.st)
 		return 0, err
 	}
-	var ack api.Ack
+	// Lists, never null: the API describes them as arrays.
+	ack := api.Ack{Envelopes: []string{}, Receipts: []string{}}
 	fresh, lookupErr := in.envelopes(page.Envelopes, &ack)
 	fresh += in.receipts(page.Receipts, &ack)
 	// Stored before acknowledged: a crash in between brings the
