@@ -84,8 +84,7 @@ func (in *inbox) page() (int, error) {
 		in.c.saveMessages(in.st)
 		return 0, err
 	}
-	// Lists, never null: the API describes them as arrays.
-	ack := api.Ack{Envelopes: []string{}, Receipts: []string{}}
+	var ack api.Ack
 	fresh, lookupErr := in.envelopes(page.Envelopes, &ack)
 	fresh += in.receipts(page.Receipts, &ack)
 	// Stored before acknowledged: a crash in between brings the
