@@ -1,5 +1,7 @@
 # Candor's everyday commands. `make test` is the one command that runs the
-# whole test suite; .ci/run runs exactly it.
+# whole test suite, under the race detector; .ci/run runs exactly it.
+# `make test RACE=` runs it without the detector (quicker, for a first look).
+# The detector needs cgo: a C compiler on the machine.
 #
 # The tests that need services read them from the environment, which make
 # passes through to every command: CANDOR_TEST_POSTGRES (a PostgreSQL URL),
@@ -15,6 +17,7 @@ GO       ?= go
 DATA     ?= ./data
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
+RACE     ?= -race
 
 .PHONY: run test build vet bench fuzz-smoke
 
@@ -22,9 +25,9 @@ FUZZTIME ?= 10s
 run:
 	$(GO) run ./cmd/candor serve --dev --data $(DATA) --addr $(ADDR)
 
-## test: the whole test suite
+## test: the whole test suite, under the race detector (RACE= to run it without)
 test:
-	$(GO) test ./...
+	$(GO) test $(RACE) ./...
 
 ## build: build the candor binary into bin/
 build:

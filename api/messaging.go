@@ -124,10 +124,11 @@ type Inbox struct {
 }
 
 // Ack acknowledges envelopes (deleted from the server at once) and
-// receipts.
+// receipts. An empty list is left out: the API describes both as arrays,
+// never null.
 type Ack struct {
-	Envelopes []string `json:"envelopes"`
-	Receipts  []string `json:"receipts"`
+	Envelopes []string `json:"envelopes,omitempty"`
+	Receipts  []string `json:"receipts,omitempty"`
 }
 
 // Notice is what the WebSocket pushes: something waits; fetch the inbox.

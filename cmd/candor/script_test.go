@@ -44,8 +44,9 @@ func TestScripts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			ts := httptest.NewServer(s.Handler())
-			env.Defer(func() { ts.Close(); s.Close() })
+			handler, stopChecks := servertest.CheckAPI(t, s.Handler())
+			ts := httptest.NewServer(handler)
+			env.Defer(func() { ts.Close(); s.Close(); stopChecks() })
 			env.Setenv("SERVER", ts.URL)
 			env.Setenv("DATA", cfg.Data)
 			return nil

@@ -131,7 +131,7 @@ func (m *Migrations) Migration(id string) (api.Migration, error) {
 		return api.Migration{}, candor.E(candor.NotFound, "no such migration (jobs are forgotten when the server restarts: start it again)")
 	}
 	out := *job
-	out.Moved = append([]api.Moved(nil), job.Moved...)
+	out.Moved = append([]api.Moved{}, job.Moved...) // [] before the first move, never null
 	return out, nil
 }
 

@@ -3,7 +3,9 @@
 // served over HTTP on 127.0.0.1 by httptest, stopped when the test ends.
 //
 // Hashing costs are lowered so tests run quickly; everything else is what
-// `candor serve --dev` runs.
+// `candor serve --dev` runs. Every request and answer is checked against
+// docs/openapi.yaml (CheckAPI): a test fails when the server and its
+// description disagree.
 package servertest
 
 import (
@@ -85,7 +87,8 @@ func start(t testing.TB, cfg server.Config) *Env {
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
-	ts := httptest.NewUnstartedServer(s.Handler())
+	handler, stopChecks := CheckAPI(t, s.Handler())
+	ts := httptest.NewUnstartedServer(handler)
 	if cfg.Addr != "" { // a restart keeps the address the phones know
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
@@ -104,6 +107,7 @@ func start(t testing.TB, cfg server.Config) *Env {
 		<-done
 		ts.Close()
 		s.Close()
+		stopChecks()
 	}
 	t.Cleanup(env.Stop)
 	return env
