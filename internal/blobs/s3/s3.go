@@ -87,10 +87,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// maxRetries bounds the attempts of one request: a server that cannot be
-// reached is reported within about a second rather than after the
-// client's default ten attempts, and the phone, told to retry later,
-// does so itself.
+// maxRetries bounds the attempts of one request, the first included (the
+// client's MaxRetries): a server that cannot be reached is reported within
+// about a second rather than after the client's default ten attempts, and
+// the phone, told to retry later, does so itself.
 const maxRetries = 3
 
 // RetryAfter is what a client is told to wait when the S3 server cannot
