@@ -4,7 +4,8 @@
 // candor_sealed metric.
 //
 // Readiness answers for what the server needs to serve a request: each
-// database answering a read within 2 seconds, and each folder it writes
+// database answering a read and each S3 bucket a HEAD request within 2
+// seconds, and each folder it writes
 // to (the data folder: SQLite databases and disk blob stores) having at
 // least MinFree bytes and a free inode. What is missing is named in a
 // sentence fit for anyone to read; the cause is kept for the log.
@@ -40,6 +41,13 @@ type Region interface {
 	KEKs(ctx context.Context) ([]store.WrappedKey, error)
 }
 
+// Bucket is a region's blob store on another server (an S3 bucket), asked
+// whether it can be reached. Check must be cheap (one small request) and
+// return when ctx is done.
+type Bucket interface {
+	Check(ctx context.Context) error
+}
+
 // Folder is a folder the server writes to, checked for free space.
 type Folder struct {
 	// Path is the folder; it is never shown to clients.
@@ -60,13 +68,15 @@ type Probe struct {
 	keys    Keys
 	dir     Directory
 	regions map[candor.RegionID]Region
+	buckets map[candor.RegionID]Bucket
 	folders []Folder
 }
 
-// New returns a Probe over the keyring, every store and the folders the
-// server writes to.
-func New(keys Keys, dir Directory, regions map[candor.RegionID]Region, folders ...Folder) *Probe {
-	return &Probe{keys: keys, dir: dir, regions: regions, folders: folders}
+// New returns a Probe over the keyring, every store, the regions' blob
+// stores kept on another server (nil when blobs are files under a folder)
+// and the folders the server writes to.
+func New(keys Keys, dir Directory, regions map[candor.RegionID]Region, buckets map[candor.RegionID]Bucket, folders ...Folder) *Probe {
+	return &Probe{keys: keys, dir: dir, regions: regions, buckets: buckets, folders: folders}
 }
 
 // retryAfter is what a client not ready is told to wait.
@@ -85,7 +95,8 @@ const readyTimeout = 2 * time.Second
 func (p *Probe) Sealed() bool { return p.keys.Sealed() }
 
 // Ready checks, within 2 seconds, that the directory and every region's
-// store answer, and that every folder has room; it names the first that
+// store answer, that every bucket can be reached, and that every folder
+// has room; it names the first that
 // does not, as a candor.Unavailable error whose message says what is
 // missing and whose cause holds the detail. It reads no secret (the
 // directory's root check value, which need not exist yet, and each
@@ -104,6 +115,11 @@ func (p *Probe) Ready(ctx context.Context) error {
 	for id, st := range p.regions {
 		if _, err := st.KEKs(ctx); err != nil {
 			return missing(fmt.Sprintf("the database of region %s cannot be reached: %s", id, reason(err)), fmt.Errorf("region %s: %w", id, err))
+		}
+	}
+	for id, b := range p.buckets {
+		if err := b.Check(ctx); err != nil {
+			return missing(fmt.Sprintf("the blob store of region %s cannot be reached", id), fmt.Errorf("region %s blobs: %w", id, err))
 		}
 	}
 	return nil

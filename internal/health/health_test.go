@@ -2,6 +2,7 @@ package health_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func sealedMetric(reg *prometheus.Registry) string {
 // check yet); a region store that stops answering is named.
 func TestProbe(t *testing.T) {
 	env := keyringtest.New(t, "in")
-	p := health.New(env.Keys, env.Dir, map[candor.RegionID]health.Region{"in": env.Regions["in"]})
+	p := health.New(env.Keys, env.Dir, map[candor.RegionID]health.Region{"in": env.Regions["in"]}, nil)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(p.SealedGauge())
 
@@ -56,11 +57,32 @@ func TestProbeFullDisk(t *testing.T) {
 	env := keyringtest.New(t, "in")
 	dir := t.TempDir()
 	regions := map[candor.RegionID]health.Region{"in": env.Regions["in"]}
-	if err := health.New(env.Keys, env.Dir, regions, health.Folder{Path: dir, MinFree: 1}).Ready(context.Background()); err != nil {
+	if err := health.New(env.Keys, env.Dir, regions, nil, health.Folder{Path: dir, MinFree: 1}).Ready(context.Background()); err != nil {
 		t.Fatalf("ready with room: %v", err)
 	}
-	err := health.New(env.Keys, env.Dir, regions, health.Folder{Path: dir, MinFree: 1 << 62}).Ready(context.Background())
+	err := health.New(env.Keys, env.Dir, regions, nil, health.Folder{Path: dir, MinFree: 1 << 62}).Ready(context.Background())
 	if !candor.Is(err, candor.Unavailable) || candor.Message(err) != "the server's disk is full" {
 		t.Fatalf("ready with the disk full: %v", err)
+	}
+}
+
+// bucket is a blob store on another server that answers Check with err.
+type bucket struct{ err error }
+
+func (b bucket) Check(context.Context) error { return b.err }
+
+// A bucket that cannot be reached makes the server not ready, naming the
+// region's blob store and nothing of where it is.
+func TestProbeBucket(t *testing.T) {
+	env := keyringtest.New(t, "in")
+	regions := map[candor.RegionID]health.Region{"in": env.Regions["in"]}
+	up := map[candor.RegionID]health.Bucket{"in": bucket{}}
+	if err := health.New(env.Keys, env.Dir, regions, up).Ready(context.Background()); err != nil {
+		t.Fatalf("ready with the bucket answering: %v", err)
+	}
+	down := map[candor.RegionID]health.Bucket{"in": bucket{errors.New("dial tcp 10.0.0.7:9000: connection refused")}}
+	err := health.New(env.Keys, env.Dir, regions, down).Ready(context.Background())
+	if !candor.Is(err, candor.Unavailable) || candor.Message(err) != "the blob store of region in cannot be reached" {
+		t.Fatalf("ready with the bucket cut off: %v", err)
 	}
 }

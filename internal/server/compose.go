@@ -51,7 +51,13 @@ func (s *Server) compose() error {
 	if s.cfg.Data != "" {
 		folders = append(folders, health.Folder{Path: s.cfg.Data})
 	}
-	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }), folders...)
+	buckets := map[candor.RegionID]health.Bucket{} // and the blob stores on another server (S3)
+	for id, b := range s.blobs {
+		if b, ok := b.(health.Bucket); ok {
+			buckets[id] = b
+		}
+	}
+	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }), buckets, folders...)
 
 	// Who is asking: devices by their session (the account service logs
 	// each sign-in, revocation and deletion in the owner's log, in the

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -63,9 +65,10 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, candor.E(candor.Invalid, "s3 prefix must be empty or a blob key followed by /")
 	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.UseSSL,
-		Region: cfg.Region,
+		Creds:      credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:     cfg.UseSSL,
+		Region:     cfg.Region,
+		MaxRetries: maxRetries,
 	})
 	if err != nil {
 		return nil, candor.Wrap(candor.Invalid, "s3 configuration", err)
@@ -82,6 +85,32 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// maxRetries bounds the attempts of one request, the first included (the
+// client's MaxRetries): a server that cannot be reached is reported within
+// about a second rather than after the client's default ten attempts, and
+// the phone, told to retry later, does so itself.
+const maxRetries = 3
+
+// RetryAfter is what a client is told to wait when the S3 server cannot
+// be reached.
+const RetryAfter = 5 * time.Second
+
+// Check asks the server, with one HEAD request of the bucket, whether the
+// bucket can be reached. It fails with candor.Unavailable when the server
+// cannot be reached or answers with a server error, or the bucket is gone,
+// and with ctx's error when ctx is done first. It reads and writes no
+// object; readiness probes call it.
+func (s *Store) Check(ctx context.Context) error {
+	exists, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return s.fail(ctx, "check", err)
+	}
+	if !exists {
+		return unavailable(fmt.Errorf("s3 blobs: bucket %q does not exist", s.bucket))
+	}
+	return nil
 }
 
 // ParseURL reads a Config from a URL of the form
@@ -310,8 +339,9 @@ func isCode(err error, code string) bool {
 
 // fail turns an error of the client into a candor error: NotFound for a
 // missing object, Conflict for a key the server cannot hold beside another
-// (a file-backed server refuses "a" beside "a/b"), Unavailable when the
-// server cannot be reached, ctx's error when ctx is done.
+// (a file-backed server refuses "a" beside "a/b"), Unavailable with
+// Retry-After when the server cannot be reached or fails (see
+// unreachable), ctx's error when ctx is done.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("s3 blobs: %s: %w", op, ctx.Err())
@@ -322,9 +352,32 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 	case "ExistingObjectIsDirectory", "ObjectParentIsFile", "DirectoryObjectContainsData":
 		return candor.Wrap(candor.Conflict, "the blob key clashes with the directory of other keys", err)
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return candor.Wrap(candor.Unavailable, "the blob store cannot be reached", err)
+	if unreachable(err) {
+		return unavailable(fmt.Errorf("s3 blobs: %s: %w", op, err))
 	}
 	return fmt.Errorf("s3 blobs: %s: %w", op, err)
+}
+
+// unavailable is the error told to clients when the S3 server cannot be
+// reached: a sentence naming what is missing, not where it is, and a wait.
+func unavailable(cause error) error {
+	return &candor.Error{Kind: candor.Unavailable, Message: "the blob store cannot be reached", RetryAfter: RetryAfter, Err: cause}
+}
+
+// unreachable reports whether err says the S3 server could not be reached
+// or could not serve: a connection refused, reset or cut, a timeout, a
+// server error (5xx) or a request to slow down.
+func unreachable(err error) bool {
+	resp := minio.ToErrorResponse(err)
+	switch resp.Code {
+	case "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout":
+		return true
+	}
+	if resp.StatusCode >= 500 {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }
