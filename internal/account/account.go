@@ -44,6 +44,8 @@ type Accounts interface {
 	RegisterDevice(ctx context.Context, rec store.AuditRecord, d store.Device) (store.Device, error)
 	Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error)
 	DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error
+	PendingErasures(ctx context.Context, limit int) ([]candor.AccountID, error)
+	ErasureDone(ctx context.Context, id candor.AccountID) error
 }
 
 // Regions resolves the home region of a country and the store of a region.
@@ -623,12 +625,60 @@ func (s *Service) delete(ctx context.Context, p candor.Principal, rec store.Audi
 	} else if err != nil {
 		return nil, fmt.Errorf("account unreachable and shredded, but its region rows remain: %w", err)
 	}
+	// What the account keeps outside the region's database (blobs, the
+	// messaging registration) is erased now; if that fails, the account
+	// stays among the region's pending erasures, which DeleteAccount added
+	// in its transaction, and FinishErasures retries it.
 	if s.cfg.Erase != nil {
 		if err := s.cfg.Erase(ctx, p); candor.Is(err, candor.Unavailable) {
-			notWiped = err
+			return err, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("account deleted and shredded, but its blobs remain: %w", err)
+			return nil, fmt.Errorf("account deleted and shredded, but its blobs remain until the upkeep erases them: %w", err)
 		}
 	}
+	if err := accts.ErasureDone(ctx, p.Account); err != nil && notWiped == nil {
+		notWiped = err // erased; the next FinishErasures pass finds nothing left and clears it
+	}
 	return notWiped, nil
+}
+
+// FinishErasures erases, outside the region's database, what up to limit
+// accounts deleted in region left there because the erasure failed when
+// they were deleted (a blob store or directory that could not be reached),
+// and reports how many it finished. An account that still exists was not
+// deleted but moved away (a migration deletes it from its old region after
+// erasing its blobs there): it is only cleared, and left for later while
+// it is moving.
+func (s *Service) FinishErasures(ctx context.Context, region candor.RegionID, limit int) (int, error) {
+	if s.cfg.Erase == nil {
+		return 0, nil
+	}
+	accts, err := s.regions.Accounts(region)
+	if err != nil {
+		return 0, err
+	}
+	pending, err := accts.PendingErasures(ctx, limit)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, a := range pending {
+		entry, err := s.dir.Entry(ctx, a)
+		switch {
+		case err == nil && entry.Moving != "":
+			continue
+		case err == nil:
+		case candor.Is(err, candor.NotFound):
+			if err := s.cfg.Erase(ctx, candor.Principal{Account: a, Region: region}); err != nil {
+				return done, err
+			}
+		default:
+			return done, err
+		}
+		if err := accts.ErasureDone(ctx, a); err != nil {
+			return done, err
+		}
+		done++
+	}
+	return done, nil
 }

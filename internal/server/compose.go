@@ -128,6 +128,7 @@ func (s *Server) compose() error {
 	s.upkeep = upkeep.New(s.keys, s.cfg.Logger,
 		upkeep.Rewrap(s.keys, ids, s.cfg.Logger),
 		upkeep.AdvanceErasure(s.keys, s.cfg.Logger),
+		upkeep.FinishErasures(accounts, ids, s.cfg.Logger),
 		upkeep.LockUpdates(published),
 		upkeep.VerifyLogs(logs, s.cfg.Logger),
 		upkeep.WarnMoving(s.dir, migrations, s.cfg.Logger),

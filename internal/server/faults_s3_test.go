@@ -243,10 +243,20 @@ func TestS3CutAnswers503(t *testing.T) {
 	if keys, err := bucket.List(ctx, blobs.AccountPrefix(candor.AccountID(quitterSession.Account))); err != nil || len(keys) != 0 {
 		t.Errorf("%d blobs outlived an opt-out sent again after the cut (%v)", len(keys), err)
 	}
-	// The account deleted during the cut cannot sign in to ask again: its
-	// blobs, sealed under shredded keys, stay until swept (not done yet).
-	left, _ := bucket.List(ctx, blobs.AccountPrefix(candor.AccountID(leaverSession.Account)))
-	t.Logf("blobs of the account deleted during the cut left in the bucket: %d", len(left))
+	// The account deleted during the cut cannot sign in to ask again: the
+	// upkeep erases its blobs once the bucket is back (it was left among
+	// the region's pending erasures).
+	deadline := time.Now().Add(75 * time.Second) // the upkeep backs off while the bucket is gone
+	for {
+		left, err := bucket.List(ctx, blobs.AccountPrefix(candor.AccountID(leaverSession.Account)))
+		if err == nil && len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("blobs of the account deleted during the cut still in the bucket 75 s after it came back: %d (%v)", len(left), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 
 	// The phones' next sync: both photos reach a second phone intact.
 	mustSync(t, phone)

@@ -166,8 +166,16 @@ type Accounts interface {
 	// DeleteAccount removes the account and everything of it in this
 	// region: devices, consent ledger, data keys and records, and appends
 	// rec in the same transaction. Deleting an absent account is not an
-	// error (rec is appended all the same).
+	// error (rec is appended all the same). An account that was there is
+	// added to the pending erasures in the same transaction.
 	DeleteAccount(ctx context.Context, rec AuditRecord, id candor.AccountID) error
+	// PendingErasures lists up to limit accounts deleted here whose
+	// erasure outside this database (blobs, messaging registration) is not
+	// known to be done, the oldest first.
+	PendingErasures(ctx context.Context, limit int) ([]candor.AccountID, error)
+	// ErasureDone removes an account from the pending erasures (absent: not
+	// an error).
+	ErasureDone(ctx context.Context, id candor.AccountID) error
 
 	// RegisterDevice stores d, or returns the device already registered
 	// with the same (Account, Pseudonym) unchanged, and appends rec (the

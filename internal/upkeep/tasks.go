@@ -75,6 +75,31 @@ func AdvanceErasure(keys Eraser, log *slog.Logger) Task {
 	}}
 }
 
+// Erasures finishes the erasure of deleted accounts outside their region's
+// database (account.Service).
+type Erasures interface {
+	FinishErasures(ctx context.Context, region candor.RegionID, limit int) (int, error)
+}
+
+// erasureBatch is how many deleted accounts one pass finishes per region.
+const erasureBatch = 100
+
+// FinishErasures erases, at every pass, what deleted accounts left outside
+// their region's database because a blob store or the directory could not
+// be reached when they were deleted (their phones are signed out and
+// cannot ask again), and logs how many it finished.
+func FinishErasures(accounts Erasures, regions []candor.RegionID, log *slog.Logger) Task {
+	return Task{Name: "erasing what deleted accounts left outside the database", Run: func(ctx context.Context) error {
+		return eachRegion(regions, func(id candor.RegionID) error {
+			n, err := accounts.FinishErasures(ctx, id, erasureBatch)
+			if n > 0 {
+				log.Info("deleted accounts erased outside the database", "region", id, "accounts", n)
+			}
+			return err
+		})
+	}}
+}
+
 // Verifier recomputes the audit logs (audit.Logs).
 type Verifier interface {
 	Names() []string

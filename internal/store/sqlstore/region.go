@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/store"
@@ -92,12 +93,53 @@ func (s *RegionStore) DeleteAccount(ctx context.Context, rec store.AuditRecord, 
 			}
 			return err
 		}
-		return deleteAccountRows(ctx, r, id)
+		if err := deleteAccountRows(ctx, r, id); err != nil {
+			return err
+		}
+		_, err := r.exec(ctx, `INSERT INTO pending_erasures (account, since_us) VALUES (?, ?) ON CONFLICT (account) DO NOTHING`,
+			string(id), micros(stamp(time.Time{})))
+		if err != nil {
+			return internal("delete account", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	return s.db.scrub(ctx)
+}
+
+// PendingErasures lists up to limit accounts deleted here whose erasure
+// outside this database is not known to be done, the oldest first.
+func (s *RegionStore) PendingErasures(ctx context.Context, limit int) ([]candor.AccountID, error) {
+	if limit <= 0 {
+		return nil, candor.E(candor.Invalid, "limit must be positive")
+	}
+	rows, err := s.db.reader().query(ctx, `SELECT account FROM pending_erasures ORDER BY since_us, account LIMIT ?`, limit)
+	if err != nil {
+		return nil, internal("list pending erasures", err)
+	}
+	defer rows.Close()
+	var out []candor.AccountID
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, internal("list pending erasures", err)
+		}
+		out = append(out, candor.AccountID(a))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("list pending erasures", err)
+	}
+	return out, nil
+}
+
+// ErasureDone removes an account from the pending erasures.
+func (s *RegionStore) ErasureDone(ctx context.Context, id candor.AccountID) error {
+	if _, err := s.db.writer().exec(ctx, `DELETE FROM pending_erasures WHERE account = ?`, string(id)); err != nil {
+		return internal("erasure done", err)
+	}
+	return nil
 }
 
 // deleteAccountRows deletes everything of account in the caller's

@@ -837,7 +837,25 @@ func testDeleteAccount(t *testing.T, r store.Region) {
 		t.Fatalf("DeleteAccount touched the KEKs")
 	}
 
+	// The deleted account waits among the pending erasures until its
+	// erasure outside the database is done; the other is not there.
+	pending, err := r.PendingErasures(rt.ctx, 10)
+	must(t, err)
+	if len(pending) != 1 || pending[0] != a {
+		t.Fatalf("pending erasures after DeleteAccount: %v, want [%s]", pending, a)
+	}
+	_, err = r.PendingErasures(rt.ctx, 0)
+	wantKind(t, err, candor.Invalid)
+	must(t, r.ErasureDone(rt.ctx, a))
+	must(t, r.ErasureDone(rt.ctx, a)) // absent: not an error
+	if pending, err = r.PendingErasures(rt.ctx, 10); err != nil || len(pending) != 0 {
+		t.Fatalf("pending erasures after ErasureDone: %v, %v", pending, err)
+	}
+
 	must(t, r.DeleteAccount(rt.ctx, logged(), a)) // absent: not an error
+	if pending, err = r.PendingErasures(rt.ctx, 10); err != nil || len(pending) != 0 {
+		t.Fatalf("deleting an absent account made it pending: %v, %v", pending, err)
+	}
 
 	// The id can be used again, from nothing.
 	must(t, r.CreateAccount(rt.ctx, store.Account{ID: a, Country: "IN"}))
