@@ -110,6 +110,8 @@ type ExportFile struct {
 // folder that is not empty, or a zip that exists, with Conflict.
 // Error messages name no file, title or photo.
 //
+// Export takes each category's records once, after the sync: a change
+// made on this phone while it runs may or may not be in the export.
 // progress, when not nil, receives the sync's reports and then, per
 // category, Progress{Phase: "export"} as items are written.
 func (c *Client) Export(ctx context.Context, out string, progress ProgressFunc) (*ExportManifest, error) {
@@ -445,7 +447,7 @@ func safeFileName(name, fallback string) string {
 	name = strings.ToValidUTF8(name, "_")
 	name = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || strings.ContainsRune(`<>:"/\|?*`, r) || r == utf8.RuneError ||
-			unicode.Is(unicode.Cf, r) && r != '\u200d' { // format characters (bidi overrides …), but ZWJ of emoji
+			unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d' { // format characters (bidi overrides …), but the joiners of scripts and emoji
 			return '_'
 		}
 		return r

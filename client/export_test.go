@@ -353,3 +353,40 @@ func TestSafeFileName(t *testing.T) {
 		}
 	}
 }
+
+// A photo whose copy on the phone is gone or changed is exported from the
+// cloud, its original bytes checked against its hash; one whose bytes the
+// cloud lacks is counted as missing.
+func TestExportPhotoFromCloud(t *testing.T) {
+	env := servertest.Start(t)
+	a := newPhone(t, env, canaryIMEI)
+	must[Session](t)(a.Signup(t.Context(), canaryEmail, canaryPassword))
+	pics := t.TempDir()
+	for _, name := range []string{"changed.jpg", "gone.jpg"} {
+		os.WriteFile(filepath.Join(pics, name), []byte("PHOTO-BYTES-"+name), 0o600)
+		must[Photo](t)(a.Photos().Add(filepath.Join(pics, name)))
+	}
+	a.consent(t, candor.Photos, true)
+	a.sync(t)
+	gallery := filepath.Join(a.Dir(), photosDir)
+	os.WriteFile(filepath.Join(gallery, "changed.jpg"), []byte("edited in place"), 0o600)
+	os.Remove(filepath.Join(gallery, "gone.jpg"))
+	// A record without bytes in the cloud (as a photo the server refused).
+	meta, _ := json.Marshal(api.PhotoMeta{Name: "never.jpg", Size: 3, Type: "image/jpeg"})
+	must[[]string](t)(a.addRecords(candor.Photos, [][]byte{meta}))
+
+	dir := filepath.Join(t.TempDir(), "out")
+	m := must[*ExportManifest](t)(a.Export(t.Context(), dir, nil))
+	for _, name := range []string{"changed.jpg", "gone.jpg"} {
+		b, _ := os.ReadFile(filepath.Join(dir, "photos", name))
+		if string(b) != "PHOTO-BYTES-"+name {
+			t.Errorf("photos/%s = %q, want the original", name, b)
+		}
+	}
+	if ec := categoryOf(*m, candor.Photos); ec.Count != 2 || ec.Missing != 1 {
+		t.Errorf("manifest photos = %+v, want 2 and 1 missing", ec)
+	}
+	if left, _ := filepath.Glob(filepath.Join(a.Dir(), ".export-*")); len(left) > 0 {
+		t.Errorf("temporary folders left in the state folder: %v", left)
+	}
+}
