@@ -110,6 +110,23 @@
 // client/internal/smsxml). A photo's record is an api.PhotoMeta; its bytes
 // travel as an upload of parts (see photos.go).
 //
+// # Export
+//
+// Client.Export writes everything the account holds in the cloud, so that
+// nobody is locked in: it syncs every category that is on, then writes to
+// a new or empty folder, or to a zip written beside its name and renamed
+// into place, contacts.vcf (each card's original bytes), notes/ (one UTF-8
+// text file per note, named for its title), sms.xml (the "SMS Backup &
+// Restore" file), photos/ (original bytes, the photo's time as the file's
+// time) and manifest.json (an ExportManifest: format, time, account id,
+// region, per category on/off and counts, SHA-256 of every file).
+// Categories that are off are listed as off. File names are made safe
+// (no path separators, no leading dots, no reserved names) and unique;
+// nothing is overwritten. Each file goes back in with the ordinary imports
+// (Contacts.ImportVCard, Notes.ImportDir, SMSBox.Import, Photos.Add), and
+// the export of an account made that way holds the same contacts, messages
+// and photos, byte for byte.
+//
 // # Messaging
 //
 // Messaging (promise P5) is opt-in, end-to-end encrypted and private in
