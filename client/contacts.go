@@ -168,13 +168,31 @@ func (a *Contacts) Export(w io.Writer) error {
 		return err
 	}
 	bw := bufio.NewWriter(w)
-	for _, r := range rs {
-		bw.Write(r.Data)
-	}
+	writeCards(bw, rs, func(int) {})
 	if err := bw.Flush(); err != nil {
 		return candor.Wrap(candor.Invalid, "cannot write the contacts", err)
 	}
 	return nil
+}
+
+// writeCards writes the cards of rs one after the other, each as stored. A
+// card that does not end with a line break (the last card of a file that
+// had none, with contacts added after it) gets one before the next card,
+// so that the file reads back. done is called after each card with how
+// many are written. Errors are w's to keep (a bufio.Writer or a file
+// checked at Close).
+func writeCards(w io.Writer, rs []record, done func(n int)) {
+	for i, r := range rs {
+		w.Write(r.Data)
+		if i < len(rs)-1 && !bytes.HasSuffix(r.Data, []byte("\n")) {
+			if bytes.Contains(r.Data, []byte("\r\n")) {
+				w.Write([]byte("\r\n"))
+			} else {
+				w.Write([]byte("\n"))
+			}
+		}
+		done(i + 1)
+	}
 }
 
 // splitVCards cuts a vCard stream into cards, each with its original bytes

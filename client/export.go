@@ -2,7 +2,6 @@ package client
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -203,9 +202,8 @@ func (c *Client) writeExport(ctx context.Context, w *exportWriter, progress Prog
 	return nil
 }
 
-// exportCards writes every contact's card, as Contacts.Export does. A
-// card that does not end with a line break (the last card of a file that
-// had none) gets one before the next card, so that the file reads back.
+// exportCards writes every contact's card, as Contacts.Export does
+// (writeCards).
 func (c *Client) exportCards(w *exportWriter, ec *ExportCategory, progress ProgressFunc) error {
 	rs, err := c.liveRecords(candor.Contacts)
 	if err != nil {
@@ -215,17 +213,9 @@ func (c *Client) exportCards(w *exportWriter, ec *ExportCategory, progress Progr
 	if err != nil {
 		return err
 	}
-	for i, r := range rs {
-		f.Write(r.Data)
-		if i < len(rs)-1 && !bytes.HasSuffix(r.Data, []byte("\n")) {
-			if bytes.Contains(r.Data, []byte("\r\n")) {
-				f.Write([]byte("\r\n"))
-			} else {
-				f.Write([]byte("\n"))
-			}
-		}
-		progress(Progress{Category: candor.Contacts, Phase: "export", Done: i + 1, Total: len(rs)})
-	}
+	writeCards(f, rs, func(n int) {
+		progress(Progress{Category: candor.Contacts, Phase: "export", Done: n, Total: len(rs)})
+	})
 	ec.Count = len(rs)
 	return f.Close()
 }

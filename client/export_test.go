@@ -302,8 +302,13 @@ func TestExportCardWithoutLineBreak(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	m := must[*ExportManifest](t)(a.Export(t.Context(), dir, nil))
 	b, _ := os.ReadFile(filepath.Join(dir, "contacts.vcf"))
-	if want := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:One\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Two\r\nEND:VCARD\r\n"; string(b) != want {
+	want := "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:One\r\nEND:VCARD\r\nBEGIN:VCARD\r\nVERSION:3.0\r\nFN:Two\r\nEND:VCARD\r\n"
+	if string(b) != want {
 		t.Errorf("contacts.vcf = %q, want %q", b, want)
+	}
+	var alone strings.Builder // contacts export on its own writes the same
+	if err := a.Contacts().Export(&alone); err != nil || alone.String() != want {
+		t.Errorf("contacts export = %q, %v; want %q", alone.String(), err, want)
 	}
 	for _, cat := range []candor.Category{candor.Notes, candor.SMS, candor.Photos} {
 		if ec := categoryOf(*m, cat); ec.On {
