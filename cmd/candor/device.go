@@ -58,6 +58,7 @@ phone while it is off.`,
 		d.retentionCommand(),
 		d.greetingsCommand(),
 		d.otaCommand(),
+		d.appPasswordCommand(),
 	)
 	return cmd
 }

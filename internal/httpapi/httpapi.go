@@ -33,6 +33,7 @@ type Accounts interface {
 	Logout(ctx context.Context, token string) error
 	Devices(ctx context.Context, p candor.Principal) ([]store.Device, error)
 	RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error
+	CreateAppPassword(ctx context.Context, p candor.Principal, name string) (account.AppPassword, error)
 	Created(ctx context.Context, p candor.Principal) (time.Time, error)
 	Delete(ctx context.Context, p candor.Principal) error
 }
@@ -168,6 +169,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("DELETE /v1/account", h.device(h.deleteAccount))
 	m.HandleFunc("GET /v1/devices", h.device(h.devices))
 	m.HandleFunc("DELETE /v1/devices/{id}", h.device(h.revokeDevice))
+	m.HandleFunc("POST /v1/app-passwords", h.device(h.createAppPassword))
 	m.HandleFunc("GET /v1/consents", h.device(h.consents))
 	m.HandleFunc("GET /v1/consents/ledger", h.device(h.ledger))
 	m.HandleFunc("PUT /v1/consents/{category}", h.device(h.setConsent))
