@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/slots"
@@ -77,6 +78,10 @@ type Services struct {
 	Carrier Carrier
 	Regions Regions
 	Content Content
+	// CardDAV serves contacts to app passwords (package carddav), at
+	// api.CardDAVPath and /.well-known/carddav; it authenticates them
+	// itself (HTTP Basic) and answers in WebDAV's terms.
+	CardDAV http.Handler
 }
 
 // Options tune the handler.
@@ -170,6 +175,11 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/devices", h.device(h.devices))
 	m.HandleFunc("DELETE /v1/devices/{id}", h.device(h.revokeDevice))
 	m.HandleFunc("POST /v1/app-passwords", h.device(h.createAppPassword))
+	if h.svc.CardDAV != nil {
+		m.Handle(api.CardDAVPath, h.unsealed(h.svc.CardDAV.ServeHTTP))
+		m.Handle(strings.TrimSuffix(api.CardDAVPath, "/"), h.unsealed(h.svc.CardDAV.ServeHTTP))
+		m.Handle("/.well-known/carddav", h.svc.CardDAV)
+	}
 	m.HandleFunc("GET /v1/consents", h.device(h.consents))
 	m.HandleFunc("GET /v1/consents/ledger", h.device(h.ledger))
 	m.HandleFunc("PUT /v1/consents/{category}", h.device(h.setConsent))
