@@ -175,11 +175,6 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/devices", h.device(h.devices))
 	m.HandleFunc("DELETE /v1/devices/{id}", h.device(h.revokeDevice))
 	m.HandleFunc("POST /v1/app-passwords", h.device(h.createAppPassword))
-	if h.svc.CardDAV != nil {
-		m.Handle(api.CardDAVPath, h.unsealed(h.svc.CardDAV.ServeHTTP))
-		m.Handle(strings.TrimSuffix(api.CardDAVPath, "/"), h.unsealed(h.svc.CardDAV.ServeHTTP))
-		m.Handle("/.well-known/carddav", h.svc.CardDAV)
-	}
 	m.HandleFunc("GET /v1/consents", h.device(h.consents))
 	m.HandleFunc("GET /v1/consents/ledger", h.device(h.ledger))
 	m.HandleFunc("PUT /v1/consents/{category}", h.device(h.setConsent))
@@ -214,7 +209,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	_, pattern := h.mux.Handler(r)
 	route := pattern
-	if route == "" {
+	dav := h.svc.CardDAV != nil && isDAV(r.URL.Path)
+	switch {
+	case dav:
+		route = "carddav" // WebDAV's methods (PROPFIND, REPORT) are no mux pattern's
+	case route == "":
 		route = "unmatched"
 	}
 	defer func() {
@@ -229,11 +228,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("request", "method", r.Method, "route", route, "status", rec.status, "ms", d.Milliseconds(), "bytes", rec.bytes)
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if dav {
+		h.unsealed(h.svc.CardDAV.ServeHTTP)(rec, r)
+		return
+	}
 	if pattern == "" {
 		h.unmatched(rec, r)
 		return
 	}
 	h.mux.ServeHTTP(rec, r)
+}
+
+// isDAV tells whether path is CardDAV's: below api.CardDAVPath, or its
+// well-known name.
+func isDAV(path string) bool {
+	return path == "/.well-known/carddav" || path == strings.TrimSuffix(api.CardDAVPath, "/") || strings.HasPrefix(path, api.CardDAVPath)
 }
 
 // unmatched answers a request no route takes: 405 when the path exists
