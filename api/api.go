@@ -99,12 +99,40 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Device is one registered device of an account.
+// Device is one registered device of an account. Kind is empty for a
+// phone and DeviceApp for an app password, whose Name is its owner's label.
 type Device struct {
 	ID      string    `json:"id"`
 	Created time.Time `json:"created"`
 	Current bool      `json:"current"`
+	Kind    string    `json:"kind,omitempty"`
+	Name    string    `json:"name,omitempty"`
 }
+
+// DeviceApp is the Device.Kind of an app password.
+const DeviceApp = "app"
+
+// AppPasswordRequest makes an app password (POST /v1/app-passwords).
+type AppPasswordRequest struct {
+	Name string `json:"name"`
+}
+
+// AppPassword answers AppPasswordRequest. Password is shown once; the
+// server keeps only its hash. Username is the id of the app password's
+// device, which DELETE /v1/devices/{id} revokes. CardDAVPath is the path,
+// on this server, that CardDAV clients are pointed at.
+type AppPassword struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Created     time.Time `json:"created"`
+	Username    string    `json:"username"`
+	Password    string    `json:"password"`
+	CardDAVPath string    `json:"carddav_path"`
+}
+
+// CardDAVPath is where the CardDAV server answers (the address book home
+// and the card URLs are below it); /.well-known/carddav redirects there.
+const CardDAVPath = "/dav/"
 
 // Account answers GET /v1/account.
 type Account struct {

@@ -59,6 +59,7 @@ phone while it is off.`,
 		d.greetingsCommand(),
 		d.otaCommand(),
 		d.exportCommand(),
+		d.appPasswordCommand(),
 	)
 	return cmd
 }

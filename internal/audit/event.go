@@ -26,9 +26,10 @@ const (
 	ActionConsent       = "consent.set"
 	ActionLedger        = "consent.read"
 	ActionDeleteAccount = "account.delete"
-	ActionLogin         = "device.login"  // a device signed in (or signed up)
-	ActionRevokeDevice  = "device.revoke" // a device's sessions and messaging keys removed
-	ActionPhotoPart     = "photos.part"   // a part of a photo received (Count: its number)
+	ActionLogin         = "device.login"        // a device signed in (or signed up)
+	ActionRevokeDevice  = "device.revoke"       // a device's sessions and messaging keys removed
+	ActionAppPassword   = "device.app-password" // an app password made (Subject: its device)
+	ActionPhotoPart     = "photos.part"         // a part of a photo received (Count: its number)
 	ActionPhotoUpload   = "photos.upload"
 	ActionPhotoDownload = "photos.download"
 	ActionPhotoDelete   = "photos.delete"

@@ -134,6 +134,22 @@ func (h *Handler) revokeDevice(w http.ResponseWriter, r *http.Request, p candor.
 	w.WriteHeader(http.StatusNoContent)
 }
 
+func (h *Handler) createAppPassword(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	req, err := decode[api.AppPasswordRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	ap, err := h.svc.Accounts.CreateAppPassword(r.Context(), p, req.Name)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, api.AppPassword{ID: string(ap.Device.ID), Name: ap.Device.Name, Created: ap.Device.Created,
+		Username: ap.Username, Password: ap.Password, CardDAVPath: api.CardDAVPath})
+}
+
 func (h *Handler) consents(w http.ResponseWriter, r *http.Request, p candor.Principal) {
 	state, err := h.svc.Consent.State(r.Context(), p)
 	if err != nil {
@@ -280,7 +296,7 @@ func toAPISession(g account.Grant) api.Session {
 func toAPIDevices(devs []store.Device, p candor.Principal) []api.Device {
 	out := make([]api.Device, len(devs))
 	for i, d := range devs {
-		out[i] = api.Device{ID: string(d.ID), Created: d.Created, Current: d.ID == p.Device}
+		out[i] = api.Device{ID: string(d.ID), Created: d.Created, Current: d.ID == p.Device, Kind: d.Kind, Name: d.Name}
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/account"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/slots"
@@ -33,6 +34,7 @@ type Accounts interface {
 	Logout(ctx context.Context, token string) error
 	Devices(ctx context.Context, p candor.Principal) ([]store.Device, error)
 	RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error
+	CreateAppPassword(ctx context.Context, p candor.Principal, name string) (account.AppPassword, error)
 	Created(ctx context.Context, p candor.Principal) (time.Time, error)
 	Delete(ctx context.Context, p candor.Principal) error
 }
@@ -76,6 +78,10 @@ type Services struct {
 	Carrier Carrier
 	Regions Regions
 	Content Content
+	// CardDAV serves contacts to app passwords (package carddav), at
+	// api.CardDAVPath and /.well-known/carddav; it authenticates them
+	// itself (HTTP Basic) and answers in WebDAV's terms.
+	CardDAV http.Handler
 }
 
 // Options tune the handler.
@@ -168,6 +174,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("DELETE /v1/account", h.device(h.deleteAccount))
 	m.HandleFunc("GET /v1/devices", h.device(h.devices))
 	m.HandleFunc("DELETE /v1/devices/{id}", h.device(h.revokeDevice))
+	m.HandleFunc("POST /v1/app-passwords", h.device(h.createAppPassword))
 	m.HandleFunc("GET /v1/consents", h.device(h.consents))
 	m.HandleFunc("GET /v1/consents/ledger", h.device(h.ledger))
 	m.HandleFunc("PUT /v1/consents/{category}", h.device(h.setConsent))
@@ -202,7 +209,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	_, pattern := h.mux.Handler(r)
 	route := pattern
-	if route == "" {
+	dav := h.svc.CardDAV != nil && isDAV(r.URL.Path)
+	switch {
+	case dav:
+		route = "carddav" // WebDAV's methods (PROPFIND, REPORT) are no mux pattern's
+	case route == "":
 		route = "unmatched"
 	}
 	defer func() {
@@ -217,11 +228,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("request", "method", r.Method, "route", route, "status", rec.status, "ms", d.Milliseconds(), "bytes", rec.bytes)
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if dav {
+		h.unsealed(h.svc.CardDAV.ServeHTTP)(rec, r)
+		return
+	}
 	if pattern == "" {
 		h.unmatched(rec, r)
 		return
 	}
 	h.mux.ServeHTTP(rec, r)
+}
+
+// isDAV tells whether path is CardDAV's: below api.CardDAVPath, or its
+// well-known name.
+func isDAV(path string) bool {
+	return path == "/.well-known/carddav" || path == strings.TrimSuffix(api.CardDAVPath, "/") || strings.HasPrefix(path, api.CardDAVPath)
 }
 
 // unmatched answers a request no route takes: 405 when the path exists

@@ -11,6 +11,7 @@ import (
 	"github.com/candorcloud/candor/internal/approval"
 	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/bus/natsbus"
+	"github.com/candorcloud/candor/internal/carddav"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/consent/gate"
 	"github.com/candorcloud/candor/internal/content"
@@ -163,6 +164,9 @@ func (s *Server) compose() error {
 		Retention:  retentions,
 		Regions:    rotation.New(s.cfg.regions(), s.keys, logs, s.upkeep),
 		Content:    published,
+		// CardDAV: app passwords reach contacts through the same audit
+		// wrapper and consent gate as the phones' records path.
+		CardDAV: carddav.New(accounts, deviceRecords, consents),
 	}, s.cfg.HTTP, s.cfg.Logger, metrics, metrics)
 	return nil
 }

@@ -40,13 +40,21 @@ type KDF struct {
 }
 
 // Device is a registered device. Pseudonym is the device's keyed IMEI
-// pseudonym, unique per account.
+// pseudonym, unique per account (for an app password, random bytes).
+// Kind is empty for a phone and DeviceApp for an app password; Name is
+// the label its owner gave an app password.
 type Device struct {
 	ID        candor.DeviceID
 	Account   candor.AccountID
 	Pseudonym []byte
 	Created   time.Time
+	Kind      string
+	Name      string
 }
+
+// DeviceApp is the Kind of an app password: a program that signs in with
+// HTTP Basic on the CardDAV endpoint, for contacts only.
+const DeviceApp = "app"
 
 // ConsentEvent is one entry of the append-only consent ledger. Seq is
 // assigned by the store, increasing per account.

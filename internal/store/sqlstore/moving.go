@@ -241,9 +241,9 @@ type importTable struct {
 // importTables lays out the rows of d, by table.
 func importTables(d store.AccountData) []importTable {
 	id := string(d.Account.ID)
-	devices := importTable{insert: `INSERT INTO devices (id, account, pseudonym, created_us) VALUES `, width: 4}
+	devices := importTable{insert: `INSERT INTO devices (id, account, pseudonym, created_us, kind, name) VALUES `, width: 6}
 	for _, x := range d.Devices {
-		devices.rows = append(devices.rows, string(x.ID), id, notNil(x.Pseudonym), micros(x.Created))
+		devices.rows = append(devices.rows, string(x.ID), id, notNil(x.Pseudonym), micros(x.Created), x.Kind, x.Name)
 	}
 	consent := importTable{insert: `INSERT INTO consent_events (account, ` + consentColumns + `) VALUES `, width: 7}
 	for _, x := range d.Consent {

@@ -178,12 +178,12 @@ func (s *RegionStore) lockAccount(ctx context.Context, r runner, id candor.Accou
 	return c, nil
 }
 
-const deviceColumns = `id, pseudonym, created_us`
+const deviceColumns = `id, pseudonym, created_us, kind, name`
 
 func scanDevice(sc scanner, account candor.AccountID) (store.Device, error) {
 	d := store.Device{Account: account}
 	var created int64
-	err := sc.Scan(&d.ID, &d.Pseudonym, &created)
+	err := sc.Scan(&d.ID, &d.Pseudonym, &created, &d.Kind, &d.Name)
 	d.Created = fromMicros(created)
 	return d, err
 }
@@ -198,9 +198,9 @@ func (s *RegionStore) RegisterDevice(ctx context.Context, rec store.AuditRecord,
 	}
 	var out store.Device
 	err := s.auditLog.access(ctx, rec, func(r runner) error {
-		_, err := r.exec(ctx, `INSERT INTO devices (id, account, pseudonym, created_us) VALUES (?, ?, ?, ?)
+		_, err := r.exec(ctx, `INSERT INTO devices (id, account, pseudonym, created_us, kind, name) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (account, pseudonym) DO NOTHING`,
-			string(d.ID), string(d.Account), d.Pseudonym, micros(stamp(d.Created)))
+			string(d.ID), string(d.Account), d.Pseudonym, micros(stamp(d.Created)), d.Kind, d.Name)
 		switch {
 		case s.db.dialect.foreignKey(err):
 			return errNoAccount

@@ -255,6 +255,9 @@ func testDevices(t *testing.T, r store.Region) {
 		}
 		wantBytes(t, what+" pseudonym", got.Pseudonym, want.Pseudonym)
 		wantTime(t, what+" created", got.Created, want.Created)
+		if got.Kind != want.Kind || got.Name != want.Name {
+			t.Fatalf("%s kind, name = %q, %q, want %q, %q", what, got.Kind, got.Name, want.Kind, want.Name)
+		}
 	}
 	wantDevice("RegisterDevice", got, d1)
 
@@ -271,7 +274,9 @@ func testDevices(t *testing.T, r store.Region) {
 	wantDevice("RegisterDevice for another account", got, db)
 
 	older := store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: randBytes(32), Created: testTime.Add(-time.Hour)}
-	newer := store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: randBytes(32), Created: testTime.Add(time.Hour)}
+	// An app password is a device with a kind and its owner's label.
+	newer := store.Device{ID: candor.DeviceID(newID("dev")), Account: a, Pseudonym: randBytes(32), Created: testTime.Add(time.Hour),
+		Kind: store.DeviceApp, Name: "Thunderbird"}
 	for _, d := range []store.Device{newer, older} {
 		_, err := r.RegisterDevice(rt.ctx, logged(), d)
 		must(t, err)

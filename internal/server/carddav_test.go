@@ -1,0 +1,277 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-vcard"
+	"github.com/emersion/go-webdav"
+	"github.com/emersion/go-webdav/carddav"
+
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/internal/server/servertest"
+)
+
+// davAccount signs an account up, turns contacts on when asked, and makes
+// an app password.
+func davAccount(t *testing.T, env *servertest.Env, contacts bool) (*raw, api.AppPassword) {
+	t.Helper()
+	phone, _ := signup(t, env, "IN")
+	if contacts {
+		phone.consent("contacts", true)
+	}
+	var ap api.AppPassword
+	phone.must("POST", "/v1/app-passwords", api.AppPasswordRequest{Name: "Thunderbird"}, &ap)
+	return phone, ap
+}
+
+// davRequest sends one CardDAV request with the app password.
+func davRequest(t *testing.T, env *servertest.Env, ap api.AppPassword, method, path string, body string, header ...string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, env.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(ap.Username, ap.Password)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func card(uid, name string) string {
+	return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + name + "\r\nN:" + name + ";;;;\r\nEND:VCARD\r\n"
+}
+
+const (
+	uidA = "0f8fad5b-d9cb-469f-a165-70867728950e"
+	uidB = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+)
+
+// A CardDAV client finds the address book, writes and reads cards, lists
+// and queries them, and syncs incrementally; lost races answer 412.
+func TestCardDAV(t *testing.T) {
+	env := servertest.Start(t)
+	_, ap := davAccount(t, env, true)
+	ctx := context.Background()
+	hc := webdav.HTTPClientWithBasicAuth(nil, ap.Username, ap.Password)
+	cl, err := carddav.NewClient(hc, env.URL+ap.CardDAVPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Discovery: the well-known URL, the principal, the home, the book.
+	resp := davRequest(t, env, ap, "GET", "/.well-known/carddav", "")
+	if resp.Request.URL.Path != ap.CardDAVPath {
+		t.Errorf("/.well-known/carddav led to %s, want %s", resp.Request.URL.Path, ap.CardDAVPath)
+	}
+	principal, err := cl.FindCurrentUserPrincipal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, err := cl.FindAddressBookHomeSet(ctx, principal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	books, err := cl.FindAddressBooks(ctx, home)
+	if err != nil || len(books) != 1 {
+		t.Fatalf("FindAddressBooks = %v, %v; want one book", books, err)
+	}
+	book := books[0].Path
+
+	// PUT keeps the bytes; If-None-Match: * on an existing card is 412.
+	putA := davRequest(t, env, ap, "PUT", book+uidA+".vcf", card(uidA, "Ada"), "Content-Type", "text/vcard", "If-None-Match", "*")
+	if putA.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT a new card: %d", putA.StatusCode)
+	}
+	tagA := putA.Header.Get("ETag")
+	if r := davRequest(t, env, ap, "PUT", book+uidA+".vcf", card(uidA, "Other"), "Content-Type", "text/vcard", "If-None-Match", "*"); r.StatusCode != http.StatusPreconditionFailed {
+		t.Errorf("If-None-Match: * on an existing card: %d, want 412", r.StatusCode)
+	}
+	get := davRequest(t, env, ap, "GET", book+uidA+".vcf", "")
+	got, _ := io.ReadAll(get.Body)
+	if string(got) != card(uidA, "Ada") || get.Header.Get("ETag") != tagA {
+		t.Errorf("GET = %q (etag %s), want the bytes PUT (etag %s)", got, get.Header.Get("ETag"), tagA)
+	}
+	// Edit with the right tag, then a stale one: 412, nothing stored.
+	edit := davRequest(t, env, ap, "PUT", book+uidA+".vcf", card(uidA, "Ada L"), "Content-Type", "text/vcard", "If-Match", tagA)
+	if edit.StatusCode/100 != 2 {
+		t.Fatalf("PUT with the current If-Match: %d", edit.StatusCode)
+	}
+	if r := davRequest(t, env, ap, "PUT", book+uidA+".vcf", card(uidA, "Lost"), "Content-Type", "text/vcard", "If-Match", tagA); r.StatusCode != http.StatusPreconditionFailed {
+		t.Errorf("PUT with a stale If-Match: %d, want 412", r.StatusCode)
+	}
+	if r := davRequest(t, env, ap, "DELETE", book+uidA+".vcf", "", "If-Match", tagA); r.StatusCode != http.StatusPreconditionFailed {
+		t.Errorf("DELETE with a stale If-Match: %d, want 412", r.StatusCode)
+	}
+
+	// A token, then one more card: the sync since the token has it alone.
+	first, err := cl.SyncCollection(ctx, book, &carddav.SyncQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Updated) != 1 || first.SyncToken == "" {
+		t.Fatalf("first sync: %d cards, token %q", len(first.Updated), first.SyncToken)
+	}
+	if r := davRequest(t, env, ap, "PUT", book+uidB+".vcf", card(uidB, "Bob"), "Content-Type", "text/vcard"); r.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT B: %d", r.StatusCode)
+	}
+	next, err := cl.SyncCollection(ctx, book, &carddav.SyncQuery{SyncToken: first.SyncToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next.Updated) != 1 || next.Updated[0].Path != book+uidB+".vcf" || len(next.Deleted) != 0 {
+		t.Fatalf("incremental sync = %+v, want only %s", next, uidB)
+	}
+	same, err := cl.SyncCollection(ctx, book, &carddav.SyncQuery{SyncToken: next.SyncToken})
+	if err != nil || len(same.Updated)+len(same.Deleted) != 0 {
+		t.Fatalf("sync with nothing changed = %+v, %v", same, err)
+	}
+
+	// Listing, multiget and query.
+	all, err := cl.QueryAddressBook(ctx, book, &carddav.AddressBookQuery{DataRequest: carddav.AddressDataRequest{AllProp: true}})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("query = %d cards, %v; want 2", len(all), err)
+	}
+	bob, err := cl.QueryAddressBook(ctx, book, &carddav.AddressBookQuery{DataRequest: carddav.AddressDataRequest{AllProp: true},
+		PropFilters: []carddav.PropFilter{{Name: vcard.FieldFormattedName, TextMatches: []carddav.TextMatch{{Text: "Bob"}}}}})
+	if err != nil || len(bob) != 1 || bob[0].Card.Value(vcard.FieldFormattedName) != "Bob" {
+		t.Fatalf("query FN=Bob = %v, %v", bob, err)
+	}
+	multi, err := cl.MultiGetAddressBook(ctx, book, &carddav.AddressBookMultiGet{Paths: []string{book + uidA + ".vcf", book + uidB + ".vcf"},
+		DataRequest: carddav.AddressDataRequest{AllProp: true}})
+	if err != nil || len(multi) != 2 {
+		t.Fatalf("multiget = %d cards, %v", len(multi), err)
+	}
+
+	// A deletion reaches the next sync under the href the client chose.
+	if r := davRequest(t, env, ap, "DELETE", book+uidB+".vcf", ""); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", r.StatusCode)
+	}
+	gone, err := cl.SyncCollection(ctx, book, &carddav.SyncQuery{SyncToken: same.SyncToken})
+	if err != nil || len(gone.Deleted) != 1 || gone.Deleted[0] != book+uidB+".vcf" {
+		t.Fatalf("sync after a deletion = %+v, %v", gone, err)
+	}
+
+	// getctag and the sync token of the book, and sync-collection offered.
+	pf := davRequest(t, env, ap, "PROPFIND", book, `<?xml version="1.0"?><propfind xmlns="DAV:" xmlns:cs="http://calendarserver.org/ns/"><prop><cs:getctag/><sync-token/><supported-report-set/></prop></propfind>`, "Depth", "0")
+	props, _ := io.ReadAll(pf.Body)
+	if pf.StatusCode != http.StatusMultiStatus || !bytes.Contains(props, []byte(gone.SyncToken)) || !bytes.Contains(props, []byte("sync-collection")) {
+		t.Errorf("PROPFIND getctag: %d %s", pf.StatusCode, props)
+	}
+}
+
+// Wrong and unknown passwords are the same 401, a session token is not an
+// app password nor the reverse, and a revoked app password stops working.
+func TestCardDAVAuth(t *testing.T) {
+	env := servertest.Start(t)
+	phone, ap := davAccount(t, env, true)
+	if r := davRequest(t, env, ap, "PROPFIND", ap.CardDAVPath, "", "Depth", "0"); r.StatusCode != http.StatusMultiStatus {
+		t.Fatalf("PROPFIND with the app password: %d", r.StatusCode)
+	}
+	for name, bad := range map[string]api.AppPassword{
+		"wrong password": {Username: ap.Username, Password: ap.Password[:len(ap.Password)-1] + "x"},
+		"other username": {Username: "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa", Password: ap.Password},
+		"session token":  {Username: ap.Username, Password: phone.token},
+	} {
+		r := davRequest(t, env, bad, "PROPFIND", ap.CardDAVPath, "", "Depth", "0")
+		if r.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic") {
+			t.Errorf("%s: %d (WWW-Authenticate %q), want 401 with Basic", name, r.StatusCode, r.Header.Get("WWW-Authenticate"))
+		}
+	}
+	// The JSON API does not take an app password.
+	other := &raw{t: t, url: env.URL, token: ap.Password}
+	if a := other.call("GET", "/v1/devices", nil, nil); a.status != http.StatusUnauthorized {
+		t.Errorf("an app password as a session token: %d, want 401", a.status)
+	}
+	// Listed with the devices; revoked by the phone.
+	var devs struct{ Devices []api.Device }
+	phone.must("GET", "/v1/devices", nil, &devs)
+	listed := false
+	for _, d := range devs.Devices {
+		listed = listed || (d.ID == ap.ID && d.Kind == api.DeviceApp && d.Name == "Thunderbird")
+	}
+	if !listed {
+		t.Errorf("the app password is not listed with the devices: %+v", devs.Devices)
+	}
+	phone.must("DELETE", "/v1/devices/"+ap.ID, nil, nil)
+	if r := davRequest(t, env, ap, "PROPFIND", ap.CardDAVPath, "", "Depth", "0"); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a revoked app password: %d, want 401", r.StatusCode)
+	}
+}
+
+// With contacts off, CardDAV answers 403 with how to turn it on, and
+// stores nothing.
+func TestCardDAVConsentOff(t *testing.T) {
+	env := servertest.Start(t)
+	phone, ap := davAccount(t, env, false)
+	r := davRequest(t, env, ap, "PUT", "/dav/me/books/contacts/"+uidA+".vcf", card(uidA, "Ada"), "Content-Type", "text/vcard")
+	msg, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusForbidden || !strings.Contains(string(msg), "consent contacts on") {
+		t.Fatalf("PUT with contacts off: %d %q", r.StatusCode, msg)
+	}
+	phone.consent("contacts", true)
+	var feed api.Feed
+	phone.must("GET", "/v1/records/contacts?since=0", nil, &feed)
+	if len(feed.Records) != 0 {
+		t.Fatalf("with contacts off, %d records were stored", len(feed.Records))
+	}
+}
+
+// A card written over CardDAV reaches the phones' feed, a phone's edit
+// reaches CardDAV, and every access is in the owner's log under the app
+// password's device.
+func TestCardDAVPhoneRoundTrip(t *testing.T) {
+	env := servertest.Start(t)
+	phone, ap := davAccount(t, env, true)
+	book := "/dav/me/books/contacts/"
+	if r := davRequest(t, env, ap, "PUT", book+uidA+".vcf", card(uidA, "Ada"), "Content-Type", "text/vcard"); r.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %d", r.StatusCode)
+	}
+	var feed api.Feed
+	phone.must("GET", "/v1/records/contacts?since=0", nil, &feed)
+	if len(feed.Records) != 1 || string(feed.Records[0].Data) != card(uidA, "Ada") {
+		t.Fatalf("the phone's feed = %+v, want the card as PUT", feed.Records)
+	}
+	rec := feed.Records[0]
+	var pushed api.PushResponse
+	phone.must("POST", "/v1/records/contacts", api.PushRequest{Epoch: feed.Epoch, Changes: []api.Change{{ID: rec.ID, BaseVersion: rec.Version,
+		Data: []byte(card(uidA, "Ada from the phone"))}}}, &pushed)
+	get := davRequest(t, env, ap, "GET", book+uidA+".vcf", "")
+	got, _ := io.ReadAll(get.Body)
+	if string(got) != card(uidA, "Ada from the phone") {
+		t.Fatalf("CardDAV GET after the phone's edit = %q", got)
+	}
+
+	var log api.AccessLog
+	phone.must("GET", "/v1/account/access-log", nil, &log)
+	var app string
+	actions := map[string]int{} // of the app password's device
+	events := make([]map[string]any, len(log.Entries))
+	for i, e := range log.Entries {
+		if err := json.Unmarshal([]byte(e.Event), &events[i]); err != nil {
+			t.Fatal(err)
+		}
+		if events[i]["action"] == "device.app-password" {
+			app, _ = events[i]["subject"].(string)
+		}
+	}
+	for _, ev := range events {
+		if app != "" && ev["actor"] == app {
+			actions[ev["action"].(string)]++
+		}
+	}
+	if app == "" || actions["records.push"] == 0 || actions["records.pull"] == 0 {
+		t.Fatalf("the owner's log does not show the app password's pushes and pulls under its device: %v", actions)
+	}
+}
