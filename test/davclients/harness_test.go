@@ -127,7 +127,7 @@ func (s *syncer) vdirsyncer(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := s.tryVdirsyncer(t, args...)
 	if err != nil {
-		t.Fatalf("vdirsyncer %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("vdirsyncer %s: %v\n%s", strings.Join(args, " "), err, tail(out, 40))
 	}
 	return out
 }
@@ -356,6 +356,16 @@ func writeCards(t testing.TB, dir string, cards []testCard) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// tail returns the last n lines of out: a failed sync of thousands of
+// cards logs a line for each.
+func tail(out string, n int) string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) <= n {
+		return out
+	}
+	return fmt.Sprintf("[%d lines before]\n%s", len(lines)-n, strings.Join(lines[len(lines)-n:], "\n"))
 }
 
 func writeFile(t testing.TB, path, content string) {
