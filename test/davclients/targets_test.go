@@ -44,26 +44,6 @@ type addressBook interface {
 	Delete(t testing.TB, uid string)
 }
 
-// candorTarget is where Candor's CardDAV server plugs in. When it lands,
-// this starts a dev server as cmd/candor/script_test.go does (server.New
-// with servertest.FastAccounts, servertest.CheckAPI, httptest.NewServer),
-// creates an account and a `candor device` phone with contacts turned on,
-// creates an app password, and returns:
-//
-//	target{
-//		Name:     "candor",
-//		URL:      ts.URL + <the CardDAV entry point>,
-//		Username: <the account>,
-//		Password: <the app password>,
-//		Book:     <the phone: contacts list/add/delete after a sync>,
-//		Revoke:   <revoke the app password>,
-//	}
-func candorTarget(t testing.TB) target {
-	t.Helper()
-	t.Skip("Candor's CardDAV server is not in this build")
-	return target{}
-}
-
 // radicaleUser is the account the Radicale target holds.
 const radicaleUser, radicalePassword = "alice", "correct horse battery staple"
 
