@@ -51,7 +51,7 @@ const (
 const (
 	MaxCard     = api.MaxRecordBytes
 	MaxBody     = 1 << 20
-	maxMultiget = 1000 // hrefs in one addressbook-multiget
+	maxMultiget = 1000 // hrefs in one addressbook-multiget, or as many as the book holds cards
 	syncPage    = api.MaxFeedPage
 )
 

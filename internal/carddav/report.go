@@ -122,7 +122,16 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 	case r.Method == "REPORT" && root.XMLName == xml.Name{Space: nsDAV, Local: "sync-collection"}:
 		return h.syncCollection(w, r, body)
 	case r.Method == "REPORT" && root.XMLName == xml.Name{Space: nsCardDAV, Local: "addressbook-multiget"} && len(root.Hrefs) > maxMultiget:
-		return candor.Errorf(candor.TooLarge, "a multiget asks for at most %d cards; ask for the rest in another", maxMultiget)
+		// A client may ask for the whole book at once (vdirsyncer does,
+		// in one REPORT, when it first downloads it): the book is read
+		// once per request anyway.
+		bk, err := h.read(r.Context())
+		if err != nil {
+			return err
+		}
+		if len(root.Hrefs) > len(bk.cards) {
+			return candor.Errorf(candor.TooLarge, "a multiget asks for at most %d cards, or as many as the address book holds; ask for the rest in another", maxMultiget)
+		}
 	case r.Method == "PROPFIND" && r.Header.Get("Depth") == "0" && root.XMLName == xml.Name{Space: nsDAV, Local: "propfind"}:
 		var pf propfindReq
 		if xml.Unmarshal(body, &pf) == nil && pf.Prop != nil && asksOwn(pf.Prop) {

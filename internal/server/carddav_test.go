@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -273,5 +274,39 @@ func TestCardDAVPhoneRoundTrip(t *testing.T) {
 	}
 	if app == "" || actions["records.push"] == 0 || actions["records.pull"] == 0 {
 		t.Fatalf("the owner's log does not show the app password's pushes and pulls under its device: %v", actions)
+	}
+}
+
+// A multiget may ask for every card of a book larger than the multiget
+// limit at once: vdirsyncer does so when it first downloads a book, in one
+// REPORT, and would otherwise never get past it.
+func TestCardDAVMultigetWholeBook(t *testing.T) {
+	env := servertest.Start(t)
+	_, ap := davAccount(t, env, true)
+	book := "/dav/me/books/contacts/"
+	const n = 1001
+	var hrefs strings.Builder
+	for i := range n {
+		uid := fmt.Sprintf("0f8fad5b-d9cb-469f-a165-%012d", i)
+		if r := davRequest(t, env, ap, "PUT", book+uid+".vcf", card(uid, fmt.Sprint("Card ", i)), "Content-Type", "text/vcard"); r.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT %d: %d", i, r.StatusCode)
+		}
+		fmt.Fprintf(&hrefs, "<href>%s%s.vcf</href>", book, uid)
+	}
+	body := `<?xml version="1.0"?><C:addressbook-multiget xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">` +
+		`<prop><getetag/><C:address-data/></prop>` + hrefs.String() + `</C:addressbook-multiget>`
+	r := davRequest(t, env, ap, "REPORT", book, body, "Depth", "1", "Content-Type", "application/xml")
+	got, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusMultiStatus {
+		t.Fatalf("multiget of the whole book of %d cards: %d %s", n, r.StatusCode, got)
+	}
+	if c := bytes.Count(got, []byte("BEGIN:VCARD")); c != n {
+		t.Fatalf("multiget of the whole book answered %d cards, want %d", c, n)
+	}
+	// Beyond the book's size, the limit holds.
+	body = `<?xml version="1.0"?><C:addressbook-multiget xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">` +
+		`<prop><getetag/></prop>` + hrefs.String() + "<href>" + book + uidA + ".vcf</href>" + `</C:addressbook-multiget>`
+	if r := davRequest(t, env, ap, "REPORT", book, body, "Depth", "1", "Content-Type", "application/xml"); r.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("multiget of more hrefs than the book and the limit: %d, want 413", r.StatusCode)
 	}
 }
