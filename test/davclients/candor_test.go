@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,4 +126,20 @@ func (b candorBook) Delete(t testing.TB, uid string) {
 		t.Fatalf("phone: delete %s: %v", uid, err)
 	}
 	b.sync(t)
+}
+
+// TestCandorDiscovery runs vdirsyncer discover from each URL a person may
+// be given for Candor (docs/carddav.md): the server's root, the CardDAV
+// URL and the principal. Each finds the account's one address book.
+func TestCandorDiscovery(t *testing.T) {
+	tl := needTools(t)
+	tg := candorTarget(t)
+	root := strings.TrimSuffix(tg.URL, "/")
+	for _, u := range []string{root, root + "/", root + "/dav/", root + "/dav", root + "/dav/me/"} {
+		s := newSyncer(t, tl, u, tg.Username, tg.Password)
+		s.discover(t) // fails unless it finds exactly one book
+		if got := filepath.Base(s.book); got != "contacts" {
+			t.Errorf("discover from %s: the book's folder is %q, want contacts", u, got)
+		}
+	}
 }
