@@ -7,6 +7,7 @@
 #
 #   scripts/bench/carddav.sh
 #   CANDOR_BENCH_CARDDAV_SIZES=1000 scripts/bench/carddav.sh
+#   CANDOR_BENCH_CARDDAV_RADICALE_SIZES=1000 ...   # Radicale for these sizes only
 #   CANDOR_BENCH_CARDDAV_URL=http://127.0.0.1:8080/dav/ \
 #     CANDOR_BENCH_CARDDAV_USERNAME=... CANDOR_BENCH_CARDDAV_PASSWORD=APP-PASSWORD \
 #     scripts/bench/carddav.sh
