@@ -96,6 +96,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, name string) error
 		base = v
 	}
 	conditional := ifMatch != "" || ifNone != ""
+	created := base == 0 // no card under this name, or a deleted one
 	for range 3 {
 		res, err := h.push(r, epoch, records.Change{ID: id, BaseVersion: base, Data: data})
 		if err != nil {
@@ -103,7 +104,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, name string) error
 		}
 		if res.Applied {
 			w.Header().Set("ETag", `"`+etag(epoch, res.Version)+`"`)
-			if base == 0 || res.Version == 1 {
+			if created || res.Version == 1 {
 				w.WriteHeader(http.StatusCreated)
 			} else {
 				w.WriteHeader(http.StatusNoContent)
@@ -121,7 +122,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, name string) error
 			preconditionFailed(w)
 			return nil
 		}
-		base = cur.Version
+		base, created = cur.Version, gone
 	}
 	return candor.E(candor.Unavailable, "the card is being changed by another device: try again")
 }

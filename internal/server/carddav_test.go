@@ -310,3 +310,24 @@ func TestCardDAVMultigetWholeBook(t *testing.T) {
 		t.Errorf("multiget of more hrefs than the book and the limit: %d, want 413", r.StatusCode)
 	}
 }
+
+// A card made again under the name of a deleted one is created (201), as
+// vdirsyncer does when a book emptied from its folder is filled again.
+func TestCardDAVPutAfterDelete(t *testing.T) {
+	env := servertest.Start(t)
+	_, ap := davAccount(t, env, true)
+	href := "/dav/me/books/contacts/" + uidA + ".vcf"
+	if r := davRequest(t, env, ap, "PUT", href, card(uidA, "Ada"), "Content-Type", "text/vcard"); r.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %d", r.StatusCode)
+	}
+	if r := davRequest(t, env, ap, "DELETE", href, ""); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", r.StatusCode)
+	}
+	for _, h := range [][]string{{"If-None-Match", "*"}, nil} {
+		r := davRequest(t, env, ap, "PUT", href, card(uidA, "Ada again"), append([]string{"Content-Type", "text/vcard"}, h...)...)
+		if r.StatusCode != http.StatusCreated {
+			t.Errorf("PUT %v of a deleted card: %d, want 201", h, r.StatusCode)
+		}
+		davRequest(t, env, ap, "DELETE", href, "")
+	}
+}
