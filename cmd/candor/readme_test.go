@@ -38,6 +38,8 @@ var readmeExpect = map[string][]string{
 	"### Staff: several approvals, every access logged": {"Ravi Kumar", "ticket-4711", "ok:"},
 	"### Greetings and update notices, before any account": {"pinned the server's update root (version 1) on first use",
 		"no update for candor-reference on stable"},
+	"### Your contacts in Thunderbird, DAVx5 or vdirsyncer; everything out as files": {"+919876543210",
+		`app password "Thunderbird" made`, "CardDAV URL: http://127.0.0.1:", "password:    cap_", "contacts.vcf", "manifest.json"},
 	"### Regions: moving accounts, retention": {`"region": "sg"`},
 }
 
