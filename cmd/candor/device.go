@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -647,34 +646,8 @@ func exportContactsFile(c *client.Client, path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return 0, candor.Wrap(candor.Invalid, "cannot write the contacts file", err)
-	}
-	tmp := f.Name()
-	fail := func(err error) (int, error) {
-		f.Close()
-		os.Remove(tmp)
-		if _, ok := err.(*candor.Error); ok {
-			return 0, err
-		}
-		return 0, candor.Wrap(candor.Invalid, "cannot write the contacts file", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if err := c.Contacts().Export(f); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return 0, candor.Wrap(candor.Invalid, "cannot write the contacts file", err)
+	if err := writeFileAtomic(path, "contacts", c.Contacts().Export); err != nil {
+		return 0, err
 	}
 	return len(cts), nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,34 +112,8 @@ func exportSMSFile(c *client.Client, path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return 0, candor.Wrap(candor.Invalid, "cannot write the SMS file", err)
-	}
-	tmp := f.Name()
-	fail := func(err error) (int, error) {
-		f.Close()
-		os.Remove(tmp)
-		if _, ok := err.(*candor.Error); ok {
-			return 0, err
-		}
-		return 0, candor.Wrap(candor.Invalid, "cannot write the SMS file", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if err := c.SMS().Export(f); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return 0, candor.Wrap(candor.Invalid, "cannot write the SMS file", err)
+	if err := writeFileAtomic(path, "SMS", c.SMS().Export); err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, m := range ms {
@@ -157,4 +132,40 @@ func preview(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// writeFileAtomic writes path with write, replacing it atomically (a
+// temporary file beside it, synced, then renamed), readable by its owner
+// only. what names the file in errors ("SMS": "cannot write the SMS
+// file").
+func writeFileAtomic(path, what string, write func(io.Writer) error) error {
+	wrap := func(err error) error {
+		if _, ok := err.(*candor.Error); ok {
+			return err
+		}
+		return candor.Wrap(candor.Invalid, "cannot write the "+what+" file", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return wrap(err)
+	}
+	tmp := f.Name()
+	err = f.Chmod(0o600)
+	if err == nil {
+		err = write(f)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return wrap(err)
+	}
+	return nil
 }

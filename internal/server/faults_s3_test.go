@@ -18,6 +18,7 @@ import (
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/blobs"
 	"github.com/candorcloud/candor/internal/blobs/s3"
+	"github.com/candorcloud/candor/internal/proxytest"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
@@ -95,9 +96,9 @@ func TestS3CutAnswers503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := newTCPProxy(t, base.Endpoint)
+	px := proxytest.New(t, base.Endpoint)
 	suffix := strings.ToLower(candor.NewID("t")[2:12])
-	cfg := server.Config{S3: &server.S3{Endpoint: px.addr, AccessKey: base.AccessKey, SecretKey: base.SecretKey,
+	cfg := server.Config{S3: &server.S3{Endpoint: px.Addr, AccessKey: base.AccessKey, SecretKey: base.SecretKey,
 		UseSSL: base.UseSSL, Region: base.Region, Buckets: map[candor.RegionID]string{}}}
 	for _, id := range []candor.RegionID{"in", "sg", "us", "cn"} {
 		cfg.S3.Buckets[id] = "candor-" + string(id) + "-" + suffix
@@ -139,7 +140,7 @@ func TestS3CutAnswers503(t *testing.T) {
 	during := randomBytes(api.PartSize + 500)
 	pending := startUpload(r, during)
 
-	px.setCut(true)
+	px.Cut(true)
 	blobRoutes := map[string]func() reply{
 		"create": func() reply {
 			return ask(r, "POST", "/v1/photos/uploads", api.UploadCreate{Size: 5, Hash: randomBytes(32)})
@@ -157,7 +158,7 @@ func TestS3CutAnswers503(t *testing.T) {
 			a := send()
 			byStatus[a.status]++
 			checkReply(t, name, a)
-			checkBlobAnswer(t, name, a, px.addr, base.Endpoint)
+			checkBlobAnswer(t, name, a, px.Addr, base.Endpoint)
 		}
 	}
 	// An account deleted during the cut is deleted (its sessions and
@@ -165,7 +166,7 @@ func TestS3CutAnswers503(t *testing.T) {
 	a := ask(leaver, "DELETE", "/v1/account", nil)
 	byStatus[a.status]++
 	checkReply(t, "account deletion", a)
-	checkBlobAnswer(t, "account deletion", a, px.addr, base.Endpoint)
+	checkBlobAnswer(t, "account deletion", a, px.Addr, base.Endpoint)
 	t.Logf("blob routes during the cut, by status: %v", byStatus)
 
 	// What needs no blob keeps working.
@@ -199,14 +200,14 @@ func TestS3CutAnswers503(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("/readyz took %v during the S3 cut", took)
 	}
-	for _, internal := range []string{px.addr, base.Endpoint, "dial", "tcp"} {
+	for _, internal := range []string{px.Addr, base.Endpoint, "dial", "tcp"} {
 		if strings.Contains(msg, internal) {
 			t.Errorf("/readyz shows internals: %q", msg)
 		}
 	}
 	noServerErrors(t, env)
 
-	px.setCut(false)
+	px.Cut(false)
 	waitReady(t, r)
 
 	if a := download(r, keptBlob); a.status != 200 || !bytes.Equal(a.body, kept) {

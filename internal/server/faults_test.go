@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/proxytest"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 	"github.com/candorcloud/candor/internal/store/pgtest"
@@ -32,75 +31,14 @@ import (
 // sentence naming what is missing, /readyz says 503, nothing is logged as
 // a server error; once it is back, phones sync and nothing is lost.
 
-// tcpProxy relays connections from a loopback port to upstream; while it
-// is cut it drops every connection and refuses new ones.
-type tcpProxy struct {
-	addr     string
-	upstream string
-	ln       net.Listener
-
-	mu    sync.Mutex
-	cut   bool
-	conns []net.Conn
-}
-
-func newTCPProxy(t *testing.T, upstream string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := &tcpProxy{addr: ln.Addr().String(), upstream: upstream, ln: ln}
-	go px.serve()
-	t.Cleanup(func() { ln.Close(); px.setCut(true) })
-	return px
-}
-
-func (px *tcpProxy) serve() {
-	for {
-		c, err := px.ln.Accept()
-		if err != nil {
-			return
-		}
-		px.mu.Lock()
-		if px.cut {
-			px.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", px.upstream)
-		if err != nil {
-			px.mu.Unlock()
-			c.Close()
-			continue
-		}
-		px.conns = append(px.conns, c, up)
-		px.mu.Unlock()
-		go func() { io.Copy(up, c); up.Close(); c.Close() }()
-		go func() { io.Copy(c, up); up.Close(); c.Close() }()
-	}
-}
-
-func (px *tcpProxy) setCut(cut bool) {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	px.cut = cut
-	if cut {
-		for _, c := range px.conns {
-			c.Close()
-		}
-		px.conns = nil
-	}
-}
-
-// through rewrites a PostgreSQL DSN to connect through the proxy.
-func (px *tcpProxy) through(t *testing.T, dsn string) string {
+// through rewrites a PostgreSQL DSN to connect through px.
+func through(t *testing.T, px *proxytest.Proxy, dsn string) string {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host = px.addr
+	u.Host = px.Addr
 	return u.String()
 }
 
@@ -278,10 +216,10 @@ func TestPostgresCutAnswers503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := newTCPProxy(t, upstream.Host)
-	pg.Directory = px.through(t, pg.Directory)
+	px := proxytest.New(t, upstream.Host)
+	pg.Directory = through(t, px, pg.Directory)
 	for id, dsn := range pg.Regions {
-		pg.Regions[id] = px.through(t, dsn)
+		pg.Regions[id] = through(t, px, dsn)
 	}
 	env := servertest.StartWith(t, server.Config{Postgres: pg})
 	ctx := context.Background()
@@ -295,7 +233,7 @@ func TestPostgresCutAnswers503(t *testing.T) {
 	epoch := r.consent("notes", true)
 	r.consent("photos", true)
 
-	px.setCut(true)
+	px.Cut(true)
 	if _, err := phone.Notes().Add("during the outage", "kept on the phone"); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +249,7 @@ func TestPostgresCutAnswers503(t *testing.T) {
 	}
 	noServerErrors(t, env)
 
-	px.setCut(false)
+	px.Cut(false)
 	waitReady(t, r)
 	nothingLost(t, env, phone, "before the outage", "during the outage")
 }

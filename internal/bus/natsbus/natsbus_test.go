@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/bus"
 	"github.com/candorcloud/candor/internal/bus/bustest"
+	"github.com/candorcloud/candor/internal/proxytest"
 )
 
 // testEnv names the NATS server the tests use, e.g. nats://127.0.0.1:4222.
@@ -185,8 +184,8 @@ func TestReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := newProxy(t, u.Host)
-	u.Host = px.addr
+	px := proxytest.New(t, u.Host)
+	u.Host = px.Addr
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	prefix := "candor-test.t-" + hex.EncodeToString(randBytes(8))
@@ -213,7 +212,7 @@ func TestReconnect(t *testing.T) {
 	subscribeTo(a, before)
 	subscribeTo(p, onPeer)
 
-	px.setDown(true)
+	px.Cut(true)
 	waitUntil(t, "the connection drops", func() bool { return !a.nc.IsConnected() })
 	if err := a.Publish(t.Context(), "re", []byte("buffered")); err != nil {
 		t.Fatalf("Publish during the outage: %v", err)
@@ -223,7 +222,7 @@ func TestReconnect(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Subscribe during the outage took %v", d)
 	}
-	px.setDown(false)
+	px.Cut(false)
 	waitUntil(t, "the connection comes back", a.nc.IsConnected)
 	if err := a.nc.FlushTimeout(5 * time.Second); err != nil {
 		t.Fatal(err)
@@ -284,69 +283,6 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("waited 10s for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// proxy relays TCP connections from a loopback port to upstream; while it
-// is down it cuts every connection and refuses new ones.
-type proxy struct {
-	addr     string
-	upstream string
-	ln       net.Listener
-
-	mu    sync.Mutex
-	down  bool
-	conns []net.Conn
-}
-
-func newProxy(t *testing.T, upstream string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := &proxy{addr: ln.Addr().String(), upstream: upstream, ln: ln}
-	go px.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		px.setDown(true)
-	})
-	return px
-}
-
-func (px *proxy) serve() {
-	for {
-		c, err := px.ln.Accept()
-		if err != nil {
-			return
-		}
-		px.mu.Lock()
-		if px.down {
-			px.mu.Unlock()
-			c.Close()
-			continue
-		}
-		up, err := net.Dial("tcp", px.upstream)
-		if err != nil {
-			px.mu.Unlock()
-			c.Close()
-			continue
-		}
-		px.conns = append(px.conns, c, up)
-		px.mu.Unlock()
-		go func() { io.Copy(up, c); up.Close(); c.Close() }()
-		go func() { io.Copy(c, up); up.Close(); c.Close() }()
-	}
-}
-
-func (px *proxy) setDown(down bool) {
-	px.mu.Lock()
-	defer px.mu.Unlock()
-	px.down = down
-	if down {
-		for _, c := range px.conns {
-			c.Close()
-		}
-		px.conns = nil
 	}
 }
 
