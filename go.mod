@@ -28,8 +28,11 @@ require (
 
 // Used by tests only: testscript for the CLI, a strict YAML parser for the
 // OpenAPI document, an OpenAPI library that loads and validates it and
-// checks the test servers' traffic against it (internal/server/servertest).
+// checks the test servers' traffic against it (internal/server/servertest),
+// chromedp to drive Chromium over the DevTools protocol (test/browser).
 require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/rogpeppe/go-internal v1.16.0
 	go.yaml.in/yaml/v3 v3.0.5
@@ -42,6 +45,7 @@ require (
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-openapi/jsonpointer v0.22.5 // indirect
 	github.com/go-openapi/swag/jsonname v0.25.5 // indirect
 	github.com/google/go-containerregistry v0.20.7 // indirect
