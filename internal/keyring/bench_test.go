@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/candorcloud/candor/internal/erasure"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/erasure"
 	"github.com/candorcloud/candor/internal/store/pgtest"
 	"github.com/candorcloud/candor/internal/store/sqlstore"
 )
@@ -137,6 +137,87 @@ func BenchmarkRotateRegionKey(b *testing.B) {
 				dir.Close()
 			}
 			b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "keys/s")
+		})
+	}
+}
+
+// BenchmarkAdvanceErasure advances the erasure ratchet of a directory
+// holding benchKeys() shred secrets, one period later, as the upkeep does
+// once a period: every secret re-wrapped under the next period's key in
+// batches of 1,000, then the stored key replaced. It reports secrets
+// re-wrapped per second.
+func BenchmarkAdvanceErasure(b *testing.B) {
+	n := benchKeys()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			var elapsed time.Duration
+			for range b.N {
+				b.StopTimer()
+				ctx := context.Background()
+				d := b.TempDir()
+				var dir *sqlstore.DirectoryStore
+				var raw *sql.DB
+				var err error
+				placeholder := func(int) string { return "?" }
+				if backend == "sqlite" {
+					path := filepath.Join(d, "directory.db")
+					if dir, err = sqlstore.OpenSQLiteDirectory(path); err != nil {
+						b.Fatal(err)
+					}
+					raw, err = sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+				} else {
+					dsn := pgtest.Schema(b)
+					if dir, err = sqlstore.OpenPostgresDirectory(ctx, dsn); err != nil {
+						b.Fatal(err)
+					}
+					raw, err = sql.Open("pgx", dsn)
+					placeholder = func(i int) string { return fmt.Sprintf("$%d", i) }
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				var later time.Duration
+				k := New(dir, nil, Erasure{Keys: erasure.Folder(b.TempDir()),
+					Clock: erasure.Clock{Length: DefaultPeriod, Now: func() time.Time { return time.Now().Add(later) }}})
+				if err := k.Unseal(ctx, randomKey()); err != nil {
+					b.Fatal(err)
+				}
+				tx, err := raw.Begin()
+				if err != nil {
+					b.Fatal(err)
+				}
+				ins, err := tx.Prepare(`INSERT INTO shred_secrets (account, category, epoch, version, wrapper, wrapped, created_us) VALUES (` +
+					placeholder(1) + `, 'contacts', 1, 2, ` + placeholder(2) + `, ` + placeholder(3) + `, 0)`)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range n {
+					a := candor.NewAccountID()
+					w, err := k.wrapShredSecret(a, candor.Contacts, 1, randomKey(), time.Now())
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := ins.Exec(string(a), w.Wrapper, w.Wrapped); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				raw.Close()
+				later = DefaultPeriod
+
+				b.StartTimer()
+				start := time.Now()
+				done, _, err := k.AdvanceErasure(ctx, 1000)
+				elapsed += time.Since(start)
+				b.StopTimer()
+				if err != nil || done != n {
+					b.Fatalf("re-wrapped %d of %d: %v", done, n, err)
+				}
+				dir.Close()
+			}
+			b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "secrets/s")
 		})
 	}
 }

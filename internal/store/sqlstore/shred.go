@@ -1,9 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/store"
@@ -121,9 +124,26 @@ func (s *DirectoryStore) RewrapShredSecrets(ctx context.Context, rewraps []store
 	if len(rewraps) == 0 {
 		return 0, nil
 	}
+	// One order for every caller, so that two instances re-wrapping at
+	// once lock the rows in the same order (PostgreSQL).
+	sorted := slices.Clone(rewraps)
+	slices.SortFunc(sorted, func(a, b store.Rewrap) int {
+		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Category, b.Category), cmp.Compare(a.Epoch, b.Epoch))
+	})
+	rewraps = sorted
 	var applied int64
 	err := s.db.inTx(ctx, func(r runner) error {
 		applied = 0
+		if s.db.dialect.batchWrites {
+			for i := 0; i < len(rewraps); i += batchRows {
+				n, err := rewrapShredBatch(ctx, r, rewraps[i:min(i+batchRows, len(rewraps))])
+				if err != nil {
+					return err
+				}
+				applied += n
+			}
+			return nil
+		}
 		stmt, err := r.prepare(ctx, `UPDATE shred_secrets SET version = ?, wrapper = ?, wrapped = ?
 			WHERE account = ? AND category = ? AND epoch = ? AND wrapper = ?`)
 		if err != nil {
@@ -145,4 +165,29 @@ func (s *DirectoryStore) RewrapShredSecrets(ctx context.Context, rewraps []store
 		return nil
 	})
 	return int(applied), err
+}
+
+// rewrapShredBatch applies part in one statement: an UPDATE from a VALUES
+// list, each row only where the stored secret still has its old wrapper.
+func rewrapShredBatch(ctx context.Context, r runner, part []store.Rewrap) (int64, error) {
+	values := `(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS ` + r.d.blobType + `),
+		CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))`
+	args := make([]any, 0, 7*len(part))
+	for _, rw := range part {
+		args = append(args, rw.Key.Version, rw.Key.Wrapper, rw.Key.Wrapped,
+			string(rw.Account), string(rw.Category), rw.Epoch, rw.OldWrapper)
+	}
+	res, err := r.exec(ctx, `WITH v (version, wrapper, wrapped, account, category, epoch, old_wrapper)
+		AS (VALUES `+strings.TrimSuffix(strings.Repeat(values+", ", len(part)), ", ")+`)
+		UPDATE shred_secrets SET version = v.version, wrapper = v.wrapper, wrapped = v.wrapped
+		FROM v WHERE shred_secrets.account = v.account AND shred_secrets.category = v.category
+			AND shred_secrets.epoch = v.epoch AND shred_secrets.wrapper = v.old_wrapper`, args...)
+	if err != nil {
+		return 0, internal("rewrap shred secrets", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, internal("rewrap shred secrets", err)
+	}
+	return n, nil
 }
