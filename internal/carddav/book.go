@@ -1,7 +1,6 @@
 package carddav
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -108,10 +107,11 @@ func parseSyncToken(s string) (epoch, cursor int64, ok bool) {
 }
 
 func object(epoch int64, r records.Record) (carddav.AddressObject, error) {
-	card, err := vcard.NewDecoder(bytes.NewReader(r.Data)).Decode()
+	card, err := decodeCard(r.Data)
 	if err != nil {
 		// A phone may hold a card older than CardDAV's vCard 3.0 that
-		// does not parse: it is still served by GET as it is.
+		// does not parse, or one beyond decodeCard's bounds: it is still
+		// served by GET as it is.
 		card = vcard.Card{}
 		card.SetValue(vcard.FieldVersion, "3.0")
 	}

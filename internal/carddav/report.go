@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -121,16 +122,9 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case r.Method == "REPORT" && root.XMLName == xml.Name{Space: nsDAV, Local: "sync-collection"}:
 		return h.syncCollection(w, r, body)
-	case r.Method == "REPORT" && root.XMLName == xml.Name{Space: nsCardDAV, Local: "addressbook-multiget"} && len(root.Hrefs) > maxMultiget:
-		// A client may ask for the whole book at once (vdirsyncer does,
-		// in one REPORT, when it first downloads it): the book is read
-		// once per request anyway.
-		bk, err := h.read(r.Context())
-		if err != nil {
+	case r.Method == "REPORT" && root.XMLName == xml.Name{Space: nsCardDAV, Local: "addressbook-multiget"}:
+		if err := h.checkMultiget(r, root.Hrefs); err != nil {
 			return err
-		}
-		if len(root.Hrefs) > len(bk.cards) {
-			return candor.Errorf(candor.TooLarge, "a multiget asks for at most %d cards, or as many as the address book holds; ask for the rest in another", maxMultiget)
 		}
 	case r.Method == "PROPFIND" && r.Header.Get("Depth") == "0" && root.XMLName == xml.Name{Space: nsDAV, Local: "propfind"}:
 		var pf propfindReq
@@ -279,5 +273,42 @@ func invalidToken(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(http.StatusForbidden)
 	io.WriteString(w, xml.Header+`<error xmlns="DAV:"><valid-sync-token/></error>`)
+	return nil
+}
+
+// maxMultigetBytes bounds the cards one multiget answers with, as stored
+// (the answer holds them re-encoded, and escaped).
+const maxMultigetBytes = 64 << 20
+
+// checkMultiget refuses a multiget that names a card twice (each is
+// decoded and held for the answer: one card named a thousand times would
+// cost a thousand), that names more than maxMultiget cards unless the book
+// holds that many (a client may ask for the whole book at once: vdirsyncer
+// does, in one REPORT, when it first downloads it; the book is read once
+// per request anyway), or whose cards come to more than maxMultigetBytes.
+func (h *Handler) checkMultiget(r *http.Request, hrefs []string) error {
+	seen := make(map[string]bool, len(hrefs))
+	for _, href := range hrefs {
+		if seen[href] {
+			return candor.E(candor.Invalid, "a multiget names each card once")
+		}
+		seen[href] = true
+	}
+	bk, err := h.read(r.Context())
+	if err != nil {
+		return err
+	}
+	if len(hrefs) > maxMultiget && len(hrefs) > len(bk.cards) {
+		return candor.Errorf(candor.TooLarge, "a multiget asks for at most %d cards, or as many as the address book holds; ask for the rest in another", maxMultiget)
+	}
+	total := 0
+	for _, href := range hrefs {
+		if id, ok := recordID(path.Base(href)); ok {
+			total += len(bk.cards[id].Data)
+		}
+	}
+	if total > maxMultigetBytes {
+		return candor.Errorf(candor.TooLarge, "those cards come to more than %d MiB: ask for fewer at once", maxMultigetBytes>>20)
+	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package carddav
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -66,8 +65,10 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, name string) error
 	if err != nil {
 		return err
 	}
-	card, err := vcard.NewDecoder(bytes.NewReader(data)).Decode()
-	if err != nil {
+	card, err := decodeCard(data)
+	if candor.Is(err, candor.Invalid) {
+		return err
+	} else if err != nil {
 		return candor.E(candor.Invalid, "the body is not a vCard")
 	}
 	if v := card.Value(vcard.FieldVersion); v != "3.0" && v != "4.0" {

@@ -331,3 +331,25 @@ func TestCardDAVPutAfterDelete(t *testing.T) {
 		davRequest(t, env, ap, "DELETE", href, "")
 	}
 }
+
+// A multiget that names one card many times is refused before any card is
+// read: each named card is decoded and held for the answer, so a 1 MiB
+// card named a thousand times would hold a gigabyte. A card whose shape
+// would make the vCard library quadratic is refused at PUT.
+func TestCardDAVHostileRequests(t *testing.T) {
+	env := servertest.Start(t)
+	_, ap := davAccount(t, env, true)
+	book := "/dav/me/books/contacts/"
+	if r := davRequest(t, env, ap, "PUT", book+uidA+".vcf", card(uidA, "Asha"), "Content-Type", "text/vcard"); r.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %d", r.StatusCode)
+	}
+	body := `<?xml version="1.0"?><C:addressbook-multiget xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">` +
+		`<prop><C:address-data/></prop>` + strings.Repeat("<href>"+book+uidA+".vcf</href>", 1000) + `</C:addressbook-multiget>`
+	if r := davRequest(t, env, ap, "REPORT", book, body, "Depth", "1", "Content-Type", "application/xml"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a multiget naming one card 1,000 times: %d, want 400", r.StatusCode)
+	}
+	hostile := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uidB + "\r\nFN:x\r\nNOTE;X=" + strings.Repeat("a,", 200_000) + "a:v\r\nEND:VCARD\r\n"
+	if r := davRequest(t, env, ap, "PUT", book+uidB+".vcf", hostile, "Content-Type", "text/vcard"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a card with a parameter of 200,001 values: %d, want 400", r.StatusCode)
+	}
+}
