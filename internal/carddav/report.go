@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/records"
 )
 
 // The XML of what this package answers itself: the sync-collection report
@@ -212,19 +213,29 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, body []
 		limit = sc.Limit.NResults
 	}
 	p := from(r.Context()).p
+	// A first sync (no token) reads the whole book, page after page: it
+	// is a full pass, which a purge of deletions behind its cursor does
+	// not send back to the start (records.WithFullPass), and its tokens
+	// say so until its last page.
+	token, full := strings.CutSuffix(sc.SyncToken, fullPassSuffix)
+	full = full || sc.SyncToken == ""
 	var since, wantEpoch int64
-	if sc.SyncToken != "" {
-		e, c, ok := parseSyncToken(sc.SyncToken)
+	if token != "" {
+		e, c, ok := parseSyncToken(token)
 		if !ok {
 			return invalidToken(w)
 		}
 		since, wantEpoch = c, e
 	}
-	feed, err := h.records.Pull(r.Context(), p, candor.Contacts, since, limit)
+	ctx := r.Context()
+	if full {
+		ctx = records.WithFullPass(ctx)
+	}
+	feed, err := h.records.Pull(ctx, p, candor.Contacts, since, limit)
 	if err != nil {
 		return err
 	}
-	if feed.Reset || (sc.SyncToken != "" && wantEpoch != feed.Epoch) {
+	if feed.Reset || (token != "" && wantEpoch != feed.Epoch) {
 		return invalidToken(w)
 	}
 	var props []anyProp
@@ -232,10 +243,13 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, body []
 		props = sc.Prop.Props
 	}
 	ms := multistatus{SyncToken: syncToken(feed.Epoch, feed.Next)}
+	if full && feed.More {
+		ms.SyncToken += fullPassSuffix
+	}
 	for _, rec := range feed.Records {
 		href := bookPath + cardName(rec.ID)
 		if rec.Deleted {
-			if sc.SyncToken != "" {
+			if !full { // a first sync has nothing to delete
 				ms.Responses = append(ms.Responses, response{Href: href, Status: statusLine(http.StatusNotFound)})
 			}
 			continue
@@ -267,6 +281,9 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, body []
 	}
 	return serveMultistatus(w, ms)
 }
+
+// fullPassSuffix marks the token of a first sync that has pages left.
+const fullPassSuffix = ":full"
 
 // invalidToken answers RFC 6578's DAV:valid-sync-token precondition.
 func invalidToken(w http.ResponseWriter) error {

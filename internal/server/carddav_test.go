@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/candorcloud/candor"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-vcard"
 	"github.com/emersion/go-webdav"
@@ -351,5 +354,62 @@ func TestCardDAVHostileRequests(t *testing.T) {
 	hostile := "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uidB + "\r\nFN:x\r\nNOTE;X=" + strings.Repeat("a,", 200_000) + "a:v\r\nEND:VCARD\r\n"
 	if r := davRequest(t, env, ap, "PUT", book+uidB+".vcf", hostile, "Content-Type", "text/vcard"); r.StatusCode != http.StatusBadRequest {
 		t.Errorf("a card with a parameter of 200,001 values: %d, want 400", r.StatusCode)
+	}
+}
+
+// A first sync-collection of a book larger than a page, after a deletion
+// was purged, reads every page to the end: its tokens mark a full pass, so
+// the purge behind its cursor does not send it back to the start (it used
+// to answer valid-sync-token on the second page, for ever).
+func TestCardDAVFirstSyncAfterPurge(t *testing.T) {
+	ctx := context.Background()
+	env, boot := staffServer(t, shortRetention())
+	a := signedUp(t, env, canaryIMEI, candor.Contacts)
+	var lastID string
+	for i := range 1205 {
+		c, err := a.Contacts().Add(fmt.Sprintf("Card %d", i), fmt.Sprintf("+9198%08d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lastID = c.ID
+	}
+	mustSync(t, a)
+	a.Contacts().Delete(lastID)
+	mustSync(t, a)
+	time.Sleep(10 * time.Millisecond)
+	boot.must("POST", "/v1/operator/retention", nil, nil)
+	created, err := a.CreateAppPassword(ctx, "DAVx5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := api.AppPassword{Username: created.Username, Password: created.Password}
+
+	cards, token := 0, ""
+	for page := 0; ; page++ {
+		if page > 5 {
+			t.Fatal("the first sync does not end")
+		}
+		tok := ""
+		if token != "" {
+			tok = "<sync-token>" + token + "</sync-token>"
+		}
+		body := `<?xml version="1.0"?><sync-collection xmlns="DAV:">` + tok + `<sync-level>1</sync-level><prop><getetag/></prop></sync-collection>`
+		r := davRequest(t, env, ap, "REPORT", "/dav/me/books/contacts/", body, "Content-Type", "application/xml")
+		got, _ := io.ReadAll(r.Body)
+		if r.StatusCode != http.StatusMultiStatus {
+			t.Fatalf("page %d of the first sync: %d %s", page+1, r.StatusCode, got)
+		}
+		cards += bytes.Count(got, []byte("<getetag "))
+		m := regexp.MustCompile(`<sync-token[^>]*>([^<]+)</sync-token>`).FindSubmatch(got)
+		if m == nil {
+			t.Fatalf("page %d has no sync token: %q", page+1, got[:min(len(got), 600)])
+		}
+		token = string(m[1])
+		if !bytes.Contains(got, []byte("HTTP/1.1 507")) {
+			break
+		}
+	}
+	if cards != 1204 {
+		t.Fatalf("the first sync listed %d cards, want 1204", cards)
 	}
 }
