@@ -1,8 +1,11 @@
 package carddav
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
+	"io"
 	"net/http"
 	"path"
 	"strconv"
@@ -112,6 +115,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if r.Method != http.MethodPut {
+		// Every other body is XML: the library reads parts of it
+		// recursively, with no bound on the depth.
+		body, err := io.ReadAll(r.Body)
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			err = candor.Errorf(candor.TooLarge, "a request body holds at most %d bytes", limit)
+		}
+		if err == nil {
+			err = shallowXML(body)
+		}
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, &request{p: p}))
 
 	dir, name := path.Split(r.URL.Path)
@@ -175,4 +195,41 @@ func davErr(err error) error {
 	}
 	err = public(err)
 	return webdav.NewHTTPError(api.StatusOf(candor.KindOf(err)), errors.New(candor.Message(err)))
+}
+
+// maxXMLDepth bounds how deeply a request's XML nests (WebDAV requests
+// need a handful of levels), and maxFilters how many prop-filters and
+// text-matches an addressbook-query holds (each is tried on every card).
+const (
+	maxXMLDepth = 32
+	maxFilters  = 64
+)
+
+// shallowXML refuses XML nested deeper than maxXMLDepth or holding more
+// than maxFilters filters, in one pass that keeps no more than counters
+// (go-webdav's parser recurses once per level of a property's value,
+// without a bound, and its query matching costs filters × cards). An empty
+// body is fine; other malformed XML is left for the parser to refuse.
+func shallowXML(body []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	depth, filters := 0, 0
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return nil // the end, or malformed XML, which the parser refuses
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth++; depth > maxXMLDepth {
+				return candor.Errorf(candor.Invalid, "the request's XML nests deeper than %d levels", maxXMLDepth)
+			}
+			if t.Name.Local == "prop-filter" || t.Name.Local == "text-match" {
+				if filters++; filters > maxFilters {
+					return candor.Errorf(candor.Invalid, "a query holds at most %d filters", maxFilters)
+				}
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
 }

@@ -413,3 +413,26 @@ func TestCardDAVFirstSyncAfterPurge(t *testing.T) {
 		t.Fatalf("the first sync listed %d cards, want 1204", cards)
 	}
 }
+
+// XML nested deeper than WebDAV needs (the library's parser recurses once
+// per level, without a bound) and queries with more filters than any
+// client sends (each is tried on every card) are refused before the
+// library reads them.
+func TestCardDAVHostileXML(t *testing.T) {
+	env := servertest.Start(t)
+	_, ap := davAccount(t, env, true)
+	deep := `<?xml version="1.0"?><propfind xmlns="DAV:"><prop>` + strings.Repeat("<a>", 100_000) + `</prop></propfind>`
+	r := davRequest(t, env, ap, "PROPFIND", "/dav/me/", deep, "Depth", "0", "Content-Type", "application/xml")
+	if got, _ := io.ReadAll(r.Body); r.StatusCode != http.StatusBadRequest || !bytes.Contains(got, []byte("nests deeper")) {
+		t.Errorf("a PROPFIND nested 100,000 deep: %d %.200s, want 400 before the library parses it", r.StatusCode, got)
+	}
+	query := `<?xml version="1.0"?><C:addressbook-query xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><prop><getetag/></prop><C:filter>` +
+		strings.Repeat(`<C:prop-filter name="ZZ"/>`, 10_000) + `</C:filter></C:addressbook-query>`
+	if r := davRequest(t, env, ap, "REPORT", "/dav/me/books/contacts/", query, "Depth", "1", "Content-Type", "application/xml"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a query of 10,000 filters: %d, want 400", r.StatusCode)
+	}
+	ok := `<?xml version="1.0"?><propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>`
+	if r := davRequest(t, env, ap, "PROPFIND", "/dav/me/", ok, "Depth", "0", "Content-Type", "application/xml"); r.StatusCode != http.StatusMultiStatus {
+		t.Errorf("an ordinary PROPFIND: %d, want 207", r.StatusCode)
+	}
+}
