@@ -82,6 +82,9 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, name string) error
 	var base int64
 	var mustExist bool
 	switch {
+	case epoch == 0:
+		// Contacts are off: the push is refused by the consent gate, with
+		// its sentence and in the owner's log, whatever the preconditions.
 	case ifNone == "*":
 		base = 0
 	case ifNone != "":
@@ -141,7 +144,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, name string) er
 	}
 	ifMatch := r.Header.Get("If-Match")
 	base := int64(1)
-	if ifMatch != "" && ifMatch != "*" {
+	if ifMatch != "" && ifMatch != "*" && epoch != 0 { // contacts off: the gate refuses the push
 		e, v, ok := parseETag(ifMatch)
 		if !ok || e != epoch {
 			preconditionFailed(w)

@@ -224,6 +224,14 @@ func TestCardDAVConsentOff(t *testing.T) {
 	if r.StatusCode != http.StatusForbidden || !strings.Contains(string(msg), "consent contacts on") {
 		t.Fatalf("PUT with contacts off: %d %q", r.StatusCode, msg)
 	}
+	// A precondition does not get a request past the consent gate first.
+	for _, m := range []string{"PUT", "DELETE"} {
+		r := davRequest(t, env, ap, m, "/dav/me/books/contacts/"+uidA+".vcf", card(uidA, "Ada"),
+			"Content-Type", "text/vcard", "If-Match", `"5-3"`)
+		if r.StatusCode != http.StatusForbidden {
+			t.Errorf("%s with If-Match and contacts off: %d, want 403", m, r.StatusCode)
+		}
+	}
 	phone.consent("contacts", true)
 	var feed api.Feed
 	phone.must("GET", "/v1/records/contacts?since=0", nil, &feed)
