@@ -213,7 +213,8 @@ func (k *Keyring) AdvanceErasure(ctx context.Context, batch int) (int, int64, er
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := k.adoptStoredChain(ctx, mk); err != nil {
+	stored, err := k.adoptStoredChain(ctx)
+	if err != nil {
 		return 0, 0, err
 	}
 	c := k.erasure.Clock.Period()
@@ -255,39 +256,37 @@ func (k *Keyring) AdvanceErasure(ctx context.Context, batch int) (int, int64, er
 			return done, 0, err
 		}
 	}
-	stored, err := k.storeChain(ctx, mk, c)
+	stored, err = k.storeChain(ctx, mk, stored, c)
 	return done, stored, err
 }
 
 // adoptStoredChain moves the chain in memory to the stored one if another
-// instance advanced it; one stored behind ours (an instance that advanced
-// earlier wrote last) is put forward again by the next storeChain.
-func (k *Keyring) adoptStoredChain(ctx context.Context, mk seal.Key) error {
+// instance advanced it, and returns the stored period; one stored behind
+// ours (an instance that advanced earlier wrote last) is put forward again
+// by storeChain.
+func (k *Keyring) adoptStoredChain(ctx context.Context) (int64, error) {
 	period, _, err := k.erasure.Keys.Load(ctx)
 	if err != nil {
-		return fmt.Errorf("erasure key: %w", err)
+		return 0, fmt.Errorf("erasure key: %w", err)
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.master == nil || period <= k.chain.Period {
-		return nil
+		return period, nil
 	}
 	next, err := k.chain.Advance(period)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	k.chain.Wipe()
 	k.chain = next
-	return nil
+	return period, nil
 }
 
-// storeChain stores the ratchet at period c if it is behind, then keeps
-// only that in memory, and returns the period stored.
-func (k *Keyring) storeChain(ctx context.Context, mk seal.Key, c int64) (int64, error) {
-	stored, _, err := k.erasure.Keys.Load(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("erasure key: %w", err)
-	}
+// storeChain stores the ratchet at period c if the stored period (as
+// adoptStoredChain read it) is behind, then keeps only that in memory, and
+// returns the period stored.
+func (k *Keyring) storeChain(ctx context.Context, mk seal.Key, stored, c int64) (int64, error) {
 	k.mu.RLock()
 	next, err := k.chain.Advance(c) // under the lock: Seal and adopt wipe the chain
 	var material []byte
