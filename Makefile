@@ -19,7 +19,7 @@ ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
 RACE     ?= -race
 
-.PHONY: run test build vet bench fuzz-smoke
+.PHONY: run test build vet bench fuzz-smoke wasm
 
 ## run: start the embedded development server (SQLite under ./data, keys in the data folder: not for production)
 run:
@@ -32,6 +32,10 @@ test:
 ## build: build the candor binary into bin/
 build:
 	$(GO) build -o bin/candor ./cmd/candor
+
+## wasm: rebuild the browser's sign-in (cmd/candor-wasm) into internal/web/wasm, where the server embeds it; commit the result
+wasm:
+	GO=$(GO) sh internal/web/wasm/generate.sh
 
 ## vet: fail on unformatted files, then go vet
 vet:
