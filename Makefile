@@ -18,6 +18,7 @@ DATA     ?= ./data
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 10s
 RACE     ?= -race
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 
 .PHONY: run test build vet bench fuzz-smoke wasm
 
@@ -29,9 +30,9 @@ run:
 test:
 	$(GO) test $(RACE) ./...
 
-## build: build the candor binary into bin/
+## build: build the candor binary into bin/, stamped with the commit (candor version)
 build:
-	$(GO) build -o bin/candor ./cmd/candor
+	$(GO) build -trimpath -ldflags "-X main.commit=$(COMMIT)" -o bin/candor ./cmd/candor
 
 ## wasm: rebuild the browser's sign-in (cmd/candor-wasm) into internal/web/wasm, where the server embeds it; commit the result
 wasm:

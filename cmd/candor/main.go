@@ -45,13 +45,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Short:         "Candor: a device cloud that keeps its privacy promises in code",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(serveCommand(), deviceCommand(), operatorCommand(), verifyEgressCommand())
+	root.AddCommand(serveCommand(), deviceCommand(), operatorCommand(), verifyEgressCommand(), versionCommand())
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
