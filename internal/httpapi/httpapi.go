@@ -78,6 +78,8 @@ type Services struct {
 	Carrier Carrier
 	Regions Regions
 	Content Content
+	// Exports logs account exports in the owner's access log.
+	Exports ExportLog
 	// CardDAV serves contacts to app passwords (package carddav), at
 	// api.CardDAVPath and /.well-known/carddav; it authenticates them
 	// itself (HTTP Basic) and answers in WebDAV's terms.
@@ -101,7 +103,8 @@ type Handler struct {
 	metrics *metrics
 	limit   *limiter
 	mux     *http.ServeMux
-	sockets *slots.Counter[candor.DeviceID] // open message sockets
+	sockets *slots.Counter[candor.DeviceID]  // open message sockets
+	exports *slots.Counter[candor.AccountID] // exports under way
 	// socketRecheck is how often a message socket's session is checked
 	// again (SocketRecheck; tests shorten it).
 	socketRecheck time.Duration
@@ -121,7 +124,8 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 		opts.SocketRecheck = SocketRecheck
 	}
 	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
-		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets)}
+		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets),
+		exports: slots.New[candor.AccountID](MaxExportsPerAccount, MaxExports, errExportBusy, errExportsFull)}
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)
@@ -164,6 +168,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/account/access-requests", h.device(h.ownerRequests))
 	m.HandleFunc("POST /v1/account/access-requests/{id}/approve", h.device(h.ownerApprove))
 	m.HandleFunc("PUT /v1/account/staff-access", h.device(h.ownerSetting))
+	m.HandleFunc("GET /v1/account/export", h.device(h.export))
 
 	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
 	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))
@@ -217,7 +222,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route = "unmatched"
 	}
 	defer func() {
-		if v := recover(); v != nil {
+		v := recover()
+		if v == http.ErrAbortHandler { // a cut answer: logged below, then the connection is cut
+			defer panic(v)
+		} else if v != nil {
 			h.log.Error("panic in handler", "route", route, "panic", v)
 			if !rec.wrote {
 				h.writeError(rec, r, candor.E(candor.Internal, "panic"))
