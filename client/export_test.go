@@ -18,6 +18,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client/exportfmt"
+	"github.com/candorcloud/candor/client/internal/smsxml"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -416,5 +417,32 @@ func TestExportPhotoFromCloud(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(a.Dir(), ".export-*")); len(left) > 0 {
 		t.Errorf("temporary folders left in the state folder: %v", left)
+	}
+}
+
+// The export reads notes and orders messages with package exportfmt, the
+// phone's lists with its own code: the two read every record alike.
+func TestExportReadsRecordsAsThePhone(t *testing.T) {
+	res, err := smsxml.Decode(strings.NewReader(smsMixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range res {
+		data := smsData{d.Message}
+		b, err := data.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ok := exportfmt.MessageOf(b)
+		got, ok2 := decodeSMS(b)
+		if !ok || !ok2 || exportfmt.SMSKey(m) != got.key() || exportfmt.SMSKey(&data.Message) != data.key() {
+			t.Errorf("message %d: exportfmt reads it otherwise than the phone", i)
+		}
+	}
+	for _, data := range []string{`{"title":"t","body":"b"}`, `{"body":"only"}`, `not json`, `{"title":1}`} {
+		n, e := noteOf("id", []byte(data)), exportfmt.NoteOf([]byte(data))
+		if n.Title != e.Title || n.Body != e.Body {
+			t.Errorf("%s: the phone reads %q/%q, the export %q/%q", data, n.Title, n.Body, e.Title, e.Body)
+		}
 	}
 }
