@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -16,6 +17,13 @@ import (
 const (
 	MaxExportsPerAccount = 1
 	MaxExports           = 4
+	// ExportStall is how long an export's download may make no progress
+	// (a write to the client that does not finish) before it is cut: a
+	// client that stops reading frees its slot. The server's own write
+	// timeout does not apply to an export, which may take longer.
+	ExportStall = time.Minute
+	// MaxExportTime bounds an export's download as a whole.
+	MaxExportTime = 6 * time.Hour
 	// exportRetry is the Retry-After of a refused export.
 	exportRetry = 30 * time.Second
 	// exportLogTimeout bounds the logging of an export whose client went
@@ -57,7 +65,8 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p candor.Princi
 		return
 	}
 	defer release()
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), MaxExportTime)
+	defer cancel()
 	state, err := h.svc.Consent.State(ctx, p)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -65,7 +74,8 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p candor.Princi
 	}
 	now := time.Now()
 	m := exportfmt.NewManifest(now, p.Account, p.Region, func(c candor.Category) bool { return state[c].On })
-	out := &exportStream{w: w, name: "candor-export-" + now.UTC().Format(time.DateOnly) + ".zip"}
+	out := &exportStream{w: w, rc: http.NewResponseController(w), stall: h.exportStall,
+		name: "candor-export-" + now.UTC().Format(time.DateOnly) + ".zip"}
 	zw := exportfmt.NewZip(out)
 	ew := exportfmt.NewWriter(zw, m)
 
@@ -80,6 +90,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p candor.Princi
 			err = zw.Close()
 		}
 		if err == nil {
+			out.finish()
 			return
 		}
 	} else {
@@ -93,7 +104,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p candor.Princi
 		h.writeError(w, r, err)
 		return
 	}
-	if ctx.Err() == nil {
+	if r.Context().Err() == nil {
 		h.log.Error("export stopped", "kind", candor.KindOf(err).Code(), "err", err)
 	}
 	panic(http.ErrAbortHandler) // the client sees a cut download, never a whole-looking zip
@@ -189,9 +200,11 @@ func (h *Handler) photoSource(p candor.Principal) exportfmt.PhotoSource {
 }
 
 // exportStream is the answer of an export: its headers go out with its
-// first bytes.
+// first bytes, and each write must finish within stall.
 type exportStream struct {
 	w       http.ResponseWriter
+	rc      *http.ResponseController
+	stall   time.Duration
 	name    string
 	started bool
 }
@@ -205,5 +218,15 @@ func (s *exportStream) Write(b []byte) (int, error) {
 		hd.Set("Cache-Control", "no-store")
 		s.w.WriteHeader(http.StatusOK)
 	}
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.stall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
 	return s.w.Write(b)
+}
+
+// finish sends what is buffered, within the stall bound, then lifts the
+// deadline from the connection, which may serve other requests.
+func (s *exportStream) finish() {
+	s.rc.Flush()
+	s.rc.SetWriteDeadline(time.Time{})
 }

@@ -94,6 +94,9 @@ type Options struct {
 	// SocketRecheck is how often an open message socket's session is
 	// checked again (default SocketRecheck).
 	SocketRecheck time.Duration
+	// ExportStall is how long an export's download may make no progress
+	// before it is cut (default ExportStall).
+	ExportStall time.Duration
 }
 
 // Handler is the HTTP API.
@@ -105,6 +108,8 @@ type Handler struct {
 	mux     *http.ServeMux
 	sockets *slots.Counter[candor.DeviceID]  // open message sockets
 	exports *slots.Counter[candor.AccountID] // exports under way
+	// exportStall is how long an export may wait on its client (ExportStall).
+	exportStall time.Duration
 	// socketRecheck is how often a message socket's session is checked
 	// again (SocketRecheck; tests shorten it).
 	socketRecheck time.Duration
@@ -123,9 +128,12 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if opts.SocketRecheck <= 0 {
 		opts.SocketRecheck = SocketRecheck
 	}
+	if opts.ExportStall <= 0 {
+		opts.ExportStall = ExportStall
+	}
 	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
 		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets),
-		exports: slots.New[candor.AccountID](MaxExportsPerAccount, MaxExports, errExportBusy, errExportsFull)}
+		exports: slots.New[candor.AccountID](MaxExportsPerAccount, MaxExports, errExportBusy, errExportsFull), exportStall: opts.ExportStall}
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)

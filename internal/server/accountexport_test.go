@@ -22,6 +22,7 @@ import (
 	"github.com/candorcloud/candor/client"
 	"github.com/candorcloud/candor/client/exportfmt"
 	"github.com/candorcloud/candor/internal/httpapi"
+	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -473,4 +474,38 @@ func loggedInAs(t *testing.T, env *servertest.Env, imei, email string) *client.C
 		t.Fatal(err)
 	}
 	return c
+}
+
+// A client that stops reading an export is cut after the stall bound: its
+// slot comes free for the next export, and the cut one is logged failed.
+func TestAccountExportStalledClient(t *testing.T) {
+	env := servertest.StartWith(t, server.Config{HTTP: httpapi.Options{ExportStall: 300 * time.Millisecond}})
+	c, tok := bigPhotoAccount(t, env, "356938035649983", "stall@example.invalid", 8<<20)
+	resp, cancel := startExport(t, env, tok.get()) // and read no more
+	defer func() { cancel(); resp.Body.Close() }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, body := serverExport(t, env, tok.get())
+		if r.StatusCode == 200 {
+			readZip(t, body)
+			break
+		}
+		if r.StatusCode != http.StatusTooManyRequests || time.Now().After(deadline) {
+			t.Fatalf("while a client stalls: %d %s", r.StatusCode, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	entries, err := c.AccessLog(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []string
+	for _, e := range entries {
+		if e.Action == "account.export" {
+			outcomes = append(outcomes, e.Outcome)
+		}
+	}
+	if strings.Join(outcomes, " ") != "failed ok" {
+		t.Errorf("exports in the owner's log: %v, want failed then ok", outcomes)
+	}
 }
