@@ -479,7 +479,7 @@ func loggedInAs(t *testing.T, env *servertest.Env, imei, email string) *client.C
 // A client that stops reading an export is cut after the stall bound: its
 // slot comes free for the next export, and the cut one is logged failed.
 func TestAccountExportStalledClient(t *testing.T) {
-	env := servertest.StartWith(t, server.Config{HTTP: httpapi.Options{ExportStall: 300 * time.Millisecond}})
+	env := servertest.StartWith(t, server.Config{HTTP: httpapi.Options{ExportStall: 2 * time.Second}})
 	c, tok := bigPhotoAccount(t, env, "356938035649983", "stall@example.invalid", 8<<20)
 	resp, cancel := startExport(t, env, tok.get()) // and read no more
 	defer func() { cancel(); resp.Body.Close() }()
