@@ -59,6 +59,12 @@ type ExportLog interface {
 // body) rather than a zip that looks whole. Each export, complete or not,
 // is in the owner's access log with the number of items written.
 func (h *Handler) export(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	if r.Method == http.MethodHead { // the headers a download would have, without its cost
+		now := time.Now()
+		(&exportStream{w: w, name: "candor-export-" + now.UTC().Format(time.DateOnly) + ".zip"}).header()
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	release, err := h.exports.Take(p.Account)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -212,16 +218,21 @@ type exportStream struct {
 func (s *exportStream) Write(b []byte) (int, error) {
 	if !s.started {
 		s.started = true
-		hd := s.w.Header()
-		hd.Set("Content-Type", "application/zip")
-		hd.Set("Content-Disposition", `attachment; filename="`+s.name+`"`)
-		hd.Set("Cache-Control", "no-store")
+		s.header()
 		s.w.WriteHeader(http.StatusOK)
 	}
 	if err := s.rc.SetWriteDeadline(time.Now().Add(s.stall)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return 0, err
 	}
 	return s.w.Write(b)
+}
+
+// header sets the answer's headers.
+func (s *exportStream) header() {
+	hd := s.w.Header()
+	hd.Set("Content-Type", "application/zip")
+	hd.Set("Content-Disposition", `attachment; filename="`+s.name+`"`)
+	hd.Set("Cache-Control", "no-store")
 }
 
 // finish sends what is buffered, within the stall bound, then lifts the
