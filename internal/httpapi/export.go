@@ -111,7 +111,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request, p candor.Princi
 		return
 	}
 	if r.Context().Err() == nil {
-		h.log.Error("export stopped", "kind", candor.KindOf(err).Code(), "err", err)
+		h.log.Warn("export stopped", "kind", candor.KindOf(err).Code(), "err", err)
 	}
 	panic(http.ErrAbortHandler) // the client sees a cut download, never a whole-looking zip
 }
