@@ -22,6 +22,10 @@ const (
 	// client that stops reading frees its slot. The server's own write
 	// timeout does not apply to an export, which may take longer.
 	ExportStall = time.Minute
+	// MaxExportMemory is the most record data (one category's) an export
+	// holds at once, before it is ordered and written: with MaxExports,
+	// what exports may hold in all.
+	MaxExportMemory = 256 << 20
 	// MaxExportTime bounds an export's download as a whole.
 	MaxExportTime = 6 * time.Hour
 	// exportRetry is the Retry-After of a refused export.
@@ -158,6 +162,7 @@ func (h *Handler) liveRecords(ctx context.Context, p candor.Principal, c candor.
 	ctx = records.WithFullPass(ctx)
 	live := map[string]int{} // id → index in out
 	var out []exportfmt.Record
+	var held int64
 	for since := int64(0); ; {
 		if err := ctx.Err(); err != nil {
 			return nil, candor.Wrap(candor.Unavailable, "the export was cancelled", err)
@@ -167,6 +172,9 @@ func (h *Handler) liveRecords(ctx context.Context, p candor.Principal, c candor.
 			return nil, err
 		}
 		for _, r := range feed.Records {
+			if held += int64(len(r.Data)); held > h.exportMemory {
+				return nil, candor.Errorf(candor.TooLarge, "the cloud holds more %s than an export from it can take (%d MiB); export from the phone (candor device export)", c, h.exportMemory>>20)
+			}
 			i, seen := live[r.ID]
 			switch {
 			case r.Deleted && seen:

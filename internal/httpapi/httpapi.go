@@ -97,6 +97,9 @@ type Options struct {
 	// ExportStall is how long an export's download may make no progress
 	// before it is cut (default ExportStall).
 	ExportStall time.Duration
+	// ExportMemory is the most record data an export holds at once, one
+	// category's (default MaxExportMemory).
+	ExportMemory int64
 }
 
 // Handler is the HTTP API.
@@ -110,6 +113,8 @@ type Handler struct {
 	exports *slots.Counter[candor.AccountID] // exports under way
 	// exportStall is how long an export may wait on its client (ExportStall).
 	exportStall time.Duration
+	// exportMemory bounds the record data an export holds (MaxExportMemory).
+	exportMemory int64
 	// socketRecheck is how often a message socket's session is checked
 	// again (SocketRecheck; tests shorten it).
 	socketRecheck time.Duration
@@ -131,9 +136,12 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if opts.ExportStall <= 0 {
 		opts.ExportStall = ExportStall
 	}
+	if opts.ExportMemory <= 0 {
+		opts.ExportMemory = MaxExportMemory
+	}
 	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
 		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets),
-		exports: slots.New[candor.AccountID](MaxExportsPerAccount, MaxExports, errExportBusy, errExportsFull), exportStall: opts.ExportStall}
+		exports: slots.New[candor.AccountID](MaxExportsPerAccount, MaxExports, errExportBusy, errExportsFull), exportStall: opts.ExportStall, exportMemory: opts.ExportMemory}
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)

@@ -519,3 +519,34 @@ func TestAccountExportStalledClient(t *testing.T) {
 		t.Errorf("exports in the owner's log: %v, want failed then ok", outcomes)
 	}
 }
+
+// An account whose category holds more record data than an export may
+// hold is refused with 413 before anything is streamed, and the refusal
+// is in the owner's log.
+func TestAccountExportMemoryBound(t *testing.T) {
+	env := servertest.StartWith(t, server.Config{HTTP: httpapi.Options{ExportMemory: 200}})
+	c, tok := exportPhone(t, env, canaryIMEI, canaryEmail)
+	for i := range 4 {
+		if _, err := c.Contacts().Add(fmt.Sprintf("%s %d", canaryName, i), canaryPhone); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSync(t, c)
+	resp, body := serverExport(t, env, tok.get())
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !bytes.Contains(body, []byte(`"too_large"`)) || bytes.Contains(body, []byte(canaryName)) {
+		t.Fatalf("export over the bound: %d %s", resp.StatusCode, body)
+	}
+	entries, err := c.AccessLog(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		if e.Action == "account.export" {
+			got = append(got, e.Outcome+" "+e.Code)
+		}
+	}
+	if strings.Join(got, ",") != "denied too_large" {
+		t.Errorf("exports in the owner's log: %v", got)
+	}
+}
