@@ -17,6 +17,8 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/exportfmt"
+	"github.com/candorcloud/candor/client/internal/smsxml"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -76,6 +78,24 @@ func checkManifest(t *testing.T, files map[string][]byte) ExportManifest {
 		}
 	}
 	return m
+}
+
+// splitCards cuts a vCard file after each END:VCARD line.
+func splitCards(b []byte) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		i := bytes.Index(b, []byte("END:VCARD"))
+		if i < 0 {
+			return append(out, b)
+		}
+		end := i + len("END:VCARD")
+		for end < len(b) && (b[end] == '\r' || b[end] == '\n') {
+			end++
+		}
+		out = append(out, bytes.TrimRight(b[:end], "\r\n"))
+		b = b[end:]
+	}
+	return out
 }
 
 func categoryOf(m ExportManifest, cat candor.Category) ExportCategory {
@@ -155,8 +175,12 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	var cards bytes.Buffer
 	must[struct{}](t)(struct{}{}, a.Contacts().Export(&cards))
-	if !bytes.Equal(files["contacts.vcf"], cards.Bytes()) || !bytes.Contains(cards.Bytes(), []byte("VERSION:2.1")) {
-		t.Errorf("contacts.vcf differs from Contacts.Export")
+	// The same cards as Contacts.Export, in the order of their bytes (the
+	// order the server's export writes too).
+	got, want := splitCards(files["contacts.vcf"]), splitCards(cards.Bytes())
+	slices.SortFunc(want, bytes.Compare)
+	if !slices.EqualFunc(got, want, bytes.Equal) || !bytes.Contains(cards.Bytes(), []byte("VERSION:2.1")) {
+		t.Errorf("contacts.vcf holds other cards than Contacts.Export, or not in the order of their bytes")
 	}
 	if !bytes.Equal(files["sms.xml"], exportSMS(t, a.Client)) {
 		t.Errorf("sms.xml differs from SMSBox.Export")
@@ -340,20 +364,20 @@ func TestSafeFileName(t *testing.T) {
 		{"/abs/path.png", "_abs_path.png"},
 		{strings.Repeat("é", 100) + ".jpeg", strings.Repeat("é", 60) + ".jpeg"},
 	} {
-		got := safeFileName(c.in, "fallback")
+		got := exportfmt.SafeName(c.in, "fallback")
 		if got != c.want {
 			t.Errorf("safeFileName(%q) = %q, want %q", c.in, got, c.want)
 		}
-		if again := safeFileName(got, "fallback"); again != got {
+		if again := exportfmt.SafeName(got, "fallback"); again != got {
 			t.Errorf("safeFileName is not stable on %q: %q", got, again)
 		}
 		if !filepath.IsLocal(got) || strings.ContainsAny(got, `/\`) || strings.HasPrefix(got, ".") {
 			t.Errorf("safeFileName(%q) = %q is not a plain local name", c.in, got)
 		}
 	}
-	u := uniqueNames{}
+	u := exportfmt.UniqueNames{}
 	for _, c := range []struct{ in, want string }{{"a.jpg", "a.jpg"}, {"A.JPG", "A (2).JPG"}, {"a.jpg", "a (3).jpg"}, {"b", "b"}, {"b", "b (2)"}} {
-		if got := u.take(c.in); got != c.want {
+		if got := u.Take(c.in); got != c.want {
 			t.Errorf("take(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
@@ -393,5 +417,32 @@ func TestExportPhotoFromCloud(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(a.Dir(), ".export-*")); len(left) > 0 {
 		t.Errorf("temporary folders left in the state folder: %v", left)
+	}
+}
+
+// The export reads notes and orders messages with package exportfmt, the
+// phone's lists with its own code: the two read every record alike.
+func TestExportReadsRecordsAsThePhone(t *testing.T) {
+	res, err := smsxml.Decode(strings.NewReader(smsMixed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range res {
+		data := smsData{d.Message}
+		b, err := data.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, ok := exportfmt.MessageOf(b)
+		got, ok2 := decodeSMS(b)
+		if !ok || !ok2 || exportfmt.SMSKey(m) != got.key() || exportfmt.SMSKey(&data.Message) != data.key() {
+			t.Errorf("message %d: exportfmt reads it otherwise than the phone", i)
+		}
+	}
+	for _, data := range []string{`{"title":"t","body":"b"}`, `{"body":"only"}`, `not json`, `{"title":1}`} {
+		n, e := noteOf("id", []byte(data)), exportfmt.NoteOf([]byte(data))
+		if n.Title != e.Title || n.Body != e.Body {
+			t.Errorf("%s: the phone reads %q/%q, the export %q/%q", data, n.Title, n.Body, e.Title, e.Body)
+		}
 	}
 }

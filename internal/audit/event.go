@@ -26,6 +26,7 @@ const (
 	ActionConsent       = "consent.set"
 	ActionLedger        = "consent.read"
 	ActionDeleteAccount = "account.delete"
+	ActionExport        = "account.export"      // an export of the account downloaded (Count: items written)
 	ActionLogin         = "device.login"        // a device signed in (or signed up)
 	ActionRevokeDevice  = "device.revoke"       // a device's sessions and messaging keys removed
 	ActionAppPassword   = "device.app-password" // an app password made (Subject: its device)

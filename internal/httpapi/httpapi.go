@@ -78,6 +78,8 @@ type Services struct {
 	Carrier Carrier
 	Regions Regions
 	Content Content
+	// Exports logs account exports in the owner's access log.
+	Exports ExportLog
 	// CardDAV serves contacts to app passwords (package carddav), at
 	// api.CardDAVPath and /.well-known/carddav; it authenticates them
 	// itself (HTTP Basic) and answers in WebDAV's terms.
@@ -92,6 +94,12 @@ type Options struct {
 	// SocketRecheck is how often an open message socket's session is
 	// checked again (default SocketRecheck).
 	SocketRecheck time.Duration
+	// ExportStall is how long an export's download may make no progress
+	// before it is cut (default ExportStall).
+	ExportStall time.Duration
+	// ExportMemory is the most record data an export holds at once, one
+	// category's (default MaxExportMemory).
+	ExportMemory int64
 }
 
 // Handler is the HTTP API.
@@ -101,7 +109,12 @@ type Handler struct {
 	metrics *metrics
 	limit   *limiter
 	mux     *http.ServeMux
-	sockets *slots.Counter[candor.DeviceID] // open message sockets
+	sockets *slots.Counter[candor.DeviceID]  // open message sockets
+	exports *slots.Counter[candor.AccountID] // exports under way
+	// exportStall is how long an export may wait on its client (ExportStall).
+	exportStall time.Duration
+	// exportMemory bounds the record data an export holds (MaxExportMemory).
+	exportMemory int64
 	// socketRecheck is how often a message socket's session is checked
 	// again (SocketRecheck; tests shorten it).
 	socketRecheck time.Duration
@@ -120,8 +133,15 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if opts.SocketRecheck <= 0 {
 		opts.SocketRecheck = SocketRecheck
 	}
+	if opts.ExportStall <= 0 {
+		opts.ExportStall = ExportStall
+	}
+	if opts.ExportMemory <= 0 {
+		opts.ExportMemory = MaxExportMemory
+	}
 	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
-		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets)}
+		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets),
+		exports: slots.New[candor.AccountID](MaxExportsPerAccount, MaxExports, errExportBusy, errExportsFull), exportStall: opts.ExportStall, exportMemory: opts.ExportMemory}
 	m := h.mux
 	m.HandleFunc("GET /healthz", h.healthz)
 	m.HandleFunc("GET /readyz", h.readyz)
@@ -164,6 +184,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/account/access-requests", h.device(h.ownerRequests))
 	m.HandleFunc("POST /v1/account/access-requests/{id}/approve", h.device(h.ownerApprove))
 	m.HandleFunc("PUT /v1/account/staff-access", h.device(h.ownerSetting))
+	m.HandleFunc("GET /v1/account/export", h.device(h.export))
 
 	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
 	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))
@@ -217,7 +238,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route = "unmatched"
 	}
 	defer func() {
-		if v := recover(); v != nil {
+		v := recover()
+		if v == http.ErrAbortHandler { // a cut answer: logged below, then the connection is cut
+			defer panic(v)
+		} else if v != nil {
 			h.log.Error("panic in handler", "route", route, "panic", v)
 			if !rec.wrote {
 				h.writeError(rec, r, candor.E(candor.Internal, "panic"))

@@ -164,6 +164,7 @@ func (s *Server) compose() error {
 		Retention:  retentions,
 		Regions:    rotation.New(s.cfg.regions(), s.keys, logs, s.upkeep),
 		Content:    published,
+		Exports:    logs, // each export in the owner's log
 		// CardDAV: app passwords reach contacts through the same audit
 		// wrapper and consent gate as the phones' records path.
 		CardDAV: carddav.New(accounts, deviceRecords, consents),
