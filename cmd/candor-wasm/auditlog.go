@@ -170,13 +170,15 @@ func verifier(v js.Value) (note.Verifier, error) {
 	return auditproof.Verifier(key)
 }
 
-// stringArg reads a string argument of at most max UTF-16 units (checked
-// before it is copied into Go).
+// stringArg reads a string argument of at most max bytes (UTF-8), checked
+// before any parsing. (syscall/js cannot ask a string its length without
+// copying it.)
 func stringArg(v js.Value, name string, max int) (string, error) {
-	if v.Length() > max {
-		return "", fmt.Errorf("the %s is longer than %d characters", name, max)
+	s := v.String()
+	if len(s) > max {
+		return "", fmt.Errorf("the %s is longer than %d bytes", name, max)
 	}
-	return v.String(), nil
+	return s, nil
 }
 
 // fromJSON hands a Go value to the page as the plain object its JSON is.
