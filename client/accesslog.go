@@ -5,19 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strings"
-	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/auditproof"
 )
 
 // auditFile keeps what the phone has seen of its region's audit log: the
@@ -57,28 +54,11 @@ func digestOf(shown []Access, upto int64) []byte {
 	return h.Sum(nil)
 }
 
-// Access is one verified entry of the account's access log.
-type Access struct {
-	Index     int64     `json:"index"`
-	Time      time.Time `json:"time"`
-	Actor     string    `json:"actor"`
-	Action    string    `json:"action"`
-	Outcome   string    `json:"outcome"`
-	Category  string    `json:"category,omitempty"`
-	Count     int       `json:"count,omitempty"`
-	Grant     string    `json:"grant,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Approvers []string  `json:"approvers,omitempty"`
-	Code      string    `json:"code,omitempty"`
-	// Verified is always true in a returned entry: each was checked with an
-	// inclusion proof against a signed checkpoint consistent with every
-	// checkpoint this phone saw before.
-	Verified bool `json:"verified"`
-}
+// Access is one verified entry of the account's access log (package
+// auditproof, whose checks the browser runs too).
+type Access = auditproof.Access
 
-var errLog = func(format string, args ...any) error {
-	return candor.Errorf(candor.Integrity, "the access log failed verification: "+format, args...)
-}
+var errLog = auditproof.Errorf
 
 // AccessLog fetches every access to the account's data recorded in its
 // home region's audit log — this account's devices' syncs and consent
@@ -107,7 +87,7 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 		}
 		st.Key = key.Key
 	}
-	verifier, err := note.NewVerifier(st.Key)
+	verifier, err := auditproof.Verifier(st.Key)
 	if err != nil {
 		return nil, errLog("the pinned verifier key is not valid")
 	}
@@ -120,7 +100,7 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 		if err := r.Do(ctx, http.MethodGet, fmt.Sprintf("/account/access-log?after=%d", after), nil, &page); err != nil {
 			return nil, err
 		}
-		if tree, err = checkCheckpoint(page.Checkpoint, verifier); err != nil {
+		if tree, err = auditproof.CheckCheckpoint(auditproof.Checkpoint(page.Checkpoint), verifier); err != nil {
 			return nil, err
 		}
 		if page.Checkpoint.Note != checked.Note {
@@ -131,7 +111,7 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 			checked = page.Checkpoint
 		}
 		for _, e := range page.Entries {
-			a, account, err := checkEntry(e, tree)
+			a, account, err := auditproof.CheckEntry(auditproof.Entry(e), tree)
 			if err != nil {
 				return nil, err
 			}
@@ -151,6 +131,25 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 	return out, nil
 }
 
+// AuditKeyFingerprint returns the fingerprint (auditproof.Fingerprint) of
+// the audit verifier key this phone pinned, for the owner to compare with
+// the one another device shows (the privacy center in a browser); it is ""
+// until AccessLog has pinned a key.
+func (c *Client) AuditKeyFingerprint() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var st auditState
+	switch err := readJSON(filepath.Join(c.dir, auditFile), &st); {
+	case candor.Is(err, candor.NotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	case st.Key == "":
+		return "", nil
+	}
+	return auditproof.Fingerprint(st.Key), nil
+}
+
 // checkShown checks what the server chose to show against what this phone
 // saw before: every entry names the one account pseudonym pinned from the
 // first, indexes rise, and no entry the phone was shown before is left
@@ -162,17 +161,11 @@ func (c *Client) AccessLog(ctx context.Context) ([]Access, error) {
 // up to an index never changes; a moved account's logs are each kept
 // apart, so going back to a log checks it against what was shown of it.
 func checkShown(st *auditState, shown []Access, accounts []string) error {
-	for i, a := range shown {
-		if i > 0 && a.Index <= shown[i-1].Index {
-			return errLog("entry %d is shown out of order", a.Index)
-		}
-		if st.Account == "" {
-			st.Account = accounts[i]
-		}
-		if accounts[i] != st.Account {
-			return errLog("entry %d is another account's", a.Index)
-		}
+	account, err := auditproof.CheckOneAccount(shown, accounts, st.Account)
+	if err != nil {
+		return err
 	}
+	st.Account = account
 	before, ok := st.Shown[st.Log]
 	if ok && !bytes.Equal(digestOf(shown, before.Upto), before.Digest) {
 		return errLog("the entries shown up to entry %d are not those this phone was shown before: some are missing or new", before.Upto)
@@ -187,76 +180,22 @@ func checkShown(st *auditState, shown []Access, accounts []string) error {
 	return nil
 }
 
-// checkCheckpoint verifies a checkpoint's signature and parses its tree.
-func checkCheckpoint(cp api.Checkpoint, v note.Verifier) (tlog.Tree, error) {
-	n, err := note.Open([]byte(cp.Note), note.VerifierList(v))
-	if err != nil {
-		return tlog.Tree{}, errLog("the checkpoint is not signed by the key this phone trusts")
-	}
-	origin, rest, ok := strings.Cut(n.Text, "\n")
-	if !ok || !strings.HasSuffix(origin, "/"+cp.Log) {
-		return tlog.Tree{}, errLog("the checkpoint is not one of this region's log")
-	}
-	tree, err := tlog.ParseTree([]byte(rest))
-	if err != nil || tree.N != cp.Size {
-		return tlog.Tree{}, errLog("the checkpoint's tree is malformed")
-	}
-	return tree, nil
-}
-
 // checkConsistency checks that a new checkpoint extends the last one this
-// phone saw of the same log.
+// phone saw of the same log, fetching the consistency proof when it grew.
 func (c *Client) checkConsistency(ctx context.Context, st auditState, cp api.Checkpoint, tree tlog.Tree) error {
 	if st.Checkpoint == "" || st.Log != cp.Log || st.Size == 0 {
 		return nil // first sight of this log (or of an empty one): trust on first use
 	}
-	var old tlog.Hash
-	copy(old[:], st.Hash)
-	switch {
-	case tree.N < st.Size:
-		return errLog("the log was rolled back: it had %d entries, now it has %d", st.Size, tree.N)
-	case tree.N == st.Size:
-		if tree.Hash != old {
-			return errLog("the log was forked: two different trees of %d entries", tree.N)
-		}
-		return nil
+	old := tlog.Tree{N: st.Size}
+	copy(old.Hash[:], st.Hash)
+	if tree.N <= old.N {
+		return auditproof.CheckExtends(old, tree, nil)
 	}
 	var proof api.Proof
 	if err := c.remote().Do(ctx, http.MethodGet, fmt.Sprintf("/audit/%s/consistency?old=%d&size=%d", cp.Log, st.Size, tree.N), nil, &proof); err != nil {
 		return err
 	}
-	if err := tlog.CheckTree(toHashes(proof.Proof), tree.N, tree.Hash, st.Size, old); err != nil {
-		return errLog("the log is not consistent with the one this phone saw before (rolled back or forked)")
-	}
-	return nil
-}
-
-// checkEntry verifies one entry against the tree and returns it with the
-// account pseudonym it names.
-func checkEntry(e api.AccessLogEntry, tree tlog.Tree) (Access, string, error) {
-	if e.Index < 0 || e.Index >= tree.N {
-		return Access{}, "", errLog("entry %d lies outside the checkpoint", e.Index)
-	}
-	if err := tlog.CheckRecord(toHashes(e.Proof), tree.N, tree.Hash, e.Index, tlog.RecordHash([]byte(e.Event))); err != nil {
-		return Access{}, "", errLog("entry %d is not in the signed log", e.Index)
-	}
-	var a Access
-	var of struct {
-		Account string `json:"account"`
-	}
-	if json.Unmarshal([]byte(e.Event), &a) != nil || json.Unmarshal([]byte(e.Event), &of) != nil || of.Account == "" {
-		return Access{}, "", errLog("entry %d is not a well-formed event of an account", e.Index)
-	}
-	a.Index, a.Verified = e.Index, true
-	return a, of.Account, nil
-}
-
-func toHashes(b [][]byte) []tlog.Hash {
-	out := make([]tlog.Hash, len(b))
-	for i := range b {
-		copy(out[i][:], b[i])
-	}
-	return out
+	return auditproof.CheckExtends(old, tree, proof.Proof)
 }
 
 // AccessRequests lists the staff access requests made for this account,

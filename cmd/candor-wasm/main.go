@@ -1,11 +1,13 @@
 //go:build js && wasm
 
-// Command candor-wasm is the browser's half of Candor's sign-in, built with
-// GOOS=js GOARCH=wasm: the same derivations as the phone (package
-// client/login, not a second implementation), so that the password never
-// leaves the browser either (P7).
+// Command candor-wasm is the browser's half of Candor's sign-in and of its
+// access log, built with GOOS=js GOARCH=wasm: the same derivations as the
+// phone (package client/login, not a second implementation), so that the
+// password never leaves the browser either (P7), and the same checks of
+// the access log's proofs (package client/auditproof), so that the privacy
+// center shows only entries it verified itself (P10).
 //
-// It sets globalThis.candorLogin to an object of three functions, each
+// It sets globalThis.candorLogin to an object of six functions, each
 // returning a Promise that rejects with an Error carrying a sentence:
 //
 //	blind(email) → {blinded, state}
@@ -17,6 +19,23 @@
 //		Argon2id over the password with the account's salt and cost, split
 //		with HKDF-SHA256; refuses a cost below login.MinimumCost or beyond
 //		what a device can afford, before the password is used.
+//
+//	checkEntries(key, pageJSON) → {checkpoint: {log, size, hash}, entries: [...]}
+//		verifies a page of GET /v1/account/access-log (its response text)
+//		with the audit verifier key (GET /v1/audit/key): the checkpoint's
+//		signature and every entry's inclusion proof; each entry is
+//		{index, time, actor, action, outcome, category?, count?, grant?,
+//		reason?, approvers?, code?, staff, verified: true}, staff true for a
+//		staff member's access; hash is base64.
+//	checkConsistency(key, oldNote, newCheckpointJSON, proofJSON) → true
+//		the old checkpoint note (kept by the page) and the new checkpoint
+//		verify with key, are of one log, and the consistency proof (the
+//		response text of GET /v1/audit/{log}/consistency?old=…&size=…; ""
+//		when the sizes are equal) proves the new extends the old: a
+//		rolled-back or forked log is refused.
+//	keyFingerprint(key) → string
+//		the first 16 hex digits of the SHA-256 of the key's text, as
+//		`candor device access-log` prints it.
 //
 // Go's WebAssembly runs on the page's one thread: deriveKeys holds it for
 // the length of the Argon2id (see docs/browser.md for the figures).
@@ -38,6 +57,9 @@ func main() {
 	api.Set("blind", js.FuncOf(blind))
 	api.Set("finish", js.FuncOf(finish))
 	api.Set("deriveKeys", js.FuncOf(deriveKeys))
+	api.Set("checkEntries", js.FuncOf(checkEntries))
+	api.Set("checkConsistency", js.FuncOf(checkConsistency))
+	api.Set("keyFingerprint", js.FuncOf(keyFingerprint))
 	js.Global().Set("candorLogin", api)
 	select {}
 }

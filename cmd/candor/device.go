@@ -796,6 +796,11 @@ saw: a rolled-back or forked log is refused, not shown.`,
 				fmt.Fprintln(out, line)
 			}
 			fmt.Fprintf(out, "%d entries, each verified against the signed log\n", len(log))
+			fp, err := c.AuditKeyFingerprint()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "audit key fingerprint: %s\n", fp)
 			return nil
 		},
 	}

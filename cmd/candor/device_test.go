@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/auditproof"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -156,5 +159,43 @@ func TestDeviceWalk(t *testing.T) {
 	ok(t, "", "device", "--state", bph, "logout")
 	if code, _, _ := cli(t, "", "device", "--state", bph, "consent", "notes", "on"); code != exitFailure {
 		t.Errorf("consent after logout: exit %d", code)
+	}
+}
+
+// access-log prints, after the entries, the fingerprint of the audit key
+// the phone pinned: the one the server serves now, shown the same way the
+// privacy center shows it (auditproof.Fingerprint), so the owner can
+// compare the two. --json stays a bare list.
+func TestDeviceAccessLogFingerprint(t *testing.T) {
+	env := servertest.Start(t)
+	a := filepath.Join(t.TempDir(), "A")
+	ok(t, "", "device", "--state", a, "init", "--server", env.URL, "--imei", "356938035643809", "--phone", "+919812345678", "--country", "IN")
+	ok(t, "Orchid-Lantern-7731!\n", "device", "--state", a, "signup", "--email", "oriel@example.invalid")
+	ok(t, "", "device", "--state", a, "consent", "contacts", "on")
+
+	resp, err := http.Get(env.URL + "/v1/audit/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key api.AuditKey
+	json.NewDecoder(resp.Body).Decode(&key)
+	resp.Body.Close()
+	want := "audit key fingerprint: " + auditproof.Fingerprint(key.Key) + "\n"
+	if len(auditproof.Fingerprint(key.Key)) != 16 {
+		t.Fatalf("fingerprint %q, want 16 hex digits", auditproof.Fingerprint(key.Key))
+	}
+
+	out := ok(t, "", "device", "--state", a, "access-log")
+	lines := strings.SplitAfter(out, "\n")
+	if len(lines) < 3 || lines[len(lines)-1] != "" || lines[len(lines)-2] != want ||
+		!strings.HasSuffix(lines[len(lines)-3], " entries, each verified against the signed log\n") {
+		t.Errorf("access-log output ends:\n%s\nwant the entry count, then %q", out, want)
+	}
+	if !strings.Contains(out, "consent.set") || !strings.Contains(out, "device.login") {
+		t.Errorf("access-log lost its entries:\n%s", out)
+	}
+	var entries []map[string]any
+	if err := json.Unmarshal([]byte(ok(t, "", "device", "--state", a, "access-log", "--json")), &entries); err != nil || len(entries) == 0 {
+		t.Errorf("access-log --json: %v, %d entries", err, len(entries))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -89,13 +90,15 @@ func buildWasm(t *testing.T, dir string) {
 
 // server serves the test page, the WebAssembly build (gzipped when the
 // browser accepts it, as a production server would) and the OPRF
-// evaluation of POST /v1/auth/handle under a fixed key.
+// evaluation of POST /v1/auth/handle under a fixed key; with an upstream
+// Candor server, every other /v1/ request is passed to it, so that the page
+// reads the server's API from its own origin.
 type server struct {
 	*httptest.Server
 	wasmRaw, wasmGzip int
 }
 
-func newServer(t *testing.T, dir string, key *oprf.PrivateKey) *server {
+func newServer(t *testing.T, dir string, key *oprf.PrivateKey, upstream string) *server {
 	t.Helper()
 	page, err := os.ReadFile(filepath.Join("testdata", "kat.html"))
 	if err != nil {
@@ -154,6 +157,13 @@ func newServer(t *testing.T, dir string, key *oprf.PrivateKey) *server {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(api.HandleResponse{Evaluated: out})
 	})
+	if upstream != "" {
+		u, err := url.Parse(upstream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/v1/", httputil.NewSingleHostReverseProxy(u))
+	}
 	s := &server{Server: httptest.NewServer(mux), wasmRaw: len(wasm), wasmGzip: gz.Len()}
 	t.Cleanup(s.Close)
 	return s
@@ -241,7 +251,7 @@ func TestBrowserKnownAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(t, dir, key)
+	srv := newServer(t, dir, key, "")
 	u, _ := url.Parse(srv.URL)
 	ctx := browse(t, exe, u.Host)
 
