@@ -138,3 +138,12 @@ func (s *RegionStore) DeleteUpload(ctx context.Context, rec store.AuditRecord, a
 		return nil
 	})
 }
+
+// UploadUsage sums up the complete uploads of (account, category) in one
+// aggregate query over the uploads_hash index's (account, category) range.
+func (s *RegionStore) UploadUsage(ctx context.Context, account candor.AccountID, c candor.Category) (store.Usage, error) {
+	return usage(ctx, s.db.reader(), "sum up uploads", usageOfUploads, string(account), string(c), true)
+}
+
+const usageOfUploads = `SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT), MAX(created_us)
+	FROM uploads WHERE account = ? AND category = ? AND complete = ?`

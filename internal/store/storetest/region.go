@@ -45,6 +45,7 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"AuditAccess", testAuditRegionAccess},
 		{"AuditConcurrentAccess", testAuditConcurrentRegionAccess},
 		{"Uploads", testUploads},
+		{"Usage", testUsage},
 		{"PurgeTombstones", testPurgeTombstones},
 		{"MessagingKeys", testMessagingKeys},
 		{"Envelopes", testEnvelopes},
