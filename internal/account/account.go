@@ -46,6 +46,8 @@ type Accounts interface {
 	DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error
 	PendingErasures(ctx context.Context, limit int) ([]candor.AccountID, error)
 	ErasureDone(ctx context.Context, id candor.AccountID) error
+	Usage(ctx context.Context, account candor.AccountID, c candor.Category) (store.Usage, error)
+	UploadUsage(ctx context.Context, account candor.AccountID, c candor.Category) (store.Usage, error)
 }
 
 // Regions resolves the home region of a country and the store of a region.
@@ -296,6 +298,7 @@ type Signup struct {
 type Grant struct {
 	Principal candor.Principal
 	Token     string
+	Issued    time.Time
 	Expires   time.Time
 	Browser   bool
 }
@@ -510,7 +513,7 @@ func (s *Service) open(ctx context.Context, accts Accounts, account candor.Accou
 	if err := s.dir.CreateSession(ctx, sess); err != nil {
 		return Grant{}, err
 	}
-	return Grant{Principal: candor.Principal{Account: account, Device: dev.ID, Region: region}, Token: token, Expires: sess.Expires}, nil
+	return Grant{Principal: candor.Principal{Account: account, Device: dev.ID, Region: region}, Token: token, Issued: now, Expires: sess.Expires}, nil
 }
 
 // deviceID is the id of the device registered under pseudonym, or a new

@@ -63,7 +63,7 @@ func (s *Service) LoginBrowser(ctx context.Context, handle, authKey []byte) (Gra
 		return Grant{}, err
 	}
 	p.Device = dev.ID
-	return Grant{Principal: p, Token: token, Expires: sess.Expires, Browser: true}, nil
+	return Grant{Principal: p, Token: token, Issued: now, Expires: sess.Expires, Browser: true}, nil
 }
 
 // AuthenticateBrowser returns the principal of a browser's session token.
