@@ -42,7 +42,7 @@ func (s *Service) LoginBrowser(ctx context.Context, handle, authKey []byte) (Gra
 	if err != nil {
 		return Grant{}, err
 	}
-	now := s.cfg.Now().UTC()
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond) // as the stores keep it
 	d := store.Device{ID: candor.NewDeviceID(), Account: entry.Account, Pseudonym: make([]byte, PseudonymSize), Created: now,
 		Kind: store.DeviceBrowser}
 	rand.Read(d.Pseudonym) // no phone behind it: a random pseudonym, unique per account
