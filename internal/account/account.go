@@ -43,6 +43,7 @@ type Accounts interface {
 	DeleteAccount(ctx context.Context, rec store.AuditRecord, id candor.AccountID) error
 	RegisterDevice(ctx context.Context, rec store.AuditRecord, d store.Device) (store.Device, error)
 	Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error)
+	DeleteDevices(ctx context.Context, account candor.AccountID, kind string, ids []candor.DeviceID) (int, error)
 	DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error
 	PendingErasures(ctx context.Context, limit int) ([]candor.AccountID, error)
 	ErasureDone(ctx context.Context, id candor.AccountID) error
@@ -578,8 +579,12 @@ func (s *Service) authenticate(ctx context.Context, token, prefix string) (Grant
 		Expires: sess.Expires, Browser: prefix == browserPrefix}, nil
 }
 
-// Logout revokes the session of token.
+// Logout revokes the session of token; a browser's device goes with it
+// (see forgetBrowsers).
 func (s *Service) Logout(ctx context.Context, token string) error {
+	if IsBrowserToken(token) {
+		return s.logoutBrowser(ctx, token)
+	}
 	return s.dir.DeleteSession(ctx, hashToken(token))
 }
 
@@ -620,7 +625,10 @@ func (s *Service) RevokeDevice(ctx context.Context, p candor.Principal, device c
 			if err != nil {
 				return err
 			}
-			return accts.DeleteDeviceMessaging(ctx, s.logs.Record(ev), p.Account, device)
+			if err := accts.DeleteDeviceMessaging(ctx, s.logs.Record(ev), p.Account, device); err != nil {
+				return err
+			}
+			return s.forgetBrowsers(ctx, accts, p.Account, d)
 		}
 	}
 	return candor.E(candor.NotFound, "no such device on this account")

@@ -43,6 +43,9 @@ func (s *Service) LoginBrowser(ctx context.Context, handle, authKey []byte) (Gra
 		return Grant{}, err
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond) // as the stores keep it
+	if err := s.pruneBrowsers(ctx, accts, entry.Account, now); err != nil {
+		return Grant{}, err
+	}
 	d := store.Device{ID: candor.NewDeviceID(), Account: entry.Account, Pseudonym: make([]byte, PseudonymSize), Created: now,
 		Kind: store.DeviceBrowser}
 	rand.Read(d.Pseudonym) // no phone behind it: a random pseudonym, unique per account
@@ -125,4 +128,63 @@ func (s *Service) DeleteConfirmed(ctx context.Context, p candor.Principal, authK
 		return s.logs.Outcome(ctx, ev, err)
 	}
 	return s.Delete(ctx, p)
+}
+
+// A browser's device exists for its one session: when the session ends —
+// signed out, revoked, or past BrowserTTL — the device leaves the account's
+// device list, so that the list shows the browsers that may still be
+// signed in, and does not grow with every sign-in. (Its sign-in and its
+// revocation stay in the owner's log.)
+
+// forgetBrowsers deletes the devices among devs that are browsers (their
+// sessions have ended).
+func (s *Service) forgetBrowsers(ctx context.Context, accts Accounts, account candor.AccountID, devs ...store.Device) error {
+	var ids []candor.DeviceID
+	for _, d := range devs {
+		if d.Kind == store.DeviceBrowser && len(ids) < store.MaxDeleteDevices {
+			ids = append(ids, d.ID)
+		}
+	}
+	_, err := accts.DeleteDevices(ctx, account, store.DeviceBrowser, ids)
+	return err
+}
+
+// pruneBrowsers ends and forgets the account's browsers signed in
+// BrowserTTL or longer before now (at most store.MaxDeleteDevices at a
+// time): their sessions have expired, or would have under the lifetime
+// now configured.
+func (s *Service) pruneBrowsers(ctx context.Context, accts Accounts, account candor.AccountID, now time.Time) error {
+	devs, err := accts.Devices(ctx, account)
+	if err != nil {
+		return err
+	}
+	var old []store.Device
+	for _, d := range devs {
+		if d.Kind == store.DeviceBrowser && !d.Created.After(now.Add(-s.cfg.BrowserTTL)) && len(old) < store.MaxDeleteDevices {
+			if err := s.dir.DeleteDeviceSessions(ctx, account, d.ID); err != nil {
+				return err
+			}
+			old = append(old, d)
+		}
+	}
+	return s.forgetBrowsers(ctx, accts, account, old...)
+}
+
+// logoutBrowser ends a browser's session and forgets its device. An
+// unknown token is not an error (the session is gone either way).
+func (s *Service) logoutBrowser(ctx context.Context, token string) error {
+	g, err := s.authenticate(ctx, token, browserPrefix)
+	if candor.Is(err, candor.Unauthenticated) {
+		return s.dir.DeleteSession(ctx, hashToken(token))
+	} else if err != nil {
+		return err
+	}
+	if err := s.dir.DeleteSession(ctx, hashToken(token)); err != nil {
+		return err
+	}
+	accts, err := s.regions.Accounts(g.Principal.Region)
+	if err != nil {
+		return err
+	}
+	return s.forgetBrowsers(ctx, accts, g.Principal.Account, store.Device{ID: g.Principal.Device, Kind: store.DeviceBrowser})
 }

@@ -445,6 +445,16 @@ func TestBrowserSessionEnds(t *testing.T) {
 		t.Fatalf("after 12 h: %d %s", a.status, a.body)
 	}
 	pr.must("GET", "/v1/account", nil, nil) // the phone's 30 days go on
+	expired := b.session.Device
+	if !listed(pr, expired) {
+		t.Fatal("the expired browser left the list before another sign-in")
+	}
+	// The next sign-in forgets the expired browser's device.
+	next := newBrowser(t, env)
+	next.signIn(canaryEmail, canaryPassword)
+	if listed(pr, expired) || !listed(pr, next.session.Device) {
+		t.Fatal("the sign-in after expiry did not forget the expired browser")
+	}
 	offset.Store(0)
 
 	// Sign-out: 204, the cookie cleared, and the token dead on the server.
@@ -457,6 +467,9 @@ func TestBrowserSessionEnds(t *testing.T) {
 	}
 	if b.token() != "" {
 		t.Fatal("the cookie is still in the jar after sign-out")
+	}
+	if listed(pr, b.session.Device) {
+		t.Fatal("the signed-out browser is still listed")
 	}
 	replay := newBrowser(t, env)
 	if a := replay.do("GET", "/v1/sessions/current", nil, func(r *http.Request) {
@@ -473,6 +486,9 @@ func TestBrowserSessionEnds(t *testing.T) {
 	if a := b.do("GET", "/v1/account/summary", nil, nil); a.status != 401 {
 		t.Fatalf("revoked browser: %d %s", a.status, a.body)
 	}
+	if listed(pr, b.session.Device) {
+		t.Fatal("the revoked browser is still listed")
+	}
 	// A browser ends another browser's session, and its own.
 	b1, b2 := newBrowser(t, env), newBrowser(t, env)
 	b1.signIn(canaryEmail, canaryPassword)
@@ -486,6 +502,18 @@ func TestBrowserSessionEnds(t *testing.T) {
 		t.Fatal("revoking itself left the browser's cookie")
 	}
 	pr.must("GET", "/v1/account", nil, nil)
+}
+
+// listed tells whether the account of r lists device.
+func listed(r *raw, device string) bool {
+	var devs struct{ Devices []api.Device }
+	r.must("GET", "/v1/devices", nil, &devs)
+	for _, d := range devs.Devices {
+		if d.ID == device {
+			return true
+		}
+	}
+	return false
 }
 
 // Deleting the account from a browser needs the password again; a wrong

@@ -198,7 +198,16 @@ type Accounts interface {
 	RegisterDevice(ctx context.Context, rec AuditRecord, d Device) (Device, error)
 	// Devices lists an account's devices, oldest first.
 	Devices(ctx context.Context, account candor.AccountID) ([]Device, error)
+	// DeleteDevices deletes those of the account's devices among ids that
+	// are of kind, with their messaging keys, envelopes and receipts, in
+	// one transaction, and returns how many it deleted. Kind must not be
+	// empty (phones are never deleted this way) and ids at most
+	// MaxDeleteDevices: Invalid, and nothing is deleted.
+	DeleteDevices(ctx context.Context, account candor.AccountID, kind string, ids []candor.DeviceID) (int, error)
 }
+
+// MaxDeleteDevices bounds the ids of one DeleteDevices.
+const MaxDeleteDevices = 100
 
 // Consents keeps each account's append-only consent ledger (promises
 // P1-P3).

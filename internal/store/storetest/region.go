@@ -23,6 +23,7 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 	}{
 		{"Accounts", testAccounts},
 		{"Devices", testDevices},
+		{"DeleteDevices", testDeleteDevices},
 		{"ConsentLedger", testConsentLedger},
 		{"KEKs", testKEKs},
 		{"DataKeys", testDataKeys},

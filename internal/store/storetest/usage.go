@@ -73,3 +73,48 @@ func testUsage(t *testing.T, r store.Region) {
 		t.Fatalf("UploadUsage of a category without uploads = %+v", u)
 	}
 }
+
+// testDeleteDevices checks that devices go by kind, only the account's,
+// never phones, and within the bound.
+func testDeleteDevices(t *testing.T, r store.Region) {
+	rt := with(t, r)
+	a, b := rt.newAccount(), rt.newAccount()
+	reg := func(acc candor.AccountID, kind string) candor.DeviceID {
+		d := store.Device{ID: candor.DeviceID(newID("dev")), Account: acc, Pseudonym: randBytes(32), Created: testTime, Kind: kind}
+		_, err := r.RegisterDevice(rt.ctx, logged(), d)
+		must(t, err)
+		return d.ID
+	}
+	phone, app, br1, br2 := reg(a, ""), reg(a, store.DeviceApp), reg(a, store.DeviceBrowser), reg(a, store.DeviceBrowser)
+	other := reg(b, store.DeviceBrowser)
+
+	_, err := r.DeleteDevices(rt.ctx, a, "", []candor.DeviceID{phone})
+	wantKind(t, err, candor.Invalid)
+	_, err = r.DeleteDevices(rt.ctx, a, store.DeviceBrowser, make([]candor.DeviceID, store.MaxDeleteDevices+1))
+	wantKind(t, err, candor.Invalid)
+
+	n, err := r.DeleteDevices(rt.ctx, a, store.DeviceBrowser, []candor.DeviceID{phone, app, br1, other, "dev_unknown"})
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DeleteDevices deleted %d, want 1 (only a's browser of those)", n)
+	}
+	left := func(acc candor.AccountID) map[candor.DeviceID]bool {
+		devs, err := r.Devices(rt.ctx, acc)
+		must(t, err)
+		m := map[candor.DeviceID]bool{}
+		for _, d := range devs {
+			m[d.ID] = true
+		}
+		return m
+	}
+	if got := left(a); len(got) != 3 || !got[phone] || !got[app] || !got[br2] {
+		t.Fatalf("a's devices after DeleteDevices: %v", got)
+	}
+	if got := left(b); !got[other] {
+		t.Fatal("DeleteDevices deleted another account's device")
+	}
+	n, err = r.DeleteDevices(rt.ctx, a, store.DeviceBrowser, nil)
+	if err != nil || n != 0 {
+		t.Fatalf("DeleteDevices of none = %d, %v", n, err)
+	}
+}
