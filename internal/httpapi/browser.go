@@ -140,6 +140,8 @@ func credentialOf(r *http.Request) credential {
 	return c
 }
 
+var errTwoCookies = candor.E(candor.Unauthenticated, "the request carries more than one session cookie: another site set one; clear this site's cookies and sign in again")
+
 var errNoSession = candor.E(candor.Unauthenticated, "this needs a session token: Authorization: Bearer TOKEN, or a browser's session cookie")
 
 // authenticate returns the principal and credential of a device request:
@@ -158,10 +160,16 @@ func (h *Handler) authenticate(r *http.Request) (candor.Principal, credential, e
 		p, err := h.svc.Accounts.Authenticate(ctx, token)
 		return p, credential{token: token}, err
 	}
-	c, err := r.Cookie(api.SessionCookie)
-	if err != nil || c.Value == "" {
+	cookies := r.CookiesNamed(api.SessionCookie)
+	if len(cookies) == 0 || cookies[0].Value == "" {
 		return candor.Principal{}, credential{}, errNoSession
 	}
+	if len(cookies) > 1 {
+		// Ours is host-only; another is a sibling domain's, tossed to
+		// make the page act in a session of the attacker's choosing.
+		return candor.Principal{}, credential{}, errTwoCookies
+	}
+	c := cookies[0]
 	if err := sameOrigin(r); err != nil {
 		return candor.Principal{}, credential{}, err
 	}

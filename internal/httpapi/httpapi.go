@@ -288,6 +288,9 @@ func (h *Handler) device(next principalHandler) http.HandlerFunc {
 			h.writeError(w, r, err)
 			return
 		}
+		if cred.browser {
+			w.Header().Set("Cache-Control", "no-store") // no cache keys on a cookie
+		}
 		next(w, r.WithContext(withCredential(r.Context(), cred)), p)
 	})
 }

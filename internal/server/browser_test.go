@@ -405,6 +405,25 @@ func TestBrowserTokenChannels(t *testing.T) {
 			t.Fatalf("cookie %.10q…: %d %s", v, a.status, a.body)
 		}
 	}
+	// A second session cookie, tossed by a sibling domain: refused, in
+	// whichever order the browser sends them.
+	for _, pair := range [][2]string{{stolen, "cbt_" + strings.Repeat("A", 43)}, {"cbt_" + strings.Repeat("A", 43), stolen}} {
+		if a := newBrowser(t, env).do("GET", "/v1/account", nil, func(r *http.Request) {
+			r.Header.Set("Cookie", api.SessionCookie+"="+pair[0]+"; "+api.SessionCookie+"="+pair[1])
+		}); a.status != 401 {
+			t.Fatalf("two session cookies: %d %s", a.status, a.body)
+		}
+	}
+	// Answers to cookie requests are not cached.
+	req, _ := http.NewRequest("GET", env.URL+"/v1/account/summary", nil)
+	resp, err := b.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cc := resp.Header.Get("Cache-Control"); resp.StatusCode != 200 || cc != "no-store" {
+		t.Fatalf("summary with the cookie: %d, Cache-Control %q", resp.StatusCode, cc)
+	}
 	// With an Authorization header the cookie is not looked at: a bad
 	// Bearer with a good cookie is refused.
 	if a := b.do("GET", "/v1/account", nil, func(r *http.Request) { r.Header.Set("Authorization", "Bearer nonsense") }); a.status != 401 {
