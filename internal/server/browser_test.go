@@ -615,9 +615,15 @@ func TestBrowserDeleteAccountConfirmed(t *testing.T) {
 // change; photos from the photo store — with its consent and the region's
 // retention rules, and reads no record to do it: the owner's access log,
 // where every read of data is, does not grow.
-func TestAccountSummary(t *testing.T) {
+func TestAccountSummary(t *testing.T) { accountSummary(t, servertest.Start(t)) }
+
+// The same, with the directory and the regions in PostgreSQL.
+func TestAccountSummaryPostgres(t *testing.T) {
+	accountSummary(t, servertest.StartWith(t, server.Config{Postgres: servertest.Postgres(t)}))
+}
+
+func accountSummary(t *testing.T, env *servertest.Env) {
 	ctx := context.Background()
-	env := servertest.Start(t)
 	phone := newPhone(t, env, canaryIMEI)
 	for _, n := range []string{"Ada", "Grace", "Linus"} {
 		if _, err := phone.Contacts().Add(n, "+919800000000"); err != nil {
