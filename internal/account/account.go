@@ -415,7 +415,7 @@ func (s *Service) checkLogin(ctx context.Context, handle, authKey []byte) (store
 		return store.Entry{}, nil, err
 	}
 	if len(authKey) != AuthKeySize {
-		return store.Entry{}, nil, candor.E(candor.Invalid, "the auth key and device pseudonym must be 32 bytes each")
+		return store.Entry{}, nil, candor.Errorf(candor.Invalid, "the auth key must be %d bytes", AuthKeySize)
 	}
 	if _, err := s.secrets.Secret(keyring.SecretHandleOPRF); err != nil {
 		return store.Entry{}, nil, err

@@ -42,8 +42,8 @@ type KDF struct {
 // Device is a registered device. Pseudonym is the device's keyed IMEI
 // pseudonym, unique per account (for an app password, random bytes).
 // Kind is empty for a phone, DeviceApp for an app password and
-// DeviceBrowser for a browser; Name is
-// the label its owner gave an app password.
+// DeviceBrowser for a browser; Name is the label its owner gave an app
+// password.
 type Device struct {
 	ID        candor.DeviceID
 	Account   candor.AccountID
