@@ -82,11 +82,77 @@ type SignupRequest struct {
 	Device  DeviceInfo `json:"device"`
 }
 
-// LoginRequest opens a session for a device (POST /v1/sessions).
+// LoginRequest opens a session for a device (POST /v1/sessions). A
+// browser sets Browser and no Device: its session is answered as a
+// BrowserSession, its token set in the SessionCookie and never in the body.
 type LoginRequest struct {
 	Handle  []byte     `json:"handle"`
 	AuthKey []byte     `json:"auth_key"`
 	Device  DeviceInfo `json:"device"`
+	Browser bool       `json:"browser,omitempty"`
+}
+
+// Browser sessions: the cookie that carries a browser's session token
+// (HttpOnly, SameSite=Strict, Path=/), and the header that carries the
+// session's CSRF value on every request with the cookie other than GET
+// and HEAD.
+const (
+	SessionCookie = "candor_session"
+	CSRFHeader    = "X-Candor-CSRF"
+)
+
+// Session kinds, as CurrentSession.Kind names them.
+const (
+	KindPhone   = "phone"
+	KindBrowser = "browser"
+)
+
+// CurrentSession answers a browser's sign-in (POST /v1/sessions with
+// browser, 201) and GET /v1/sessions/current. CSRF is set for a browser's
+// session only: the value its page sends in CSRFHeader. No token: a
+// browser's is in its cookie, where the page's scripts cannot read it.
+type CurrentSession struct {
+	Account   string    `json:"account"`
+	Device    string    `json:"device"`
+	Region    string    `json:"region"`
+	Kind      string    `json:"kind"`
+	ExpiresAt time.Time `json:"expires_at"`
+	CSRF      string    `json:"csrf,omitempty"`
+}
+
+// DeleteAccountRequest is the body of DELETE /v1/account from a browser:
+// the auth key its page derived again from the password typed again.
+// Phones send no body.
+type DeleteAccountRequest struct {
+	AuthKey []byte `json:"auth_key"`
+}
+
+// AccountSummary answers GET /v1/account/summary: what the account keeps,
+// category by category (every one of candor.Categories, in that order),
+// and the retention rules of its region (the body of
+// GET /v1/account/retention).
+type AccountSummary struct {
+	Account    string            `json:"account"`
+	Region     string            `json:"region"`
+	Created    time.Time         `json:"created"`
+	Categories []CategorySummary `json:"categories"`
+	Retention  Retention         `json:"retention"`
+}
+
+// CategorySummary is what an account keeps in one category. On and Since
+// are its consent (Since is absent for a category never turned on).
+// Records counts its live records — for photos, the photos stored — and
+// Bytes what they take (for photos, the photos' sizes and their sealed
+// metadata); LastChange is the time of the last change stored (absent
+// when nothing is). Messaging keeps no records: its messages wait in
+// queues only until delivered.
+type CategorySummary struct {
+	Category   string     `json:"category"`
+	On         bool       `json:"on"`
+	Since      *time.Time `json:"since,omitempty"`
+	Records    int64      `json:"records"`
+	Bytes      int64      `json:"bytes"`
+	LastChange *time.Time `json:"last_change,omitempty"`
 }
 
 // Session answers signup and login. Token is shown once; the server keeps
@@ -100,7 +166,8 @@ type Session struct {
 }
 
 // Device is one registered device of an account. Kind is empty for a
-// phone and DeviceApp for an app password, whose Name is its owner's label.
+// phone, DeviceApp for an app password, whose Name is its owner's label,
+// and DeviceBrowser for a browser's session.
 type Device struct {
 	ID      string    `json:"id"`
 	Created time.Time `json:"created"`
@@ -109,8 +176,11 @@ type Device struct {
 	Name    string    `json:"name,omitempty"`
 }
 
-// DeviceApp is the Device.Kind of an app password.
-const DeviceApp = "app"
+// Device kinds other than a phone's.
+const (
+	DeviceApp     = "app"     // an app password
+	DeviceBrowser = "browser" // a browser signed in to the privacy center
+)
 
 // AppPasswordRequest makes an app password (POST /v1/app-passwords).
 type AppPasswordRequest struct {

@@ -43,9 +43,12 @@ type Accounts interface {
 	DeleteAccount(ctx context.Context, rec store.AuditRecord, id candor.AccountID) error
 	RegisterDevice(ctx context.Context, rec store.AuditRecord, d store.Device) (store.Device, error)
 	Devices(ctx context.Context, account candor.AccountID) ([]store.Device, error)
+	DeleteDevices(ctx context.Context, account candor.AccountID, kind string, ids []candor.DeviceID) (int, error)
 	DeleteDeviceMessaging(ctx context.Context, rec store.AuditRecord, account candor.AccountID, device candor.DeviceID) error
 	PendingErasures(ctx context.Context, limit int) ([]candor.AccountID, error)
 	ErasureDone(ctx context.Context, id candor.AccountID) error
+	Usage(ctx context.Context, account candor.AccountID, c candor.Category) (store.Usage, error)
+	UploadUsage(ctx context.Context, account candor.AccountID, c candor.Category) (store.Usage, error)
 }
 
 // Regions resolves the home region of a country and the store of a region.
@@ -69,6 +72,9 @@ type Config struct {
 	MinKDF store.KDF
 	// SessionTTL is how long a session lasts (default 30 days).
 	SessionTTL time.Duration
+	// BrowserTTL is how long a browser's session lasts from its sign-in,
+	// never renewed (default BrowserTTL).
+	BrowserTTL time.Duration
 	// MaxFailures failed logins within Window lock the handle (defaults 5, 15 min).
 	MaxFailures int
 	Window      time.Duration
@@ -95,6 +101,9 @@ func (c *Config) defaults() {
 	}
 	if c.SessionTTL == 0 {
 		c.SessionTTL = 30 * 24 * time.Hour
+	}
+	if c.BrowserTTL <= 0 {
+		c.BrowserTTL = BrowserTTL
 	}
 	if c.MaxFailures == 0 {
 		c.MaxFailures = 5
@@ -286,10 +295,13 @@ type Signup struct {
 }
 
 // Grant is an opened session: the token is shown to the device once.
+// Browser tells a browser's session (store.DeviceBrowser) from a phone's.
 type Grant struct {
 	Principal candor.Principal
 	Token     string
+	Issued    time.Time
 	Expires   time.Time
+	Browser   bool
 }
 
 var countryPattern = regexp.MustCompile(`^[A-Z]{2}$`)
@@ -386,50 +398,83 @@ func (s *Service) Login(ctx context.Context, handle, authKey, pseudonym []byte) 
 	if len(authKey) != AuthKeySize || len(pseudonym) != PseudonymSize {
 		return Grant{}, candor.E(candor.Invalid, "the auth key and device pseudonym must be 32 bytes each")
 	}
-	if _, err := s.secrets.Secret(keyring.SecretHandleOPRF); err != nil {
-		return Grant{}, err
-	}
-	now := s.cfg.Now()
-	att, err := s.dir.LoginAttempts(ctx, handle)
+	entry, accts, err := s.checkLogin(ctx, handle, authKey)
 	if err != nil {
 		return Grant{}, err
 	}
-	if wait := s.lockout(att, now); wait > 0 {
-		return Grant{}, &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
-			Message: fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second))}
+	return s.open(ctx, accts, entry.Account, entry.Region, pseudonym)
+}
+
+// checkLogin checks a sign-in's auth key against the account of handle
+// and returns its directory entry and its region's store. Failures are
+// counted per handle; too many within the window are refused with
+// candor.RateLimited without checking the key. Unknown handles cost the
+// same work as known ones.
+func (s *Service) checkLogin(ctx context.Context, handle, authKey []byte) (store.Entry, Accounts, error) {
+	if err := checkHandle(handle); err != nil {
+		return store.Entry{}, nil, err
+	}
+	if len(authKey) != AuthKeySize {
+		return store.Entry{}, nil, candor.Errorf(candor.Invalid, "the auth key must be %d bytes", AuthKeySize)
+	}
+	if _, err := s.secrets.Secret(keyring.SecretHandleOPRF); err != nil {
+		return store.Entry{}, nil, err
+	}
+	if err := s.notLockedOut(ctx, handle); err != nil {
+		return store.Entry{}, nil, err
 	}
 	entry, acc, err := s.lookup(ctx, handle)
 	if err != nil && !candor.Is(err, candor.NotFound) {
-		return Grant{}, err
+		return store.Entry{}, nil, err
 	}
 	known := err == nil
 	phc := s.dummy // the same work for unknown handles
 	if known {
 		phc = acc.AuthHash
 	}
-	ok, err := s.verify(ctx, phc, authKey)
-	if err != nil {
-		return Grant{}, err
-	}
-	ok = ok && known
-	if !ok {
-		if _, err := s.dir.LoginFailed(ctx, handle, now.UTC(), s.cfg.Window); err != nil {
-			return Grant{}, err
-		}
-		return Grant{}, errLogin
-	}
-	if err := s.dir.LoginSucceeded(ctx, handle); err != nil {
-		return Grant{}, err
+	if err := s.checkKey(ctx, handle, phc, authKey, known, errLogin); err != nil {
+		return store.Entry{}, nil, err
 	}
 	if entry.Moving != "" {
 		// A device registered in the source now would not be copied.
-		return Grant{}, candor.ErrMoving
+		return store.Entry{}, nil, candor.ErrMoving
 	}
 	accts, err := s.regions.Accounts(entry.Region)
 	if err != nil {
-		return Grant{}, err
+		return store.Entry{}, nil, err
 	}
-	return s.open(ctx, accts, acc.ID, entry.Region, pseudonym)
+	return entry, accts, nil
+}
+
+// notLockedOut refuses with candor.RateLimited a handle that failed too
+// many times within the window.
+func (s *Service) notLockedOut(ctx context.Context, handle []byte) error {
+	att, err := s.dir.LoginAttempts(ctx, handle)
+	if err != nil {
+		return err
+	}
+	if wait := s.lockout(att, s.cfg.Now()); wait > 0 {
+		return &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
+			Message: fmt.Sprintf("too many failed logins: try again in %s", wait.Round(time.Second))}
+	}
+	return nil
+}
+
+// checkKey verifies authKey against phc within a hashing slot. A mismatch
+// (or known false) is counted as a failed login of handle and answered
+// wrong; a match clears the handle's failures.
+func (s *Service) checkKey(ctx context.Context, handle []byte, phc string, authKey []byte, known bool, wrong error) error {
+	ok, err := s.verify(ctx, phc, authKey)
+	if err != nil {
+		return err
+	}
+	if !ok || !known {
+		if _, err := s.dir.LoginFailed(ctx, handle, s.cfg.Now().UTC(), s.cfg.Window); err != nil {
+			return err
+		}
+		return wrong
+	}
+	return s.dir.LoginSucceeded(ctx, handle)
 }
 
 // lockout returns how long a handle must wait: nothing below MaxFailures
@@ -469,7 +514,7 @@ func (s *Service) open(ctx context.Context, accts Accounts, account candor.Accou
 	if err := s.dir.CreateSession(ctx, sess); err != nil {
 		return Grant{}, err
 	}
-	return Grant{Principal: candor.Principal{Account: account, Device: dev.ID, Region: region}, Token: token, Expires: sess.Expires}, nil
+	return Grant{Principal: candor.Principal{Account: account, Device: dev.ID, Region: region}, Token: token, Issued: now, Expires: sess.Expires}, nil
 }
 
 // deviceID is the id of the device registered under pseudonym, or a new
@@ -498,35 +543,48 @@ func hashToken(token string) []byte {
 
 var errToken = candor.E(candor.Unauthenticated, "the session token is not valid: log in again")
 
-// Authenticate returns the principal of a session token. Unknown, malformed,
-// revoked and expired tokens are candor.Unauthenticated.
+// Authenticate returns the principal of a phone's session token.
+// Unknown, malformed, revoked and expired tokens, and a browser's token
+// (which only the cookie carries), are candor.Unauthenticated.
 func (s *Service) Authenticate(ctx context.Context, token string) (candor.Principal, error) {
-	if !strings.HasPrefix(token, tokenPrefix) || len(token) != len(tokenPrefix)+43 {
-		return candor.Principal{}, errToken
+	g, err := s.authenticate(ctx, token, tokenPrefix)
+	return g.Principal, err
+}
+
+// authenticate returns the session of token, which must carry prefix: its
+// principal and expiry (no token).
+func (s *Service) authenticate(ctx context.Context, token, prefix string) (Grant, error) {
+	if !strings.HasPrefix(token, prefix) || len(token) != len(prefix)+43 {
+		return Grant{}, errToken
 	}
 	sess, err := s.dir.Session(ctx, hashToken(token))
 	if candor.Is(err, candor.NotFound) {
-		return candor.Principal{}, errToken
+		return Grant{}, errToken
 	} else if err != nil {
-		return candor.Principal{}, err
+		return Grant{}, err
 	}
 	if !s.cfg.Now().Before(sess.Expires) {
-		return candor.Principal{}, candor.E(candor.Unauthenticated, "the session has expired: log in again")
+		return Grant{}, candor.E(candor.Unauthenticated, "the session has expired: log in again")
 	}
 	entry, err := s.dir.Entry(ctx, sess.Account)
 	if candor.Is(err, candor.NotFound) {
-		return candor.Principal{}, errToken
+		return Grant{}, errToken
 	} else if err != nil {
-		return candor.Principal{}, err
+		return Grant{}, err
 	}
 	if entry.Moving != "" {
-		return candor.Principal{}, candor.ErrMoving
+		return Grant{}, candor.ErrMoving
 	}
-	return candor.Principal{Account: sess.Account, Device: sess.Device, Region: entry.Region}, nil
+	return Grant{Principal: candor.Principal{Account: sess.Account, Device: sess.Device, Region: entry.Region},
+		Expires: sess.Expires, Browser: prefix == browserPrefix}, nil
 }
 
-// Logout revokes the session of token.
+// Logout revokes the session of token; a browser's device goes with it
+// (see forgetBrowsers).
 func (s *Service) Logout(ctx context.Context, token string) error {
+	if IsBrowserToken(token) {
+		return s.logoutBrowser(ctx, token)
+	}
 	return s.dir.DeleteSession(ctx, hashToken(token))
 }
 
@@ -567,7 +625,10 @@ func (s *Service) RevokeDevice(ctx context.Context, p candor.Principal, device c
 			if err != nil {
 				return err
 			}
-			return accts.DeleteDeviceMessaging(ctx, s.logs.Record(ev), p.Account, device)
+			if err := accts.DeleteDeviceMessaging(ctx, s.logs.Record(ev), p.Account, device); err != nil {
+				return err
+			}
+			return s.forgetBrowsers(ctx, accts, p.Account, d)
 		}
 	}
 	return candor.E(candor.NotFound, "no such device on this account")

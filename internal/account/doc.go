@@ -18,4 +18,9 @@
 // in the directory and, past a threshold, refused with candor.RateLimited
 // for a growing time. Session tokens are random; only their SHA-256 is
 // stored, and they expire.
+//
+// A browser signs in the same way (LoginBrowser, browser.go), as a device
+// of kind store.DeviceBrowser with a token of its own prefix that only its
+// cookie carries, for BrowserTTL; deleting the account from a browser
+// needs the password again (DeleteConfirmed).
 package account

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -64,6 +63,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	if req.Browser {
+		h.browserLogin(w, r, req)
+		return
+	}
 	g, err := h.svc.Accounts.Login(r.Context(), req.Handle, req.AuthKey, req.Device.Pseudonym)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -73,10 +76,13 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, p candor.Principal) {
-	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if err := h.svc.Accounts.Logout(r.Context(), token); err != nil {
+	cred := credentialOf(r)
+	if err := h.svc.Accounts.Logout(r.Context(), cred.token); err != nil {
 		h.writeError(w, r, err)
 		return
+	}
+	if cred.browser {
+		clearSessionCookie(w, r)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -104,11 +110,67 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request, p candor.Princ
 	})
 }
 
-func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request, p candor.Principal) {
-	if err := h.svc.Accounts.Delete(r.Context(), p); err != nil {
+// deleteAccount deletes the caller's account. A browser must send the
+// auth key derived again from the password (DeleteConfirmed): whoever
+// finds a browser left signed in cannot delete the account.
+// summary answers GET /v1/account/summary: per category, its consent and
+// what the account keeps (sums, no record read), and the region's
+// retention rules.
+func (h *Handler) summary(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	ctx := r.Context()
+	created, err := h.svc.Accounts.Created(ctx, p)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
+	state, err := h.svc.Consent.State(ctx, p)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	usage, err := h.svc.Accounts.Usage(ctx, p)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	out := api.AccountSummary{Account: string(p.Account), Region: string(p.Region), Created: created,
+		Categories: make([]api.CategorySummary, 0, len(candor.Categories())), Retention: h.svc.Retention.RetentionRules(p.Region)}
+	for _, c := range candor.Categories() {
+		ev, u := state[c], usage[c]
+		cs := api.CategorySummary{Category: string(c), On: ev.On, Records: u.Records, Bytes: u.Bytes}
+		if ev.Seq != 0 {
+			t := ev.Time
+			cs.Since = &t
+		}
+		if !u.LastChange.IsZero() {
+			t := u.LastChange
+			cs.LastChange = &t
+		}
+		out.Categories = append(out.Categories, cs)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	cred := credentialOf(r)
+	if !cred.browser {
+		if err := h.svc.Accounts.Delete(r.Context(), p); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	req, err := decode[api.DeleteAccountRequest](w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := h.svc.Accounts.DeleteConfirmed(r.Context(), p, req.AuthKey); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	clearSessionCookie(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -131,10 +193,19 @@ func (h *Handler) revokeDevice(w http.ResponseWriter, r *http.Request, p candor.
 		h.writeError(w, r, err)
 		return
 	}
+	if credentialOf(r).browser && candor.DeviceID(id) == p.Device {
+		clearSessionCookie(w, r) // the browser ended its own session
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
+var errAppPasswordBrowser = candor.E(candor.Forbidden, "app passwords are made on a phone: candor device app-password create")
+
 func (h *Handler) createAppPassword(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	if credentialOf(r).browser {
+		h.writeError(w, r, errAppPasswordBrowser)
+		return
+	}
 	req, err := decode[api.AppPasswordRequest](w, r)
 	if err != nil {
 		h.writeError(w, r, err)

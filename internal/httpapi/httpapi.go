@@ -30,13 +30,18 @@ type Accounts interface {
 	Salt(ctx context.Context, handle []byte) ([]byte, store.KDF, error)
 	Signup(ctx context.Context, in account.Signup) (account.Grant, error)
 	Login(ctx context.Context, handle, authKey, pseudonym []byte) (account.Grant, error)
+	LoginBrowser(ctx context.Context, handle, authKey []byte) (account.Grant, error)
 	Authenticate(ctx context.Context, token string) (candor.Principal, error)
+	AuthenticateBrowser(ctx context.Context, token string) (candor.Principal, error)
+	Session(ctx context.Context, token string) (account.Grant, error)
 	Logout(ctx context.Context, token string) error
 	Devices(ctx context.Context, p candor.Principal) ([]store.Device, error)
 	RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error
 	CreateAppPassword(ctx context.Context, p candor.Principal, name string) (account.AppPassword, error)
 	Created(ctx context.Context, p candor.Principal) (time.Time, error)
 	Delete(ctx context.Context, p candor.Principal) error
+	DeleteConfirmed(ctx context.Context, p candor.Principal, authKey []byte) error
+	Usage(ctx context.Context, p candor.Principal) (map[candor.Category]store.Usage, error)
 }
 
 // Consent is what the API needs of the consent ledger.
@@ -190,8 +195,10 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))
 	m.HandleFunc("POST /v1/accounts", h.limited(h.unsealed(h.signup)))
 	m.HandleFunc("POST /v1/sessions", h.limited(h.unsealed(h.login)))
+	m.HandleFunc("GET /v1/sessions/current", h.device(h.session))
 	m.HandleFunc("DELETE /v1/sessions/current", h.device(h.logout))
 	m.HandleFunc("GET /v1/account", h.device(h.account))
+	m.HandleFunc("GET /v1/account/summary", h.device(h.summary))
 	m.HandleFunc("DELETE /v1/account", h.device(h.deleteAccount))
 	m.HandleFunc("GET /v1/devices", h.device(h.devices))
 	m.HandleFunc("DELETE /v1/devices/{id}", h.device(h.revokeDevice))
@@ -295,20 +302,20 @@ func (h *Handler) unsealed(next http.HandlerFunc) http.HandlerFunc {
 
 type principalHandler func(w http.ResponseWriter, r *http.Request, p candor.Principal)
 
-// device authenticates a device session token, on an unsealed server.
+// device authenticates a device request, on an unsealed server: a phone's
+// session token (Authorization: Bearer) or a browser's session cookie,
+// checked against cross-site forgery (see authenticate in browser.go).
 func (h *Handler) device(next principalHandler) http.HandlerFunc {
 	return h.unsealed(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
-			h.writeError(w, r, candor.E(candor.Unauthenticated, "this needs a session token: Authorization: Bearer TOKEN"))
-			return
-		}
-		p, err := h.svc.Accounts.Authenticate(r.Context(), token)
+		p, cred, err := h.authenticate(r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
 		}
-		next(w, r, p)
+		if cred.browser {
+			w.Header().Set("Cache-Control", "no-store") // no cache keys on a cookie
+		}
+		next(w, r.WithContext(withCredential(r.Context(), cred)), p)
 	})
 }
 

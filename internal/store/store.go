@@ -41,8 +41,9 @@ type KDF struct {
 
 // Device is a registered device. Pseudonym is the device's keyed IMEI
 // pseudonym, unique per account (for an app password, random bytes).
-// Kind is empty for a phone and DeviceApp for an app password; Name is
-// the label its owner gave an app password.
+// Kind is empty for a phone, DeviceApp for an app password and
+// DeviceBrowser for a browser; Name is the label its owner gave an app
+// password.
 type Device struct {
 	ID        candor.DeviceID
 	Account   candor.AccountID
@@ -52,9 +53,15 @@ type Device struct {
 	Name      string
 }
 
-// DeviceApp is the Kind of an app password: a program that signs in with
-// HTTP Basic on the CardDAV endpoint, for contacts only.
-const DeviceApp = "app"
+// Kinds of devices that are not phones.
+const (
+	// DeviceApp is the Kind of an app password: a program that signs in
+	// with HTTP Basic on the CardDAV endpoint, for contacts only.
+	DeviceApp = "app"
+	// DeviceBrowser is the Kind of a browser signed in to the privacy
+	// center: a session of its own, carried in a cookie, for a few hours.
+	DeviceBrowser = "browser"
+)
 
 // ConsentEvent is one entry of the append-only consent ledger. Seq is
 // assigned by the store, increasing per account.
@@ -191,7 +198,16 @@ type Accounts interface {
 	RegisterDevice(ctx context.Context, rec AuditRecord, d Device) (Device, error)
 	// Devices lists an account's devices, oldest first.
 	Devices(ctx context.Context, account candor.AccountID) ([]Device, error)
+	// DeleteDevices deletes those of the account's devices among ids that
+	// are of kind, with their messaging keys, envelopes and receipts, in
+	// one transaction, and returns how many it deleted. Kind must not be
+	// empty (phones are never deleted this way) and ids at most
+	// MaxDeleteDevices: Invalid, and nothing is deleted.
+	DeleteDevices(ctx context.Context, account candor.AccountID, kind string, ids []candor.DeviceID) (int, error)
 }
+
+// MaxDeleteDevices bounds the ids of one DeleteDevices.
+const MaxDeleteDevices = 100
 
 // Consents keeps each account's append-only consent ledger (promises
 // P1-P3).
@@ -273,6 +289,19 @@ type Feed interface {
 	PurgedSeq(ctx context.Context, account candor.AccountID) (int64, error)
 	// CountRecords counts the live (not deleted) records of (account, category).
 	CountRecords(ctx context.Context, account candor.AccountID, c candor.Category) (int, error)
+	// Usage sums up the records of (account, category) in one aggregate
+	// query over the account's rows of the category, without reading
+	// their ciphertext: the live records, their ciphertext bytes, and the
+	// time of the last change (deletions included; zero if none). Zero for
+	// an unknown account.
+	Usage(ctx context.Context, account candor.AccountID, c candor.Category) (Usage, error)
+}
+
+// Usage is what an account keeps in one category.
+type Usage struct {
+	Records    int64
+	Bytes      int64
+	LastChange time.Time
 }
 
 // Entry is a directory entry: which region an account lives in, and the

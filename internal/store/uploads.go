@@ -51,6 +51,10 @@ type Uploads interface {
 	// UploadByHash returns an account's complete upload of a category with
 	// this keyed hash; NotFound if none.
 	UploadByHash(ctx context.Context, account candor.AccountID, c candor.Category, hash []byte) (Upload, error)
+	// UploadUsage sums up the complete uploads of (account, category) in
+	// one aggregate query: how many, their sizes, and when the latest was
+	// created (zero if none). Zero for an unknown account.
+	UploadUsage(ctx context.Context, account candor.AccountID, c candor.Category) (Usage, error)
 	// ExpiredUploads lists up to limit uploads not complete whose Expires is
 	// before now.
 	ExpiredUploads(ctx context.Context, now time.Time, limit int) ([]Upload, error)

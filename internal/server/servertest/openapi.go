@@ -272,10 +272,19 @@ func (c *checker) check(r *http.Request, body *teeBody, rec *recorder) {
 
 // bearer checks a request's token against a security scheme of the
 // description by its form: a device session token (cdt_) for bearerAuth, a
-// staff token (cst_) for staffToken. Whether the token is valid is the
-// server's to say.
+// staff token (cst_) for staffToken, a browser's session token (cbt_) in
+// the candor_session cookie, without an Authorization header, for
+// sessionCookie. Whether the token is valid is the server's to say.
 func bearer(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	token, ok := strings.CutPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ")
+	req := in.RequestValidationInput.Request
+	if in.SecuritySchemeName == "sessionCookie" {
+		c, err := req.Cookie("candor_session")
+		if err != nil || req.Header.Get("Authorization") != "" || !strings.HasPrefix(c.Value, "cbt_") {
+			return in.NewError(nil)
+		}
+		return nil
+	}
+	token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 	prefix := map[string]string{"bearerAuth": "cdt_", "staffToken": "cst_"}[in.SecuritySchemeName]
 	if !ok || prefix == "" || !strings.HasPrefix(token, prefix) {
 		return in.NewError(nil)

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -211,4 +212,31 @@ func (s *RegionStore) CountRecords(ctx context.Context, account candor.AccountID
 		return 0, internal("count records", err)
 	}
 	return n, nil
+}
+
+// Usage sums up the records of (account, category) in one aggregate query
+// over the records' primary key range: live records, their ciphertext
+// bytes (length() reads a value's size, not its bytes, in both engines)
+// and the last change, deletions included.
+func (s *RegionStore) Usage(ctx context.Context, account candor.AccountID, c candor.Category) (store.Usage, error) {
+	return usage(ctx, s.db.reader(), "sum up records", usageOfRecords, string(account), string(c))
+}
+
+const usageOfRecords = `SELECT
+	CAST(COALESCE(SUM(CASE WHEN deleted THEN 0 ELSE 1 END), 0) AS BIGINT),
+	CAST(COALESCE(SUM(CASE WHEN deleted THEN 0 ELSE LENGTH(ciphertext) END), 0) AS BIGINT),
+	MAX(modified_us)
+	FROM records WHERE account = ? AND category = ?`
+
+// usage runs an aggregate query answering (count, bytes, latest time).
+func usage(ctx context.Context, r runner, op, query string, args ...any) (store.Usage, error) {
+	var u store.Usage
+	var last sql.NullInt64
+	if err := r.row(ctx, query, args...).Scan(&u.Records, &u.Bytes, &last); err != nil {
+		return store.Usage{}, internal(op, err)
+	}
+	if last.Valid {
+		u.LastChange = fromMicros(last.Int64)
+	}
+	return u, nil
 }

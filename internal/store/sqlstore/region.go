@@ -226,3 +226,47 @@ func (s *RegionStore) Devices(ctx context.Context, account candor.AccountID) ([]
 		return scanDevice(sc, account)
 	}, `SELECT `+deviceColumns+` FROM devices WHERE account = ? ORDER BY created_us, id`, string(account))
 }
+
+// DeleteDevices deletes those of the account's devices among ids that are
+// of kind (never phones: kind must not be empty), with their messaging
+// rows, in one transaction, and returns how many it deleted.
+func (s *RegionStore) DeleteDevices(ctx context.Context, account candor.AccountID, kind string, ids []candor.DeviceID) (int, error) {
+	switch {
+	case kind == "":
+		return 0, candor.E(candor.Invalid, "phones are not deleted by kind")
+	case len(ids) > store.MaxDeleteDevices:
+		return 0, candor.Errorf(candor.Invalid, "at most %d devices at once", store.MaxDeleteDevices)
+	case len(ids) == 0:
+		return 0, nil
+	}
+	n := 0
+	err := s.db.inTx(ctx, func(r runner) error {
+		n = 0
+		args := make([]any, 0, 2+len(ids))
+		args = append(args, string(account), kind)
+		for _, id := range ids {
+			args = append(args, string(id))
+		}
+		found, err := queryAll(ctx, r, "delete devices", func(sc scanner) (candor.DeviceID, error) {
+			var id candor.DeviceID
+			return id, sc.Scan(&id)
+		}, `SELECT id FROM devices WHERE account = ? AND kind = ? AND id IN (`+placeholders(len(ids), 1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for _, id := range found {
+			if err := deleteMessaging(ctx, r, account, id); err != nil {
+				return err
+			}
+			if _, err := r.exec(ctx, `DELETE FROM devices WHERE account = ? AND id = ?`, string(account), string(id)); err != nil {
+				return internal("delete devices", err)
+			}
+		}
+		n = len(found)
+		return nil
+	})
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, s.db.scrub(ctx)
+}

@@ -138,3 +138,18 @@ func (s *RegionStore) DeleteUpload(ctx context.Context, rec store.AuditRecord, a
 		return nil
 	})
 }
+
+// UploadUsage sums up the complete uploads of (account, category) in one
+// aggregate query over the uploads_hash index's (account, category) range.
+func (s *RegionStore) UploadUsage(ctx context.Context, account candor.AccountID, c candor.Category) (store.Usage, error) {
+	return usage(ctx, s.db.reader(), "sum up uploads", usageOfUploads, string(account), string(c))
+}
+
+// usageOfUploads filters on complete inside the sums, not in WHERE: there,
+// SQLite would rather search the uploads_expires index by complete alone,
+// that is every complete upload of the region.
+const usageOfUploads = `SELECT
+	CAST(COALESCE(SUM(CASE WHEN complete THEN 1 ELSE 0 END), 0) AS BIGINT),
+	CAST(COALESCE(SUM(CASE WHEN complete THEN size ELSE 0 END), 0) AS BIGINT),
+	MAX(CASE WHEN complete THEN created_us END)
+	FROM uploads WHERE account = ? AND category = ?`

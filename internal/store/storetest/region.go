@@ -23,6 +23,7 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 	}{
 		{"Accounts", testAccounts},
 		{"Devices", testDevices},
+		{"DeleteDevices", testDeleteDevices},
 		{"ConsentLedger", testConsentLedger},
 		{"KEKs", testKEKs},
 		{"DataKeys", testDataKeys},
@@ -45,6 +46,7 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"AuditAccess", testAuditRegionAccess},
 		{"AuditConcurrentAccess", testAuditConcurrentRegionAccess},
 		{"Uploads", testUploads},
+		{"Usage", testUsage},
 		{"PurgeTombstones", testPurgeTombstones},
 		{"MessagingKeys", testMessagingKeys},
 		{"Envelopes", testEnvelopes},
