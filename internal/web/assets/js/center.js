@@ -36,7 +36,7 @@ async function main() {
 		if (s.kind !== "browser" || !s.csrf) throw new ApiError(401, "unauthenticated", "");
 		signedIn(s);
 	} catch (e) {
-		if (e.status !== 401 && e.status !== 404) fail($("alert"), e);
+		if (![401, 404, 405].includes(e.status)) fail($("alert"), e);
 		showSignIn();
 	}
 	$("loading").hidden = true;

@@ -30,7 +30,7 @@ async function main() {
 	try {
 		signedIn(await call("GET", "/v1/staff/sessions/current"));
 	} catch (e) {
-		if (e.status !== 401 && e.status !== 404) fail($("alert"), e);
+		if (![401, 404, 405].includes(e.status)) fail($("alert"), e);
 		showSignIn();
 	}
 	$("loading").hidden = true;
