@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -596,17 +597,30 @@ func TestAccessibility(t *testing.T) {
 		ID, Impact, Help string
 		Nodes            []string
 	}
+	type result struct {
+		Violations []violation
+		Passes     int
+	}
+	const axeRun = `axe.run(document).then((r) => ({ passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })) }))`
 	for _, path := range []string{"/", "/staff"} {
 		for _, lang := range languages {
 			b.open(path)
 			b.setLang(lang)
 			b.wait(`document.documentElement.lang === ` + js(lang))
 			eval[bool](b, src+"\n;true")
-			vs := eval[[]violation](b, `axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })))`)
-			for _, v := range vs {
+			res := eval[result](b, axeRun)
+			if res.Passes < 10 {
+				t.Errorf("%s in %s: axe passed only %d rules: did it run?", path, lang, res.Passes)
+			}
+			for _, v := range res.Violations {
 				t.Errorf("%s in %s: axe %s (%s): %s at %v", path, lang, v.ID, v.Impact, v.Help, v.Nodes)
 			}
 		}
+	}
+	// The check has teeth: an input without a label is found.
+	eval[bool](b, `(document.querySelector("main").append(Object.assign(document.createElement("input"), { type: "text" })), true)`)
+	if res := eval[result](b, axeRun); !slices.ContainsFunc(res.Violations, func(v violation) bool { return v.ID == "label" }) {
+		t.Errorf("axe did not find an input without a label: %+v", res.Violations)
 	}
 	b.clean()
 }
