@@ -516,6 +516,20 @@ func TestSignIn(t *testing.T) {
 		}
 	}
 
+	// A server that shows another audit key than the one this browser
+	// pinned raises the alarm and shows no entry as verified.
+	eval[bool](b, `(localStorage.setItem("candor.audit.pin", JSON.stringify({ key: "impostor+00000000+AAAA", at: "2026-01-01T00:00:00Z" })), true)`)
+	b.run(chromedp.Click(`#nav button[data-section="overview"]`))
+	b.wait(`document.querySelectorAll("#section tbody tr").length === 5`)
+	b.run(chromedp.Click(`#nav button[data-section="log"]`))
+	b.wait(`!!document.querySelector("#section .alarm") || document.getElementById("alert").textContent`)
+	if !eval[bool](b, `!!document.querySelector("#section .alarm[role=alert]")`) {
+		t.Errorf("no alarm when the audit key differs from the pinned one: %s", b.text("alert"))
+	}
+	if eval[int](b, `document.querySelectorAll("#section li .badge.ok").length`) != 0 {
+		t.Error("entries are marked verified under a key that is not the pinned one")
+	}
+
 	b.run(chromedp.Click(`#nav button[data-section="account"]`))
 	b.wait(`[...document.querySelectorAll("#section button")].some((e) => e.textContent === ` + js(en["account.signout"]) + `)`)
 	eval[bool](b, `([...document.querySelectorAll("#section button")].find((e) => e.textContent === `+js(en["account.signout"])+`).click(), true)`)
@@ -523,6 +537,32 @@ func TestSignIn(t *testing.T) {
 	b.open("/")
 	if eval[bool](b, `document.getElementById("signin").hidden`) {
 		t.Error("after sign-out, a reload is still signed in")
+	}
+
+	// Deleting the account asks for the password again: a wrong one is
+	// refused with the API's message, the right one deletes it.
+	b.fill("#signin-email", testEmail)
+	b.fill("#signin-password", testPassword)
+	b.run(chromedp.Click("#signin-submit"))
+	b.wait(`!document.getElementById("app").hidden`)
+	b.run(chromedp.Click(`#nav button[data-section="account"]`))
+	b.wait(`!!document.getElementById("del-password")`)
+	deleteWith := func(password string) {
+		b.fill("#del-email", testEmail)
+		b.fill("#del-password", password)
+		eval[bool](b, `(document.querySelector("#section form button[type=submit]").click(), true)`)
+		b.wait(`!!document.querySelector("dialog[open]")`)
+		eval[bool](b, `(document.querySelector("dialog[open] button.danger").click(), true)`)
+	}
+	deleteWith(wrongPass)
+	b.wait(`document.querySelector("#section form [role=alert]").textContent.length > 0`)
+	if msg := eval[string](b, `document.querySelector("#section form [role=alert]").textContent`); msg == "" {
+		t.Error("a wrong password at deletion shows nothing")
+	}
+	deleteWith(testPassword)
+	b.wait(`!document.getElementById("signin").hidden`)
+	if st, _ := post(t, env, "/v1/sessions", browserLogin{Handle: handle, AuthKey: key, Browser: true}); st != http.StatusUnauthorized {
+		t.Errorf("after deletion in the page, signing in answers %d, want 401", st)
 	}
 	b.clean()
 }
