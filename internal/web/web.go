@@ -13,6 +13,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -37,7 +38,23 @@ type file struct {
 	body  []byte
 	gzip  []byte // the body gzipped, when that is how it is stored (the wasm)
 	ctype string
-	etag  string // of body; a gzipped answer's is etag with -gz
+	etag  string // of the stored bytes; a gzipped answer's is etag with -gz
+
+	// For a file stored gzipped, body is decompressed on first need: only
+	// a client that does not accept gzip needs it, and decompressing the
+	// wasm at every start would slow every server start for nothing.
+	once  sync.Once
+	plain []byte
+	err   error
+}
+
+// plainBody is the file's bytes, decompressed if stored gzipped.
+func (f *file) plainBody() ([]byte, error) {
+	if f.gzip == nil {
+		return f.body, nil
+	}
+	f.once.Do(func() { f.plain, f.err = gunzip(f.gzip) })
+	return f.plain, f.err
 }
 
 // Pages is the http.Handler of the pages and their assets. It is safe for
@@ -68,17 +85,16 @@ func New() *Pages {
 	}
 	p.files["/"] = p.files["/assets/index.html"]
 	p.files["/staff"] = p.files["/assets/staff.html"]
-	raw, err := gunzip(wasm.Gzip)
-	if err != nil {
-		panic("web: the embedded candor.wasm.gz: " + err.Error())
-	}
-	p.files["/assets/candor.wasm"] = newFile(raw, wasm.Gzip, "candor.wasm")
+	p.files["/assets/candor.wasm"] = newFile(nil, wasm.Gzip, "candor.wasm")
 	p.files["/assets/wasm_exec.js"] = newFile(wasm.ExecJS, nil, "wasm_exec.js")
 	return p
 }
 
 func newFile(body, gz []byte, name string) *file {
 	sum := sha256.Sum256(body)
+	if gz != nil {
+		sum = sha256.Sum256(gz)
+	}
 	return &file{body: body, gzip: gz, ctype: contentType(name), etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
 }
 
@@ -140,6 +156,12 @@ func (p *Pages) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 			body, etag = f.gzip, strings.TrimSuffix(f.etag, `"`)+`-gz"`
 			h.Set("Content-Encoding", "gzip")
+		} else {
+			var err error
+			if body, err = f.plainBody(); err != nil {
+				writeError(w, candor.E(candor.Internal, "this file cannot be read"))
+				return
+			}
 		}
 	}
 	h.Set("Content-Type", f.ctype)
