@@ -449,7 +449,23 @@ func TestFailures(t *testing.T) {
 		if msg := b.text("signin-alert"); !strings.Contains(msg, en["error.sealed"]) {
 			t.Errorf("on a sealed server the page says %q, want it to say %q", msg, en["error.sealed"])
 		}
+		// The staff console shows the seal before anyone signs in.
 		b.open("/staff")
+		var st api.OperatorStatus
+		if r, err := http.Get(env.URL + "/v1/operator/status"); err != nil {
+			t.Fatal(err)
+		} else {
+			json.NewDecoder(r.Body).Decode(&st)
+			r.Body.Close()
+		}
+		want := en["staff.seal.uninitialized"]
+		if st.Initialized {
+			want = en["staff.seal.sealed"]
+		}
+		b.wait(`document.getElementById("seal-facts").textContent.length > 0`)
+		if got := b.text("seal-facts"); !strings.Contains(got, want) {
+			t.Errorf("the staff console shows the seal as %q, want %q", got, want)
+		}
 		b.clean()
 	})
 	t.Run("unreachable", func(t *testing.T) {

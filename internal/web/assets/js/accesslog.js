@@ -67,6 +67,7 @@ export async function checkLog(account) {
 		let page;
 		try {
 			page = await L.checkEntries(key, text);
+			if (typeof page === "string") page = JSON.parse(page);
 		} catch (e) {
 			return { ...out, alarm: "log.alarm.proof", alarmVars: { problem: e.message } };
 		}

@@ -31,15 +31,23 @@ async function main() {
 	for (const b of $("nav").querySelectorAll("button")) b.addEventListener("click", () => open(b.dataset.section));
 	$("nav").addEventListener("keydown", navKeys);
 	login().catch(() => {}); // load the WebAssembly sign-in early; an error shows on sign-in
+	await resume();
+	$("loading").hidden = true;
+}
+
+// resume picks up the browser's session, if it has one. While the server
+// is sealed or unavailable it says so and tries again when told to.
+async function resume() {
 	try {
 		const s = await call("GET", "/v1/sessions/current");
 		if (s.kind !== "browser" || !s.csrf) throw new ApiError(401, "unauthenticated", "");
+		clear($("alert"));
 		signedIn(s);
 	} catch (e) {
 		if (![401, 404, 405].includes(e.status)) fail($("alert"), e);
-		showSignIn();
+		if (!state.session) showSignIn();
+		if (e.status === 503 && Number(e.retryAfter) > 0) setTimeout(resume, Math.min(Number(e.retryAfter), 300) * 1000);
 	}
-	$("loading").hidden = true;
 }
 
 function showSignIn() {

@@ -12,12 +12,13 @@ import { el, say, fail, clear, busy, confirm, facts } from "./ui.js";
 const $ = (id) => document.getElementById(id);
 const categories = ["contacts", "notes", "sms", "photos", "messaging"];
 
-const state = { session: null, section: "requests", data: {} };
+const state = { session: null, section: "requests", data: {}, seal: null };
 
 async function main() {
 	await i18n.use(i18n.choose(), false);
 	i18n.switcher($("lang"));
 	i18n.onChange(() => {
+		drawSeal();
 		if (state.session) {
 			whoami();
 			draw();
@@ -36,7 +37,37 @@ async function main() {
 	$("loading").hidden = true;
 }
 
+// seal shows, before sign-in, whether the server is sealed and how far an
+// unseal has got (GET /v1/operator/status needs no sign-in and never holds
+// a share).
+async function seal() {
+	try {
+		state.seal = await call("GET", "/v1/operator/status");
+	} catch (e) {
+		state.seal = null;
+		fail($("alert"), e);
+	}
+	drawSeal();
+}
+
+function drawSeal() {
+	const box = $("seal-facts");
+	box.replaceChildren(...(state.seal ? sealFacts(state.seal) : []));
+}
+
+function sealFacts(status) {
+	if (!status.initialized) return [facts([[t("staff.seal.state"), t("staff.seal.uninitialized")]])];
+	return [
+		facts([
+			[t("staff.seal.state"), status.sealed ? t("staff.seal.sealed") : t("staff.seal.unsealed")],
+			[t("staff.seal.progress"), status.sealed ? t("staff.seal.offered", { submitted: status.submitted, threshold: status.threshold }) : ""],
+			[t("staff.seal.shares"), t("staff.seal.split", { shares: status.shares, threshold: status.threshold })],
+		]),
+	];
+}
+
 function showSignIn() {
+	seal();
 	state.session = null;
 	setCSRF("");
 	$("app").hidden = true;
@@ -307,14 +338,7 @@ system.load = async () => {
 };
 function system() {}
 system.draw = ({ status, cons, problem }) => {
-	const out = [
-		el("h3", { text: t("staff.seal.heading") }),
-		facts([
-			[t("staff.seal.state"), status.sealed ? t("staff.seal.sealed") : t("staff.seal.unsealed")],
-			[t("staff.seal.progress"), status.sealed ? t("staff.seal.offered", { submitted: status.submitted, threshold: status.threshold }) : ""],
-			[t("staff.seal.shares"), t("staff.seal.split", { shares: status.shares, threshold: status.threshold })],
-		]),
-	];
+	const out = [el("h3", { text: t("staff.seal.heading") }), ...sealFacts(status)];
 	if (problem) {
 		out.push(el("div", { class: "alert", role: "alert", text: problem.message }));
 		return out;
