@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/candorcloud/candor/api"
@@ -399,7 +400,7 @@ func TestWrongPassword(t *testing.T) {
 	b.open("/")
 	b.fill("#signin-email", testEmail)
 	b.fill("#signin-password", wrongPass)
-	b.run(chromedp.Click("#signin-submit"))
+	b.run(chromedp.SendKeys("#signin-password", "\r")) // from the keyboard: Enter submits
 	b.wait(`document.getElementById("signin-alert").textContent.length > 0`)
 	shown := b.text("signin-alert")
 
@@ -677,6 +678,89 @@ func TestAccessibility(t *testing.T) {
 	eval[bool](b, `(document.querySelector("main").append(Object.assign(document.createElement("input"), { type: "text" })), true)`)
 	if res := eval[result](b, axeRun); !slices.ContainsFunc(res.Violations, func(v violation) bool { return v.ID == "label" }) {
 		t.Errorf("axe did not find an input without a label: %+v", res.Violations)
+	}
+	b.clean()
+}
+
+// The staff console: a staff member registers a passkey with their staff
+// token, signs in with it (a virtual authenticator of Chromium's stands in
+// for the phone or security key), sees the requests and the system, and
+// signs out. It skips on a server without staff passkeys.
+func TestStaffConsole(t *testing.T) {
+	env := servertest.StartProduction(t, server.Config{})
+	var init api.InitResponse
+	if st, out := post(t, env, "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}); st != http.StatusOK && st != http.StatusCreated || json.Unmarshal(out, &init) != nil {
+		t.Fatalf("POST /v1/operator/init: %d %s", st, out)
+	}
+	bearer := func(path, token string, body any) (int, []byte) {
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", env.URL+path, bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		out, _ := io.ReadAll(r.Body)
+		return r.StatusCode, out
+	}
+	var admin api.StaffAdded
+	if st, out := bearer("/v1/staff", init.StaffToken, api.StaffAddRequest{Name: "asha", Roles: []string{"admin"}}); st >= 300 || json.Unmarshal(out, &admin) != nil {
+		t.Fatalf("POST /v1/staff: %d %s", st, out)
+	}
+	if st, _ := bearer("/v1/staff/passkeys/options", admin.Token, struct{}{}); st == http.StatusNotFound || st == http.StatusMethodNotAllowed {
+		t.Skipf("POST /v1/staff/passkeys/options answered %d: this server has no staff passkeys yet, so the staff console cannot sign in", st)
+	}
+
+	// Passkeys need a domain, not an address: the page is opened at
+	// localhost.
+	_, port, _ := strings.Cut(env.Addr, ":")
+	base := "http://localhost:" + port
+	b := newBrowser(t, base, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost"))
+	b.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
+			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
+			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
+		}})
+		return err
+	}))
+	en := dict(t, "en")
+	b.open("/staff")
+	b.fill("#register-token", admin.Token)
+	b.run(chromedp.Click("#register-submit"))
+	b.wait(`document.getElementById("status").textContent.length > 0 || document.getElementById("alert").textContent.length > 0`)
+	if msg := b.text("alert"); msg != "" {
+		t.Fatalf("registering a passkey: %s%s", msg, b.report())
+	}
+	if v := eval[string](b, `document.getElementById("register-token").value`); v != "" {
+		t.Error("the staff token stays in the form after registering")
+	}
+	b.run(chromedp.Click("#passkey-signin"))
+	b.wait(`!document.getElementById("app").hidden || document.getElementById("alert").textContent.length > 0`)
+	if msg := b.text("alert"); msg != "" {
+		t.Fatalf("signing in with the passkey: %s%s", msg, b.report())
+	}
+	if who := b.text("whoami"); !strings.Contains(who, "asha") {
+		t.Errorf("signed in as %q", who)
+	}
+	b.wait(`document.querySelector("#section h2") && !document.querySelector("#section p.muted")`)
+	b.run(chromedp.Click(`#nav button[data-section="system"]`))
+	b.wait(`document.querySelectorAll("#section h3").length >= 2 || document.getElementById("alert").textContent.length > 0`)
+	if msg := b.text("alert"); msg != "" {
+		t.Errorf("the system section: %s", msg)
+	}
+	if !strings.Contains(eval[string](b, `document.getElementById("section").textContent`), en["staff.seal.unsealed"]) {
+		t.Error("the system section does not say the server is unsealed")
+	}
+	b.run(chromedp.Click("#staff-signout"))
+	b.wait(`!document.getElementById("signin").hidden`)
+	b.open("/staff")
+	if eval[bool](b, `document.getElementById("signin").hidden`) {
+		t.Error("after sign-out, a reload is still signed in")
 	}
 	b.clean()
 }
