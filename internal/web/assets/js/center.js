@@ -96,7 +96,6 @@ function whoami() {
 
 // Sections.
 
-const sections = { overview, devices, log: accessLog, requests, account };
 
 function navKeys(ev) {
 	if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
@@ -155,9 +154,11 @@ function categoryName(c) {
 }
 
 // Overview: one row per category, the region and the retention rules.
-overview.load = () => call("GET", "/v1/account/summary");
-function overview() {}
-overview.draw = (s) => {
+function loadOverview() {
+	return call("GET", "/v1/account/summary");
+}
+
+function drawOverview(s) {
 	const rows = (s.categories || []).map((c) => {
 		const b = el("button", {
 			type: "button",
@@ -205,7 +206,7 @@ overview.draw = (s) => {
 		el("p", { class: "muted", text: t("retention.intro") }),
 		facts(rules),
 	];
-};
+}
 
 async function toggle(button, c) {
 	const name = categoryName(c.category);
@@ -237,9 +238,11 @@ async function toggle(button, c) {
 }
 
 // Devices and app passwords.
-devices.load = () => call("GET", "/v1/devices");
-function devices() {}
-devices.draw = (d) => {
+function loadDevices() {
+	return call("GET", "/v1/devices");
+}
+
+function drawDevices(d) {
 	const list = el("ul", { class: "plain" });
 	for (const dev of d.devices || []) {
 		const kind = dev.kind === "app" ? t("devices.app") : dev.kind === "browser" ? t("devices.browser") : t("devices.phone");
@@ -260,7 +263,7 @@ devices.draw = (d) => {
 		);
 	}
 	return [el("p", { class: "muted", text: t("devices.intro") }), list];
-};
+}
 
 async function revoke(button, dev, kind) {
 	const ok = await confirm({
@@ -279,9 +282,11 @@ async function revoke(button, dev, kind) {
 }
 
 // The access log, verified in this page.
-accessLog.load = () => checkLog(state.session.account);
-function accessLog() {}
-accessLog.draw = (v) => {
+function loadAccessLog() {
+	return checkLog(state.session.account);
+}
+
+function drawAccessLog(v) {
 	const out = [];
 	if (v.alarm) {
 		out.push(el("div", { class: "alert alarm", role: "alert" }, el("p", { text: t(v.alarm, v.alarmVars) })));
@@ -304,7 +309,7 @@ accessLog.draw = (v) => {
 	out.push(own.length ? entryList(own, false) : el("p", { text: t("log.none") }));
 	if (v.more) out.push(el("p", { class: "muted", text: t("log.more") }));
 	return out;
-};
+}
 
 function entryList(entries, staff) {
 	const ul = el("ul", { class: "plain" });
@@ -333,9 +338,11 @@ function entryList(entries, staff) {
 }
 
 // Staff requests waiting for the owner, and the staff-access setting.
-requests.load = () => call("GET", "/v1/account/access-requests");
-function requests() {}
-requests.draw = (d) => {
+function loadRequests() {
+	return call("GET", "/v1/account/access-requests");
+}
+
+function drawRequests(d) {
 	const waiting = el("ul", { class: "plain" });
 	const rest = el("ul", { class: "plain" });
 	for (const r of d.requests || []) {
@@ -378,7 +385,7 @@ requests.draw = (d) => {
 		el("p", { text: t("staffaccess.intro") }),
 		el("div", { class: "row" }, on, off),
 	];
-};
+}
 
 function requestState(r) {
 	if (r.refused_by_owner) return t("requests.state.refused");
@@ -389,9 +396,11 @@ function requestState(r) {
 }
 
 // The account: export, sign out, delete.
-account.load = async () => ({});
-function account() {}
-account.draw = () => {
+function loadAccount() {
+	return {};
+}
+
+function drawAccount() {
 	const out = el("button", { type: "button", class: "secondary", text: t("account.signout") });
 	out.addEventListener("click", signOut);
 	const email = el("input", { id: "del-email", type: "email", autocomplete: "username", required: true });
@@ -422,7 +431,7 @@ account.draw = () => {
 		el("p", { text: t("account.delete.intro") }),
 		form,
 	];
-};
+}
 
 async function signOut() {
 	await busy(null, $("alert"), async () => {
@@ -453,6 +462,15 @@ async function deleteAccount(button, region, email, pw) {
 		say(t("account.deleted"));
 	});
 }
+
+// The sections, by the name their button carries.
+const sections = {
+	overview: { load: loadOverview, draw: drawOverview },
+	devices: { load: loadDevices, draw: drawDevices },
+	log: { load: loadAccessLog, draw: drawAccessLog },
+	requests: { load: loadRequests, draw: drawRequests },
+	account: { load: loadAccount, draw: drawAccount },
+};
 
 main().catch((e) => {
 	$("loading").hidden = true;

@@ -179,7 +179,6 @@ async function signOut() {
 
 // Sections.
 
-const sections = { requests, create, system };
 
 async function open(name) {
 	state.section = name;
@@ -218,9 +217,11 @@ async function change(button, f, done) {
 }
 
 // Access requests, newest first, with their quorum.
-requests.load = () => call("GET", "/v1/access-requests");
-function requests() {}
-requests.draw = (d) => {
+function loadRequests() {
+	return call("GET", "/v1/access-requests");
+}
+
+function drawRequests(d) {
 	const list = el("ul", { class: "plain" });
 	for (const r of d.requests || []) {
 		const approvals = r.approvals || [];
@@ -259,7 +260,7 @@ requests.draw = (d) => {
 		list.append(item);
 	}
 	return list.childElementCount ? list : el("p", { text: t("requests.none") });
-};
+}
 
 function stateOf(r) {
 	if (r.revoked) return r.refused_by_owner ? t("requests.state.refused") : t("requests.state.revoked");
@@ -281,9 +282,11 @@ async function approve(button, r) {
 }
 
 // Ask for access.
-create.load = async () => ({});
-function create() {}
-create.draw = () => {
+function loadCreate() {
+	return {};
+}
+
+function drawCreate() {
 	const account = el("input", { id: "req-account", type: "text", required: true, spellcheck: "false", autocomplete: "off" });
 	const reason = el("textarea", { id: "req-reason", required: true, rows: "3", maxlength: "500" });
 	const duration = el("select", { id: "req-duration" }, ...["15m", "1h", "4h", "24h"].map((d) => el("option", { value: d, text: d })));
@@ -322,10 +325,10 @@ create.draw = () => {
 		});
 	});
 	return [el("p", { class: "muted", text: t("staff.create.intro") }), form];
-};
+}
 
 // The seal, the audit logs, migrations and retention.
-system.load = async () => {
+async function loadSystem() {
 	const status = await call("GET", "/v1/operator/status");
 	let cons = null;
 	let problem = null;
@@ -335,9 +338,9 @@ system.load = async () => {
 		problem = e;
 	}
 	return { status, cons, problem };
-};
-function system() {}
-system.draw = ({ status, cons, problem }) => {
+}
+
+function drawSystem({ status, cons, problem }) {
 	const out = [el("h3", { text: t("staff.seal.heading") }), ...sealFacts(status)];
 	if (problem) {
 		out.push(el("div", { class: "alert", role: "alert", text: problem.message }));
@@ -394,6 +397,13 @@ system.draw = ({ status, cons, problem }) => {
 		]),
 	);
 	return out;
+}
+
+// The sections, by the name their button carries.
+const sections = {
+	requests: { load: loadRequests, draw: drawRequests },
+	create: { load: loadCreate, draw: drawCreate },
+	system: { load: loadSystem, draw: drawSystem },
 };
 
 main().catch((e) => {
