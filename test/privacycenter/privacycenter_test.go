@@ -514,8 +514,10 @@ func TestSignIn(t *testing.T) {
 	}
 
 	b.wait(`document.querySelectorAll("#section tbody tr").length === 5`)
+	axeCheck(t, b, "the overview")
 	b.run(chromedp.Click(`#nav button[data-section="devices"]`))
 	b.wait(`[...document.querySelectorAll("#section .badge")].some((e) => e.textContent === ` + js(en["devices.current"]) + `)`)
+	axeCheck(t, b, "the devices")
 
 	b.run(chromedp.Click(`#nav button[data-section="log"]`))
 	b.wait(`document.querySelector("#section .mono") || document.getElementById("alert").textContent`)
@@ -531,6 +533,7 @@ func TestSignIn(t *testing.T) {
 		if n := eval[int](b, `[...document.querySelectorAll("#section .badge.ok")].filter((e) => e.textContent.includes(`+js(en["log.verified"])+`)).length`); n == 0 {
 			t.Error("no entry of the access log is marked verified (the sign-in itself is one)")
 		}
+		axeCheck(t, b, "the access log")
 	}
 
 	// A server that shows another audit key than the one this browser
@@ -624,6 +627,28 @@ func TestLanguages(t *testing.T) {
 		}
 	}
 	b.clean()
+}
+
+// axeCheck runs axe-core on the page as it is, when CANDOR_TEST_AXE is
+// set, and fails the test on each violation.
+func axeCheck(t *testing.T, b *browser, where string) {
+	t.Helper()
+	p := os.Getenv("CANDOR_TEST_AXE")
+	if p == "" {
+		return
+	}
+	src, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("CANDOR_TEST_AXE=%s: %v", p, err)
+	}
+	eval[bool](b, string(src)+"\n;true")
+	type violation struct {
+		ID, Impact, Help string
+		Nodes            []string
+	}
+	for _, v := range eval[[]violation](b, `axe.run(document).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })))`) {
+		t.Errorf("%s: axe %s (%s): %s at %v", where, v.ID, v.Impact, v.Help, v.Nodes)
+	}
 }
 
 // axe returns axe-core's source, or skips the test without it (fails
@@ -750,6 +775,7 @@ func TestStaffConsole(t *testing.T) {
 	b.wait(`document.querySelector("#section h2") && !document.querySelector("#section p.muted")`)
 	b.run(chromedp.Click(`#nav button[data-section="system"]`))
 	b.wait(`document.querySelectorAll("#section h3").length >= 2 || document.getElementById("alert").textContent.length > 0`)
+	axeCheck(t, b, "the staff console's system section")
 	if msg := b.text("alert"); msg != "" {
 		t.Errorf("the system section: %s", msg)
 	}
