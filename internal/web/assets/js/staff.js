@@ -81,6 +81,7 @@ function signedIn(s) {
 	$("signin").hidden = true;
 	$("app").hidden = false;
 	whoami();
+	$("nav").querySelector("button").focus(); // focus was on the sign-in, now hidden
 	open("requests");
 }
 

@@ -46,6 +46,7 @@ export async function busy(button, region, f) {
 	try {
 		return await f();
 	} catch (e) {
+		say(""); // a "working…" status is no longer true
 		if (region) fail(region, e);
 		else throw e;
 	} finally {
