@@ -574,6 +574,23 @@ func TestSignIn(t *testing.T) {
 		b.wait(`!!document.querySelector("dialog[open]")`)
 		eval[bool](b, `(document.querySelector("dialog[open] button.danger").click(), true)`)
 	}
+	// The dialog closes with Escape, sends nothing and gives focus back.
+	b.fill("#del-email", testEmail)
+	b.fill("#del-password", testPassword)
+	b.run(chromedp.Focus("#section form button[type=submit]"))
+	eval[bool](b, `(document.querySelector("#section form button[type=submit]").click(), true)`)
+	b.wait(`!!document.querySelector("dialog[open]")`)
+	if !eval[bool](b, `document.querySelector("dialog[open]").contains(document.activeElement)`) {
+		t.Error("the open dialog does not hold the focus")
+	}
+	b.run(chromedp.KeyEvent("\x1b"))
+	b.wait(`!document.querySelector("dialog")`)
+	if !eval[bool](b, `document.activeElement === document.querySelector("#section form button[type=submit]")`) {
+		t.Error("after Escape, the focus is not back on the button that opened the dialog")
+	}
+	if eval[bool](b, `document.getElementById("app").hidden`) {
+		t.Fatal("cancelling the deletion signed out")
+	}
 	deleteWith(wrongPass)
 	b.wait(`document.querySelector("#section form [role=alert]").textContent.length > 0`)
 	if msg := eval[string](b, `document.querySelector("#section form [role=alert]").textContent`); msg == "" {
