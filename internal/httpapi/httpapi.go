@@ -89,6 +89,9 @@ type Services struct {
 	// api.CardDAVPath and /.well-known/carddav; it authenticates them
 	// itself (HTTP Basic) and answers in WebDAV's terms.
 	CardDAV http.Handler
+	// Web serves the pages (package web): the privacy center at /, the
+	// staff console at /staff and their files under /assets/, sealed or not.
+	Web http.Handler
 }
 
 // Options tune the handler.
@@ -224,6 +227,11 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if svc.Carrier != nil {
 		m.HandleFunc("POST /v1/carrier/sms", h.device(h.carrierSend))
 		m.HandleFunc("GET /v1/carrier/sms", h.device(h.carrierInbox))
+	}
+	if svc.Web != nil {
+		m.Handle("GET /{$}", svc.Web)
+		m.Handle("GET /staff", svc.Web)
+		m.Handle("GET /assets/{file...}", svc.Web)
 	}
 	m.HandleFunc("POST /v1/records/{category}", h.device(h.push))
 	m.HandleFunc("GET /v1/records/{category}", h.device(h.pull))

@@ -29,6 +29,7 @@ import (
 	"github.com/candorcloud/candor/internal/staff"
 	"github.com/candorcloud/candor/internal/store"
 	"github.com/candorcloud/candor/internal/upkeep"
+	"github.com/candorcloud/candor/internal/web"
 )
 
 // compose builds the services over the opened stores in the order a
@@ -168,6 +169,7 @@ func (s *Server) compose() error {
 		// CardDAV: app passwords reach contacts through the same audit
 		// wrapper and consent gate as the phones' records path.
 		CardDAV: carddav.New(accounts, deviceRecords, consents),
+		Web:     web.New(),
 	}, s.cfg.HTTP, s.cfg.Logger, metrics, metrics)
 	return nil
 }
