@@ -52,7 +52,9 @@ export async function checkLog(account) {
 	}
 	const out = { fingerprint, pinnedAt: pin.at, pinnedNow };
 	if (pin.key !== key) {
-		const pinned = await L.keyFingerprint(pin.key);
+		// A pin that is not even a key (storage edited or corrupted) is
+		// an alarm as well: it is shown by its first characters.
+		const pinned = await L.keyFingerprint(pin.key).catch(() => String(pin.key).slice(0, 16));
 		return { ...out, alarm: "log.alarm.key", alarmVars: { pinned, now: fingerprint } };
 	}
 
