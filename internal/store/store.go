@@ -340,6 +340,7 @@ type Directory interface {
 	ShredSecrets
 	Identities
 	Approvals
+	StaffPasskeys
 	Numbers
 	Moves
 
