@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,6 +58,9 @@ type Config struct {
 	// Limits are the limits and costs an operator may change from the
 	// file; zero fields keep the defaults.
 	Limits Limits `json:"limits"`
+	// Web is where browsers reach the server (the staff console's passkeys
+	// are bound to it).
+	Web Web `json:"web"`
 	// Erasure places the erasure keys, which bound how long a deletion can
 	// be undone from a copy of the database (docs/deployment.md).
 	Erasure Erasure `json:"erasure"`
@@ -80,6 +84,17 @@ type Config struct {
 	// codec replaces record sealing; benchmarks in this package set it to
 	// measure sealing against a plain copy. Nil means records.Sealed.
 	codec records.Codec
+}
+
+// Web describes the server as browsers reach it.
+type Web struct {
+	// Origin is the web origin of the pages and the staff console, such
+	// as "https://candor.example.org": staff passkeys are bound to its host
+	// (the WebAuthn relying party id) and answered only from it. With --dev
+	// it defaults to the listen address ("http://127.0.0.1:8080");
+	// otherwise, unset, the console's passkeys are off and staff use their
+	// tokens.
+	Origin string `json:"origin,omitempty"`
 }
 
 // OTAConfig tunes the signed update metadata.
@@ -247,6 +262,15 @@ func (c *Config) defaults() error {
 	}
 	if err := c.Limits.apply(c); err != nil {
 		return err
+	}
+	if c.Web.Origin == "" && c.Dev && c.Addr != "" {
+		host, port, err := net.SplitHostPort(c.Addr)
+		if err == nil && port != "" {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "localhost"
+			}
+			c.Web.Origin = "http://" + net.JoinHostPort(host, port)
+		}
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

@@ -275,6 +275,14 @@ func (c *checker) check(r *http.Request, body *teeBody, rec *recorder) {
 // staff token (cst_) for staffToken. Whether the token is valid is the
 // server's to say.
 func bearer(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	if sc := in.SecurityScheme; sc != nil && sc.Type == "apiKey" && sc.In == "cookie" {
+		// A browser session's cookie: present, with its token's prefix.
+		c, err := in.RequestValidationInput.Request.Cookie(sc.Name)
+		if err != nil || !strings.HasPrefix(c.Value, map[string]string{"candor_staff": "cst_"}[sc.Name]) {
+			return in.NewError(nil)
+		}
+		return nil
+	}
 	token, ok := strings.CutPrefix(in.RequestValidationInput.Request.Header.Get("Authorization"), "Bearer ")
 	prefix := map[string]string{"bearerAuth": "cdt_", "staffToken": "cst_"}[in.SecuritySchemeName]
 	if !ok || prefix == "" || !strings.HasPrefix(token, prefix) {
