@@ -314,7 +314,8 @@ func (s *Service) ApproveAsOwner(ctx context.Context, p candor.Principal, id str
 }
 
 // RefuseAsOwner revokes a request on the owner's account, as its owner:
-// it is marked refused by the owner, in the owner's region log. A request
+// it is marked refused by the owner, in the directory's log with the
+// change and then in the owner's region log, where they read it. A request
 // on another account is NotFound, as if it did not exist.
 func (s *Service) RefuseAsOwner(ctx context.Context, p candor.Principal, id string) (store.AccessRequest, []store.Approval, error) {
 	r, _, err := s.load(ctx, id)
@@ -330,6 +331,11 @@ func (s *Service) RefuseAsOwner(ctx context.Context, p candor.Principal, id stri
 	}
 	ev.Region, ev.Grant = string(r.Region), r.ID
 	if err := s.dir.RefuseAccessRequest(ctx, s.logs.Record(ev), id, s.cfg.Now().UTC()); err != nil {
+		return r, nil, err
+	}
+	// The directory's log holds it with the change; the owner reads their
+	// region's log, so it is there too (the refusal stands if this fails).
+	if err := s.logs.Append(ctx, string(r.Region), ev); err != nil {
 		return r, nil, err
 	}
 	return s.load(ctx, id)

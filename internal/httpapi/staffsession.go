@@ -226,7 +226,7 @@ func (h *Handler) staffSignIn(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	setStaffCookie(w, r, s.Token, int(time.Until(s.Expires).Seconds()))
+	setStaffCookie(w, r, s.Token, int(s.Expires.Sub(s.Started).Seconds()))
 	writeJSON(w, http.StatusCreated, toAPIStaffSession(s.Identity, s.Expires, s.Token))
 }
 

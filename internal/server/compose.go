@@ -114,7 +114,9 @@ func (s *Server) compose() error {
 	approvals := approval.Config{Quorum: s.cfg.Quorum}
 	if s.cfg.Web.Origin != "" {
 		var err error
-		if passkeys, err = staff.NewPasskeys(s.dir, logs, staff.PasskeyConfig{Origin: s.cfg.Web.Origin}); err != nil {
+		kcfg := s.cfg.Web.Passkeys
+		kcfg.Origin = s.cfg.Web.Origin
+		if passkeys, err = staff.NewPasskeys(s.dir, logs, kcfg); err != nil {
 			return err
 		}
 		approvals.Presence = passkeys

@@ -20,6 +20,7 @@ import (
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/retention"
+	"github.com/candorcloud/candor/internal/staff"
 )
 
 // Config is everything a server needs, loaded once and passed down.
@@ -95,6 +96,9 @@ type Web struct {
 	// otherwise, unset, the console's passkeys are off and staff use their
 	// tokens.
 	Origin string `json:"origin,omitempty"`
+	// Passkeys tunes the console's passkeys and sessions (lifetimes,
+	// bounds, clock); Origin above wins over its own.
+	Passkeys staff.PasskeyConfig `json:"-"`
 }
 
 // OTAConfig tunes the signed update metadata.

@@ -253,6 +253,7 @@ func (p *Passkeys) SignInOptions(ctx context.Context) (*protocol.CredentialAsser
 type Session struct {
 	Identity Identity
 	Token    string
+	Started  time.Time
 	Expires  time.Time
 }
 
@@ -307,7 +308,7 @@ func (p *Passkeys) SignIn(ctx context.Context, answer []byte) (Session, error) {
 	rand.Read(raw)
 	token := tokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	now := p.cfg.Now().UTC()
-	s := Session{Identity: identity(who.st), Token: token, Expires: now.Add(p.cfg.SessionTTL)}
+	s := Session{Identity: identity(who.st), Token: token, Started: now, Expires: now.Add(p.cfg.SessionTTL)}
 	ev := audit.StaffEvent(who.st.ID, audit.ActionStaffSignIn)
 	ev.Method = store.ApprovedByPasskey
 	err = p.st.CreateStaffSession(ctx, p.logs.Record(ev), store.StaffSession{TokenHash: hashToken(token), Staff: who.st.ID,
