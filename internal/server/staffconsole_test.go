@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -323,6 +324,32 @@ func TestStaffConsolePasskeys(t *testing.T) {
 		}
 	}
 
+	// The directory's log holds the sign-ins and how each approval was
+	// made, by staff id, never a name.
+	entries := directoryEvents(t, c.env)
+	count := func(action, actor, method string) int {
+		n := 0
+		for _, e := range entries {
+			if e["action"] == action && e["actor"] == actor && (method == "" || e["method"] == method) {
+				n++
+			}
+		}
+		return n
+	}
+	if count("staff.sign-in", "staff:"+s1.ID, "passkey") != 1 || count("staff.passkey-add", "staff:"+s1.ID, "") != 1 ||
+		count("grant.approve", "staff:"+s1.ID, "passkey") < 1 {
+		t.Fatalf("the directory log lacks ap1's passkey, sign-in or approval: %v", entries)
+	}
+	for _, e := range entries {
+		for _, name := range []string{"ap1", "ap2"} { // ids are base32: never a 1
+			for k, v := range e {
+				if s, ok := v.(string); ok && strings.Contains(s, name) {
+					t.Fatalf("a staff name in the directory log (%s): %v", k, e)
+				}
+			}
+		}
+	}
+
 	// Sign-out clears the cookie and ends the session.
 	out := b2.do("DELETE", "/v1/staff/sessions/current", nil)
 	if out.status != 204 || !strings.Contains(out.header.Get("Set-Cookie"), "Max-Age=0") {
@@ -360,6 +387,32 @@ func TestStaffConsolePasskeys(t *testing.T) {
 	phish := *k2
 	phish.origin = "https://candor-console.evil.example"
 	wantStatus(t, "an assertion made for another origin", signIn.do("POST", "/v1/staff/sessions", phish.get(opts.body, false)).answer, 401, "unauthenticated")
+}
+
+// directoryEvents reads the directory's audit log as stored.
+func directoryEvents(t *testing.T, env *servertest.Env) []map[string]any {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "directory.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT data FROM audit_directory_entries ORDER BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		var e map[string]any
+		json.Unmarshal(b, &e)
+		out = append(out, e)
+	}
+	return out
 }
 
 // A console session ends after 8 hours; waiting sign-ins are bounded.

@@ -1,0 +1,81 @@
+package staff
+
+import (
+	"testing"
+	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/candorcloud/candor"
+)
+
+func TestChallenges(t *testing.T) {
+	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	c := newChallenges(5*time.Minute, 2, 1, func() time.Time { return now })
+	put := func(key, staff string) error {
+		return c.put(pending{ceremony: ceremonyApprove, staff: staff, request: "req_a", session: webauthn.SessionData{Challenge: key}})
+	}
+	if err := put("a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("b", ""); err != nil {
+		t.Fatal(err)
+	}
+	err := put("c", "")
+	var ce *candor.Error
+	if !candor.Is(err, candor.RateLimited) || !asError(err, &ce) || ce.RetryAfter != 5*time.Minute {
+		t.Fatalf("a third sign-in challenge: %v, want rate limited for 5m", err)
+	}
+	// Each staff member has a pool of their own.
+	if err := put("s1", "stf_1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("s2", "stf_1"); !candor.Is(err, candor.RateLimited) {
+		t.Fatalf("a second challenge for one member: %v", err)
+	}
+	if err := put("s3", "stf_2"); err != nil {
+		t.Fatalf("another member's challenge: %v", err)
+	}
+
+	// Taken once.
+	p, ok := c.take("a")
+	if !ok || p.request != "req_a" || !p.session.Expires.Equal(now.Add(5*time.Minute)) {
+		t.Fatalf("take = %+v, %v", p, ok)
+	}
+	if _, ok := c.take("a"); ok {
+		t.Fatal("a challenge was taken twice")
+	}
+	if _, ok := c.take("never"); ok {
+		t.Fatal("a challenge never issued was taken")
+	}
+	if err := put("c", ""); err != nil {
+		t.Fatalf("a place freed by a taken challenge: %v", err)
+	}
+	// Expired: not taken, and its place is freed.
+	now = now.Add(5 * time.Minute)
+	if _, ok := c.take("b"); ok {
+		t.Fatal("an expired challenge was taken")
+	}
+	if err := put("d", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("e", ""); err != nil {
+		t.Fatalf("places of expired challenges were not freed: %v", err)
+	}
+	if len(c.byKey) > 4 {
+		t.Fatalf("%d challenges kept", len(c.byKey))
+	}
+}
+
+func asError(err error, target **candor.Error) bool {
+	ce, ok := err.(*candor.Error)
+	*target = ce
+	return ok
+}
+
+func TestCSRF(t *testing.T) {
+	a, b := CSRF("cst_a"), CSRF("cst_b")
+	if a == b || len(a) != 22 || CSRF("cst_a") != a {
+		t.Fatalf("CSRF values %q %q", a, b)
+	}
+}
