@@ -23,7 +23,6 @@ import (
 // PasskeyStore is what passkeys and console sessions need of the directory.
 type PasskeyStore interface {
 	store.StaffPasskeys
-	ListStaff(ctx context.Context) ([]store.Staff, error)
 }
 
 // PasskeyConfig tunes Passkeys.
@@ -84,7 +83,7 @@ func NewPasskeys(st PasskeyStore, logs *audit.Logs, cfg PasskeyConfig) (*Passkey
 	}
 	cfg.Origin = origin
 	return &Passkeys{wa: wa, st: st, logs: logs, cfg: cfg,
-		ch: newChallenges(cfg.ChallengeTTL, cfg.MaxSignIns, cfg.MaxPerStaff, cfg.Now)}, nil
+		ch: &challenges{st: st, ttl: cfg.ChallengeTTL, signIn: cfg.MaxSignIns, perStaff: cfg.MaxPerStaff, now: cfg.Now}}, nil
 }
 
 // Origin is the console's web origin, as configured.
@@ -163,7 +162,7 @@ func (p *Passkeys) RegistrationOptions(ctx context.Context, who Identity) (*prot
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "passkey options", err)
 	}
-	if err := p.ch.put(pending{ceremony: ceremonyRegister, staff: who.ID, session: *sd}); err != nil {
+	if err := p.ch.put(ctx, pending{ceremony: ceremonyRegister, staff: who.ID, session: *sd}); err != nil {
 		return nil, err
 	}
 	opts.Response.Timeout = int(p.cfg.ChallengeTTL / time.Millisecond)
@@ -181,7 +180,10 @@ func (p *Passkeys) Register(ctx context.Context, who Identity, answer []byte) (s
 	if err != nil {
 		return store.Passkey{}, candor.E(candor.Invalid, "the passkey answer is not a credential the browser made (navigator.credentials.create)")
 	}
-	pend, ok := p.ch.take(parsed.Response.CollectedClientData.Challenge)
+	pend, ok, err := p.ch.take(ctx, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return store.Passkey{}, err
+	}
 	if !ok || pend.ceremony != ceremonyRegister || pend.staff != who.ID {
 		return store.Passkey{}, errAnswer
 	}
@@ -241,7 +243,7 @@ func (p *Passkeys) SignInOptions(ctx context.Context) (*protocol.CredentialAsser
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "passkey options", err)
 	}
-	if err := p.ch.put(pending{ceremony: ceremonySignIn, session: *sd}); err != nil {
+	if err := p.ch.put(ctx, pending{ceremony: ceremonySignIn, session: *sd}); err != nil {
 		return nil, err
 	}
 	opts.Response.Timeout = int(p.cfg.ChallengeTTL / time.Millisecond)
@@ -272,7 +274,10 @@ func (p *Passkeys) SignIn(ctx context.Context, answer []byte) (Session, error) {
 	if err != nil {
 		return Session{}, candor.E(candor.Invalid, "the passkey answer is not an assertion the browser made (navigator.credentials.get)")
 	}
-	pend, ok := p.ch.take(parsed.Response.CollectedClientData.Challenge)
+	pend, ok, err := p.ch.take(ctx, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return Session{}, err
+	}
 	if !ok || pend.ceremony != ceremonySignIn {
 		return Session{}, candor.E(candor.Unauthenticated, "this sign-in answer is to no sign-in waiting here: it was used or it expired; start again")
 	}
@@ -376,7 +381,7 @@ func (p *Passkeys) ApprovalOptions(ctx context.Context, who Identity, request st
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "passkey options", err)
 	}
-	if err := p.ch.put(pending{ceremony: ceremonyApprove, staff: who.ID, request: request, session: *sd}); err != nil {
+	if err := p.ch.put(ctx, pending{ceremony: ceremonyApprove, staff: who.ID, request: request, session: *sd}); err != nil {
 		return nil, err
 	}
 	opts.Response.Timeout = int(p.cfg.ChallengeTTL / time.Millisecond)
@@ -392,7 +397,10 @@ func (p *Passkeys) VerifyApproval(ctx context.Context, who Identity, request str
 	if err != nil {
 		return candor.E(candor.Invalid, "the assertion is not one the browser made (navigator.credentials.get)")
 	}
-	pend, ok := p.ch.take(parsed.Response.CollectedClientData.Challenge)
+	pend, ok, err := p.ch.take(ctx, parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
+		return err
+	}
 	if !ok || pend.ceremony != ceremonyApprove || pend.staff != who.ID || pend.request != request {
 		return errAnswer
 	}

@@ -53,4 +53,23 @@ type StaffPasskeys interface {
 	DeleteStaffSession(ctx context.Context, tokenHash []byte) error
 	// StaffByID returns a staff identity, revoked or not; NotFound if none.
 	StaffByID(ctx context.Context, id string) (Staff, error)
+
+	// PutChallenge deletes the challenges expired at now, then stores c
+	// unless limit challenges of the same Staff wait already: then ok is
+	// false and nothing is stored. Conflict if the challenge exists.
+	PutChallenge(ctx context.Context, c Challenge, limit int, now time.Time) (ok bool, err error)
+	// TakeChallenge deletes a challenge and returns it, once: NotFound if
+	// it does not exist, was taken already or expired at now.
+	TakeChallenge(ctx context.Context, challenge string, now time.Time) (Challenge, error)
+}
+
+// Challenge is a WebAuthn challenge waiting for its answer, kept in the
+// directory so that every instance agrees on it.
+type Challenge struct {
+	Challenge string // base64url, as the client echoes it
+	Ceremony  string // what it was issued for
+	Staff     string // the staff member it is bound to; "" for nobody
+	Request   string // the access request it is bound to; "" for none
+	Session   []byte // the ceremony's state (go-webauthn's SessionData, JSON)
+	Expires   time.Time
 }

@@ -159,3 +159,69 @@ func (s *DirectoryStore) StaffByID(ctx context.Context, id string) (store.Staff,
 	}
 	return st, nil
 }
+
+// challengeLock serialises PutChallenge on PostgreSQL, so that its count
+// and insert bound the waiting challenges exactly (SQLite's write
+// transactions already exclude each other).
+const challengeLock = "SELECT pg_advisory_xact_lock(hashtext('candor webauthn challenges ' || COALESCE(current_schema(), '')))"
+
+// PutChallenge deletes the challenges expired at now, then stores c unless
+// limit challenges of the same Staff wait already (ok is then false).
+// Invalid without a challenge, a ceremony, a session or an expiry after
+// now, or with limit < 1; Conflict if the challenge exists.
+func (s *DirectoryStore) PutChallenge(ctx context.Context, c store.Challenge, limit int, now time.Time) (bool, error) {
+	if c.Challenge == "" || len(c.Challenge) > 256 || c.Ceremony == "" || len(c.Session) == 0 || !c.Expires.After(now) || limit < 1 {
+		return false, candor.E(candor.Invalid, "a challenge needs its value, a ceremony, a session, an expiry after now and a limit")
+	}
+	ok := false
+	err := s.db.inTx(ctx, func(r runner) error {
+		if s.db.dialect.name == "postgres" {
+			if _, err := r.exec(ctx, challengeLock); err != nil {
+				return internal("lock challenges", err)
+			}
+		}
+		if _, err := r.exec(ctx, `DELETE FROM webauthn_challenges WHERE expires_us <= ?`, micros(now)); err != nil {
+			return internal("delete expired challenges", err)
+		}
+		var n int
+		if err := r.row(ctx, `SELECT COUNT(*) FROM webauthn_challenges WHERE staff = ?`, c.Staff).Scan(&n); err != nil {
+			return internal("count challenges", err)
+		}
+		if n >= limit {
+			return nil
+		}
+		_, err := r.exec(ctx, `INSERT INTO webauthn_challenges (challenge, ceremony, staff, request, session, expires_us)
+			VALUES (?, ?, ?, ?, ?, ?)`, c.Challenge, c.Ceremony, c.Staff, c.Request, c.Session, micros(c.Expires))
+		switch {
+		case s.db.dialect.unique(err):
+			return candor.Wrap(candor.Conflict, "this challenge exists already", err)
+		case err != nil:
+			return internal("put challenge", err)
+		}
+		ok = true
+		return nil
+	})
+	return ok && err == nil, err
+}
+
+// TakeChallenge deletes a challenge and returns it: NotFound if it does not
+// exist, was taken already (of two concurrent takes, one gets it) or
+// expired at now.
+func (s *DirectoryStore) TakeChallenge(ctx context.Context, challenge string, now time.Time) (store.Challenge, error) {
+	c := store.Challenge{}
+	var expires int64
+	err := s.db.writer().row(ctx, `DELETE FROM webauthn_challenges WHERE challenge = ?
+		RETURNING challenge, ceremony, staff, request, session, expires_us`, challenge).
+		Scan(&c.Challenge, &c.Ceremony, &c.Staff, &c.Request, &c.Session, &expires)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Challenge{}, candor.E(candor.NotFound, "no such challenge")
+	case err != nil:
+		return store.Challenge{}, internal("take challenge", err)
+	}
+	c.Expires = fromMicros(expires)
+	if !now.Before(c.Expires) {
+		return store.Challenge{}, candor.E(candor.NotFound, "no such challenge")
+	}
+	return c, nil
+}

@@ -39,6 +39,7 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"OwnerApproval", testOwnerApproval},
 		{"Passkeys", testPasskeys},
 		{"StaffSessions", testStaffSessions},
+		{"Challenges", testChallenges},
 		{"ApprovalMethods", testApprovalMethods},
 		{"RefuseAccessRequest", testRefuseAccessRequest},
 		{"ListAccessRequests", testListAccessRequests},

@@ -207,3 +207,79 @@ func testListAccessRequests(t *testing.T, d store.Directory) {
 	_, err = d.AccessRequests(ctx, 0)
 	wantKind(t, err, candor.Invalid)
 }
+
+func testChallenges(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	now := testTime
+	ch := func(staff, request string) store.Challenge {
+		return store.Challenge{Challenge: newID("chl"), Ceremony: "approve", Staff: staff, Request: request,
+			Session: []byte(`{"challenge":"x"}`), Expires: now.Add(5 * time.Minute)}
+	}
+	a := ch("stf_a", "req_1")
+	if ok, err := d.PutChallenge(ctx, a, 2, now); err != nil || !ok {
+		t.Fatalf("PutChallenge = %v, %v", ok, err)
+	}
+	_, err := d.PutChallenge(ctx, a, 2, now)
+	wantKind(t, err, candor.Conflict)
+	if ok, err := d.PutChallenge(ctx, ch("stf_a", ""), 2, now); err != nil || !ok {
+		t.Fatalf("a second challenge = %v, %v", ok, err)
+	}
+	// The limit is per staff member ("" for nobody).
+	if ok, err := d.PutChallenge(ctx, ch("stf_a", ""), 2, now); err != nil || ok {
+		t.Fatalf("a third challenge for one member was stored (%v, %v)", ok, err)
+	}
+	if ok, err := d.PutChallenge(ctx, ch("", ""), 2, now); err != nil || !ok {
+		t.Fatalf("a challenge for nobody = %v, %v", ok, err)
+	}
+	bad := ch("stf_a", "")
+	bad.Expires = now
+	_, err = d.PutChallenge(ctx, bad, 2, now)
+	wantKind(t, err, candor.Invalid)
+
+	got, err := d.TakeChallenge(ctx, a.Challenge, now)
+	must(t, err)
+	if got.Challenge != a.Challenge || got.Ceremony != a.Ceremony || got.Staff != a.Staff || got.Request != a.Request ||
+		!bytes.Equal(got.Session, a.Session) {
+		t.Fatalf("TakeChallenge = %+v, want %+v", got, a)
+	}
+	wantTime(t, "challenge expires", got.Expires, a.Expires)
+	_, err = d.TakeChallenge(ctx, a.Challenge, now)
+	wantKind(t, err, candor.NotFound)
+	_, err = d.TakeChallenge(ctx, newID("chl"), now)
+	wantKind(t, err, candor.NotFound)
+	// A taken challenge frees its place.
+	if ok, err := d.PutChallenge(ctx, ch("stf_a", ""), 2, now); err != nil || !ok {
+		t.Fatalf("a challenge in a freed place = %v, %v", ok, err)
+	}
+
+	// Expired: not taken, and their places freed.
+	later := now.Add(5 * time.Minute)
+	e := ch("", "")
+	must(t, func() error { _, err := d.PutChallenge(ctx, e, 5, now); return err }())
+	_, err = d.TakeChallenge(ctx, e.Challenge, later)
+	wantKind(t, err, candor.NotFound)
+	next := ch("stf_a", "")
+	next.Expires = later.Add(5 * time.Minute)
+	if ok, err := d.PutChallenge(ctx, next, 1, later); err != nil || !ok {
+		t.Fatalf("expired challenges still hold places: %v, %v", ok, err)
+	}
+
+	// Of concurrent takes of one challenge, exactly one gets it.
+	c := ch("stf_b", "")
+	must(t, func() error { _, err := d.PutChallenge(ctx, c, 2, now); return err }())
+	results := make(chan error, 8)
+	for range 8 {
+		go func() { _, err := d.TakeChallenge(ctx, c.Challenge, now); results <- err }()
+	}
+	won := 0
+	for range 8 {
+		if err := <-results; err == nil {
+			won++
+		} else if !candor.Is(err, candor.NotFound) {
+			t.Fatal(err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d concurrent takes got the challenge, want 1", won)
+	}
+}

@@ -40,3 +40,20 @@ ALTER TABLE access_requests ADD COLUMN refused_by_owner BOOLEAN NOT NULL DEFAULT
 
 -- The staff console lists every request, newest first.
 CREATE INDEX access_requests_created ON access_requests (created_us, id);
+
+-- WebAuthn challenges waiting for their answer, so that every instance
+-- agrees: each is deleted as it is answered (once), and they expire after
+-- minutes. staff is '' for a sign-in (bound to nobody); request is the
+-- access request an approval is bound to, '' for none; session is
+-- go-webauthn's SessionData, JSON.
+CREATE TABLE webauthn_challenges (
+	challenge TEXT PRIMARY KEY,
+	ceremony TEXT NOT NULL,
+	staff TEXT NOT NULL,
+	request TEXT NOT NULL,
+	session BYTEA NOT NULL,
+	expires_us BIGINT NOT NULL
+);
+
+CREATE INDEX webauthn_challenges_staff ON webauthn_challenges (staff, expires_us);
+CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires_us);
