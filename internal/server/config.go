@@ -91,10 +91,11 @@ type Config struct {
 type Web struct {
 	// Origin is the web origin of the pages and the staff console, such
 	// as "https://candor.example.org": staff passkeys are bound to its host
-	// (the WebAuthn relying party id) and answered only from it. With --dev
-	// it defaults to the listen address ("http://127.0.0.1:8080");
-	// otherwise, unset, the console's passkeys are off and staff use their
-	// tokens.
+	// (the WebAuthn relying party id, a name: browsers refuse IP
+	// addresses) and answered only from it. With --dev it defaults to the
+	// listen address, a loopback address written localhost
+	// ("http://localhost:8080"); otherwise, unset, the console's passkeys
+	// are off and staff use their tokens.
 	Origin string `json:"origin,omitempty"`
 	// Passkeys tunes the console's passkeys and sessions (lifetimes,
 	// bounds, clock); Origin above wins over its own.
@@ -268,11 +269,16 @@ func (c *Config) defaults() error {
 		return err
 	}
 	if c.Web.Origin == "" && c.Dev && c.Addr != "" {
+		// Browsers take no IP address as a passkey's relying party: a
+		// loopback or unspecified address becomes localhost, another
+		// address leaves passkeys off.
 		host, port, err := net.SplitHostPort(c.Addr)
-		if err == nil && port != "" {
-			if host == "" || host == "0.0.0.0" || host == "::" {
-				host = "localhost"
-			}
+		if ip := net.ParseIP(host); host == "" || ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+			host = "localhost"
+		} else if ip != nil {
+			host = ""
+		}
+		if err == nil && port != "" && host != "" {
 			c.Web.Origin = "http://" + net.JoinHostPort(host, port)
 		}
 	}

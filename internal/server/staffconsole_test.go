@@ -498,3 +498,19 @@ func TestOwnerRefusesAccessRequest(t *testing.T) {
 		t.Fatal("the refusal is not in the owner's access log")
 	}
 }
+
+// --dev binds passkeys to the listen address, a loopback address written
+// localhost (browsers refuse an IP address); an IP origin given outright
+// is refused at start.
+func TestWebOrigin(t *testing.T) {
+	ctx := context.Background()
+	s, err := server.New(ctx, server.Config{Dev: true, Addr: "127.0.0.1:8080", Data: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatalf("--dev on 127.0.0.1: %v", err)
+	}
+	s.Close()
+	if s, err := server.New(ctx, server.Config{Dev: true, Data: t.TempDir(), Web: server.Web{Origin: "http://10.0.0.7:8080"}, Logger: quiet()}); err == nil {
+		s.Close()
+		t.Fatal("an IP address as web.origin was accepted")
+	}
+}

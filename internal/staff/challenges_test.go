@@ -2,6 +2,7 @@ package staff
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,21 @@ func TestCSRF(t *testing.T) {
 	a, b := CSRF("cst_a"), CSRF("cst_b")
 	if a == b || len(a) != 22 || CSRF("cst_a") != a {
 		t.Fatalf("CSRF values %q %q", a, b)
+	}
+}
+
+func TestNewPasskeysOrigin(t *testing.T) {
+	for _, origin := range []string{"http://localhost:8080", "https://candor.example.org", "https://candor.example.org/"} {
+		p, err := NewPasskeys(nil, nil, PasskeyConfig{Origin: origin})
+		if err != nil {
+			t.Errorf("origin %s: %v", origin, err)
+		} else if p.Origin() != strings.TrimSuffix(origin, "/") {
+			t.Errorf("origin %s became %s", origin, p.Origin())
+		}
+	}
+	for _, origin := range []string{"", "http://127.0.0.1:8080", "http://[::1]:8080", "candor.example.org", "ftp://candor.example.org", "https://candor.example.org/staff", "https://"} {
+		if _, err := NewPasskeys(nil, nil, PasskeyConfig{Origin: origin}); err == nil {
+			t.Errorf("origin %q was accepted", origin)
+		}
 	}
 }

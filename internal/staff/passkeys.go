@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -60,6 +61,9 @@ func NewPasskeys(st PasskeyStore, logs *audit.Logs, cfg PasskeyConfig) (*Passkey
 	u, err := url.Parse(cfg.Origin)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.Path != "" && u.Path != "/" {
 		return nil, fmt.Errorf("web origin %q: give a scheme and a host, such as https://candor.example.org", cfg.Origin)
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		return nil, fmt.Errorf("web origin %q: passkeys need a host name, not an IP address (browsers refuse one): use localhost or a name", cfg.Origin)
 	}
 	origin := u.Scheme + "://" + u.Host
 	wa, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: "Candor staff console", RPOrigins: []string{origin}})
