@@ -334,8 +334,9 @@ func (s *Service) RefuseAsOwner(ctx context.Context, p candor.Principal, id stri
 		return r, nil, err
 	}
 	// The directory's log holds it with the change; the owner reads their
-	// region's log, so it is there too (the refusal stands if this fails).
-	if err := s.logs.Append(ctx, string(r.Region), ev); err != nil {
+	// home region's log, so it is there too (the refusal stands if this
+	// fails).
+	if err := s.logs.Append(ctx, string(p.Region), ev); err != nil {
 		return r, nil, err
 	}
 	return s.load(ctx, id)

@@ -400,6 +400,13 @@ func testStaffConsolePasskeys(t *testing.T, pg bool) {
 	stranger := newAuthenticator(t, consoleOrigin)
 	stranger.user = []byte(s1.ID)
 	wantStatus(t, "an unregistered passkey", signIn.do("POST", "/v1/staff/sessions", stranger.get(opts.body, false)).answer, 401, "unauthenticated")
+	// Hostile answers: a clear 4xx, never a 500.
+	wantStatus(t, "a huge sign-in answer", signIn.do("POST", "/v1/staff/sessions", bytes.Repeat([]byte("a"), 70<<10)).answer, 413, "too_large")
+	wantStatus(t, "a garbage sign-in answer", signIn.do("POST", "/v1/staff/sessions", []byte(`{"id":1}`)).answer, 400, "invalid")
+	wantStatus(t, "a garbage registration", c.a2.send("POST", "/v1/staff/passkeys", "application/json", []byte(`[]`)), 400, "invalid")
+	b2again, _ := c.signIn(t, k2)
+	wantStatus(t, "a garbage assertion", b2again.do("POST", "/v1/access-requests/"+idB+"/approve", []byte(`{"assertion":{"id":"x"}}`)).answer, 400, "invalid")
+	wantStatus(t, "an unknown field", b2again.do("POST", "/v1/access-requests/"+idB+"/approve", []byte(`{"assertion":null,"x":1}`)).answer, 400, "invalid")
 	// Nor one answering for another origin.
 	opts = signIn.do("POST", "/v1/staff/sessions/options", nil).answer
 	phish := *k2
