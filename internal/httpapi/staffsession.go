@@ -34,9 +34,9 @@ type StaffSessions interface {
 // StaffCookie is the staff console's session cookie.
 const StaffCookie = "candor_staff"
 
-// CSRFHeader carries the page's CSRF value with every change made with a
+// staffCSRFHeader carries the page's CSRF value with every change made with a
 // cookie.
-const CSRFHeader = "X-Candor-CSRF"
+const staffCSRFHeader = "X-Candor-CSRF"
 
 // maxCredentialBytes bounds a passkey answer (a credential or an
 // assertion, as the browser encodes it).
@@ -45,8 +45,8 @@ const maxCredentialBytes = 64 << 10
 var (
 	errNoStaff = candor.E(candor.Unauthenticated,
 		"this needs a staff token (Authorization: Bearer TOKEN, CANDOR_STAFF_TOKEN) or a staff console sign-in")
-	errCSRF   = candor.E(candor.Forbidden, "this change needs the page's CSRF token (X-Candor-CSRF)")
-	errOrigin = candor.E(candor.Forbidden, "this request came from another site (Origin): it is refused")
+	errStaffCSRF   = candor.E(candor.Forbidden, "this change needs the page's CSRF token (X-Candor-CSRF)")
+	errStaffOrigin = candor.E(candor.Forbidden, "this request came from another site (Origin): it is refused")
 )
 
 // staffIdentity authenticates a staff request: a Bearer staff token, or
@@ -77,21 +77,21 @@ func (h *Handler) staffCookie(r *http.Request) (string, error) {
 	if err != nil || c.Value == "" || h.svc.StaffSessions == nil {
 		return "", errNoStaff
 	}
-	if err := h.sameOrigin(r); err != nil {
+	if err := h.staffSameOrigin(r); err != nil {
 		return "", err
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		got := r.Header.Get(CSRFHeader)
+		got := r.Header.Get(staffCSRFHeader)
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(staff.CSRF(c.Value))) != 1 {
-			return "", errCSRF
+			return "", errStaffCSRF
 		}
 	}
 	return c.Value, nil
 }
 
-// sameOrigin accepts a request without an Origin header, or whose Origin
+// staffSameOrigin accepts a request without an Origin header, or whose Origin
 // is its own (scheme and Host) or the console's configured origin.
-func (h *Handler) sameOrigin(r *http.Request) error {
+func (h *Handler) staffSameOrigin(r *http.Request) error {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return nil
@@ -106,7 +106,7 @@ func (h *Handler) sameOrigin(r *http.Request) error {
 	if h.svc.StaffSessions != nil && strings.EqualFold(origin, h.svc.StaffSessions.Origin()) {
 		return nil
 	}
-	return errOrigin
+	return errStaffOrigin
 }
 
 // readCredential reads a passkey answer's raw JSON, bounded.
@@ -180,7 +180,7 @@ func (h *Handler) staffSignInOptions(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errPasskeysOff)
 		return
 	}
-	if err := h.sameOrigin(r); err != nil {
+	if err := h.staffSameOrigin(r); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -212,7 +212,7 @@ func (h *Handler) staffSignIn(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errPasskeysOff)
 		return
 	}
-	if err := h.sameOrigin(r); err != nil {
+	if err := h.staffSameOrigin(r); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
