@@ -109,3 +109,41 @@ type InitResponse struct {
 type UnsealRequest struct {
 	Share string `json:"share"`
 }
+
+// Console is the staff console's overview (GET /v1/operator/console, any
+// staff role): each audit log, the region migrations in progress and the
+// retention runs.
+type Console struct {
+	Logs       []ConsoleLog     `json:"logs"`
+	Migrations []Migration      `json:"migrations"`
+	Retention  ConsoleRetention `json:"retention"`
+}
+
+// ConsoleLog is one audit log: its size, its last signed checkpoint and
+// its last verification (since this instance started), each null if none.
+type ConsoleLog struct {
+	Name       string             `json:"name"`
+	Size       int64              `json:"size"`
+	Checkpoint *ConsoleCheckpoint `json:"checkpoint"`
+	Verified   *ConsoleVerified   `json:"verified"`
+}
+
+// ConsoleCheckpoint is a log's last signed checkpoint.
+type ConsoleCheckpoint struct {
+	Size int64     `json:"size"`
+	Time time.Time `json:"time"`
+}
+
+// ConsoleVerified is a log's last verification; Problem says what failed.
+type ConsoleVerified struct {
+	Time    time.Time `json:"time"`
+	OK      bool      `json:"ok"`
+	Problem string    `json:"problem,omitempty"`
+}
+
+// ConsoleRetention is when retention last finished running (since this
+// instance started) and whether it runs now.
+type ConsoleRetention struct {
+	LastRun *time.Time `json:"last_run,omitempty"`
+	Running bool       `json:"running"`
+}

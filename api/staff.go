@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // StaffAddRequest creates a staff identity (POST /v1/staff).
 type StaffAddRequest struct {
@@ -40,10 +43,13 @@ type AccessRequestCreate struct {
 	Duration   string   `json:"duration"`
 }
 
-// Approval is one approver's approval.
+// Approval is one approver's approval. Method is how the approver proved
+// themselves: "passkey" (a fresh passkey assertion bound to the request)
+// or "token" (a staff token).
 type Approval struct {
 	Approver string    `json:"approver"`
 	Time     time.Time `json:"time"`
+	Method   string    `json:"method"`
 }
 
 // AccessRequest is a request and where it stands. Granted says whether it
@@ -60,14 +66,18 @@ type AccessRequest struct {
 	OwnerApproval bool       `json:"owner_approval"`
 	OwnerApproved *time.Time `json:"owner_approved,omitempty"`
 	Revoked       *time.Time `json:"revoked,omitempty"`
-	Approvals     []Approval `json:"approvals"`
-	Needed        int        `json:"needed"`
-	Granted       bool       `json:"granted"`
-	Expires       *time.Time `json:"expires,omitempty"`
-	Refusal       string     `json:"refusal,omitempty"`
+	// RefusedByOwner says the account's owner refused (revoked) it.
+	RefusedByOwner bool       `json:"refused_by_owner"`
+	Approvals      []Approval `json:"approvals"`
+	Needed         int        `json:"needed"`
+	Granted        bool       `json:"granted"`
+	Expires        *time.Time `json:"expires,omitempty"`
+	Refusal        string     `json:"refusal,omitempty"`
 }
 
-// AccessRequests lists an account's requests (GET /v1/account/access-requests).
+// AccessRequests lists requests: an account's (GET
+// /v1/account/access-requests) or the newest of every account, at most
+// 200 (GET /v1/access-requests).
 type AccessRequests struct {
 	Requests []AccessRequest `json:"requests"`
 }
@@ -89,4 +99,30 @@ type StaffRead struct {
 // access (PUT /v1/account/staff-access).
 type StaffAccessSetting struct {
 	OwnerApproval bool `json:"owner_approval"`
+}
+
+// PasskeyAdded answers POST /v1/staff/passkeys: the credential id
+// (base64url, as WebAuthn writes it) and when it was registered.
+type PasskeyAdded struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+}
+
+// StaffSession is a staff console session (POST /v1/staff/sessions, GET
+// /v1/staff/sessions/current). CSRF goes in X-Candor-CSRF with every
+// change made with the session's cookie.
+type StaffSession struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Roles     []string  `json:"roles"`
+	ExpiresAt time.Time `json:"expires_at"`
+	CSRF      string    `json:"csrf"`
+}
+
+// ApproveRequest is the body of POST /v1/access-requests/{id}/approve: a
+// staff console session must give Assertion, the JSON of
+// navigator.credentials.get's result for the challenge of
+// .../approve/options; a staff token needs no body.
+type ApproveRequest struct {
+	Assertion json.RawMessage `json:"assertion,omitempty"`
 }

@@ -33,8 +33,18 @@ type Records interface {
 	Pull(ctx context.Context, rec store.AuditRecord, g consent.Grant, since int64, limit int) (records.Feed, error)
 }
 
+// Presence checks the fresh passkey assertion an approval from the staff
+// console needs (staff.Passkeys): bound to the staff member and the
+// request, answered once.
+type Presence interface {
+	VerifyApproval(ctx context.Context, who staff.Identity, request string, answer []byte) error
+}
+
 // Config tunes the service.
 type Config struct {
+	// Presence checks passkey assertions; without it, only staff tokens
+	// approve.
+	Presence Presence
 	// Quorum is how many approvers other than the requester must approve
 	// (default 2).
 	Quorum int
@@ -132,8 +142,12 @@ func (s *Service) Request(ctx context.Context, who staff.Identity, account cando
 }
 
 // Approve records an approver's approval of a request. Approvers may not
-// approve their own requests.
-func (s *Service) Approve(ctx context.Context, who staff.Identity, id string) (store.AccessRequest, []store.Approval, error) {
+// approve their own requests. An approver signed in to the console (whose
+// cookie alone a thief could hold) must give assertion, a fresh passkey
+// assertion bound to them and to this request; one signed in with a staff
+// token may give one too. The approval records which it was (Method), and
+// so does its audit entry.
+func (s *Service) Approve(ctx context.Context, who staff.Identity, id string, assertion []byte) (store.AccessRequest, []store.Approval, error) {
 	r, _, err := s.load(ctx, id)
 	if err != nil {
 		return r, nil, err
@@ -147,7 +161,20 @@ func (s *Service) Approve(ctx context.Context, who staff.Identity, id string) (s
 	case !r.Revoked.IsZero():
 		return r, nil, s.refuse(ctx, ev, candor.E(candor.Forbidden, "this access request was revoked"))
 	}
-	if err := s.dir.AddApproval(ctx, s.logs.Record(ev), store.Approval{Request: id, Approver: who.ID, Time: s.cfg.Now().UTC()}); err != nil {
+	ev.Method = store.ApprovedByToken
+	if who.Console || assertion != nil {
+		ev.Method = store.ApprovedByPasskey
+		switch {
+		case assertion == nil:
+			return r, nil, s.refuse(ctx, ev, candor.E(candor.Forbidden, "approving from the staff console needs a fresh passkey assertion for this request (approve/options, then approve with it)"))
+		case s.cfg.Presence == nil:
+			return r, nil, s.refuse(ctx, ev, candor.E(candor.Forbidden, "passkeys are not set up on this server: approve with a staff token"))
+		}
+		if err := s.cfg.Presence.VerifyApproval(ctx, who, id, assertion); err != nil {
+			return r, nil, s.refuse(ctx, ev, err)
+		}
+	}
+	if err := s.dir.AddApproval(ctx, s.logs.Record(ev), store.Approval{Request: id, Approver: who.ID, Time: s.cfg.Now().UTC(), Method: ev.Method}); err != nil {
 		return r, nil, err
 	}
 	return s.load(ctx, id)
@@ -284,6 +311,48 @@ func (s *Service) ApproveAsOwner(ctx context.Context, p candor.Principal, id str
 	}
 	ev.Region, ev.Grant = string(r.Region), r.ID
 	return s.dir.ApproveAsOwner(ctx, s.logs.Record(ev), id, s.cfg.Now().UTC())
+}
+
+// RefuseAsOwner revokes a request on the owner's account, as its owner:
+// it is marked refused by the owner, in the directory's log with the
+// change and then in the owner's region log, where they read it. A request
+// on another account is NotFound, as if it did not exist.
+func (s *Service) RefuseAsOwner(ctx context.Context, p candor.Principal, id string) (store.AccessRequest, []store.Approval, error) {
+	r, _, err := s.load(ctx, id)
+	if err != nil {
+		return r, nil, err
+	}
+	if r.Account != p.Account {
+		return store.AccessRequest{}, nil, candor.E(candor.NotFound, "no such access request")
+	}
+	ev, err := s.logs.DeviceEvent(p, audit.ActionOwnerRefuse, "")
+	if err != nil {
+		return r, nil, err
+	}
+	ev.Region, ev.Grant = string(r.Region), r.ID
+	if err := s.dir.RefuseAccessRequest(ctx, s.logs.Record(ev), id, s.cfg.Now().UTC()); err != nil {
+		return r, nil, err
+	}
+	// The directory's log holds it with the change; the owner reads their
+	// home region's log, so it is there too (the refusal stands if this
+	// fails).
+	if err := s.logs.Append(ctx, string(p.Region), ev); err != nil {
+		return r, nil, err
+	}
+	return s.load(ctx, id)
+}
+
+// MaxList is the most requests List returns.
+const MaxList = 200
+
+// List lists the newest requests of every account (at most MaxList), for
+// the staff console: engineers, approvers, administrators, auditors and
+// the bootstrap identity may (a custodian reads no grants).
+func (s *Service) List(ctx context.Context, who staff.Identity) ([]store.AccessRequest, error) {
+	if !who.Has(staff.Engineer, staff.Approver, staff.Admin, staff.Auditor, staff.Bootstrap) {
+		return nil, candor.E(candor.Forbidden, "only engineers, approvers, administrators and auditors may list access requests")
+	}
+	return s.dir.AccessRequests(ctx, MaxList)
 }
 
 // SetOwnerApproval turns on or off the owner's own approval of staff

@@ -47,6 +47,9 @@ const (
 	ActionRevokeGrant  = "grant.revoke"
 	ActionStaffAdd     = "staff.add"
 	ActionStaffRevoke  = "staff.revoke"
+	ActionPasskeyAdd   = "staff.passkey-add" // a staff member registered a passkey
+	ActionStaffSignIn  = "staff.sign-in"     // a staff member signed in to the console
+	ActionOwnerRefuse  = "grant.owner-refuse"
 
 	// Keys, in the directory's log.
 	ActionInit   = "keys.init"
@@ -102,6 +105,7 @@ type Event struct {
 	Reason    string    `json:"reason,omitempty"`    // a grant's reason, as the requester gave it
 	Approvers []string  `json:"approvers,omitempty"` // staff ids
 	Code      string    `json:"code,omitempty"`      // the error code of a refusal or failure
+	Method    string    `json:"method,omitempty"`    // how a staff member proved themselves: "token" or "passkey"
 }
 
 // Encode is the canonical encoding of e: the bytes the log stores and

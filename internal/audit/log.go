@@ -39,6 +39,8 @@ type Logs struct {
 	secrets Secrets
 	name    string // the signer's name
 	now     func() time.Time
+	// verified remembers each log's last verification (this process's).
+	verified verifications
 }
 
 // New returns Logs over the directory log and the region logs. name names

@@ -36,8 +36,16 @@ const verifyChunk = 1000
 // checkpoint are all found. A stored hash over several entries that does
 // not match names the first of them. Verify may run while entries are
 // appended and checkpoints signed: it checks the log as it was when it
-// began.
+// began. Each finished verification is remembered (LastVerified).
 func (l *Logs) Verify(ctx context.Context, log string) (Report, error) {
+	r, err := l.verify(ctx, log)
+	if err == nil {
+		l.verified.remember(log, r, l.now())
+	}
+	return r, err
+}
+
+func (l *Logs) verify(ctx context.Context, log string) (Report, error) {
 	lg, err := l.log(log)
 	if err != nil {
 		return Report{}, err

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -30,7 +32,9 @@ type StaffAdmin interface {
 type Access interface {
 	Quorum() int
 	Request(ctx context.Context, who staff.Identity, account candor.AccountID, cats []candor.Category, reason string, d time.Duration) (store.AccessRequest, error)
-	Approve(ctx context.Context, who staff.Identity, id string) (store.AccessRequest, []store.Approval, error)
+	Approve(ctx context.Context, who staff.Identity, id string, assertion []byte) (store.AccessRequest, []store.Approval, error)
+	List(ctx context.Context, who staff.Identity) ([]store.AccessRequest, error)
+	RefuseAsOwner(ctx context.Context, p candor.Principal, id string) (store.AccessRequest, []store.Approval, error)
 	Revoke(ctx context.Context, who staff.Identity, id string) error
 	Status(ctx context.Context, id string) (store.AccessRequest, []store.Approval, error)
 	Read(ctx context.Context, who staff.Identity, id string, c candor.Category) ([]records.Record, error)
@@ -105,13 +109,17 @@ func timePtr(t time.Time) *time.Time {
 func (h *Handler) toAPIRequest(req store.AccessRequest, approvals []store.Approval) api.AccessRequest {
 	out := api.AccessRequest{ID: req.ID, Requester: req.Requester, Account: string(req.Account), Region: string(req.Region),
 		Reason: req.Reason, Duration: req.Duration.String(), Created: req.Created, OwnerApproval: req.OwnerApproval,
-		OwnerApproved: timePtr(req.OwnerApproved), Revoked: timePtr(req.Revoked), Needed: h.svc.Access.Quorum(),
+		OwnerApproved: timePtr(req.OwnerApproved), Revoked: timePtr(req.Revoked), RefusedByOwner: req.RefusedByOwner, Needed: h.svc.Access.Quorum(),
 		Approvals: make([]api.Approval, len(approvals))}
 	for _, c := range req.Categories {
 		out.Categories = append(out.Categories, string(c))
 	}
 	for i, a := range approvals {
-		out.Approvals[i] = api.Approval{Approver: a.Approver, Time: a.Time}
+		method := a.Method
+		if method == "" {
+			method = store.ApprovedByToken
+		}
+		out.Approvals[i] = api.Approval{Approver: a.Approver, Time: a.Time, Method: method}
 	}
 	if g, err := approval.Decide(req, approvals, h.svc.Access.Quorum(), time.Now()); err == nil {
 		out.Granted, out.Expires = true, &g.Expires
@@ -156,8 +164,26 @@ func (h *Handler) accessStatus(w http.ResponseWriter, r *http.Request, who staff
 	writeJSON(w, http.StatusOK, h.toAPIRequest(ar, approvals))
 }
 
+// accessApprove approves a request. A staff token needs no body; a console
+// session gives {"assertion": ...}, which the approval service checks.
 func (h *Handler) accessApprove(w http.ResponseWriter, r *http.Request, who staff.Identity) {
-	ar, approvals, err := h.svc.Access.Approve(r.Context(), who, r.PathValue("id"))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCredentialBytes+1024))
+	if err != nil {
+		h.writeError(w, r, candor.Errorf(candor.TooLarge, "an approval's body is at most %d bytes", maxCredentialBytes))
+		return
+	}
+	var assertion []byte
+	if len(bytes.TrimSpace(body)) > 0 {
+		var req api.ApproveRequest
+		if err := decodeJSON(body, &req); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if a := bytes.TrimSpace(req.Assertion); len(a) > 0 && !bytes.Equal(a, []byte("null")) {
+			assertion = a
+		}
+	}
+	ar, approvals, err := h.svc.Access.Approve(r.Context(), who, r.PathValue("id"), assertion)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -212,6 +238,35 @@ func (h *Handler) ownerRequests(w http.ResponseWriter, r *http.Request, p candor
 		out.Requests[i] = h.toAPIRequest(ar, approvals)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// accessList lists the newest requests of every account (the console).
+func (h *Handler) accessList(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	list, err := h.svc.Access.List(r.Context(), who)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	out := api.AccessRequests{Requests: make([]api.AccessRequest, len(list))}
+	for i, ar := range list {
+		_, approvals, err := h.svc.Access.Status(r.Context(), ar.ID)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		out.Requests[i] = h.toAPIRequest(ar, approvals)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ownerRefuse refuses (revokes) a request on the owner's account.
+func (h *Handler) ownerRefuse(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	ar, approvals, err := h.svc.Access.RefuseAsOwner(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.toAPIRequest(ar, approvals))
 }
 
 func (h *Handler) ownerApprove(w http.ResponseWriter, r *http.Request, p candor.Principal) {

@@ -75,6 +75,11 @@ type Services struct {
 	StaffAdmin StaffAdmin
 	Access     Access
 	Audit      Audit
+	// StaffSessions are staff passkeys and console sessions; nil turns
+	// the console's sign-in off (staff tokens still work).
+	StaffSessions StaffSessions
+	// Console is what the console's overview reads of the audit logs.
+	Console    Console
 	Photos     Photos
 	Messaging  Messaging
 	Migrations Migrations
@@ -178,6 +183,15 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/staff", h.unsealed(h.staffOnly(h.staffAdd)))
 	m.HandleFunc("GET /v1/staff", h.unsealed(h.staffOnly(h.staffList)))
 	m.HandleFunc("DELETE /v1/staff/{id}", h.unsealed(h.staffOnly(h.staffRevoke)))
+	m.HandleFunc("POST /v1/staff/passkeys/options", h.staffOnly(h.passkeyOptions))
+	m.HandleFunc("POST /v1/staff/passkeys", h.staffOnly(h.passkeyAdd))
+	m.HandleFunc("POST /v1/staff/sessions/options", h.limited(h.staffSignInOptions))
+	m.HandleFunc("POST /v1/staff/sessions", h.limited(h.staffSignIn))
+	m.HandleFunc("GET /v1/staff/sessions/current", h.staffSessionCurrent)
+	m.HandleFunc("DELETE /v1/staff/sessions/current", h.staffSignOut)
+	m.HandleFunc("GET /v1/operator/console", h.staffOnly(h.operatorConsole))
+	m.HandleFunc("GET /v1/access-requests", h.unsealed(h.staffOnly(h.accessList)))
+	m.HandleFunc("POST /v1/access-requests/{id}/approve/options", h.unsealed(h.staffOnly(h.approveOptions)))
 	m.HandleFunc("POST /v1/access-requests", h.unsealed(h.staffOnly(h.accessRequest)))
 	m.HandleFunc("GET /v1/access-requests/{id}", h.unsealed(h.staffOnly(h.accessStatus)))
 	m.HandleFunc("POST /v1/access-requests/{id}/approve", h.unsealed(h.staffOnly(h.accessApprove)))
@@ -191,6 +205,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/account/access-log", h.device(h.accessLog))
 	m.HandleFunc("GET /v1/account/access-requests", h.device(h.ownerRequests))
 	m.HandleFunc("POST /v1/account/access-requests/{id}/approve", h.device(h.ownerApprove))
+	m.HandleFunc("POST /v1/account/access-requests/{id}/refuse", h.device(h.ownerRefuse))
 	m.HandleFunc("PUT /v1/account/staff-access", h.device(h.ownerSetting))
 	m.HandleFunc("GET /v1/account/export", h.device(h.export))
 

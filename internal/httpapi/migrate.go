@@ -13,6 +13,7 @@ import (
 type Migrations interface {
 	StartMigration(ctx context.Context, by string, req api.MigrateRequest) (api.Migration, error)
 	Migration(id string) (api.Migration, error)
+	Current() (api.Migration, bool) // the job in progress, if any
 }
 
 func (h *Handler) migrateStart(w http.ResponseWriter, r *http.Request, who staff.Identity) {

@@ -3,13 +3,13 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/internal/audit"
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/staff"
+	"github.com/candorcloud/candor/internal/store"
 )
 
 // Custody is the key ceremony as the API needs it.
@@ -38,16 +38,12 @@ type Regions interface {
 
 type staffHandler func(w http.ResponseWriter, r *http.Request, who staff.Identity)
 
-// staffOnly authenticates a staff token and, when roles are given,
+// staffOnly authenticates a staff token, or a staff console session with
+// its CSRF and Origin rules (staffIdentity), and, when roles are given,
 // requires one of them (otherwise the service decides by role).
 func (h *Handler) staffOnly(next staffHandler, roles ...staff.Role) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
-			h.writeError(w, r, candor.E(candor.Unauthenticated, "this needs a staff token: Authorization: Bearer TOKEN (CANDOR_STAFF_TOKEN)"))
-			return
-		}
-		who, err := h.svc.Staff.Authenticate(r.Context(), token)
+		who, err := h.staffIdentity(r)
 		if err != nil {
 			h.writeError(w, r, err)
 			return
@@ -186,4 +182,45 @@ func (h *Handler) operatorSeal(w http.ResponseWriter, r *http.Request, who staff
 	}
 	h.log.Warn("server sealed on demand", "staff", who.ID)
 	h.writeStatus(w, r, nil)
+}
+
+// Console is what the staff console's overview reads of the audit logs.
+type Console interface {
+	Names() []string
+	Size(ctx context.Context, log string) (int64, error)
+	LastCheckpoint(ctx context.Context, log string) (store.Checkpoint, bool, error)
+	LastVerified(log string) (audit.Verified, bool)
+}
+
+// operatorConsole is the console's overview, for any staff role: each
+// audit log's size, last signed checkpoint and last verification, the
+// migration in progress and the retention runs.
+func (h *Handler) operatorConsole(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	out := api.Console{Logs: []api.ConsoleLog{}, Migrations: []api.Migration{}}
+	for _, name := range h.svc.Console.Names() {
+		size, err := h.svc.Console.Size(r.Context(), name)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		l := api.ConsoleLog{Name: name, Size: size}
+		c, ok, err := h.svc.Console.LastCheckpoint(r.Context(), name)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if ok {
+			l.Checkpoint = &api.ConsoleCheckpoint{Size: c.Size, Time: c.Created}
+		}
+		if v, ok := h.svc.Console.LastVerified(name); ok {
+			l.Verified = &api.ConsoleVerified{Time: v.Time, OK: v.OK, Problem: v.Problem}
+		}
+		out.Logs = append(out.Logs, l)
+	}
+	if m, ok := h.svc.Migrations.Current(); ok {
+		out.Migrations = append(out.Migrations, m)
+	}
+	last, running := h.svc.Retention.Runs()
+	out.Retention = api.ConsoleRetention{LastRun: timePtr(last), Running: running}
+	writeJSON(w, http.StatusOK, out)
 }

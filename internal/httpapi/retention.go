@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
@@ -14,6 +15,7 @@ import (
 type Retention interface {
 	RunRetention(ctx context.Context, by string) (api.RetentionRun, error)
 	RetentionRules(region candor.RegionID) api.Retention
+	Runs() (last time.Time, running bool) // the last successful run, and whether one runs now
 }
 
 func (h *Handler) retentionRun(w http.ResponseWriter, r *http.Request, who staff.Identity) {

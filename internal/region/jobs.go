@@ -141,3 +141,15 @@ func (m *Migrations) Running() bool {
 	defer m.mu.Unlock()
 	return m.running != ""
 }
+
+// Current reports the job in progress, if any.
+func (m *Migrations) Current() (api.Migration, bool) {
+	m.mu.Lock()
+	id := m.running
+	m.mu.Unlock()
+	if id == "" {
+		return api.Migration{}, false
+	}
+	job, err := m.Migration(id)
+	return job, err == nil
+}

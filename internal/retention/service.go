@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -35,6 +36,10 @@ type Service struct {
 	sessions Sessions
 	log      Log
 	now      func() time.Time
+
+	mu      sync.Mutex
+	running int       // runs in progress
+	lastRun time.Time // when the last run that succeeded finished
 }
 
 // New returns a Service over every region's store.
@@ -46,8 +51,18 @@ func New(regions Regions, stores map[candor.RegionID]Store, uploads Uploads, ses
 // run in the directory's audit log as by, then deletes expired sessions.
 // It stops at the first failure, keeping what earlier regions purged; a
 // run that cannot be logged stops there too. Running it again is safe.
-func (s *Service) RunRetention(ctx context.Context, by string) (api.RetentionRun, error) {
-	var out api.RetentionRun
+func (s *Service) RunRetention(ctx context.Context, by string) (out api.RetentionRun, err error) {
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.running--
+		if err == nil {
+			s.lastRun = s.now().UTC()
+		}
+		s.mu.Unlock()
+	}()
 	for _, id := range s.regions.IDs() {
 		st, ok := s.stores[id]
 		if !ok {
@@ -70,6 +85,14 @@ func (s *Service) RunRetention(ctx context.Context, by string) (api.RetentionRun
 	}
 	out.ExpiredSessions = n
 	return out, nil
+}
+
+// Runs reports when the last successful run finished (zero if none since
+// this process started) and whether one runs now.
+func (s *Service) Runs() (last time.Time, running bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastRun, s.running > 0
 }
 
 // RetentionRules are the rules of a region as a person reads them: each

@@ -109,7 +109,20 @@ func (s *Server) compose() error {
 	s.msgs = messaging.New(s.dir, stores, ledger, s.keys, gateway, s.bus, logs, mcfg)
 
 	// The staff path: records read only under an approved grant.
-	staffAccess := approval.New(s.dir, ledger, recs, logs, approval.Config{Quorum: s.cfg.Quorum})
+	// Staff passkeys, for the console, when the server knows its web
+	// origin: an approval from the console needs a fresh assertion.
+	var passkeys *staff.Passkeys
+	approvals := approval.Config{Quorum: s.cfg.Quorum}
+	if s.cfg.Web.Origin != "" {
+		var err error
+		kcfg := s.cfg.Web.Passkeys
+		kcfg.Origin = s.cfg.Web.Origin
+		if passkeys, err = staff.NewPasskeys(s.dir, logs, kcfg); err != nil {
+			return err
+		}
+		approvals.Presence = passkeys
+	}
+	staffAccess := approval.New(s.dir, ledger, recs, logs, approvals)
 
 	// Regions: migrations between them and the retention rules of each.
 	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.cfg.Logger)
@@ -148,24 +161,30 @@ func (s *Server) compose() error {
 		nb.SetLogger(s.cfg.Logger)
 		metrics.MustRegister(nb.Collectors()...)
 	}
+	var console httpapi.StaffSessions
+	if passkeys != nil {
+		console = passkeys
+	}
 	s.handler = httpapi.New(httpapi.Services{
-		Health:     probe,
-		Accounts:   accounts,
-		Staff:      staffIDs,
-		Custody:    content.NewCeremony(s.ceremony, published, s.upkeep),
-		StaffAdmin: staff.NewManager(s.dir, logs),
-		Consent:    consents,
-		Records:    deviceRecords,
-		Photos:     gate.NewPhotos(ledger, photoUploads),
-		Messaging:  gate.NewMessaging(ledger, s.msgs),
-		Carrier:    carrierOrNil(carrier),
-		Access:     staffAccess,
-		Audit:      logs,
-		Migrations: migrations,
-		Retention:  retentions,
-		Regions:    rotation.New(s.cfg.regions(), s.keys, logs, s.upkeep),
-		Content:    published,
-		Exports:    logs, // each export in the owner's log
+		StaffSessions: console,
+		Health:        probe,
+		Accounts:      accounts,
+		Staff:         staffIDs,
+		Custody:       content.NewCeremony(s.ceremony, published, s.upkeep),
+		StaffAdmin:    staff.NewManager(s.dir, logs),
+		Consent:       consents,
+		Records:       deviceRecords,
+		Photos:        gate.NewPhotos(ledger, photoUploads),
+		Messaging:     gate.NewMessaging(ledger, s.msgs),
+		Carrier:       carrierOrNil(carrier),
+		Access:        staffAccess,
+		Audit:         logs,
+		Console:       logs,
+		Migrations:    migrations,
+		Retention:     retentions,
+		Regions:       rotation.New(s.cfg.regions(), s.keys, logs, s.upkeep),
+		Content:       published,
+		Exports:       logs, // each export in the owner's log
 		// CardDAV: app passwords reach contacts through the same audit
 		// wrapper and consent gate as the phones' records path.
 		CardDAV: carddav.New(accounts, deviceRecords, consents),

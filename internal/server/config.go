@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/retention"
+	"github.com/candorcloud/candor/internal/staff"
 )
 
 // Config is everything a server needs, loaded once and passed down.
@@ -57,6 +59,9 @@ type Config struct {
 	// Limits are the limits and costs an operator may change from the
 	// file; zero fields keep the defaults.
 	Limits Limits `json:"limits"`
+	// Web is where browsers reach the server (the staff console's passkeys
+	// are bound to it).
+	Web Web `json:"web"`
 	// Erasure places the erasure keys, which bound how long a deletion can
 	// be undone from a copy of the database (docs/deployment.md).
 	Erasure Erasure `json:"erasure"`
@@ -80,6 +85,21 @@ type Config struct {
 	// codec replaces record sealing; benchmarks in this package set it to
 	// measure sealing against a plain copy. Nil means records.Sealed.
 	codec records.Codec
+}
+
+// Web describes the server as browsers reach it.
+type Web struct {
+	// Origin is the web origin of the pages and the staff console, such
+	// as "https://candor.example.org": staff passkeys are bound to its host
+	// (the WebAuthn relying party id, a name: browsers refuse IP
+	// addresses) and answered only from it. With --dev it defaults to the
+	// listen address, a loopback address written localhost
+	// ("http://localhost:8080"); otherwise, unset, the console's passkeys
+	// are off and staff use their tokens.
+	Origin string `json:"origin,omitempty"`
+	// Passkeys tunes the console's passkeys and sessions (lifetimes,
+	// bounds, clock); Origin above wins over its own.
+	Passkeys staff.PasskeyConfig `json:"-"`
 }
 
 // OTAConfig tunes the signed update metadata.
@@ -247,6 +267,20 @@ func (c *Config) defaults() error {
 	}
 	if err := c.Limits.apply(c); err != nil {
 		return err
+	}
+	if c.Web.Origin == "" && c.Dev && c.Addr != "" {
+		// Browsers take no IP address as a passkey's relying party: a
+		// loopback or unspecified address becomes localhost, another
+		// address leaves passkeys off.
+		host, port, err := net.SplitHostPort(c.Addr)
+		if ip := net.ParseIP(host); host == "" || ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+			host = "localhost"
+		} else if ip != nil {
+			host = ""
+		}
+		if err == nil && port != "" && host != "" {
+			c.Web.Origin = "http://" + net.JoinHostPort(host, port)
+		}
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second

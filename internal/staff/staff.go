@@ -41,6 +41,10 @@ type Identity struct {
 	ID    string
 	Name  string
 	Roles []Role
+	// Console says the identity was authenticated by a console session
+	// (a passkey sign-in, a browser cookie), not by a staff token: its
+	// approvals need a fresh passkey assertion.
+	Console bool
 }
 
 // Has reports whether the identity holds any of roles.

@@ -99,6 +99,8 @@ type AccessRequest struct {
 	OwnerApproval bool
 	OwnerApproved time.Time
 	Revoked       time.Time // zero unless revoked
+	// RefusedByOwner says the account's owner revoked it (refused it).
+	RefusedByOwner bool
 }
 
 // Approval is one approver's approval of a request.
@@ -106,7 +108,17 @@ type Approval struct {
 	Request  string
 	Approver string // staff id
 	Time     time.Time
+	// Method is how the approver proved themselves: ApprovedByToken (a
+	// staff token) or ApprovedByPasskey (a fresh passkey assertion bound
+	// to the request). Empty is stored as ApprovedByToken.
+	Method string
 }
+
+// Approval methods.
+const (
+	ApprovedByToken   = "token"
+	ApprovedByPasskey = "passkey"
+)
 
 // Approvals keeps access requests and their approvals (the directory).
 type Approvals interface {
@@ -119,6 +131,9 @@ type Approvals interface {
 	AccessRequest(ctx context.Context, id string) (AccessRequest, []Approval, error)
 	// AccessRequestsFor lists an account's requests, newest first.
 	AccessRequestsFor(ctx context.Context, account candor.AccountID) ([]AccessRequest, error)
+	// AccessRequests lists up to limit requests of every account, newest
+	// first.
+	AccessRequests(ctx context.Context, limit int) ([]AccessRequest, error)
 	// AddApproval records an approval; Conflict if this approver approved
 	// this request already; NotFound if the request does not exist.
 	AddApproval(ctx context.Context, rec AuditRecord, a Approval) error
@@ -127,6 +142,10 @@ type Approvals interface {
 	// RevokeAccessRequest revokes a request (the first time kept); NotFound
 	// if none.
 	RevokeAccessRequest(ctx context.Context, rec AuditRecord, id string, at time.Time) error
+	// RefuseAccessRequest revokes a request as its account's owner: like
+	// RevokeAccessRequest, and marks it RefusedByOwner unless it was
+	// revoked already. NotFound if none.
+	RefuseAccessRequest(ctx context.Context, rec AuditRecord, id string, at time.Time) error
 	// SetOwnerApproval sets whether staff access to an account needs its
 	// owner's approval; OwnerApprovalRequired reads it (false by default).
 	SetOwnerApproval(ctx context.Context, rec AuditRecord, account candor.AccountID, required bool) error

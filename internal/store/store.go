@@ -369,6 +369,7 @@ type Directory interface {
 	ShredSecrets
 	Identities
 	Approvals
+	StaffPasskeys
 	Numbers
 	Moves
 

@@ -277,9 +277,12 @@ func (c *checker) check(r *http.Request, body *teeBody, rec *recorder) {
 // sessionCookie. Whether the token is valid is the server's to say.
 func bearer(_ context.Context, in *openapi3filter.AuthenticationInput) error {
 	req := in.RequestValidationInput.Request
-	if in.SecuritySchemeName == "sessionCookie" {
-		c, err := req.Cookie("candor_session")
-		if err != nil || req.Header.Get("Authorization") != "" || !strings.HasPrefix(c.Value, "cbt_") {
+	if sc := in.SecurityScheme; sc != nil && sc.Type == "apiKey" && sc.In == "cookie" {
+		// A browser's or a staff console's session cookie, without an
+		// Authorization header, with its token's prefix.
+		prefix := map[string]string{"candor_session": "cbt_", "candor_staff": "cst_"}[sc.Name]
+		c, err := req.Cookie(sc.Name)
+		if err != nil || prefix == "" || req.Header.Get("Authorization") != "" || !strings.HasPrefix(c.Value, prefix) {
 			return in.NewError(nil)
 		}
 		return nil

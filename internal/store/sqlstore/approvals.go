@@ -70,7 +70,7 @@ func (s *DirectoryStore) CreateAccessRequest(ctx context.Context, rec store.Audi
 }
 
 const accessRequestColumns = `id, requester, account, region, categories, reason, duration_us, created_us,
-	owner_approval, owner_approved_us, revoked_us`
+	owner_approval, owner_approved_us, revoked_us, refused_by_owner`
 
 func scanAccessRequest(sc scanner) (store.AccessRequest, error) {
 	var ar store.AccessRequest
@@ -78,7 +78,7 @@ func scanAccessRequest(sc scanner) (store.AccessRequest, error) {
 	var duration, created int64
 	var approved, revoked sql.NullInt64
 	if err := sc.Scan(&ar.ID, &ar.Requester, &ar.Account, &ar.Region, &cats, &ar.Reason, &duration, &created,
-		&ar.OwnerApproval, &approved, &revoked); err != nil {
+		&ar.OwnerApproval, &approved, &revoked, &ar.RefusedByOwner); err != nil {
 		return store.AccessRequest{}, err
 	}
 	if cats != "" {
@@ -107,10 +107,10 @@ func (s *DirectoryStore) AccessRequest(ctx context.Context, id string) (store.Ac
 	as, err := queryAll(ctx, r, "read approvals", func(sc scanner) (store.Approval, error) {
 		a := store.Approval{Request: id}
 		var t int64
-		err := sc.Scan(&a.Approver, &t)
+		err := sc.Scan(&a.Approver, &t, &a.Method)
 		a.Time = fromMicros(t)
 		return a, err
-	}, `SELECT approver, time_us FROM approvals WHERE request = ? ORDER BY time_us, approver`, id)
+	}, `SELECT approver, time_us, method FROM approvals WHERE request = ? ORDER BY time_us, approver`, id)
 	if err != nil {
 		return store.AccessRequest{}, nil, err
 	}
@@ -124,6 +124,16 @@ func (s *DirectoryStore) AccessRequestsFor(ctx context.Context, account candor.A
 		`SELECT `+accessRequestColumns+` FROM access_requests WHERE account = ? ORDER BY created_us DESC, id DESC`, string(account))
 }
 
+// AccessRequests lists up to limit requests of every account, newest first
+// (by Created, then id, descending). Invalid unless 1 <= limit <= 1000.
+func (s *DirectoryStore) AccessRequests(ctx context.Context, limit int) ([]store.AccessRequest, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, candor.E(candor.Invalid, "list 1 to 1000 access requests")
+	}
+	return queryAll(ctx, s.db.reader(), "list access requests", scanAccessRequest,
+		`SELECT `+accessRequestColumns+` FROM access_requests ORDER BY created_us DESC, id DESC LIMIT ?`, limit)
+}
+
 // AddApproval records an approval; Conflict if this approver approved this
 // request already; NotFound if the request does not exist; Invalid if the
 // request or approver is empty. A zero Time is stored as the time of the
@@ -135,9 +145,16 @@ func (s *DirectoryStore) AddApproval(ctx context.Context, rec store.AuditRecord,
 	if a.Request == "" || a.Approver == "" {
 		return candor.E(candor.Invalid, "approval needs a request and an approver")
 	}
+	switch a.Method {
+	case "":
+		a.Method = store.ApprovedByToken
+	case store.ApprovedByToken, store.ApprovedByPasskey:
+	default:
+		return candor.E(candor.Invalid, "an approval is made by token or by passkey")
+	}
 	return s.auditLog.access(ctx, rec, func(r runner) error {
-		_, err := r.exec(ctx, `INSERT INTO approvals (request, approver, time_us) VALUES (?, ?, ?)`,
-			a.Request, a.Approver, micros(stamp(a.Time)))
+		_, err := r.exec(ctx, `INSERT INTO approvals (request, approver, time_us, method) VALUES (?, ?, ?, ?)`,
+			a.Request, a.Approver, micros(stamp(a.Time)), a.Method)
 		switch {
 		case s.db.dialect.foreignKey(err):
 			return errNoRequest
@@ -168,6 +185,19 @@ func (s *DirectoryStore) RevokeAccessRequest(ctx context.Context, rec store.Audi
 	return s.auditLog.access(ctx, rec, func(r runner) error {
 		return updateOne(ctx, r, "revoke access request", "no such access request",
 			`UPDATE access_requests SET revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, micros(stamp(at)), id)
+	})
+}
+
+// RefuseAccessRequest revokes a request as its owner at the given time
+// (the time of the call when at is zero) and marks it refused by the
+// owner, unless it was revoked already (then both stay as they were).
+// NotFound if none. rec is appended in the same transaction, unless it
+// fails.
+func (s *DirectoryStore) RefuseAccessRequest(ctx context.Context, rec store.AuditRecord, id string, at time.Time) error {
+	return s.auditLog.access(ctx, rec, func(r runner) error {
+		return updateOne(ctx, r, "refuse access request", "no such access request",
+			`UPDATE access_requests SET refused_by_owner = CASE WHEN revoked_us IS NULL THEN ? ELSE refused_by_owner END,
+				revoked_us = COALESCE(revoked_us, ?) WHERE id = ?`, true, micros(stamp(at)), id)
 	})
 }
 
