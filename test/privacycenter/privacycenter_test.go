@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -729,7 +730,11 @@ func TestAccessibility(t *testing.T) {
 // for the phone or security key), sees the requests and the system, and
 // signs out. It skips on a server without staff passkeys.
 func TestStaffConsole(t *testing.T) {
-	env := servertest.StartProduction(t, server.Config{})
+	// Passkeys need a domain, not an address: the server is told its
+	// origin is localhost on the port it will listen on.
+	addr := freeAddr(t)
+	_, port, _ := strings.Cut(addr, ":")
+	env := servertest.StartProduction(t, server.Config{Addr: addr, Web: server.Web{Origin: "http://localhost:" + port}})
 	var init api.InitResponse
 	if st, out := post(t, env, "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}); st != http.StatusOK && st != http.StatusCreated || json.Unmarshal(out, &init) != nil {
 		t.Fatalf("POST /v1/operator/init: %d %s", st, out)
@@ -755,9 +760,6 @@ func TestStaffConsole(t *testing.T) {
 		t.Skipf("POST /v1/staff/passkeys/options answered %d: this server has no staff passkeys yet, so the staff console cannot sign in", st)
 	}
 
-	// Passkeys need a domain, not an address: the page is opened at
-	// localhost.
-	_, port, _ := strings.Cut(env.Addr, ":")
 	base := "http://localhost:" + port
 	b := newBrowser(t, base, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost"))
 	b.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -806,4 +808,16 @@ func TestStaffConsole(t *testing.T) {
 		t.Error("after sign-out, a reload is still signed in")
 	}
 	b.clean()
+}
+
+// freeAddr returns a free address of 127.0.0.1 for a server to listen on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
