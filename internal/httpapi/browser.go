@@ -66,18 +66,21 @@ func checkCSRF(r *http.Request, token string) error {
 }
 
 // sameOrigin refuses a cookie request sent by another origin's page: an
-// Origin header (any method; "null" included) that is not the request's
-// own scheme and host, or a Sec-Fetch-Site header other than same-origin
-// or none. A request with neither header (not from a browser, or an older
-// one on a GET) passes: SameSite=Strict kept its cookie from other sites.
-func sameOrigin(r *http.Request) error {
+// Origin header (any method; "null" included) that is neither the
+// request's own scheme and host nor the configured web origin (web.origin,
+// when set: the pages' address behind a proxy), or a Sec-Fetch-Site header
+// other than same-origin or none. A request with neither header (not from
+// a browser, or an older one on a GET) passes: SameSite=Strict kept its
+// cookie from other sites. Every cookie of the server, a person's or a
+// staff member's, is checked by it.
+func sameOrigin(r *http.Request, configured string) error {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 	default:
 		return errCrossOrigin
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if origin == "" || (configured != "" && strings.EqualFold(origin, configured)) {
 		return nil
 	}
 	u, err := url.Parse(origin)
@@ -108,17 +111,52 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// setSessionCookie hands a browser its session token for lifetime.
-func setSessionCookie(w http.ResponseWriter, r *http.Request, token string, lifetime time.Duration) {
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: token, Path: "/", MaxAge: max(1, int(lifetime/time.Second)),
+// setCookie hands a browser a session token for lifetime in the cookie
+// name: host-only, HttpOnly, SameSite=Strict, Secure over TLS.
+func setCookie(w http.ResponseWriter, r *http.Request, name, token string, lifetime time.Duration) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: token, Path: "/", MaxAge: max(1, int(lifetime/time.Second)),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
 }
 
-// clearSessionCookie tells the browser to forget its session cookie
-// (Max-Age=0).
-func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: api.SessionCookie, Value: "", Path: "/", MaxAge: -1,
+// clearCookie tells the browser to forget the cookie name (Max-Age=0).
+func clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure(r)})
+}
+
+// setSessionCookie hands a person's browser its session token.
+func setSessionCookie(w http.ResponseWriter, r *http.Request, token string, lifetime time.Duration) {
+	setCookie(w, r, api.SessionCookie, token, lifetime)
+}
+
+// clearSessionCookie tells a person's browser to forget its session.
+func clearSessionCookie(w http.ResponseWriter, r *http.Request) { clearCookie(w, r, api.SessionCookie) }
+
+// sessionCookie returns the token of the cookie name, once the request
+// passes sameOrigin: errMissing when there is none, errTwoCookies when
+// there are two (ours is host-only; another is a sibling domain's, tossed
+// to make the page act in a session of the attacker's choosing). The
+// caller checks the token, then checkCSRF.
+func (h *Handler) sessionCookie(r *http.Request, name string, errMissing error) (string, error) {
+	cookies := r.CookiesNamed(name)
+	if len(cookies) == 0 || cookies[0].Value == "" {
+		return "", errMissing
+	}
+	if len(cookies) > 1 {
+		return "", errTwoCookies
+	}
+	if err := sameOrigin(r, h.webOrigin()); err != nil {
+		return "", err
+	}
+	return cookies[0].Value, nil
+}
+
+// webOrigin is the configured origin of the pages, if any.
+func (h *Handler) webOrigin() string {
+	if h.svc.StaffSessions == nil {
+		return ""
+	}
+	return h.svc.StaffSessions.Origin()
 }
 
 // credential is how a device request authenticated: its token, and
@@ -140,7 +178,7 @@ func credentialOf(r *http.Request) credential {
 	return c
 }
 
-var errTwoCookies = candor.E(candor.Unauthenticated, "the request carries more than one session cookie: another site set one; clear this site's cookies and sign in again")
+var errTwoCookies = candor.E(candor.Unauthenticated, "the request carries two cookies of one name: another site set one; clear this site's cookies and sign in again")
 
 var errNoSession = candor.E(candor.Unauthenticated, "this needs a session token: Authorization: Bearer TOKEN, or a browser's session cookie")
 
@@ -160,34 +198,25 @@ func (h *Handler) authenticate(r *http.Request) (candor.Principal, credential, e
 		p, err := h.svc.Accounts.Authenticate(ctx, token)
 		return p, credential{token: token}, err
 	}
-	cookies := r.CookiesNamed(api.SessionCookie)
-	if len(cookies) == 0 || cookies[0].Value == "" {
-		return candor.Principal{}, credential{}, errNoSession
-	}
-	if len(cookies) > 1 {
-		// Ours is host-only; another is a sibling domain's, tossed to
-		// make the page act in a session of the attacker's choosing.
-		return candor.Principal{}, credential{}, errTwoCookies
-	}
-	c := cookies[0]
-	if err := sameOrigin(r); err != nil {
-		return candor.Principal{}, credential{}, err
-	}
-	p, err := h.svc.Accounts.AuthenticateBrowser(ctx, c.Value)
+	token, err := h.sessionCookie(r, api.SessionCookie, errNoSession)
 	if err != nil {
 		return candor.Principal{}, credential{}, err
 	}
-	if err := checkCSRF(r, c.Value); err != nil {
+	p, err := h.svc.Accounts.AuthenticateBrowser(ctx, token)
+	if err != nil {
 		return candor.Principal{}, credential{}, err
 	}
-	return p, credential{token: c.Value, browser: true}, nil
+	if err := checkCSRF(r, token); err != nil {
+		return candor.Principal{}, credential{}, err
+	}
+	return p, credential{token: token, browser: true}, nil
 }
 
 // browserLogin opens a browser's session (POST /v1/sessions with
 // browser): the token goes in the cookie, the CSRF value in the body.
 // The request must come from the server's own pages, if from a page.
 func (h *Handler) browserLogin(w http.ResponseWriter, r *http.Request, req api.LoginRequest) {
-	if err := sameOrigin(r); err != nil {
+	if err := sameOrigin(r, h.webOrigin()); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -80,7 +80,7 @@ func TestSameOrigin(t *testing.T) {
 		if tc.fetchSite != "" {
 			r.Header.Set("Sec-Fetch-Site", tc.fetchSite)
 		}
-		if err := sameOrigin(r); (err == nil) != tc.ok {
+		if err := sameOrigin(r, ""); (err == nil) != tc.ok {
 			t.Errorf("Origin %q, Sec-Fetch-Site %q, TLS %v: %v", tc.origin, tc.fetchSite, tc.tls, err)
 		}
 	}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -34,10 +33,6 @@ type StaffSessions interface {
 // StaffCookie is the staff console's session cookie.
 const StaffCookie = "candor_staff"
 
-// staffCSRFHeader carries the page's CSRF value with every change made with a
-// cookie.
-const staffCSRFHeader = "X-Candor-CSRF"
-
 // maxCredentialBytes bounds a passkey answer (a credential or an
 // assertion, as the browser encodes it).
 const maxCredentialBytes = 64 << 10
@@ -45,8 +40,6 @@ const maxCredentialBytes = 64 << 10
 var (
 	errNoStaff = candor.E(candor.Unauthenticated,
 		"this needs a staff token (Authorization: Bearer TOKEN, CANDOR_STAFF_TOKEN) or a staff console sign-in")
-	errStaffCSRF   = candor.E(candor.Forbidden, "this change needs the page's CSRF token (X-Candor-CSRF)")
-	errStaffOrigin = candor.E(candor.Forbidden, "this request came from another site (Origin): it is refused")
 )
 
 // staffIdentity authenticates a staff request: a Bearer staff token, or
@@ -71,42 +64,20 @@ func (h *Handler) staffIdentity(r *http.Request) (staff.Identity, error) {
 }
 
 // staffCookie returns the console's session token from its cookie, once
-// the Origin and CSRF rules hold.
+// the Origin and CSRF rules of every cookie of the server hold
+// (sessionCookie, checkCSRF).
 func (h *Handler) staffCookie(r *http.Request) (string, error) {
-	c, err := r.Cookie(StaffCookie)
-	if err != nil || c.Value == "" || h.svc.StaffSessions == nil {
+	if h.svc.StaffSessions == nil {
 		return "", errNoStaff
 	}
-	if err := h.staffSameOrigin(r); err != nil {
+	token, err := h.sessionCookie(r, StaffCookie, errNoStaff)
+	if err != nil {
 		return "", err
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		got := r.Header.Get(staffCSRFHeader)
-		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(staff.CSRF(c.Value))) != 1 {
-			return "", errStaffCSRF
-		}
+	if err := checkCSRF(r, token); err != nil {
+		return "", err
 	}
-	return c.Value, nil
-}
-
-// staffSameOrigin accepts a request without an Origin header, or whose Origin
-// is its own (scheme and Host) or the console's configured origin.
-func (h *Handler) staffSameOrigin(r *http.Request) error {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return nil
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if strings.EqualFold(origin, scheme+"://"+r.Host) {
-		return nil
-	}
-	if h.svc.StaffSessions != nil && strings.EqualFold(origin, h.svc.StaffSessions.Origin()) {
-		return nil
-	}
-	return errStaffOrigin
+	return token, nil
 }
 
 // readCredential reads a passkey answer's raw JSON, bounded.
@@ -180,7 +151,7 @@ func (h *Handler) staffSignInOptions(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errPasskeysOff)
 		return
 	}
-	if err := h.staffSameOrigin(r); err != nil {
+	if err := sameOrigin(r, h.webOrigin()); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -193,18 +164,11 @@ func (h *Handler) staffSignInOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func toAPIStaffSession(who staff.Identity, expires time.Time, token string) api.StaffSession {
-	out := api.StaffSession{ID: who.ID, Name: who.Name, Roles: []string{}, ExpiresAt: expires, CSRF: staff.CSRF(token)}
+	out := api.StaffSession{ID: who.ID, Name: who.Name, Roles: []string{}, ExpiresAt: expires, CSRF: csrfFor(token)}
 	for _, r := range who.Roles {
 		out.Roles = append(out.Roles, string(r))
 	}
 	return out
-}
-
-// setStaffCookie sets (maxAge > 0) or clears (maxAge < 0) the console's
-// cookie: HttpOnly, SameSite=Strict, Secure over TLS.
-func setStaffCookie(w http.ResponseWriter, r *http.Request, token string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: StaffCookie, Value: token, Path: "/", MaxAge: maxAge, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 }
 
 func (h *Handler) staffSignIn(w http.ResponseWriter, r *http.Request) {
@@ -212,7 +176,7 @@ func (h *Handler) staffSignIn(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, errPasskeysOff)
 		return
 	}
-	if err := h.staffSameOrigin(r); err != nil {
+	if err := sameOrigin(r, h.webOrigin()); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -226,7 +190,7 @@ func (h *Handler) staffSignIn(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	setStaffCookie(w, r, s.Token, int(s.Expires.Sub(s.Started).Seconds()))
+	setCookie(w, r, StaffCookie, s.Token, s.Expires.Sub(s.Started))
 	writeJSON(w, http.StatusCreated, toAPIStaffSession(s.Identity, s.Expires, s.Token))
 }
 
@@ -254,7 +218,7 @@ func (h *Handler) staffSignOut(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	setStaffCookie(w, r, "", -1)
+	clearCookie(w, r, StaffCookie)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -179,7 +179,7 @@ func (c *console) signIn(t *testing.T, a *authenticator) (*consolePage, api.Staf
 	if !strings.HasPrefix(b.cookie, "cst_") {
 		t.Fatalf("no candor_staff cookie in %v", got.header)
 	}
-	if s.CSRF != staff.CSRF(b.cookie) {
+	if s.CSRF != csrfRule(b.cookie) {
 		t.Fatalf("csrf %q is not the session's", s.CSRF)
 	}
 	b.csrf = s.CSRF
@@ -261,13 +261,19 @@ func testStaffConsolePasskeys(t *testing.T, pg bool) {
 	noCSRF.csrf = ""
 	wantStatus(t, "a change without CSRF", noCSRF.do("POST", "/v1/access-requests/"+idA+"/approve/options", nil).answer, 403, "forbidden")
 	badCSRF := *b1
-	badCSRF.csrf = staff.CSRF(b1.cookie + "x")
+	badCSRF.csrf = csrfRule(b1.cookie + "x")
 	wantStatus(t, "a change with a wrong CSRF", badCSRF.do("POST", "/v1/access-requests/"+idA+"/approve/options", nil).answer, 403, "forbidden")
 	foreign := *b1
 	foreign.origin = "https://evil.example"
 	wantStatus(t, "a change from another site", foreign.do("POST", "/v1/access-requests/"+idA+"/approve/options", nil).answer, 403, "forbidden")
 	wantStatus(t, "a read from another site", foreign.do("GET", "/v1/access-requests", nil).answer, 403, "forbidden")
 	wantStatus(t, "a sign-in from another site", foreign.do("POST", "/v1/staff/sessions/options", nil).answer, 403, "forbidden")
+	// The rules of every cookie of the server hold for the console's: a
+	// page another site made cross-site is refused whatever its Origin,
+	// and a second cookie of the name (tossed by a sibling domain, to
+	// make the page act in a session of the attacker's) is refused.
+	wantStatus(t, "a cross-site fetch", b1.do("GET", "/v1/access-requests", nil, "Sec-Fetch-Site", "cross-site").answer, 403, "forbidden")
+	wantStatus(t, "two console cookies", b1.do("GET", "/v1/access-requests", nil, "Cookie", "candor_staff="+b1.cookie+"; candor_staff=cst_tossed").answer, 401, "unauthenticated")
 	if a := noCSRF.do("GET", "/v1/access-requests", nil); a.status != 200 {
 		t.Fatalf("a read needs no CSRF: %d %s", a.status, a.body)
 	}

@@ -80,13 +80,6 @@ func asError(err error, target **candor.Error) bool {
 	return ok
 }
 
-func TestCSRF(t *testing.T) {
-	a, b := CSRF("cst_a"), CSRF("cst_b")
-	if a == b || len(a) != 22 || CSRF("cst_a") != a {
-		t.Fatalf("CSRF values %q %q", a, b)
-	}
-}
-
 func TestNewPasskeysOrigin(t *testing.T) {
 	for _, origin := range []string{"http://localhost:8080", "https://candor.example.org", "https://candor.example.org/"} {
 		p, err := NewPasskeys(nil, nil, PasskeyConfig{Origin: origin})

@@ -3,7 +3,6 @@ package staff
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -420,12 +419,4 @@ func (p *Passkeys) VerifyApproval(ctx context.Context, who Identity, request str
 		return candor.E(candor.Forbidden, candor.Message(err))
 	}
 	return nil
-}
-
-// CSRF is the value a console page sends in X-Candor-CSRF with every
-// change: derived from the session token, so it needs no storage, and
-// unknown to another site, which cannot read the cookie.
-func CSRF(token string) string {
-	h := sha256.Sum256([]byte("candor-csrf\n" + token))
-	return base64.RawURLEncoding.EncodeToString(h[:16])
 }
