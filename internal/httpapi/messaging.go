@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -171,7 +170,7 @@ func (h *Handler) msgSocket(w http.ResponseWriter, r *http.Request, p candor.Pri
 		return
 	}
 	defer release()
-	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	cred := credentialOf(r) // checked again while the socket is open
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept answered already
@@ -202,7 +201,11 @@ func (h *Handler) msgSocket(w http.ResponseWriter, r *http.Request, p candor.Pri
 		case <-recheck.C:
 			// A session that ended closes the socket; a store that cannot
 			// answer now does not.
-			q, err := h.svc.Accounts.Authenticate(ctx, token)
+			authenticate := h.svc.Accounts.Authenticate
+			if cred.browser {
+				authenticate = h.svc.Accounts.AuthenticateBrowser
+			}
+			q, err := authenticate(ctx, cred.token)
 			if ctx.Err() == nil && (candor.Is(err, candor.Unauthenticated) || err == nil && q != p) {
 				conn.Close(websocket.StatusPolicyViolation, "the session ended")
 				return

@@ -275,3 +275,40 @@ func TestDataFolderIsPrivate(t *testing.T) {
 		t.Fatalf("only %d folders and database files checked", seen)
 	}
 }
+
+// A browser's message socket is checked again by the browser's own rule:
+// it stays open across rechecks while the session lives (it was closed at
+// the first recheck, its token taken for a phone's), and closes when the
+// browser signs out.
+func TestBrowserSocketLivesWithItsSession(t *testing.T) {
+	cfg := server.Config{}
+	cfg.HTTP.SocketRecheck = 20 * time.Millisecond
+	env := servertest.StartWith(t, cfg)
+	signedUp(t, env, canaryIMEI)
+	b := newBrowser(t, env)
+	if a := b.signIn(canaryEmail, canaryPassword); a.status != http.StatusCreated {
+		t.Fatalf("browser sign-in: %d %s", a.status, a.body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, strings.Replace(env.URL, "http", "ws", 1)+"/v1/messages/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Cookie": {api.SessionCookie + "=" + b.token()}, "Origin": {env.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	if _, _, err := conn.Read(ctx); err != nil { // the first notice
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() { _, _, err := conn.Read(ctx); read <- err }()
+	select {
+	case err := <-read:
+		t.Fatalf("the socket closed while its session lives: %v", err)
+	case <-time.After(10 * cfg.HTTP.SocketRecheck):
+	}
+	b.must("DELETE", "/v1/sessions/current", nil, nil)
+	if err := <-read; websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("socket after sign-out: %v, want closed (policy violation)", err)
+	}
+}
