@@ -142,13 +142,15 @@ func TestAcceptance(t *testing.T) {
 	})()`)
 	t.Logf("MEASURE sign-in page usable (navigation start → form shown and candorLogin ready, Performance API): %.0f ms", l.Usable)
 	t.Logf("MEASURE sign-in page bytes: %.0f transferred over %d requests (Performance API transferSize, headers included), %.0f decoded; %d bytes received (DevTools encodedDataLength)", l.Transfer, l.Resources, l.Decoded, rec.received())
-	type kdfTime struct{ Min, Default float64 }
-	kt := eval[kdfTime](b, `(async () => {
+	// Argon2id alone, each cost twice: the first call of a cost also grows
+	// the WebAssembly memory to fit it.
+	kt := eval[[]float64](b, `(async () => {
 		const salt = new Uint8Array(16);
 		const time = async (c) => { const t0 = performance.now(); await candorLogin.deriveKeys("not-a-secret", salt, c); return performance.now() - t0; };
-		return { min: await time(`+js(minKDF)+`), default: await time(`+js(api.KDF(login.DefaultCost))+`) };
+		const min = `+js(minKDF)+`, def = `+js(api.KDF(login.DefaultCost))+`;
+		return [await time(min), await time(min), await time(def), await time(def)];
 	})()`)
-	t.Logf("MEASURE Argon2id alone in the page (candorLogin.deriveKeys, WebAssembly): %.0f ms at login.MinimumCost %+v, %.0f ms at login.DefaultCost %+v", kt.Min, login.MinimumCost, kt.Default, login.DefaultCost)
+	t.Logf("MEASURE Argon2id alone in the page (candorLogin.deriveKeys, WebAssembly, first and second call): %.0f and %.0f ms at login.MinimumCost %+v; %.0f and %.0f ms at login.DefaultCost %+v", kt[0], kt[1], login.MinimumCost, kt[2], kt[3], login.DefaultCost)
 
 	// The default-cost account signs in and out.
 	ms := signInTimed(b, otherEmail, otherPassword)
@@ -186,7 +188,7 @@ func TestAcceptance(t *testing.T) {
 		t.Fatalf("the phone's sync after contacts were turned on in the page: %v", err)
 	}
 	b.run(chromedp.Click(`#nav button[data-section="overview"]`))
-	b.wait(contactsRow + ` && ` + contactsRow + `.cells[1].textContent === "3"`)
+	b.wait(contactsRow + ` && ` + contactsRow + `.cells[2].textContent === "3"`)
 
 	// 4. Staff access needs the owner's approval, then two approvers'.
 	b.run(chromedp.Click(`#nav button[data-section="requests"]`))
@@ -399,7 +401,7 @@ func TestAcceptance(t *testing.T) {
 		t.Errorf("the dialog turning contacts off does not say the 3 contacts will be deleted: %q", body)
 	}
 	eval[bool](b, `(document.querySelector("dialog[open] button.danger").click(), true)`)
-	b.wait(contactsRow + ` && ` + contactsRow + `.querySelector(".badge.off") && ` + contactsRow + `.cells[1].textContent === "0"`)
+	b.wait(contactsRow + ` && ` + contactsRow + `.querySelector(".badge.off") && ` + contactsRow + `.cells[2].textContent === "0"`)
 	if _, err := phone.Sync(ctx, nil, candor.Contacts); !candor.Is(err, candor.ConsentRequired) {
 		t.Errorf("the phone's pull of contacts after they were turned off in the page: %v, want consent required", err)
 	}
