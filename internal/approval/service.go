@@ -355,6 +355,12 @@ func (s *Service) List(ctx context.Context, who staff.Identity) ([]store.AccessR
 	return s.dir.AccessRequests(ctx, MaxList)
 }
 
+// OwnerApprovalRequired tells whether staff access to p's account needs
+// its owner's own approval.
+func (s *Service) OwnerApprovalRequired(ctx context.Context, p candor.Principal) (bool, error) {
+	return s.dir.OwnerApprovalRequired(ctx, p.Account)
+}
+
 // SetOwnerApproval turns on or off the owner's own approval of staff
 // access to their account, for requests made from then on.
 func (s *Service) SetOwnerApproval(ctx context.Context, p candor.Principal, required bool) error {

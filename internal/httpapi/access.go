@@ -41,6 +41,7 @@ type Access interface {
 	Requests(ctx context.Context, account candor.AccountID) ([]store.AccessRequest, error)
 	ApproveAsOwner(ctx context.Context, p candor.Principal, id string) error
 	SetOwnerApproval(ctx context.Context, p candor.Principal, required bool) error
+	OwnerApprovalRequired(ctx context.Context, p candor.Principal) (bool, error)
 }
 
 // Audit proves and verifies the audit logs.
@@ -288,6 +289,15 @@ func (h *Handler) ownerSetting(w http.ResponseWriter, r *http.Request, p candor.
 		return
 	}
 	writeJSON(w, http.StatusOK, req)
+}
+
+func (h *Handler) ownerSettingGet(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+	required, err := h.svc.Access.OwnerApprovalRequired(r.Context(), p)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.StaffAccessSetting{OwnerApproval: required})
 }
 
 func (h *Handler) auditKey(w http.ResponseWriter, r *http.Request) {

@@ -206,6 +206,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/account/access-requests", h.device(h.ownerRequests))
 	m.HandleFunc("POST /v1/account/access-requests/{id}/approve", h.device(h.ownerApprove))
 	m.HandleFunc("POST /v1/account/access-requests/{id}/refuse", h.device(h.ownerRefuse))
+	m.HandleFunc("GET /v1/account/staff-access", h.device(h.ownerSettingGet))
 	m.HandleFunc("PUT /v1/account/staff-access", h.device(h.ownerSetting))
 	m.HandleFunc("GET /v1/account/export", h.device(h.export))
 

@@ -716,3 +716,22 @@ func accountSummary(t *testing.T, env *servertest.Env) {
 		t.Fatalf("contacts after consent off %+v", c)
 	}
 }
+
+// The owner's staff-access setting reads back as it was set, from a
+// browser (so the page can say which is in force) as from a phone.
+func TestStaffAccessSettingReads(t *testing.T) {
+	env := servertest.Start(t)
+	signedUp(t, env, canaryIMEI)
+	b := newBrowser(t, env)
+	if a := b.signIn(canaryEmail, canaryPassword); a.status != http.StatusCreated {
+		t.Fatalf("browser sign-in: %d %s", a.status, a.body)
+	}
+	for _, want := range []bool{false, true, false} {
+		b.must("PUT", "/v1/account/staff-access", api.StaffAccessSetting{OwnerApproval: want}, nil)
+		var got api.StaffAccessSetting
+		b.must("GET", "/v1/account/staff-access", nil, &got)
+		if got.OwnerApproval != want {
+			t.Fatalf("GET /v1/account/staff-access = %v after setting %v", got.OwnerApproval, want)
+		}
+	}
+}

@@ -339,8 +339,9 @@ function entryList(entries, staff) {
 }
 
 // Staff requests waiting for the owner, and the staff-access setting.
-function loadRequests() {
-	return call("GET", "/v1/account/access-requests");
+async function loadRequests() {
+	const [list, setting] = await Promise.all([call("GET", "/v1/account/access-requests"), call("GET", "/v1/account/staff-access")]);
+	return { ...list, ownerApproval: !!(setting && setting.owner_approval) };
 }
 
 function drawRequests(d) {
@@ -372,8 +373,8 @@ function drawRequests(d) {
 			waiting.append(item);
 		} else rest.append(item);
 	}
-	const on = el("button", { type: "button", text: t("staffaccess.on") });
-	const off = el("button", { type: "button", class: "secondary", text: t("staffaccess.off") });
+	const on = el("button", { type: "button", text: t("staffaccess.on"), "aria-pressed": String(d.ownerApproval) });
+	const off = el("button", { type: "button", class: "secondary", text: t("staffaccess.off"), "aria-pressed": String(!d.ownerApproval) });
 	on.addEventListener("click", () => change(on, () => call("PUT", "/v1/account/staff-access", { body: { owner_approval: true } }), t("staffaccess.ondone")));
 	off.addEventListener("click", () => change(off, () => call("PUT", "/v1/account/staff-access", { body: { owner_approval: false } }), t("staffaccess.offdone")));
 	return [
@@ -384,6 +385,7 @@ function drawRequests(d) {
 		rest.childElementCount ? rest : el("p", { text: t("requests.none") }),
 		el("h3", { text: t("staffaccess.heading") }),
 		el("p", { text: t("staffaccess.intro") }),
+		el("p", { id: "staffaccess-now", text: t(d.ownerApproval ? "staffaccess.now.on" : "staffaccess.now.off") }),
 		el("div", { class: "row" }, on, off),
 	];
 }
