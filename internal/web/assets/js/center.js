@@ -312,6 +312,14 @@ function drawAccessLog(v) {
 	return out;
 }
 
+// actionName is an access log action in words, where the page has them;
+// the action's own name is shown beside it (the phone's CLI prints that).
+function actionName(action) {
+	const key = "action." + action;
+	const name = t(key);
+	return name === key ? action : name;
+}
+
 function entryList(entries, staff) {
 	const ul = el("ul", { class: "plain" });
 	for (const e of entries.slice().reverse()) {
@@ -319,7 +327,9 @@ function entryList(entries, staff) {
 			el(
 				"li",
 				{ class: staff ? "staffread" : "" },
-				el("strong", { text: `${e.action}${e.category ? " · " + categoryName(e.category) : ""}` }),
+				el("strong", { text: `${actionName(e.action)}${e.category ? " · " + categoryName(e.category) : ""}` }),
+				" ",
+				el("code", { text: e.action }),
 				" ",
 				e.verified ? el("span", { class: "badge ok", text: "✓ " + t("log.verified") }) : el("span", { class: "badge off", text: t("log.unverified") }),
 				facts([
