@@ -58,14 +58,15 @@ func TestAcceptance(t *testing.T) {
 	if st, out := post(t, env, "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}); st != http.StatusOK && st != http.StatusCreated || json.Unmarshal(out, &init) != nil {
 		t.Fatalf("POST /v1/operator/init: %d %s", st, out)
 	}
-	staff := func(name, role string) string {
+	staff := func(name, role string) api.StaffAdded {
 		var s api.StaffAdded
 		if st, out := bearer(t, env, "POST", "/v1/staff", init.StaffToken, api.StaffAddRequest{Name: name, Roles: []string{role}}); st >= 300 || json.Unmarshal(out, &s) != nil {
 			t.Fatalf("POST /v1/staff %s: %d %s", name, st, out)
 		}
-		return s.Token
+		return s
 	}
-	engineer, approver1, approver2 := staff("eng", "engineer"), staff("ap1", "approver"), staff("ap2", "approver")
+	eng, ap1, ap2 := staff("eng", "engineer"), staff("ap1", "approver"), staff("ap2", "approver")
+	engineer := eng.Token
 
 	// 1. A phone signs up, with contacts whose names and numbers are
 	// found nowhere else.
@@ -206,7 +207,7 @@ func TestAcceptance(t *testing.T) {
 	b.run(chromedp.Click(`#nav button[data-section="requests"]`))
 	approveBtn := `[...document.querySelectorAll("#section button")].find((e) => e.textContent === ` + js(en["requests.approve"]) + `)`
 	b.wait(`!!` + approveBtn)
-	if txt := eval[string](b, `document.getElementById("section").textContent`); !strings.Contains(txt, reason) || !strings.Contains(txt, "eng") {
+	if txt := eval[string](b, `document.getElementById("section").textContent`); !strings.Contains(txt, reason) || !strings.Contains(txt, eng.ID) {
 		t.Errorf("the waiting request does not show who asks and why: %q", txt)
 	}
 	eval[bool](b, `(`+approveBtn+`.click(), true)`)
@@ -224,7 +225,7 @@ func TestAcceptance(t *testing.T) {
 	s.run(chromedp.Click("#register-submit"))
 	s.wait(`document.getElementById("alert").textContent.length > 0`)
 	shownAlert(t, s, "#alert", "registering a passkey with a garbage token")
-	approveInConsole := func(name, token string) {
+	signInConsole := func(name, token string) {
 		t.Helper()
 		s.fill("#register-token", token)
 		eval[bool](s, `(document.getElementById("alert").textContent = "", document.getElementById("status").textContent = "", true)`)
@@ -241,6 +242,22 @@ func TestAcceptance(t *testing.T) {
 		if who := s.text("whoami"); !strings.Contains(who, name) {
 			t.Errorf("signed in to the console as %q, want %s", who, name)
 		}
+	}
+	// Each member has a security key of their own.
+	newKey := func() {
+		s.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, webauthn.RemoveVirtualAuthenticator, webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: authenticator})
+			return err
+		}))
+		authenticator = addAuthenticator(s)
+	}
+	signOutConsole := func() {
+		s.run(chromedp.Click("#staff-signout"))
+		s.wait(`!document.getElementById("signin").hidden`)
+	}
+	approveInConsole := func(name, token string) {
+		t.Helper()
+		signInConsole(name, token)
 		item := `[...document.querySelectorAll("#section li")].find((li) => li.textContent.includes(` + js(reason) + `))`
 		s.wait(`!!` + item)
 		eval[bool](s, `([...`+item+`.querySelectorAll("button")].find((e) => e.textContent === `+js(en["requests.approve"])+`).click(), true)`)
@@ -249,22 +266,16 @@ func TestAcceptance(t *testing.T) {
 			t.Fatalf("%s approving with a passkey: %s%s", name, msg, s.report())
 		}
 	}
-	approveInConsole("ap1", approver1)
-	s.run(chromedp.Click("#staff-signout"))
-	s.wait(`!document.getElementById("signin").hidden`)
-	// The second approver has a security key of their own.
-	s.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, webauthn.RemoveVirtualAuthenticator, webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: authenticator})
-		return err
-	}))
-	addAuthenticator(s)
-	approveInConsole("ap2", approver2)
+	approveInConsole("ap1", ap1.Token)
+	signOutConsole()
+	newKey()
+	approveInConsole("ap2", ap2.Token)
 	s.wait(`!document.querySelector("#section p.muted")`)
 	item := `[...document.querySelectorAll("#section li")].find((li) => li.textContent.includes(` + js(reason) + `)).textContent`
 	got := eval[string](s, item)
 	for _, want := range []string{
 		strings.NewReplacer("{have}", "2", "{need}", "2", "{passkey}", "2").Replace(en["staff.request.quorum"]),
-		"ap1 (" + en["staff.method.passkey"] + ")", "ap2 (" + en["staff.method.passkey"] + ")",
+		ap1.ID + " (" + en["staff.method.passkey"] + ")", ap2.ID + " (" + en["staff.method.passkey"] + ")",
 		strings.Split(en["requests.state.granted"], "{")[0],
 		en["staff.owner.approved"],
 	} {
@@ -274,7 +285,11 @@ func TestAcceptance(t *testing.T) {
 	}
 	axeCheck(t, s, "the console's requests")
 
-	// 8 (console). The create-request form with a bad account or duration.
+	// 8 (console). The engineer signs in to the console: the
+	// create-request form with a bad account or duration.
+	signOutConsole()
+	newKey()
+	signInConsole("eng", eng.Token)
 	s.run(chromedp.Click(`#nav button[data-section="create"]`))
 	s.wait(`!!document.getElementById("req-account")`)
 	createWith := func(acct, duration, what string) {
@@ -300,6 +315,36 @@ func TestAcceptance(t *testing.T) {
 	createWith(account, "forever", "a request for a duration of forever")
 	createWith(account, "9999h", "a request for a duration of 9999 h")
 	createWith("", "1h", "a request with no account")
+
+	// A request made in the console, refused by the owner in the page.
+	const reason2 = "ticket-5122: notes missing after restore"
+	s.fill("#req-account", account)
+	s.fill("#req-reason", reason2)
+	eval[bool](s, `(document.getElementById("req-duration").value = "15m", document.getElementById("alert").textContent = "", true)`)
+	eval[bool](s, `(document.querySelector("#section form button[type=submit]").click(), true)`)
+	s.wait(`document.getElementById("status").textContent === ` + js(en["staff.created"]) + ` || document.getElementById("alert").textContent.length > 0`)
+	if msg := s.text("alert"); msg != "" {
+		t.Fatalf("a request made in the console: %s", msg)
+	}
+	b.run(chromedp.Click(`#nav button[data-section="requests"]`))
+	refuseBtn := `[...document.querySelectorAll("#section button")].find((e) => e.textContent === ` + js(en["requests.refuse"]) + `)`
+	b.wait(`!!` + refuseBtn)
+	if txt := eval[string](b, `document.getElementById("section").textContent`); !strings.Contains(txt, reason2) {
+		t.Errorf("the request made in the console does not wait for the owner: %q", txt)
+	}
+	eval[bool](b, `(`+refuseBtn+`.click(), true)`)
+	b.wait(`!!document.querySelector("dialog[open]")`)
+	eval[bool](b, `(document.querySelector("dialog[open] button.danger").click(), true)`)
+	b.wait(`document.getElementById("status").textContent === ` + js(en["requests.refused"]) + ` || document.getElementById("alert").textContent.length > 0`)
+	if msg := b.text("alert"); msg != "" {
+		t.Fatalf("the owner's refusal: %s", msg)
+	}
+	s.run(chromedp.Click(`#nav button[data-section="requests"]`))
+	refused := `[...document.querySelectorAll("#section li")].find((li) => li.textContent.includes(` + js(reason2) + `))`
+	s.wait(`!!` + refused)
+	if txt := eval[string](s, refused+`.textContent`); !strings.Contains(txt, en["requests.state.refused"]) {
+		t.Errorf("the console does not show the owner's refusal: %q", txt)
+	}
 	s.clean()
 
 	// The engineer reads the contacts, as automation would.
@@ -325,7 +370,7 @@ func TestAcceptance(t *testing.T) {
 		t.Fatalf("the access log: %s", msg)
 	}
 	staffEntry := eval[string](b, `[...document.querySelectorAll("#section li.staffread")].map((li) => li.textContent).join("\n")`)
-	for _, want := range []string{reason, "ap1", "ap2", en["log.verified"], en["cat.contacts"]} {
+	for _, want := range []string{reason, ap1.ID, ap2.ID, eng.ID, en["log.verified"], en["cat.contacts"]} {
 		if !strings.Contains(staffEntry, want) {
 			t.Errorf("the staff read in the access log does not show %q: %q", want, staffEntry)
 		}
@@ -418,7 +463,8 @@ func TestAcceptance(t *testing.T) {
 	b.wait(`!!document.querySelector("dialog[open]")`)
 	eval[bool](b, `(document.querySelector("dialog[open] button.danger").click(), true)`)
 	b.wait(`document.getElementById("status").textContent === ` + js(en["devices.revoked"]))
-	b.wait(`!` + phoneItem)
+	// The phone stays listed (a device keeps its id; revoking ends its
+	// sessions), so what shows the revocation is the phone's next sync.
 	if _, err := phone.Sync(ctx, nil); !candor.Is(err, candor.Unauthenticated) {
 		t.Errorf("the revoked phone's sync: %v, want unauthenticated (401)", err)
 	}
@@ -463,6 +509,33 @@ func TestAcceptance(t *testing.T) {
 		for _, f := range det.Scan(r) {
 			t.Errorf("the page sent the %s (%s) in the %s of %s %s", f.Item, f.Form, f.Where, f.Method, f.Path)
 		}
+	}
+	for _, f := range det.Pieces(reqs) {
+		t.Errorf("the page sent the %s in pieces (%s) over its requests, the first %s %s", f.Item, f.Form, f.Method, f.Path)
+	}
+	// The search has teeth: the recording holds the sign-in's body and the
+	// session cookie, and a canary slipped into either would be found.
+	var signIn *egress.Request
+	for i, r := range reqs {
+		if r.Method == "POST" && r.Path == "/v1/sessions" && bytes.Contains(r.Body, []byte(`"auth_key"`)) {
+			signIn = &reqs[i]
+		}
+	}
+	if signIn == nil {
+		t.Fatal("the recording lacks the sign-in's body: the search saw nothing")
+	}
+	cookie := false
+	for _, r := range reqs {
+		cookie = cookie || strings.Contains(r.Header.Get("Cookie"), "candor_session=cbt_")
+	}
+	if !cookie {
+		t.Error("the recording lacks the session cookie: the raw headers were not searched")
+	}
+	planted := *signIn
+	planted.Body = bytes.Replace(planted.Body, []byte(`"browser"`), []byte(`"`+strings.ToLower(email)+`","browser"`), 1)
+	planted.Header = http.Header{"X-Test": {strings.TrimPrefix(numbers[1], "+91")}}
+	if fs := det.Scan(planted); len(fs) < 2 {
+		t.Errorf("the search does not find an email in a body and a contact's number in a header: %v", fs)
 	}
 	t.Logf("searched %d requests of the page (headers and bodies) for %d canaries; %s in all", len(reqs), len(canaries), time.Since(began).Round(time.Second))
 }
