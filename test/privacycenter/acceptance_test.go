@@ -216,7 +216,7 @@ func TestAcceptance(t *testing.T) {
 		t.Fatalf("the owner's approval: %s", msg)
 	}
 
-	// Chromium #2: the staff console, a virtual authenticator per approver.
+	// Chromium #2: the staff console, a virtual authenticator per member.
 	s := newBrowser(t, base, resolve)
 	authenticator := addAuthenticator(s)
 	s.open("/staff")
