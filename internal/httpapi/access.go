@@ -56,6 +56,13 @@ type Audit interface {
 }
 
 func (h *Handler) staffAdd(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	// A console session makes no staff identity: the new identity's token
+	// would outlive the session and approve without a passkey, so a stolen
+	// console cookie would become permanent access.
+	if err := needToken(who, "adding a staff member"); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	req, err := decode[api.StaffAddRequest](w, r)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -97,11 +97,13 @@ func readCredential(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 var errPasskeysOff = candor.E(candor.NotFound, "passkeys are not set up on this server (web.origin)")
 
-// needToken refuses a console session where a staff token is needed:
-// adding a passkey (a stolen cookie must not add the thief's).
-func needToken(who staff.Identity) error {
+// needToken refuses a console session where a staff token is needed
+// (what names the act): adding a passkey (a stolen cookie must not add the
+// thief's) and adding a staff identity (its token would outlive the
+// session and approve without a passkey).
+func needToken(who staff.Identity, what string) error {
 	if who.Console {
-		return candor.E(candor.Unauthenticated, "registering a passkey needs your staff token (Authorization: Bearer TOKEN), not a console session")
+		return candor.Errorf(candor.Unauthenticated, "%s needs your staff token (Authorization: Bearer TOKEN), not a console session", what)
 	}
 	return nil
 }
@@ -111,7 +113,7 @@ func (h *Handler) passkeyOptions(w http.ResponseWriter, r *http.Request, who sta
 		h.writeError(w, r, errPasskeysOff)
 		return
 	}
-	if err := needToken(who); err != nil {
+	if err := needToken(who, "registering a passkey"); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
@@ -128,7 +130,7 @@ func (h *Handler) passkeyAdd(w http.ResponseWriter, r *http.Request, who staff.I
 		h.writeError(w, r, errPasskeysOff)
 		return
 	}
-	if err := needToken(who); err != nil {
+	if err := needToken(who, "registering a passkey"); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -27,6 +27,10 @@ type authenticator struct {
 	id      []byte // credential id
 	user    []byte // the user handle it was registered for
 	counter uint32
+	// presenceOnly makes its assertions say the user was present but not
+	// verified (flag UP without UV): a security key someone touched,
+	// without its PIN or fingerprint.
+	presenceOnly bool
 }
 
 func newAuthenticator(t testing.TB, origin string) *authenticator {
@@ -129,7 +133,11 @@ func (a *authenticator) get(body []byte, anyway bool) []byte {
 	}
 	a.counter++
 	cd := a.clientData("webauthn.get", o.PublicKey.Challenge)
-	ad := a.authData(o.PublicKey.RPID, flagUP|flagUV, nil)
+	flags := byte(flagUP | flagUV)
+	if a.presenceOnly {
+		flags = flagUP
+	}
+	ad := a.authData(o.PublicKey.RPID, flags, nil)
 	h := sha256.Sum256(cd)
 	digest := sha256.Sum256(append(slices.Clone(ad), h[:]...))
 	sig, err := ecdsa.SignASN1(rand.Reader, a.key, digest[:])

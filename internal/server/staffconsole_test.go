@@ -278,6 +278,21 @@ func testStaffConsolePasskeys(t *testing.T, pg bool) {
 		t.Fatalf("a read needs no CSRF: %d %s", a.status, a.body)
 	}
 
+	// A console session makes no staff identity (its token would outlive
+	// the session and approve without a passkey).
+	wantStatus(t, "adding staff with the cookie", b1.do("POST", "/v1/staff", []byte(`{"name":"mallory","roles":["approver"]}`)).answer, 401, "unauthenticated")
+
+	// A passkey that only says someone touched it (no PIN, no
+	// fingerprint: user verification) neither signs in nor approves.
+	touched := *k1
+	touched.presenceOnly = true
+	so := (&consolePage{t: t, url: c.env.URL, origin: consoleOrigin}).do("POST", "/v1/staff/sessions/options", nil)
+	wantStatus(t, "a sign-in without user verification", (&consolePage{t: t, url: c.env.URL, origin: consoleOrigin}).do("POST", "/v1/staff/sessions", touched.get(so.body, false)).answer, 401, "unauthenticated")
+	k1.counter = touched.counter
+	opts0 := b1.do("POST", "/v1/access-requests/"+idA+"/approve/options", nil)
+	wantStatus(t, "an approval without user verification", b1.do("POST", "/v1/access-requests/"+idA+"/approve", assertionBody(touched.get(opts0.body, false))).answer, 403, "forbidden")
+	k1.counter = touched.counter
+
 	// The cookie alone does not approve.
 	wantStatus(t, "approve with the cookie, no body", b1.do("POST", "/v1/access-requests/"+idA+"/approve", nil).answer, 403, "forbidden")
 	wantStatus(t, "approve with the cookie, no assertion", b1.do("POST", "/v1/access-requests/"+idA+"/approve", []byte(`{}`)).answer, 403, "forbidden")

@@ -160,7 +160,7 @@ func (p *Passkeys) RegistrationOptions(ctx context.Context, who Identity) (*prot
 	}
 	opts, sd, err := p.wa.BeginRegistration(u,
 		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{ResidentKey: protocol.ResidentKeyRequirementRequired,
-			RequireResidentKey: protocol.ResidentKeyRequired(), UserVerification: protocol.VerificationPreferred}),
+			RequireResidentKey: protocol.ResidentKeyRequired(), UserVerification: protocol.VerificationRequired}),
 		webauthn.WithExclusions(exclude), webauthn.WithConveyancePreference(protocol.PreferNoAttestation))
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "passkey options", err)
@@ -242,7 +242,7 @@ func protocolReason(err error) string {
 // authenticated yet, so the API limits it per address; the waiting
 // challenges are bounded too.
 func (p *Passkeys) SignInOptions(ctx context.Context) (*protocol.CredentialAssertion, error) {
-	opts, sd, err := p.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
+	opts, sd, err := p.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "passkey options", err)
 	}
@@ -380,7 +380,7 @@ func (p *Passkeys) ApprovalOptions(ctx context.Context, who Identity, request st
 	if len(u.creds) == 0 {
 		return nil, candor.E(candor.Forbidden, "you have no passkey: register one with your staff token first")
 	}
-	opts, sd, err := p.wa.BeginLogin(u, webauthn.WithUserVerification(protocol.VerificationPreferred))
+	opts, sd, err := p.wa.BeginLogin(u, webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "passkey options", err)
 	}
