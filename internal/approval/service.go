@@ -2,6 +2,7 @@ package approval
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -134,6 +135,9 @@ func (s *Service) Request(ctx context.Context, who staff.Identity, account cando
 		return store.AccessRequest{}, err
 	}
 	r.Region = e.Region
+	if err := s.tooMany(ctx, who, account, r.Created); err != nil {
+		return store.AccessRequest{}, s.refuse(ctx, ev, err)
+	}
 	if r.OwnerApproval, err = s.dir.OwnerApprovalRequired(ctx, account); err != nil {
 		return store.AccessRequest{}, err
 	}
@@ -291,9 +295,36 @@ func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c can
 	}
 }
 
-// Requests lists an account's access requests, for its owner.
+// Requests lists an account's newest access requests (at most MaxList),
+// for its owner.
 func (s *Service) Requests(ctx context.Context, account candor.AccountID) ([]store.AccessRequest, error) {
-	return s.dir.AccessRequestsFor(ctx, account)
+	return s.dir.AccessRequestsFor(ctx, account, MaxList)
+}
+
+// MaxRequestsPerDay is how many access requests one engineer may make on
+// one account in a day: enough for any ticket, and a bound on what one
+// engineer can add to the owner's list and log.
+const MaxRequestsPerDay = 10
+
+// tooMany refuses a request when who made MaxRequestsPerDay on account in
+// the day before now (counted among its newest MaxList requests).
+func (s *Service) tooMany(ctx context.Context, who staff.Identity, account candor.AccountID, now time.Time) error {
+	list, err := s.dir.AccessRequestsFor(ctx, account, MaxList)
+	if err != nil {
+		return err
+	}
+	var mine []time.Time
+	for _, r := range list {
+		if r.Requester == who.ID && now.Sub(r.Created) < 24*time.Hour {
+			mine = append(mine, r.Created)
+		}
+	}
+	if len(mine) < MaxRequestsPerDay {
+		return nil
+	}
+	wait := mine[len(mine)-1].Add(24 * time.Hour).Sub(now) // the oldest of the day leaves it
+	return &candor.Error{Kind: candor.RateLimited, RetryAfter: max(wait, time.Second),
+		Message: fmt.Sprintf("you made %d access requests on this account in a day: the most there may be", MaxRequestsPerDay)}
 }
 
 // ApproveAsOwner records the owner's approval of a request on their account.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"database/sql"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
+	"github.com/candorcloud/candor/internal/approval"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
@@ -351,4 +353,30 @@ func TestAccessLogSelectionCannotBeEditedQuietly(t *testing.T) {
 		t.Errorf("another account's entry shown as the phone's: %v", err)
 	}
 	verifyFails("another account's entry shown as the phone's")
+}
+
+// One engineer may make at most approval.MaxRequestsPerDay requests on one
+// account a day (each is in the owner's list and both logs); the next is
+// refused, and logged as refused. Another engineer is not held back.
+func TestAccessRequestsPerDayAreBounded(t *testing.T) {
+	se := newStaffEnv(t)
+	for range approval.MaxRequestsPerDay {
+		se.request(t, "contacts")
+	}
+	a := se.eng.call("POST", "/v1/access-requests", api.AccessRequestCreate{Account: se.account, Categories: []string{"contacts"},
+		Reason: "ticket-4711 sync bug", Duration: "1h"}, nil)
+	if a.status != http.StatusTooManyRequests || a.error().Code != "rate_limited" {
+		t.Fatalf("request %d of a day: %d %s, want 429 rate_limited", approval.MaxRequestsPerDay+1, a.status, a.body)
+	}
+	var other api.StaffAdded
+	se.boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: "eng2", Roles: []string{"engineer"}}, &other)
+	(&raw{t: t, url: se.env.URL, token: other.Token}).must("POST", "/v1/access-requests", api.AccessRequestCreate{Account: se.account,
+		Categories: []string{"contacts"}, Reason: "ticket-4712", Duration: "1h"}, nil)
+	list, err := se.phone.AccessRequests(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != approval.MaxRequestsPerDay+1 {
+		t.Fatalf("the owner sees %d requests, want %d", len(list), approval.MaxRequestsPerDay+1)
+	}
 }

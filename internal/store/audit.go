@@ -129,8 +129,9 @@ type Approvals interface {
 	// AccessRequest returns a request and its approvals (oldest first);
 	// NotFound if none.
 	AccessRequest(ctx context.Context, id string) (AccessRequest, []Approval, error)
-	// AccessRequestsFor lists an account's requests, newest first.
-	AccessRequestsFor(ctx context.Context, account candor.AccountID) ([]AccessRequest, error)
+	// AccessRequestsFor lists up to limit of an account's requests, newest
+	// first; Invalid unless 1 <= limit <= 1000.
+	AccessRequestsFor(ctx context.Context, account candor.AccountID, limit int) ([]AccessRequest, error)
 	// AccessRequests lists up to limit requests of every account, newest
 	// first.
 	AccessRequests(ctx context.Context, limit int) ([]AccessRequest, error)

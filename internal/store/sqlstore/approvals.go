@@ -117,11 +117,15 @@ func (s *DirectoryStore) AccessRequest(ctx context.Context, id string) (store.Ac
 	return ar, as, nil
 }
 
-// AccessRequestsFor lists an account's requests, newest first (by Created,
-// then id, descending); none for an account without any.
-func (s *DirectoryStore) AccessRequestsFor(ctx context.Context, account candor.AccountID) ([]store.AccessRequest, error) {
+// AccessRequestsFor lists up to limit of an account's requests, newest
+// first (by Created, then id, descending); none for an account without
+// any. Invalid unless 1 <= limit <= 1000.
+func (s *DirectoryStore) AccessRequestsFor(ctx context.Context, account candor.AccountID, limit int) ([]store.AccessRequest, error) {
+	if limit < 1 || limit > 1000 {
+		return nil, candor.E(candor.Invalid, "list 1 to 1000 access requests")
+	}
 	return queryAll(ctx, s.db.reader(), "list access requests", scanAccessRequest,
-		`SELECT `+accessRequestColumns+` FROM access_requests WHERE account = ? ORDER BY created_us DESC, id DESC`, string(account))
+		`SELECT `+accessRequestColumns+` FROM access_requests WHERE account = ? ORDER BY created_us DESC, id DESC LIMIT ?`, string(account), limit)
 }
 
 // AccessRequests lists up to limit requests of every account, newest first

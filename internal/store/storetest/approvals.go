@@ -87,7 +87,7 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 	for _, r := range []store.AccessRequest{newer, other, older} {
 		must(t, d.CreateAccessRequest(ctx, logged(), r))
 	}
-	list, err := d.AccessRequestsFor(ctx, a)
+	list, err := d.AccessRequestsFor(ctx, a, 100)
 	must(t, err)
 	if len(list) != 3 {
 		t.Fatalf("AccessRequestsFor = %d requests, want 3", len(list))
@@ -95,7 +95,14 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 	for i, want := range []store.AccessRequest{newer, req, older} {
 		wantAccessRequest(t, "AccessRequestsFor", list[i], want)
 	}
-	list, err = d.AccessRequestsFor(ctx, candor.AccountID(newID("acc")))
+	if list, err = d.AccessRequestsFor(ctx, a, 2); err != nil || len(list) != 2 || list[0].ID != newer.ID || list[1].ID != req.ID {
+		t.Fatalf("AccessRequestsFor with a limit of 2 = %d requests (%v), want the 2 newest", len(list), err)
+	}
+	for _, limit := range []int{0, -1, 1001} {
+		_, err = d.AccessRequestsFor(ctx, a, limit)
+		wantKind(t, err, candor.Invalid)
+	}
+	list, err = d.AccessRequestsFor(ctx, candor.AccountID(newID("acc")), 100)
 	must(t, err)
 	if len(list) != 0 {
 		t.Fatalf("AccessRequestsFor an account without requests = %d", len(list))
@@ -112,7 +119,7 @@ func testAccessRequests(t *testing.T, d store.Directory) {
 
 	// Requests are staff records: deleting the account's entry keeps them.
 	must(t, d.DeleteEntry(ctx, logged(), a))
-	list, err = d.AccessRequestsFor(ctx, a)
+	list, err = d.AccessRequestsFor(ctx, a, 100)
 	must(t, err)
 	if len(list) != 4 {
 		t.Fatalf("AccessRequestsFor after DeleteEntry = %d requests, want 4", len(list))

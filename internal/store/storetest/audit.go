@@ -760,7 +760,7 @@ func testAuditDirectoryAccess(t *testing.T, d store.Directory) {
 	must(t, err)
 	_, _, err = d.AccessRequest(ctx, req.ID)
 	must(t, err)
-	_, err = d.AccessRequestsFor(ctx, account)
+	_, err = d.AccessRequestsFor(ctx, account, 10)
 	must(t, err)
 	_, err = d.OwnerApprovalRequired(ctx, account)
 	must(t, err)
