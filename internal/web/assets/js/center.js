@@ -8,15 +8,13 @@ import { call, setCSRF, ApiError } from "./http.js";
 import { derive, login } from "./signin.js";
 import { el, say, fail, clear, busy, confirm, facts } from "./ui.js";
 import { checkLog } from "./accesslog.js";
+import { Sections } from "./sections.js";
 
 const policyVersion = "2026-11-01";
 const $ = (id) => document.getElementById(id);
 
-const state = {
-	session: null,
-	section: "overview",
-	data: {}, // the last answer of each section, drawn again on a change of language
-};
+const state = { session: null };
+let pages; // the sections, once the page has started
 
 async function main() {
 	await i18n.use(i18n.choose(), false);
@@ -24,12 +22,11 @@ async function main() {
 	i18n.onChange(() => {
 		if (state.session) {
 			whoami();
-			draw();
+			pages.draw();
 		}
 	});
 	$("signin-form").addEventListener("submit", signIn);
-	for (const b of $("nav").querySelectorAll("button")) b.addEventListener("click", () => open(b.dataset.section));
-	$("nav").addEventListener("keydown", navKeys);
+	pages = new Sections(sections, "nav.", showSignIn);
 	login().catch(() => {}); // load the WebAssembly sign-in early; an error shows on sign-in
 	await resume();
 	$("loading").hidden = true;
@@ -87,7 +84,7 @@ function signedIn(s) {
 	$("app").hidden = false;
 	whoami();
 	$("nav").querySelector("button").focus(); // focus was on the sign-in, now hidden
-	open("overview");
+	pages.open("overview");
 }
 
 function whoami() {
@@ -95,60 +92,10 @@ function whoami() {
 	$("whoami").textContent = t("center.whoami", { region: s.region || "—", until: i18n.time(s.expires_at) });
 }
 
-// Sections.
+// Sections (sections.js draws them; the table is at the end).
 
-
-function navKeys(ev) {
-	if (ev.key !== "ArrowRight" && ev.key !== "ArrowLeft") return;
-	const bs = [...$("nav").querySelectorAll("button")];
-	const i = bs.indexOf(document.activeElement);
-	if (i < 0) return;
-	const next = bs[(i + (ev.key === "ArrowRight" ? 1 : bs.length - 1)) % bs.length];
-	next.focus();
-	ev.preventDefault();
-}
-
-async function open(name) {
-	state.section = name;
-	for (const b of $("nav").querySelectorAll("button")) {
-		if (b.dataset.section === name) b.setAttribute("aria-current", "page");
-		else b.removeAttribute("aria-current");
-	}
-	clear($("alert"));
-	$("section").replaceChildren(el("h2", { text: t("nav." + name) }), el("p", { class: "muted", text: t("common.loading") }));
-	try {
-		state.data[name] = await sections[name].load();
-		if (state.section === name) draw();
-	} catch (e) {
-		if (e.status === 401) {
-			showSignIn();
-			fail($("alert"), e);
-			return;
-		}
-		$("section").replaceChildren(el("h2", { text: t("nav." + name) }));
-		fail($("alert"), e);
-	}
-}
-
-function draw() {
-	const name = state.section;
-	const data = state.data[name];
-	if (data === undefined) return;
-	$("section").replaceChildren(el("h2", { text: t("nav." + name) }), ...[sections[name].draw(data)].flat());
-}
-
-async function reload() {
-	await open(state.section);
-}
-
-// A change: run f, say done, reload the section; errors in the alert.
-async function change(button, f, done) {
-	await busy(button, $("alert"), async () => {
-		await f();
-		say(done);
-		await reload();
-	});
-}
+const reload = () => pages.reload();
+const change = (button, f, done) => pages.change(button, f, done);
 
 function categoryName(c) {
 	return t("cat." + c);

@@ -8,11 +8,13 @@ import { t } from "./i18n.js";
 import { call, setCSRF, ApiError } from "./http.js";
 import { b64url, unb64url } from "./b64.js";
 import { el, say, fail, clear, busy, confirm, facts } from "./ui.js";
+import { Sections } from "./sections.js";
 
 const $ = (id) => document.getElementById(id);
 const categories = ["contacts", "notes", "sms", "photos", "messaging"];
 
-const state = { session: null, section: "requests", data: {}, seal: null };
+const state = { session: null, seal: null };
+let pages; // the sections, once the page has started
 
 async function main() {
 	await i18n.use(i18n.choose(), false);
@@ -21,13 +23,13 @@ async function main() {
 		drawSeal();
 		if (state.session) {
 			whoami();
-			draw();
+			pages.draw();
 		}
 	});
 	$("passkey-signin").addEventListener("click", signIn);
 	$("register-form").addEventListener("submit", register);
 	$("staff-signout").addEventListener("click", signOut);
-	for (const b of $("nav").querySelectorAll("button[data-section]")) b.addEventListener("click", () => open(b.dataset.section));
+	pages = new Sections(sections, "staff.nav.", showSignIn);
 	try {
 		signedIn(await call("GET", "/v1/staff/sessions/current"));
 	} catch (e) {
@@ -82,7 +84,7 @@ function signedIn(s) {
 	$("app").hidden = false;
 	whoami();
 	$("nav").querySelector("button").focus(); // focus was on the sign-in, now hidden
-	open("requests");
+	pages.open("requests");
 }
 
 function whoami() {
@@ -178,44 +180,9 @@ async function signOut() {
 	});
 }
 
-// Sections.
+// Sections (sections.js draws them; the table is at the end).
 
-
-async function open(name) {
-	state.section = name;
-	for (const b of $("nav").querySelectorAll("button[data-section]")) {
-		if (b.dataset.section === name) b.setAttribute("aria-current", "page");
-		else b.removeAttribute("aria-current");
-	}
-	clear($("alert"));
-	$("section").replaceChildren(el("h2", { text: t("staff.nav." + name) }), el("p", { class: "muted", text: t("common.loading") }));
-	try {
-		state.data[name] = await sections[name].load();
-		if (state.section === name) draw();
-	} catch (e) {
-		if (e.status === 401) {
-			showSignIn();
-			fail($("alert"), e);
-			return;
-		}
-		$("section").replaceChildren(el("h2", { text: t("staff.nav." + name) }));
-		fail($("alert"), e);
-	}
-}
-
-function draw() {
-	const name = state.section;
-	if (state.data[name] === undefined) return;
-	$("section").replaceChildren(el("h2", { text: t("staff.nav." + name) }), ...[sections[name].draw(state.data[name])].flat());
-}
-
-async function change(button, f, done) {
-	await busy(button, $("alert"), async () => {
-		await f();
-		say(done);
-		await open(state.section);
-	});
-}
+const change = (button, f, done) => pages.change(button, f, done);
 
 // Access requests, newest first, with their quorum.
 function loadRequests() {
@@ -322,7 +289,7 @@ function drawCreate() {
 		busy(submit, $("alert"), async () => {
 			await call("POST", "/v1/access-requests", { body: { account: account.value.trim(), categories: cats, reason: reason.value.trim(), duration: duration.value } });
 			say(t("staff.created"));
-			await open("requests");
+			await pages.open("requests");
 		});
 	});
 	return [el("p", { class: "muted", text: t("staff.create.intro") }), form];
