@@ -172,8 +172,11 @@ type Device struct {
 	ID      string    `json:"id"`
 	Created time.Time `json:"created"`
 	Current bool      `json:"current"`
-	Kind    string    `json:"kind,omitempty"`
-	Name    string    `json:"name,omitempty"`
+	// SignedIn says the device holds a live session: false once it is
+	// revoked, signed out, or its session expired.
+	SignedIn bool   `json:"signed_in"`
+	Kind     string `json:"kind,omitempty"`
+	Name     string `json:"name,omitempty"`
 }
 
 // Device kinds other than a phone's.

@@ -31,6 +31,7 @@ type Directory interface {
 	Session(ctx context.Context, tokenHash []byte) (store.Session, error)
 	DeleteSession(ctx context.Context, tokenHash []byte) error
 	DeleteDeviceSessions(ctx context.Context, account candor.AccountID, device candor.DeviceID) error
+	SignedInDevices(ctx context.Context, account candor.AccountID, now time.Time) ([]candor.DeviceID, error)
 	LoginFailed(ctx context.Context, handle []byte, now time.Time, window time.Duration) (store.Attempts, error)
 	LoginAttempts(ctx context.Context, handle []byte) (store.Attempts, error)
 	LoginSucceeded(ctx context.Context, handle []byte) error
@@ -595,6 +596,20 @@ func (s *Service) Devices(ctx context.Context, p candor.Principal) ([]store.Devi
 		return nil, err
 	}
 	return accts.Devices(ctx, p.Account)
+}
+
+// SignedIn tells which of p's account's devices hold a live session: a
+// revoked phone, an app password revoked, a browser signed out do not.
+func (s *Service) SignedIn(ctx context.Context, p candor.Principal) (map[candor.DeviceID]bool, error) {
+	ids, err := s.dir.SignedInDevices(ctx, p.Account, s.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[candor.DeviceID]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // RevokeDevice ends every session of one of p's devices and removes its

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -94,7 +95,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request, p candor.Princ
 		h.writeError(w, r, err)
 		return
 	}
-	devs, err := h.svc.Accounts.Devices(ctx, p)
+	devs, err := h.apiDevices(ctx, p)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -106,7 +107,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request, p candor.Princ
 	}
 	writeJSON(w, http.StatusOK, api.Account{
 		Account: string(p.Account), Region: string(p.Region), Created: created,
-		Devices: toAPIDevices(devs, p), Consents: toAPIConsents(state),
+		Devices: devs, Consents: toAPIConsents(state),
 	})
 }
 
@@ -175,12 +176,12 @@ func (h *Handler) deleteAccount(w http.ResponseWriter, r *http.Request, p candor
 }
 
 func (h *Handler) devices(w http.ResponseWriter, r *http.Request, p candor.Principal) {
-	devs, err := h.svc.Accounts.Devices(r.Context(), p)
+	devs, err := h.apiDevices(r.Context(), p)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]api.Device{"devices": toAPIDevices(devs, p)})
+	writeJSON(w, http.StatusOK, map[string][]api.Device{"devices": devs})
 }
 
 func (h *Handler) revokeDevice(w http.ResponseWriter, r *http.Request, p candor.Principal) {
@@ -364,12 +365,23 @@ func toAPISession(g account.Grant) api.Session {
 		Region: string(g.Principal.Region), Token: g.Token, ExpiresAt: g.Expires}
 }
 
-func toAPIDevices(devs []store.Device, p candor.Principal) []api.Device {
+// apiDevices lists p's account's devices, each saying whether it is the
+// caller and whether it holds a live session.
+func (h *Handler) apiDevices(ctx context.Context, p candor.Principal) ([]api.Device, error) {
+	devs, err := h.svc.Accounts.Devices(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	signedIn, err := h.svc.Accounts.SignedIn(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]api.Device, len(devs))
 	for i, d := range devs {
-		out[i] = api.Device{ID: string(d.ID), Created: d.Created, Current: d.ID == p.Device, Kind: d.Kind, Name: d.Name}
+		out[i] = api.Device{ID: string(d.ID), Created: d.Created, Current: d.ID == p.Device, Kind: d.Kind, Name: d.Name,
+			SignedIn: signedIn[d.ID]}
 	}
-	return out
+	return out, nil
 }
 
 func toAPIConsent(c candor.Category, ev store.ConsentEvent) api.Consent {

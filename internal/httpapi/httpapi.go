@@ -36,6 +36,7 @@ type Accounts interface {
 	Session(ctx context.Context, token string) (account.Grant, error)
 	Logout(ctx context.Context, token string) error
 	Devices(ctx context.Context, p candor.Principal) ([]store.Device, error)
+	SignedIn(ctx context.Context, p candor.Principal) (map[candor.DeviceID]bool, error)
 	RevokeDevice(ctx context.Context, p candor.Principal, device candor.DeviceID) error
 	CreateAppPassword(ctx context.Context, p candor.Principal, name string) (account.AppPassword, error)
 	Created(ctx context.Context, p candor.Principal) (time.Time, error)

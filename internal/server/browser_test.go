@@ -735,3 +735,36 @@ func TestStaffAccessSettingReads(t *testing.T) {
 		}
 	}
 }
+
+// The device list says which devices hold a live session: a phone the
+// owner revoked stays listed (its id is kept for its next sign-in), signed
+// out.
+func TestDevicesSaySignedIn(t *testing.T) {
+	env := servertest.Start(t)
+	phone := signedUp(t, env, canaryIMEI)
+	b := newBrowser(t, env)
+	if a := b.signIn(canaryEmail, canaryPassword); a.status != http.StatusCreated {
+		t.Fatalf("browser sign-in: %d %s", a.status, a.body)
+	}
+	list := func() map[string]api.Device {
+		var out struct{ Devices []api.Device }
+		b.must("GET", "/v1/devices", nil, &out)
+		m := map[string]api.Device{}
+		for _, d := range out.Devices {
+			m[d.Kind] = d
+		}
+		return m
+	}
+	devs := list()
+	if !devs[""].SignedIn || !devs["browser"].SignedIn || len(devs) != 2 {
+		t.Fatalf("devices before the revocation: %+v", devs)
+	}
+	b.must("DELETE", "/v1/devices/"+devs[""].ID, nil, nil)
+	devs = list()
+	if p, ok := devs[""]; !ok || p.SignedIn || !devs["browser"].SignedIn {
+		t.Fatalf("devices after the phone was revoked: %+v", devs)
+	}
+	if _, err := phone.Sync(context.Background(), nil); !candor.Is(err, candor.Unauthenticated) {
+		t.Fatalf("the revoked phone's sync: %v, want unauthenticated", err)
+	}
+}

@@ -401,6 +401,9 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, tokenHash []byte) error
 	// DeleteDeviceSessions revokes every session of one device.
 	DeleteDeviceSessions(ctx context.Context, account candor.AccountID, device candor.DeviceID) error
+	// SignedInDevices lists the devices of an account that hold a session
+	// that has not expired at now (each once).
+	SignedInDevices(ctx context.Context, account candor.AccountID, now time.Time) ([]candor.DeviceID, error)
 	// DeleteExpiredSessions removes sessions that expired before now and
 	// reports how many.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)

@@ -148,6 +148,16 @@ func (s *DirectoryStore) DeleteDeviceSessions(ctx context.Context, account cando
 	return nil
 }
 
+// SignedInDevices lists the devices of an account holding a session that
+// has not expired at now, each once (by the sessions_device index).
+func (s *DirectoryStore) SignedInDevices(ctx context.Context, account candor.AccountID, now time.Time) ([]candor.DeviceID, error) {
+	return queryAll(ctx, s.db.reader(), "list signed-in devices", func(row scanner) (candor.DeviceID, error) {
+		var id string
+		err := row.Scan(&id)
+		return candor.DeviceID(id), err
+	}, `SELECT DISTINCT device FROM sessions WHERE account = ? AND expires_us > ? ORDER BY device`, string(account), micros(now))
+}
+
 // DeleteExpiredSessions removes the sessions whose Expires is before now
 // and reports how many.
 func (s *DirectoryStore) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {

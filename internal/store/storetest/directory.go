@@ -165,7 +165,24 @@ func testSessions(t *testing.T, d store.Directory) {
 
 	s4 := newSession(a, d1, testTime.Add(time.Hour))
 	must(t, d.CreateSession(ctx, s4))
+	wantDevices := func(what string, now time.Time, want ...candor.DeviceID) {
+		t.Helper()
+		got, err := d.SignedInDevices(ctx, a, now)
+		must(t, err)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("SignedInDevices %s = %v, want %v", what, got, want)
+		}
+	}
+	wantDevices("with two sessions of one device and one of another", testTime, d1, d2)
+	wantDevices("after the short sessions expired", testTime.Add(2*time.Hour), d1)
+	got2, err := d.SignedInDevices(ctx, candor.AccountID(newID("acc")), testTime)
+	must(t, err)
+	if len(got2) != 0 {
+		t.Fatalf("SignedInDevices of an account without sessions = %v", got2)
+	}
 	must(t, d.DeleteDeviceSessions(ctx, a, d1))
+	wantDevices("after one device's sessions were deleted", testTime, d2)
 	for _, s := range []store.Session{s1, s4} {
 		_, err := d.Session(ctx, s.TokenHash)
 		wantKind(t, err, candor.NotFound)

@@ -194,14 +194,20 @@ function drawDevices(d) {
 	const list = el("ul", { class: "plain" });
 	for (const dev of d.devices || []) {
 		const kind = dev.kind === "app" ? t("devices.app") : dev.kind === "browser" ? t("devices.browser") : t("devices.phone");
-		const b = el("button", { type: "button", class: "danger", text: t("devices.revoke"), "aria-label": t("devices.revoke") + ": " + (dev.name || kind) });
-		b.addEventListener("click", () => revoke(b, dev, kind));
+		// A device without a live session (revoked, signed out, expired)
+		// stays listed, with nothing left to revoke.
+		let b = null;
+		if (dev.signed_in !== false) {
+			b = el("button", { type: "button", class: "danger", text: t("devices.revoke"), "aria-label": t("devices.revoke") + ": " + (dev.name || kind) });
+			b.addEventListener("click", () => revoke(b, dev, kind));
+		}
 		list.append(
 			el(
 				"li",
 				{},
 				el("strong", { text: dev.name ? `${kind}: ${dev.name}` : kind }),
 				dev.current ? [" ", el("span", { class: "badge ok", text: t("devices.current") })] : null,
+				dev.signed_in === false ? [" ", el("span", { class: "badge off", text: t("devices.signedout") })] : null,
 				facts([
 					[t("devices.id"), el("span", { class: "mono", text: dev.id })],
 					[t("devices.created"), i18n.time(dev.created)],
