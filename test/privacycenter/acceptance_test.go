@@ -166,6 +166,9 @@ func TestAcceptance(t *testing.T) {
 		b.run(chromedp.Click("#signin-submit"))
 		b.wait(`document.getElementById("signin-alert").textContent.length > 0`)
 		shownAlert(t, b, "#signin-alert", fmt.Sprintf("sign-in with email %q and a password of %d characters", c.email, len(c.password)))
+		if c.email == "not an email" && b.text("signin-alert") != en["signin.bademail"] {
+			t.Errorf("a malformed email says %q, want %q", b.text("signin-alert"), en["signin.bademail"])
+		}
 		if !eval[bool](b, `document.getElementById("app").hidden && !document.getElementById("signin").hidden`) {
 			t.Errorf("a bad sign-in left the sign-in view")
 		}

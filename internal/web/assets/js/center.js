@@ -66,6 +66,10 @@ async function signIn(ev) {
 		fail(region, t("signin.missing"));
 		return;
 	}
+	if (!/^[^\s@]+@[^\s@]+$/.test(email)) {
+		fail(region, t("signin.bademail")); // said at once, without hashing a password for nothing
+		return;
+	}
 	await busy($("signin-submit"), region, async () => {
 		say(t("signin.working"));
 		const { handle, authKey } = await derive(email, password);
