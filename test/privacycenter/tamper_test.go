@@ -33,6 +33,7 @@ type tamperer struct {
 	mu      sync.Mutex
 	alter   func(r *http.Request, page *api.AccessLog) // nil: pass pages as they are
 	indexes []int64                                    // the entries of the last page passed
+	last    api.AccessLog                              // the last page passed
 }
 
 func (p *tamperer) set(f func(r *http.Request, page *api.AccessLog)) {
@@ -45,6 +46,12 @@ func (p *tamperer) shown() []int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]int64(nil), p.indexes...)
+}
+
+func (p *tamperer) lastPage() api.AccessLog {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 func (p *tamperer) start(t *testing.T, upstream string) string {
@@ -71,6 +78,7 @@ func (p *tamperer) start(t *testing.T, upstream string) string {
 		if p.alter != nil {
 			p.alter(resp.Request, &page)
 		}
+		p.last = page
 		p.indexes = p.indexes[:0]
 		for _, e := range page.Entries {
 			p.indexes = append(p.indexes, e.Index)
@@ -198,6 +206,29 @@ func TestAccessLogAlteredInFlight(t *testing.T) {
 	})
 	alarmed("the owner's page, then another account's", load(), "log.alarm.proof", "is another account's")
 	honest("after another account's log")
+
+	// One load whose pages' checkpoints do not extend one another: the
+	// first page under the newest checkpoint, the next under the one this
+	// browser saw last, hiding what the log gained since (here the owner's
+	// new sign-in). Each page verifies, and what is shown is what was
+	// shown before; the second checkpoint rolls the first back.
+	before := proxy.lastPage()
+	if len(before.Entries) < 2 {
+		t.Fatalf("the owner's log shows %d entries, want at least 2", len(before.Entries))
+	}
+	if st, _ := post(t, env, "/v1/sessions", browserLogin{Handle: handle, AuthKey: key, Browser: true}); st != http.StatusCreated {
+		t.Fatalf("signing in again: %d", st)
+	}
+	proxy.set(func(r *http.Request, p *api.AccessLog) {
+		if r.URL.Query().Get("after") == "" {
+			p.Entries, p.More = p.Entries[:1], true
+			return
+		}
+		*p = before
+		p.Entries = before.Entries[1:]
+	})
+	alarmed("pages of one load under a newer checkpoint, then the older", load(), "log.alarm.fork", "")
+	honest("after pages rolled back within a load")
 	b.clean()
 }
 
