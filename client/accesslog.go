@@ -1,10 +1,7 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -36,23 +33,9 @@ type auditState struct {
 	Shown   map[string]shownLog `json:"shown,omitempty"`
 }
 
-// shownLog is what a phone was shown of one log: the indexes of its
-// entries up to Upto, as a SHA-256 digest.
-type shownLog struct {
-	Upto   int64  `json:"upto"`
-	Digest []byte `json:"digest"`
-}
-
-// digestOf is the digest of the indexes of shown up to upto.
-func digestOf(shown []Access, upto int64) []byte {
-	h := sha256.New()
-	for _, a := range shown {
-		if a.Index <= upto {
-			binary.Write(h, binary.BigEndian, a.Index)
-		}
-	}
-	return h.Sum(nil)
-}
+// shownLog is what a phone was shown of one log (auditproof.Shown, whose
+// check the browser runs too).
+type shownLog = auditproof.Shown
 
 // Access is one verified entry of the account's access log (package
 // auditproof, whose checks the browser runs too).
@@ -166,16 +149,19 @@ func checkShown(st *auditState, shown []Access, accounts []string) error {
 		return err
 	}
 	st.Account = account
-	before, ok := st.Shown[st.Log]
-	if ok && !bytes.Equal(digestOf(shown, before.Upto), before.Digest) {
-		return errLog("the entries shown up to entry %d are not those this phone was shown before: some are missing or new", before.Upto)
+	var before *shownLog
+	if b, ok := st.Shown[st.Log]; ok {
+		before = &b
 	}
-	if len(shown) > 0 {
+	now, err := auditproof.CheckShown(before, shown)
+	if err != nil {
+		return err
+	}
+	if now != nil {
 		if st.Shown == nil {
 			st.Shown = map[string]shownLog{}
 		}
-		last := shown[len(shown)-1].Index
-		st.Shown[st.Log] = shownLog{Upto: last, Digest: digestOf(shown, last)}
+		st.Shown[st.Log] = *now
 	}
 	return nil
 }

@@ -14,7 +14,9 @@
 package auditproof
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"strings"
@@ -208,6 +210,52 @@ func CheckOneAccount(shown []Access, accounts []string, account string) (string,
 		}
 	}
 	return account, nil
+}
+
+// Shown is what a device was shown of one log: the indexes of its entries
+// up to Upto, as a SHA-256 digest (DigestOf). The phone keeps one per log
+// in its audit state and the browser one per log in its storage, in this
+// JSON.
+type Shown struct {
+	Upto   int64  `json:"upto"`
+	Digest []byte `json:"digest"`
+}
+
+// DigestOf is the digest of the indexes of shown up to upto, in the order
+// shown: each as 8 bytes big-endian, hashed with SHA-256.
+func DigestOf(shown []Access, upto int64) []byte {
+	h := sha256.New()
+	var b [8]byte
+	for _, a := range shown {
+		if a.Index <= upto {
+			binary.BigEndian.PutUint64(b[:], uint64(a.Index))
+			h.Write(b[:])
+		}
+	}
+	return h.Sum(nil)
+}
+
+// CheckShown checks the entries a device is shown now of one log, in the
+// order shown, against what it was shown of that log before (nil when
+// never): indexes rise, and every entry shown before up to before.Upto is
+// shown again and no other (the log only grows and keeps every entry, so
+// what an honest server shows of an account up to an index never
+// changes). It returns what to keep for next time: the entries up to the
+// last shown, or before itself when none is shown now.
+func CheckShown(before *Shown, shown []Access) (*Shown, error) {
+	for i, a := range shown {
+		if i > 0 && a.Index <= shown[i-1].Index {
+			return nil, Errorf("entry %d is shown out of order", a.Index)
+		}
+	}
+	if before != nil && !bytes.Equal(DigestOf(shown, before.Upto), before.Digest) {
+		return nil, Errorf("the entries shown up to entry %d are not those this device was shown before: some are missing or new", before.Upto)
+	}
+	if len(shown) == 0 {
+		return before, nil
+	}
+	last := shown[len(shown)-1].Index
+	return &Shown{Upto: last, Digest: DigestOf(shown, last)}, nil
 }
 
 // toHashes reads the hashes of a proof; ok is false when one is not a

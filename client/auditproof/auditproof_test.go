@@ -205,3 +205,53 @@ func TestFingerprint(t *testing.T) {
 		t.Error("two keys, one fingerprint")
 	}
 }
+
+func TestCheckShown(t *testing.T) {
+	at := func(idx ...int64) []auditproof.Access {
+		out := make([]auditproof.Access, len(idx))
+		for i, n := range idx {
+			out[i] = auditproof.Access{Index: n, Verified: true}
+		}
+		return out
+	}
+	// The digest's encoding is kept by phones and browsers: each index as
+	// 8 bytes big-endian, hashed in the order shown.
+	want := sha256.Sum256([]byte{0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 1, 5})
+	if got := auditproof.DigestOf(at(3, 261, 300), 261); string(got) != string(want[:]) {
+		t.Fatalf("DigestOf = %x, want %x", got, want)
+	}
+
+	first, err := auditproof.CheckShown(nil, at(1, 4, 6))
+	if err != nil || first == nil || first.Upto != 6 {
+		t.Fatalf("first sight: %+v %v", first, err)
+	}
+	if again, err := auditproof.CheckShown(nil, nil); err != nil || again != nil {
+		t.Errorf("first sight of an empty log: %+v %v", again, err)
+	}
+	grown, err := auditproof.CheckShown(first, at(1, 4, 6, 9, 12))
+	if err != nil || grown.Upto != 12 || string(grown.Digest) != string(auditproof.DigestOf(at(1, 4, 6, 9, 12), 12)) {
+		t.Fatalf("the log grew: %+v %v", grown, err)
+	}
+	if same, err := auditproof.CheckShown(grown, at(1, 4, 6, 9, 12)); err != nil || same.Upto != 12 {
+		t.Errorf("the same entries again: %+v %v", same, err)
+	}
+
+	// The attacks: a server that drops an entry it showed before (a staff
+	// read), slips one in among them, shows none at all, or reorders them.
+	_, err = auditproof.CheckShown(grown, at(1, 6, 9, 12))
+	refused(t, "an entry shown before left out", err, "entries shown up to entry 12 are not those this device was shown before: some are missing or new")
+	_, err = auditproof.CheckShown(grown, at(1, 4, 6, 9, 12, 14)[1:])
+	refused(t, "the first entry left out and a new one added", err, "missing or new")
+	_, err = auditproof.CheckShown(grown, at(1, 2, 4, 6, 9, 12))
+	refused(t, "an entry added among those shown before", err, "missing or new")
+	_, err = auditproof.CheckShown(grown, nil)
+	refused(t, "nothing shown after entries were", err, "missing or new")
+	_, err = auditproof.CheckShown(grown, at(1, 4, 6, 9))
+	refused(t, "the last entry shown before left out", err, "missing or new")
+	_, err = auditproof.CheckShown(nil, at(1, 6, 4))
+	refused(t, "entries out of order", err, "entry 4 is shown out of order")
+	_, err = auditproof.CheckShown(nil, at(1, 4, 4))
+	refused(t, "an entry shown twice", err, "out of order")
+	_, err = auditproof.CheckShown(&auditproof.Shown{Upto: 6, Digest: []byte("garbage")}, at(1, 4, 6))
+	refused(t, "a kept state that is not a digest", err, "missing or new")
+}

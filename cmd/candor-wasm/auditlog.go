@@ -22,6 +22,10 @@ const (
 	maxNoteJSON  = 64 << 10
 	maxProofJSON = 64 << 10
 	maxKey       = 1 << 10
+	maxAccount   = 1 << 10
+	maxShownJSON = 64 << 20
+	maxShown     = 100_000
+	maxStateJSON = 1 << 10
 )
 
 // entry is an Access as the page gets it: with staff set apart as the
@@ -38,17 +42,29 @@ type checkedPage struct {
 		Hash []byte `json:"hash"`
 	} `json:"checkpoint"`
 	Entries []entry `json:"entries"`
+	Account string  `json:"account"`
 }
 
-// checkEntries(key, pageJSON) verifies one page of GET
+// checkEntries(key, pageJSON, pinnedAccount) verifies one page of GET
 // /v1/account/access-log with the verifier key: the checkpoint's
 // signature, each entry's inclusion proof, and that every entry names one
-// account in rising order. It resolves to the checked checkpoint (its log,
-// and the size and hash from the signed note) and the entries.
+// account in rising order — pinnedAccount when it is given and not "" (the
+// one the page pinned for the signed-in account), else the first entry's.
+// It resolves to the checked checkpoint (its log, and the size and hash
+// from the signed note), the entries and the account they name ("" for a
+// page of no entries and no pinned account).
 func checkEntries(_ js.Value, args []js.Value) any {
 	return promise(func() (any, error) {
-		if len(args) != 2 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeString {
-			return nil, errors.New("checkEntries(key, pageJSON): two strings are needed")
+		if len(args) < 2 || len(args) > 3 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeString ||
+			(len(args) == 3 && args[2].Type() != js.TypeString && !args[2].IsNull() && !args[2].IsUndefined()) {
+			return nil, errors.New("checkEntries(key, pageJSON, pinnedAccount): two or three strings are needed")
+		}
+		pinned := ""
+		if len(args) == 3 && args[2].Type() == js.TypeString {
+			var err error
+			if pinned, err = stringArg(args[2], "pinned account", maxAccount); err != nil {
+				return nil, err
+			}
 		}
 		v, err := verifier(args[0])
 		if err != nil {
@@ -82,9 +98,11 @@ func checkEntries(_ js.Value, args []js.Value) any {
 			shown, accounts = append(shown, a), append(accounts, account)
 			out.Entries = append(out.Entries, entry{Access: a, Staff: a.Staff()})
 		}
-		if _, err := auditproof.CheckOneAccount(shown, accounts, ""); err != nil {
+		account, err := auditproof.CheckOneAccount(shown, accounts, pinned)
+		if err != nil {
 			return nil, err
 		}
+		out.Account = account
 		return fromJSON(out)
 	})
 }
@@ -141,6 +159,63 @@ func checkConsistency(_ js.Value, args []js.Value) any {
 			return nil, err
 		}
 		return true, nil
+	})
+}
+
+// checkShown(stateJSON, entriesJSON) checks the entries the page is shown
+// now of one log, every page of one load in order (entriesJSON: an array
+// of the entries checkEntries resolved to, or of {index}), against what
+// this browser was shown of that log before (stateJSON: the {upto, digest}
+// it kept, or "" or null when never): the phone's check
+// (auditproof.CheckShown), so an entry shown before and now left out — a
+// staff read the server would rather hide — is refused. It resolves to
+// the state to keep, {upto, digest}, or null while nothing was ever shown.
+func checkShown(_ js.Value, args []js.Value) any {
+	return promise(func() (any, error) {
+		if len(args) != 2 || (args[0].Type() != js.TypeString && !args[0].IsNull() && !args[0].IsUndefined()) || args[1].Type() != js.TypeString {
+			return nil, errors.New("checkShown(stateJSON, entriesJSON): two strings are needed")
+		}
+		var before *auditproof.Shown
+		if args[0].Type() == js.TypeString {
+			text, err := stringArg(args[0], "shown state", maxStateJSON)
+			if err != nil {
+				return nil, err
+			}
+			if text != "" && text != "null" {
+				before = new(auditproof.Shown)
+				if err := json.Unmarshal([]byte(text), before); err != nil {
+					return nil, errors.New("the shown state is not valid JSON of {upto, digest}")
+				}
+			}
+		}
+		text, err := stringArg(args[1], "shown entries", maxShownJSON)
+		if err != nil {
+			return nil, err
+		}
+		var indexes []struct {
+			Index *int64 `json:"index"`
+		}
+		if err := json.Unmarshal([]byte(text), &indexes); err != nil {
+			return nil, errors.New("the shown entries are not valid JSON of an array of entries")
+		}
+		if len(indexes) > maxShown {
+			return nil, fmt.Errorf("the shown entries are %d, more than %d", len(indexes), maxShown)
+		}
+		shown := make([]auditproof.Access, len(indexes))
+		for i, e := range indexes {
+			if e.Index == nil {
+				return nil, errors.New("a shown entry has no index")
+			}
+			shown[i].Index = *e.Index
+		}
+		now, err := auditproof.CheckShown(before, shown)
+		if err != nil {
+			return nil, err
+		}
+		if now == nil {
+			return js.Null(), nil
+		}
+		return fromJSON(now)
 	})
 }
 

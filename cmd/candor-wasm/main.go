@@ -7,7 +7,7 @@
 // the access log's proofs (package client/auditproof), so that the privacy
 // center shows only entries it verified itself (P10).
 //
-// It sets globalThis.candorLogin to an object of six functions, each
+// It sets globalThis.candorLogin to an object of seven functions, each
 // returning a Promise that rejects with an Error carrying a sentence:
 //
 //	blind(email) → {blinded, state}
@@ -20,13 +20,21 @@
 //		with HKDF-SHA256; refuses a cost below login.MinimumCost or beyond
 //		what a device can afford, before the password is used.
 //
-//	checkEntries(key, pageJSON) → {checkpoint: {log, size, hash}, entries: [...]}
+//	checkEntries(key, pageJSON, pinnedAccount?) → {checkpoint: {log, size, hash}, entries: [...], account}
 //		verifies a page of GET /v1/account/access-log (its response text)
 //		with the audit verifier key (GET /v1/audit/key): the checkpoint's
-//		signature and every entry's inclusion proof; each entry is
-//		{index, time, actor, action, outcome, category?, count?, grant?,
-//		reason?, approvers?, code?, staff, verified: true}, staff true for a
-//		staff member's access; hash is base64.
+//		signature, every entry's inclusion proof, and that the entries rise
+//		and all name one account pseudonym, pinnedAccount when given (an
+//		entry of another account is refused); account is that pseudonym.
+//		Each entry is {index, time, actor, action, outcome, category?,
+//		count?, grant?, reason?, approvers?, code?, staff, verified: true},
+//		staff true for a staff member's access; hash is base64.
+//	checkShown(stateJSON, entriesJSON) → {upto, digest} or null
+//		checks the entries shown now of one log (all pages of one load)
+//		against the state kept from the last load ({upto, digest}; "" or
+//		null the first time): every entry shown before up to upto is shown
+//		again and no other, as the phone checks. It resolves to the state
+//		to keep.
 //	checkConsistency(key, oldNote, newCheckpointJSON, proofJSON) → true
 //		the old checkpoint note (kept by the page) and the new checkpoint
 //		verify with key, are of one log, and the consistency proof (the
@@ -59,6 +67,7 @@ func main() {
 	api.Set("deriveKeys", js.FuncOf(deriveKeys))
 	api.Set("checkEntries", js.FuncOf(checkEntries))
 	api.Set("checkConsistency", js.FuncOf(checkConsistency))
+	api.Set("checkShown", js.FuncOf(checkShown))
 	api.Set("keyFingerprint", js.FuncOf(keyFingerprint))
 	js.Global().Set("candorLogin", api)
 	select {}

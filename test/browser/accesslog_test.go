@@ -69,6 +69,14 @@ type accessLogResult struct {
 	Checked     []checkedPage `json:"checked"`
 	MS          []float64     `json:"ms"`
 	Fingerprint string        `json:"fingerprint"`
+	Account     string        `json:"account"`
+	Shown       *shownState   `json:"shown"`
+}
+
+// shownState is what checkShown resolves to: what to keep of a log.
+type shownState struct {
+	Upto   int64  `json:"upto"`
+	Digest []byte `json:"digest"`
 }
 
 type checkedPage struct {
@@ -78,6 +86,7 @@ type checkedPage struct {
 		Hash []byte `json:"hash"`
 	} `json:"checkpoint"`
 	Entries []browserEntry `json:"entries"`
+	Account string         `json:"account"`
 }
 
 type browserEntry struct {
@@ -290,7 +299,14 @@ func TestBrowserAccessLog(t *testing.T) {
 	refuse("a malformed key", "candorLogin.checkEntries(\"candor+0+AAAA\", "+js(page)+")", "verifier key is not valid")
 	refuse("a page that is not JSON", "candorLogin.checkEntries("+js(got.Key)+", \"<html>\")", "not valid JSON")
 	refuse("a page far too large", "candorLogin.checkEntries("+js(got.Key)+", \"x\".repeat(9 << 20))", "longer than")
-	refuse("no arguments", "candorLogin.checkEntries()", "two strings are needed")
+	refuse("no arguments", "candorLogin.checkEntries()", "two or three strings are needed")
+	refuse("a pinned account that is not a string", "candorLogin.checkEntries("+js(got.Key)+", "+js(page)+", 7)", "two or three strings are needed")
+	refuse("shown entries that are not JSON", "candorLogin.checkShown(\"\", \"<html>\")", "not valid JSON")
+	refuse("a shown state that is not JSON", "candorLogin.checkShown(\"{\", \"[]\")", "not valid JSON")
+	refuse("a shown entry without an index", "candorLogin.checkShown(\"\", \"[{}]\")", "has no index")
+	refuse("checkShown with no arguments", "candorLogin.checkShown()", "two strings are needed")
+
+	pinnedAttacks(t, bctx, env.URL, sess.Token, phoneDir, got, entries[staffAt].Index)
 
 	// Consistency: a rolled-back log (the first checkpoint offered after
 	// the later one), a proof that does not fit, a checkpoint signed by
@@ -440,4 +456,121 @@ func (s staffAPI) status(method, path string, in any) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// pinnedAttacks attacks what the browser keeps between loads, as the phone
+// keeps it: the account pseudonym pinned from the first entry, and what
+// was shown of the log. A server holding the signing key can sign any
+// checkpoint, so every entry it shows verifies; what it chooses to show
+// is the attack: another account's entries for the owner's, or the
+// owner's log with an entry it showed before (the staff read) left out.
+func pinnedAttacks(t *testing.T, bctx context.Context, serverURL, token, phoneDir string, got accessLogResult, staffRead int64) {
+	t.Helper()
+	// The browser names the account the phone pinned, on every page.
+	var phoneState struct {
+		Account string `json:"account"`
+	}
+	if b, err := os.ReadFile(filepath.Join(phoneDir, "audit.json")); err != nil || json.Unmarshal(b, &phoneState) != nil || phoneState.Account == "" {
+		t.Fatalf("the phone's audit state: %v", err)
+	}
+	if got.Account != phoneState.Account {
+		t.Errorf("the browser's account pseudonym %q, the phone's %q", got.Account, phoneState.Account)
+	}
+	for i, p := range got.Checked {
+		if len(p.Entries) > 0 && p.Account != got.Account {
+			t.Errorf("page %d names account %q", i, p.Account)
+		}
+	}
+	if got.Shown == nil || got.Shown.Upto != got.Checked[len(got.Checked)-1].Entries[len(got.Checked[len(got.Checked)-1].Entries)-1].Index {
+		t.Fatalf("the shown state after a load: %+v", got.Shown)
+	}
+	opts := func(pinned string, shown *shownState, drop int64) string {
+		o := map[string]any{"pinned": pinned, "shown": shown}
+		if drop >= 0 {
+			o["drop"] = drop
+		}
+		return js(o)
+	}
+	refusal := func(expr string) string { return run[string](t, bctx, "refusal("+expr+")") }
+
+	// A second load, the same log: it verifies and keeps a state.
+	again := run[accessLogResult](t, bctx, "accessLog("+js(token)+", "+opts(got.Account, got.Shown, -1)+")")
+	if again.Account != got.Account || again.Shown == nil || again.Shown.Upto < got.Shown.Upto {
+		t.Fatalf("a second load of the same log: account %q, shown %+v", again.Account, again.Shown)
+	}
+
+	// The staff read, shown before, left out: every page still verifies
+	// (each entry's proof is its own), but the shown digest does not.
+	msg := refusal("accessLog(" + js(token) + ", " + opts(got.Account, again.Shown, staffRead) + ")")
+	if want := fmt.Sprintf("the entries shown up to entry %d are not those this device was shown before: some are missing or new", again.Shown.Upto); !strings.Contains(msg, want) {
+		t.Errorf("a load without the staff read shown before: %q, want %q", msg, want)
+	}
+	// Without the kept state the same load passes: the digest is what
+	// catches it.
+	if msg := refusal("accessLog(" + js(token) + ", " + opts(got.Account, nil, staffRead) + ")"); msg != "" {
+		t.Errorf("a first load without the staff read: %q", msg)
+	}
+
+	// Another account of the same server, with its own log entries.
+	kdf := api.KDF{Time: 1, MemoryKiB: 8, Threads: 1}
+	otherDir := t.TempDir()
+	other, err := client.Init(otherDir, client.Config{Server: serverURL, IMEI: "356938035643817", Phone: "+919812345670", Country: "IN"},
+		client.WithKDF(kdf), client.WithKDFFloor(kdf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := other.Signup(ctx, "quill@example.invalid", "Velvet-Harbor-2208!"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.SetConsent(ctx, candor.Contacts, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Sync(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	var otherSess struct {
+		Token string `json:"token"`
+	}
+	if b, err := os.ReadFile(filepath.Join(otherDir, "session.json")); err != nil || json.Unmarshal(b, &otherSess) != nil || otherSess.Token == "" {
+		t.Fatalf("the other phone's session token: %v", err)
+	}
+	req, _ := http.NewRequest("GET", serverURL+"/v1/account/access-log", nil)
+	req.Header.Set("Authorization", "Bearer "+otherSess.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPage, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the other account's log: %d", resp.StatusCode)
+	}
+
+	// Its page, genuine and signed, verifies as a page of its own account...
+	alone := run[checkedPage](t, bctx, "candorLogin.checkEntries("+js(got.Key)+", "+js(string(otherPage))+")")
+	if len(alone.Entries) == 0 || alone.Account == "" || alone.Account == got.Account {
+		t.Fatalf("the other account's page: %d entries of %q", len(alone.Entries), alone.Account)
+	}
+	// ...and is refused as the owner's, with the owner's account pinned.
+	if msg := refusal("candorLogin.checkEntries(" + js(got.Key) + ", " + js(string(otherPage)) + ", " + js(got.Account) + ")"); !strings.Contains(msg, fmt.Sprintf("entry %d is another account's", alone.Entries[0].Index)) {
+		t.Errorf("another account's page for the pinned owner: %q, want a refusal naming another account's entry", msg)
+	}
+	// The whole other log served in the owner's place, pinned: refused.
+	if msg := refusal("accessLog(" + js(otherSess.Token) + ", " + opts(got.Account, again.Shown, -1) + ")"); !strings.Contains(msg, "another account's") {
+		t.Errorf("another account's log for the pinned owner: %q", msg)
+	}
+	// And a browser that lost the pin still has the shown digest.
+	if msg := refusal("accessLog(" + js(otherSess.Token) + ", " + opts("", again.Shown, -1) + ")"); !strings.Contains(msg, "missing or new") {
+		t.Errorf("another account's log after the owner's, no pin: %q", msg)
+	}
+	// Pages of two accounts in one load: the owner's first page pins the
+	// account for the next, which is the other's.
+	mixed := fmt.Sprintf(`(async () => {
+		const first = await candorLogin.checkEntries(%s, %s);
+		return candorLogin.checkEntries(%s, %s, first.account);
+	})()`, js(got.Key), js(got.Pages[0]), js(got.Key), js(string(otherPage)))
+	if msg := refusal(mixed); !strings.Contains(msg, "another account's") {
+		t.Errorf("a load mixing two accounts' pages: %q", msg)
+	}
 }
