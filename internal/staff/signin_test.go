@@ -68,10 +68,13 @@ func TestSignInChallenges(t *testing.T) {
 	refused("not base64url", string(make([]byte, base64.RawURLEncoding.EncodedLen(signInLen))), s)
 	refused("a short challenge", enc(raw[:signInLen-1]), s)
 	refused("a long challenge", enc(append(raw, 0)), s)
-	// Its expiry moved an hour on, the MAC left as it was.
-	edited := append([]byte(nil), raw...)
-	binary.BigEndian.PutUint64(edited[1+signInNonceLen:], uint64(now.Add(time.Hour).UnixMilli()))
-	refused("an edited expiry", enc(edited), s)
+	// Its expiry moved (sooner and later, within what the server
+	// issues), the MAC left as it was.
+	for _, d := range []time.Duration{-time.Minute, time.Second} {
+		edited := append([]byte(nil), raw...)
+		binary.BigEndian.PutUint64(edited[1+signInNonceLen:], uint64(expires.Add(d).UnixMilli()))
+		refused("an edited expiry", enc(edited), s)
+	}
 	// Its nonce changed, its version changed, its MAC flipped.
 	for _, i := range []int{0, 1, signInLen - 1} {
 		e := append([]byte(nil), raw...)
