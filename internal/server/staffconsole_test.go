@@ -34,6 +34,7 @@ type console struct {
 	account               string
 	phoneToken            string
 	clock                 *atomic.Int64 // an offset added to the time, in ns
+	shares                []string      // the custodians' shares, to unseal another instance
 }
 
 func newConsole(t *testing.T, pg bool) *console {
@@ -45,7 +46,7 @@ func newConsole(t *testing.T, pg bool) *console {
 		cfg.Postgres = servertest.Postgres(t)
 	}
 	env, init := ceremony(t, cfg)
-	c := &console{env: env, boot: &raw{t: t, url: env.URL, token: init.StaffToken}, clock: clock}
+	c := &console{env: env, boot: &raw{t: t, url: env.URL, token: init.StaffToken}, clock: clock, shares: init.Shares}
 	add := func(name, roles string) *raw {
 		var s api.StaffAdded
 		c.boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: name, Roles: strings.Split(roles, ",")}, &s)
@@ -593,6 +594,28 @@ func TestStaffConsoleSignInChallenges(t *testing.T) {
 	opts = anon.do("POST", "/v1/staff/sessions/options", nil).body
 	c.clock.Add(int64(5 * time.Minute))
 	wantStatus(t, "an expired challenge", anon.do("POST", "/v1/staff/sessions", k.get(opts, false)).answer, 401, "unauthenticated")
+
+	// Another instance sharing the directory: sealed, it issues and takes
+	// no sign-in challenge; unsealed, it takes this one's challenges and
+	// they are spent for both.
+	c.clock.Store(0) // both on the real clock
+	two := servertest.StartProduction(t, server.Config{Data: c.env.Data, Web: server.Web{Origin: consoleOrigin}})
+	anon2 := &consolePage{t: t, url: two.URL, origin: consoleOrigin}
+	wantStatus(t, "sign-in options while sealed", anon2.do("POST", "/v1/staff/sessions/options", nil).answer, 503, "sealed")
+	opts = anon.do("POST", "/v1/staff/sessions/options", nil).body
+	wantStatus(t, "a sign-in while sealed", anon2.do("POST", "/v1/staff/sessions", k.get(opts, false)).answer, 503, "sealed")
+	for _, sh := range c.shares {
+		(&raw{t: t, url: two.URL}).must("POST", "/v1/operator/unseal", api.UnsealRequest{Share: sh}, nil)
+	}
+	answer = k.get(opts, false)
+	if a := anon2.do("POST", "/v1/staff/sessions", answer); a.status != 201 {
+		t.Fatalf("sign in on another instance: %d %s", a.status, a.body)
+	}
+	wantStatus(t, "a challenge spent on the other instance", anon.do("POST", "/v1/staff/sessions", k.get(opts, false)).answer, 401, "unauthenticated")
+	opts = anon2.do("POST", "/v1/staff/sessions/options", nil).body
+	if a := anon.do("POST", "/v1/staff/sessions", k.get(opts, false)); a.status != 201 {
+		t.Fatalf("sign in with the other instance's challenge: %d %s", a.status, a.body)
+	}
 
 	// A cloned authenticator: its counter does not go up past the
 	// original's, so its sign-ins and approvals are refused; the
