@@ -59,6 +59,9 @@ const (
 	// SecretOTASigner seeds the keys that sign the update metadata (every
 	// TUF role, root included: see docs/content.md).
 	SecretOTASigner = "ota-signer"
+	// SecretStaffSignIn keys the MACs that make the staff console's
+	// sign-in challenges the server's own (they are not stored until used).
+	SecretStaffSignIn = "staff-sign-in"
 
 	checkName      = "root-check"
 	masterName     = "master-key"
@@ -122,7 +125,7 @@ func dekAD(region candor.RegionID, account candor.AccountID, c candor.Category, 
 
 // systemSecrets are the secrets every deployment has, wrapped by the master
 // key.
-var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner, SecretDiscoveryOPRF, SecretOTASigner}
+var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner, SecretDiscoveryOPRF, SecretOTASigner, SecretStaffSignIn}
 
 func newSecret(mk seal.Key, name string, now time.Time) store.WrappedKey {
 	return store.WrappedKey{Version: 1, Wrapped: mk.Seal(randomKey(), secretAD(name)), Created: now}

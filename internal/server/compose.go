@@ -117,6 +117,7 @@ func (s *Server) compose() error {
 		var err error
 		kcfg := s.cfg.Web.Passkeys
 		kcfg.Origin = s.cfg.Web.Origin
+		kcfg.Secrets = s.keys
 		if passkeys, err = staff.NewPasskeys(s.dir, logs, kcfg); err != nil {
 			return err
 		}

@@ -3,7 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -32,18 +34,19 @@ type console struct {
 	account               string
 	phoneToken            string
 	clock                 *atomic.Int64 // an offset added to the time, in ns
+	shares                []string      // the custodians' shares, to unseal another instance
 }
 
-func newConsole(t *testing.T, maxSignIns int, pg bool) *console {
+func newConsole(t *testing.T, pg bool) *console {
 	t.Helper()
 	clock := &atomic.Int64{}
-	cfg := server.Config{Web: server.Web{Origin: consoleOrigin, Passkeys: staff.PasskeyConfig{MaxSignIns: maxSignIns, MaxPerStaff: 4,
+	cfg := server.Config{Web: server.Web{Origin: consoleOrigin, Passkeys: staff.PasskeyConfig{MaxPerStaff: 4,
 		Now: func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }}}}
 	if pg {
 		cfg.Postgres = servertest.Postgres(t)
 	}
 	env, init := ceremony(t, cfg)
-	c := &console{env: env, boot: &raw{t: t, url: env.URL, token: init.StaffToken}, clock: clock}
+	c := &console{env: env, boot: &raw{t: t, url: env.URL, token: init.StaffToken}, clock: clock, shares: init.Shares}
 	add := func(name, roles string) *raw {
 		var s api.StaffAdded
 		c.boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: name, Roles: strings.Split(roles, ",")}, &s)
@@ -218,7 +221,7 @@ func TestStaffConsolePasskeys(t *testing.T) { testStaffConsolePasskeys(t, false)
 func TestStaffConsolePasskeysPostgres(t *testing.T) { testStaffConsolePasskeys(t, true) }
 
 func testStaffConsolePasskeys(t *testing.T, pg bool) {
-	c := newConsole(t, 0, pg)
+	c := newConsole(t, pg)
 	anon := &raw{t: t, url: c.env.URL}
 
 	// Registration needs a staff token.
@@ -461,9 +464,10 @@ func directoryEvents(t *testing.T, env *servertest.Env) []map[string]any {
 	return out
 }
 
-// A console session ends after 8 hours; waiting sign-ins are bounded.
+// A console session ends after 8 hours; waiting approvals are bounded per
+// staff member.
 func TestStaffConsoleExpiryAndBounds(t *testing.T) {
-	c := newConsole(t, 3, false)
+	c := newConsole(t, false)
 	k := c.register(t, c.a1)
 	b, _ := c.signIn(t, k)
 	c.clock.Store(int64(8*time.Hour + time.Second))
@@ -475,39 +479,167 @@ func TestStaffConsoleExpiryAndBounds(t *testing.T) {
 	opts := anon.do("POST", "/v1/staff/sessions/options", nil)
 	c.clock.Add(int64(5*time.Minute + time.Second))
 	wantStatus(t, "an expired challenge", anon.do("POST", "/v1/staff/sessions", k.get(opts.body, false)).answer, 401, "unauthenticated")
-
-	for range 3 {
-		if a := anon.do("POST", "/v1/staff/sessions/options", nil); a.status != 200 {
-			t.Fatalf("sign-in options: %d %s", a.status, a.body)
-		}
-	}
-	full := anon.do("POST", "/v1/staff/sessions/options", nil)
-	wantStatus(t, "a fourth waiting sign-in", full.answer, 429, "rate_limited")
-	if full.header.Get("Retry-After") == "" {
-		t.Fatal("no Retry-After on a full pool of challenges")
-	}
-	// Expired challenges free their places.
-	c.clock.Add(int64(6 * time.Minute))
 	b, _ = c.signIn(t, k)
 
-	// Per staff member too (4 here).
+	// Per staff member (4 here).
 	id := c.request(t)
 	for range 4 {
 		if a := b.do("POST", "/v1/access-requests/"+id+"/approve/options", nil); a.status != 200 {
 			t.Fatalf("approve options: %d %s", a.status, a.body)
 		}
 	}
-	wantStatus(t, "a fifth waiting approval", b.do("POST", "/v1/access-requests/"+id+"/approve/options", nil).answer, 429, "rate_limited")
+	full := b.do("POST", "/v1/access-requests/"+id+"/approve/options", nil)
+	wantStatus(t, "a fifth waiting approval", full.answer, 429, "rate_limited")
+	if full.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After on a full pool of challenges")
+	}
 	c.clock.Add(int64(6 * time.Minute))
 	if a := b.approve(k, id); a.status != 200 {
 		t.Fatalf("approve after the challenges expired: %d %s", a.status, a.body)
 	}
 }
 
+// withChallenge is sign-in options with their challenge replaced, as an
+// attacker's own client would hand them to an authenticator.
+func withChallenge(t *testing.T, body []byte, challenge string) []byte {
+	t.Helper()
+	o := parseOptions(t, body)
+	return bytes.Replace(body, []byte(`"`+o.PublicKey.Challenge+`"`), []byte(`"`+challenge+`"`), 1)
+}
+
+// countRows counts the rows of a table of the directory (SQLite).
+func countRows(t *testing.T, env *servertest.Env, table string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(env.Data, "directory.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Sign-in challenges are sealed by the server and stored only once a
+// registered passkey answered one: strangers asking for thousands deny
+// nobody a sign-in, and an answer is still used once, to a challenge this
+// server made, before it expires; a copied authenticator is refused.
+func TestStaffConsoleSignInChallenges(t *testing.T) {
+	c := newConsole(t, false)
+	k := c.register(t, c.a1)
+	anon := &consolePage{t: t, url: c.env.URL, origin: consoleOrigin}
+
+	// Thousands of anonymous sign-ins started (the per-address limit is
+	// off here, as behind many addresses): nothing is stored, and a real
+	// staff member still signs in.
+	var first []byte
+	for i := range 3000 {
+		a := anon.do("POST", "/v1/staff/sessions/options", nil)
+		if a.status != 200 {
+			t.Fatalf("anonymous sign-in options %d: %d %s", i, a.status, a.body)
+		}
+		if first == nil {
+			first = a.body
+		}
+	}
+	if n := countRows(t, c.env, "webauthn_challenges") + countRows(t, c.env, "webauthn_spent_challenges"); n != 0 {
+		t.Fatalf("anonymous sign-in options stored %d rows", n)
+	}
+	c.signIn(t, k)
+	// An answer to one of the strangers' challenges works too (it was the
+	// server's), once: only then is it stored.
+	answer := k.get(first, false)
+	if a := anon.do("POST", "/v1/staff/sessions", answer); a.status != 201 {
+		t.Fatalf("sign in with an early challenge: %d %s", a.status, a.body)
+	}
+	wantStatus(t, "a replayed sign-in", anon.do("POST", "/v1/staff/sessions", answer).answer, 401, "unauthenticated")
+	// Nor signed again by the passkey: the challenge is spent, whoever answers.
+	wantStatus(t, "a spent challenge signed again", anon.do("POST", "/v1/staff/sessions", k.get(first, false)).answer, 401, "unauthenticated")
+	if n := countRows(t, c.env, "webauthn_spent_challenges"); n != 2 {
+		t.Fatalf("%d spent challenges stored, want the 2 answered", n)
+	}
+
+	// Forged challenges, signed by the real passkey: made up, the expiry
+	// edited, the MAC edited, and a challenge of another server.
+	opts := anon.do("POST", "/v1/staff/sessions/options", nil).body
+	sealed, err := b64.DecodeString(parseOptions(t, opts).PublicKey.Challenge)
+	if err != nil || len(sealed) < 25 {
+		t.Fatalf("challenge %x: %v", sealed, err)
+	}
+	madeUp := make([]byte, len(sealed))
+	rand.Read(madeUp)
+	madeUp[0] = sealed[0]
+	wantStatus(t, "a made-up challenge", anon.do("POST", "/v1/staff/sessions", k.get(withChallenge(t, opts, b64.EncodeToString(madeUp)), false)).answer, 401, "unauthenticated")
+	earlier := bytes.Clone(sealed)
+	// (a minute sooner: still within what the server issues, so only the
+	// MAC tells)
+	binary.BigEndian.PutUint64(earlier[17:25], binary.BigEndian.Uint64(sealed[17:25])-uint64(time.Minute/time.Millisecond))
+	wantStatus(t, "an edited expiry", anon.do("POST", "/v1/staff/sessions", k.get(withChallenge(t, opts, b64.EncodeToString(earlier)), false)).answer, 401, "unauthenticated")
+	flipped := bytes.Clone(sealed)
+	flipped[len(flipped)-1] ^= 1
+	wantStatus(t, "an edited MAC", anon.do("POST", "/v1/staff/sessions", k.get(withChallenge(t, opts, b64.EncodeToString(flipped)), false)).answer, 401, "unauthenticated")
+	wantStatus(t, "a sixteen-byte challenge", anon.do("POST", "/v1/staff/sessions", k.get(withChallenge(t, opts, b64.EncodeToString(madeUp[:16])), false)).answer, 401, "unauthenticated")
+	other, _ := ceremony(t, server.Config{Web: server.Web{Origin: consoleOrigin}})
+	theirs := (&consolePage{t: t, url: other.URL, origin: consoleOrigin}).do("POST", "/v1/staff/sessions/options", nil)
+	if theirs.status != 200 {
+		t.Fatalf("the other server's options: %d %s", theirs.status, theirs.body)
+	}
+	wantStatus(t, "another server's challenge", anon.do("POST", "/v1/staff/sessions", k.get(theirs.body, false)).answer, 401, "unauthenticated")
+	// The untouched one still works, before it expires; not after.
+	if a := anon.do("POST", "/v1/staff/sessions", k.get(opts, false)); a.status != 201 {
+		t.Fatalf("sign in: %d %s", a.status, a.body)
+	}
+	opts = anon.do("POST", "/v1/staff/sessions/options", nil).body
+	c.clock.Add(int64(5 * time.Minute))
+	wantStatus(t, "an expired challenge", anon.do("POST", "/v1/staff/sessions", k.get(opts, false)).answer, 401, "unauthenticated")
+
+	// Another instance sharing the directory: sealed, it issues and takes
+	// no sign-in challenge; unsealed, it takes this one's challenges and
+	// they are spent for both.
+	c.clock.Store(0) // both on the real clock
+	two := servertest.StartProduction(t, server.Config{Data: c.env.Data, Web: server.Web{Origin: consoleOrigin}})
+	anon2 := &consolePage{t: t, url: two.URL, origin: consoleOrigin}
+	wantStatus(t, "sign-in options while sealed", anon2.do("POST", "/v1/staff/sessions/options", nil).answer, 503, "sealed")
+	opts = anon.do("POST", "/v1/staff/sessions/options", nil).body
+	wantStatus(t, "a sign-in while sealed", anon2.do("POST", "/v1/staff/sessions", k.get(opts, false)).answer, 503, "sealed")
+	for _, sh := range c.shares {
+		(&raw{t: t, url: two.URL}).must("POST", "/v1/operator/unseal", api.UnsealRequest{Share: sh}, nil)
+	}
+	answer = k.get(opts, false)
+	if a := anon2.do("POST", "/v1/staff/sessions", answer); a.status != 201 {
+		t.Fatalf("sign in on another instance: %d %s", a.status, a.body)
+	}
+	wantStatus(t, "a challenge spent on the other instance", anon.do("POST", "/v1/staff/sessions", k.get(opts, false)).answer, 401, "unauthenticated")
+	opts = anon2.do("POST", "/v1/staff/sessions/options", nil).body
+	if a := anon.do("POST", "/v1/staff/sessions", k.get(opts, false)); a.status != 201 {
+		t.Fatalf("sign in with the other instance's challenge: %d %s", a.status, a.body)
+	}
+
+	// A cloned authenticator: its counter does not go up past the
+	// original's, so its sign-ins and approvals are refused; the
+	// original's are not.
+	clone := *k
+	b, _ := c.signIn(t, k)
+	opts = anon.do("POST", "/v1/staff/sessions/options", nil).body
+	wantStatus(t, "a clone's sign-in (same counter)", anon.do("POST", "/v1/staff/sessions", clone.get(opts, false)).answer, 401, "unauthenticated")
+	clone.counter = 0
+	opts = anon.do("POST", "/v1/staff/sessions/options", nil).body
+	wantStatus(t, "a clone's sign-in (counter back)", anon.do("POST", "/v1/staff/sessions", clone.get(opts, false)).answer, 401, "unauthenticated")
+	id := c.request(t)
+	clone.counter = k.counter - 1
+	wantStatus(t, "a clone's approval", b.approve(&clone, id).answer, 403, "forbidden")
+	if a := b.approve(k, id); a.status != 200 {
+		t.Fatalf("the original's approval: %d %s", a.status, a.body)
+	}
+	c.signIn(t, k)
+}
+
 // The owner refuses a request on their account from a device session: it
 // is revoked, marked refused_by_owner, in the owner's access log.
 func TestOwnerRefusesAccessRequest(t *testing.T) {
-	c := newConsole(t, 0, false)
+	c := newConsole(t, false)
 	id := c.request(t)
 	owner := &raw{t: t, url: c.env.URL, token: c.phoneToken}
 	wantStatus(t, "refusing an unknown request", owner.send("POST", "/v1/account/access-requests/req_"+strings.Repeat("A", 26)+"/refuse", "", nil), 404, "not_found")

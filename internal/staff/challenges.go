@@ -16,14 +16,13 @@ type ceremony string
 
 const (
 	ceremonyRegister ceremony = "register" // adding a passkey, bound to a staff member
-	ceremonySignIn   ceremony = "sign-in"  // signing in to the console, bound to nobody
 	ceremonyApprove  ceremony = "approve"  // approving one request, bound to a staff member and the request
 )
 
 // pending is an issued challenge, waiting for its answer.
 type pending struct {
 	ceremony ceremony
-	staff    string // "" for a sign-in
+	staff    string
 	request  string // the access request an approval is bound to
 	session  webauthn.SessionData
 }
@@ -35,16 +34,16 @@ type ChallengeStore interface {
 	TakeChallenge(ctx context.Context, challenge string, now time.Time) (store.Challenge, error)
 }
 
-// challenges keeps issued WebAuthn challenges in the directory: each is
-// taken once (a replayed answer finds nothing), expires after ttl, and
-// their number is bounded — signIn in all for the unauthenticated sign-in
-// (which the API also limits per address), perStaff for each staff
-// member's bound ceremonies — so issuing them costs bounded storage. A
-// full pool is RateLimited.
+// challenges keeps the WebAuthn challenges of the ceremonies bound to a
+// staff member (registration, approval) in the directory: each is taken
+// once (a replayed answer finds nothing), expires after ttl, and at most
+// perStaff wait for one staff member, so issuing them costs bounded
+// storage; a full pool is RateLimited. Only a signed-in staff member can
+// fill their own. (Sign-in challenges, asked for by anyone, are not kept:
+// see signIns.)
 type challenges struct {
 	st       ChallengeStore
 	ttl      time.Duration
-	signIn   int
 	perStaff int
 	now      func() time.Time
 }
@@ -57,21 +56,17 @@ func (c *challenges) put(ctx context.Context, p pending) error {
 	if err != nil {
 		return candor.Wrap(candor.Internal, "encode a passkey challenge", err)
 	}
-	limit := c.perStaff
 	if p.staff == "" {
-		limit = c.signIn
+		return candor.E(candor.Internal, "a kept passkey challenge is bound to a staff member")
 	}
 	ok, err := c.st.PutChallenge(ctx, store.Challenge{Challenge: p.session.Challenge, Ceremony: string(p.ceremony), Staff: p.staff,
-		Request: p.request, Session: session, Expires: p.session.Expires}, limit, now)
+		Request: p.request, Session: session, Expires: p.session.Expires}, c.perStaff, now)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		msg := "too many passkey challenges are waiting for this staff member: answer or let them expire"
-		if p.staff == "" {
-			msg = "too many passkey sign-ins are waiting: try again shortly"
-		}
-		return &candor.Error{Kind: candor.RateLimited, RetryAfter: c.ttl / 5, Message: msg}
+		return &candor.Error{Kind: candor.RateLimited, RetryAfter: c.ttl / 5,
+			Message: "too many passkey challenges are waiting for this staff member: answer or let them expire"}
 	}
 	return nil
 }

@@ -36,11 +36,15 @@ type PasskeyConfig struct {
 	SessionTTL time.Duration
 	// ChallengeTTL is how long a challenge may be answered (default 5 min).
 	ChallengeTTL time.Duration
-	// MaxSignIns bounds the sign-in challenges waiting at once (default
-	// 1000); MaxPerStaff the registration and approval challenges waiting
-	// for one staff member (default 16).
-	MaxSignIns, MaxPerStaff int
-	Now                     func() time.Time
+	// MaxPerStaff bounds the registration and approval challenges waiting
+	// for one staff member (default 16). Sign-in challenges are not kept
+	// while they wait, and need no bound.
+	MaxPerStaff int
+	// Secrets is the keyring: its system secret keyring.SecretStaffSignIn
+	// seals the sign-in challenges, the same on every instance sharing the
+	// directory (required).
+	Secrets Secrets
+	Now     func() time.Time
 }
 
 // Passkeys registers staff passkeys (WebAuthn credentials) and signs staff
@@ -53,6 +57,7 @@ type Passkeys struct {
 	logs *audit.Logs
 	cfg  PasskeyConfig
 	ch   *challenges
+	in   *signIns
 }
 
 // NewPasskeys returns Passkeys for the console at cfg.Origin.
@@ -75,18 +80,19 @@ func NewPasskeys(st PasskeyStore, logs *audit.Logs, cfg PasskeyConfig) (*Passkey
 	if cfg.ChallengeTTL <= 0 {
 		cfg.ChallengeTTL = 5 * time.Minute
 	}
-	if cfg.MaxSignIns <= 0 {
-		cfg.MaxSignIns = 1000
-	}
 	if cfg.MaxPerStaff <= 0 {
 		cfg.MaxPerStaff = 16
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Secrets == nil {
+		return nil, fmt.Errorf("passkeys need the keyring's secrets (to seal sign-in challenges)")
+	}
 	cfg.Origin = origin
 	return &Passkeys{wa: wa, st: st, logs: logs, cfg: cfg,
-		ch: &challenges{st: st, ttl: cfg.ChallengeTTL, signIn: cfg.MaxSignIns, perStaff: cfg.MaxPerStaff, now: cfg.Now}}, nil
+		ch: &challenges{st: st, ttl: cfg.ChallengeTTL, perStaff: cfg.MaxPerStaff, now: cfg.Now},
+		in: &signIns{secrets: cfg.Secrets, spent: st, ttl: cfg.ChallengeTTL, now: cfg.Now}}, nil
 }
 
 // Origin is the console's web origin, as configured.
@@ -239,15 +245,17 @@ func protocolReason(err error) string {
 
 // SignInOptions starts a sign-in to the console with any passkey
 // (discoverable credentials: no list of allowed credentials). Nobody is
-// authenticated yet, so the API limits it per address; the waiting
-// challenges are bounded too.
+// authenticated yet, so the API limits it per address; and the challenge
+// is sealed by the server rather than stored (see signIns), so that no
+// number of them refuses a real staff member's. ErrSealed while sealed.
 func (p *Passkeys) SignInOptions(ctx context.Context) (*protocol.CredentialAssertion, error) {
-	opts, sd, err := p.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	challenge, _, err := p.in.issue()
+	if err != nil {
+		return nil, err
+	}
+	opts, _, err := p.wa.BeginDiscoverableLogin(webauthn.WithChallenge(challenge), webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "passkey options", err)
-	}
-	if err := p.ch.put(ctx, pending{ceremony: ceremonySignIn, session: *sd}); err != nil {
-		return nil, err
 	}
 	opts.Response.Timeout = int(p.cfg.ChallengeTTL / time.Millisecond)
 	return opts, nil
@@ -268,22 +276,26 @@ var errSession = candor.E(candor.Unauthenticated, "not signed in to the staff co
 
 // SignIn finishes a sign-in from the browser's answer (the JSON of
 // navigator.credentials.get's result) and starts a session of
-// SessionTTL. An unknown passkey, a revoked identity, a bad signature and
-// a counter that went back (a cloned authenticator) are Unauthenticated.
-// The sign-in is in the directory's audit log, in the same transaction as
-// the session.
+// SessionTTL. A challenge this server did not seal, or that expired, or
+// was answered already, an unknown passkey, a revoked identity, a bad
+// signature and a counter that did not go up (a cloned authenticator)
+// are Unauthenticated. The challenge is recorded as answered only once
+// the assertion verified. The sign-in is in the directory's audit log, in
+// the same transaction as the session.
 func (p *Passkeys) SignIn(ctx context.Context, answer []byte) (Session, error) {
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
 	if err != nil {
 		return Session{}, candor.E(candor.Invalid, "the passkey answer is not an assertion the browser made (navigator.credentials.get)")
 	}
-	pend, ok, err := p.ch.take(ctx, parsed.Response.CollectedClientData.Challenge)
+	challenge := parsed.Response.CollectedClientData.Challenge
+	expires, err := p.in.check(challenge)
 	if err != nil {
 		return Session{}, err
 	}
-	if !ok || pend.ceremony != ceremonySignIn {
-		return Session{}, candor.E(candor.Unauthenticated, "this sign-in answer is to no sign-in waiting here: it was used or it expired; start again")
-	}
+	// The session go-webauthn would have kept, rebuilt from the challenge
+	// (its expiry is checked above, on the server's clock).
+	session := webauthn.SessionData{Challenge: challenge, RelyingPartyID: p.wa.Config.RPID,
+		UserVerification: protocol.VerificationRequired}
 	var who user
 	var loadErr error
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
@@ -302,12 +314,15 @@ func (p *Passkeys) SignIn(ctx context.Context, answer []byte) (Session, error) {
 		}
 		return who, nil
 	}
-	_, cred, err := p.wa.ValidatePasskeyLogin(handler, pend.session, parsed)
+	_, cred, err := p.wa.ValidatePasskeyLogin(handler, session, parsed)
 	if loadErr != nil {
 		return Session{}, loadErr
 	}
 	if err != nil {
 		return Session{}, candor.Wrap(candor.Unauthenticated, "the passkey did not verify: "+protocolReason(err), err)
+	}
+	if err := p.in.spend(ctx, challenge, expires); err != nil {
+		return Session{}, err
 	}
 	if err := p.used(ctx, cred); err != nil {
 		return Session{}, err
@@ -327,13 +342,22 @@ func (p *Passkeys) SignIn(ctx context.Context, answer []byte) (Session, error) {
 	return s, nil
 }
 
-// used records a verified use of a passkey, or refuses a counter that went
-// back (a cloned authenticator).
+var errCloned = candor.E(candor.Unauthenticated, "this passkey's counter did not go up: it may have been copied; register a new one")
+
+// used records a verified use of a passkey, or refuses a counter that did
+// not go up (a cloned authenticator): go-webauthn flags one against the
+// counter it was given (CloneWarning, leaving the counter as it was), and
+// the directory refuses to store a counter not above the one it holds
+// now (another use may have stored a later one since it was read).
 func (p *Passkeys) used(ctx context.Context, cred *webauthn.Credential) error {
 	if cred.Authenticator.CloneWarning {
-		return candor.E(candor.Unauthenticated, "this passkey's counter went back: it may have been copied; register a new one")
+		return errCloned
 	}
-	return p.st.UsePasskey(ctx, cred.ID, cred.Authenticator.SignCount, p.cfg.Now().UTC())
+	err := p.st.UsePasskey(ctx, cred.ID, cred.Authenticator.SignCount, p.cfg.Now().UTC())
+	if candor.Is(err, candor.Conflict) {
+		return errCloned
+	}
+	return err
 }
 
 // Authenticate returns the identity and end of a console session. Unknown,

@@ -40,7 +40,10 @@ type StaffPasskeys interface {
 	// PasskeysOf lists a staff member's passkeys, oldest first.
 	PasskeysOf(ctx context.Context, staff string) ([]Passkey, error)
 	// UsePasskey records a use: the counter the authenticator reported and
-	// the time. NotFound if none.
+	// the time. The counter only goes up: Conflict if it is not above the
+	// stored one (a cloned authenticator, or a concurrent use that stored a
+	// later counter first), unless both are zero (an authenticator that
+	// keeps no counter). NotFound if none.
 	UsePasskey(ctx context.Context, id []byte, signCount uint32, at time.Time) error
 	// CreateStaffSession stores a session and appends rec (the sign-in) in
 	// the same transaction, deleting sessions expired at s.Created;
@@ -61,6 +64,12 @@ type StaffPasskeys interface {
 	// TakeChallenge deletes a challenge and returns it, once: NotFound if
 	// it does not exist, was taken already or expired at now.
 	TakeChallenge(ctx context.Context, challenge string, now time.Time) (Challenge, error)
+	// SpendChallenge records that a sign-in challenge (stateless until
+	// used: it carries its own expiry, sealed by the server) was answered
+	// by a verified assertion, deleting the records expired at now first.
+	// Conflict if it was spent already (of two concurrent spends, one
+	// wins); Invalid without a challenge or with an expiry not after now.
+	SpendChallenge(ctx context.Context, challenge string, expires, now time.Time) error
 }
 
 // Challenge is a WebAuthn challenge waiting for its answer, kept in the

@@ -89,10 +89,29 @@ func (s *DirectoryStore) PasskeysOf(ctx context.Context, staffID string) ([]stor
 }
 
 // UsePasskey records the counter an authenticator reported and the time of
-// the use (the time of the call when at is zero); NotFound if none.
+// the use (the time of the call when at is zero), if the counter went up
+// (or stays zero, for an authenticator without one): the condition is in
+// the UPDATE, so that of two concurrent uses the lower counter is never
+// stored over the higher. Conflict if the counter did not go up; NotFound
+// if no such passkey.
 func (s *DirectoryStore) UsePasskey(ctx context.Context, id []byte, signCount uint32, at time.Time) error {
-	return updateOne(ctx, s.db.writer(), "use passkey", "no such passkey",
-		`UPDATE staff_passkeys SET sign_count = ?, last_used_us = ? WHERE id = ?`, int64(signCount), micros(stamp(at)), id)
+	res, err := s.db.writer().exec(ctx, `UPDATE staff_passkeys SET sign_count = ?, last_used_us = ?
+		WHERE id = ? AND (sign_count < ? OR sign_count = 0 AND ? = 0)`,
+		int64(signCount), micros(stamp(at)), id, int64(signCount), int64(signCount))
+	if err != nil {
+		return internal("use passkey", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return internal("use passkey", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := s.Passkey(ctx, id); err != nil {
+		return err
+	}
+	return candor.E(candor.Conflict, "this passkey's counter did not go up")
 }
 
 // CreateStaffSession stores a session, deleting the sessions expired at
@@ -224,4 +243,26 @@ func (s *DirectoryStore) TakeChallenge(ctx context.Context, challenge string, no
 		return store.Challenge{}, candor.E(candor.NotFound, "no such challenge")
 	}
 	return c, nil
+}
+
+// SpendChallenge records a sign-in challenge as answered, deleting the
+// records expired at now first; Conflict if it was spent already; Invalid
+// without a challenge (at most 256 characters) or an expiry after now.
+func (s *DirectoryStore) SpendChallenge(ctx context.Context, challenge string, expires, now time.Time) error {
+	if challenge == "" || len(challenge) > 256 || !expires.After(now) {
+		return candor.E(candor.Invalid, "a spent challenge needs its value and an expiry after now")
+	}
+	return s.db.inTx(ctx, func(r runner) error {
+		if _, err := r.exec(ctx, `DELETE FROM webauthn_spent_challenges WHERE expires_us <= ?`, micros(now)); err != nil {
+			return internal("delete expired spent challenges", err)
+		}
+		_, err := r.exec(ctx, `INSERT INTO webauthn_spent_challenges (challenge, expires_us) VALUES (?, ?)`, challenge, micros(expires))
+		switch {
+		case s.db.dialect.unique(err):
+			return candor.Wrap(candor.Conflict, "this challenge was answered already", err)
+		case err != nil:
+			return internal("spend challenge", err)
+		}
+		return nil
+	})
 }

@@ -40,6 +40,7 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"Passkeys", testPasskeys},
 		{"StaffSessions", testStaffSessions},
 		{"Challenges", testChallenges},
+		{"SpentChallenges", testSpentChallenges},
 		{"ApprovalMethods", testApprovalMethods},
 		{"RefuseAccessRequest", testRefuseAccessRequest},
 		{"ListAccessRequests", testListAccessRequests},

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,44 @@ func testPasskeys(t *testing.T, d store.Directory) {
 	must(t, err)
 	wantPasskey(t, "Passkey after use", got, older)
 	wantKind(t, d.UsePasskey(ctx, randBytes(16), 1, used), candor.NotFound)
+	// The counter only goes up: a lower or equal one (a cloned
+	// authenticator, or a use that lost a race to a later one) is a
+	// Conflict and stores nothing, zero included.
+	for _, n := range []uint32{6, 7, 0} {
+		wantKind(t, d.UsePasskey(ctx, older.ID, n, used.Add(time.Hour)), candor.Conflict)
+	}
+	got, err = d.Passkey(ctx, older.ID)
+	must(t, err)
+	wantPasskey(t, "Passkey after refused uses", got, older)
+	// An authenticator without a counter (always zero) is used as often as
+	// it likes.
+	plain := store.Passkey{ID: randBytes(16), Staff: other.ID, PublicKey: randBytes(77), AAGUID: []byte{}, Created: testTime}
+	must(t, d.AddPasskey(ctx, logged(), plain))
+	for i := range 2 {
+		at := used.Add(time.Duration(i+1) * time.Minute)
+		must(t, d.UsePasskey(ctx, plain.ID, 0, at))
+		plain.LastUsed = at
+	}
+	got, err = d.Passkey(ctx, plain.ID)
+	must(t, err)
+	wantPasskey(t, "Passkey without a counter", got, plain)
+	// Of concurrent uses, the highest counter is what stays, whatever the
+	// order they land in.
+	results := make(chan error, 16)
+	for i := range 16 {
+		go func() { results <- d.UsePasskey(ctx, older.ID, uint32(100+i), used.Add(2*time.Hour)) }()
+	}
+	for range 16 {
+		if err := <-results; err != nil && !candor.Is(err, candor.Conflict) {
+			t.Fatal(err)
+		}
+	}
+	got, err = d.Passkey(ctx, older.ID)
+	must(t, err)
+	if got.SignCount != 115 {
+		t.Fatalf("after concurrent uses the counter is %d, want 115 (the highest)", got.SignCount)
+	}
+	older.SignCount, older.LastUsed = got.SignCount, got.LastUsed
 
 	// A record that cannot be appended stores nothing.
 	lost := store.Passkey{ID: randBytes(16), Staff: st.ID, PublicKey: randBytes(77), Created: testTime}
@@ -281,5 +320,40 @@ func testChallenges(t *testing.T, d store.Directory) {
 	}
 	if won != 1 {
 		t.Fatalf("%d concurrent takes got the challenge, want 1", won)
+	}
+}
+
+func testSpentChallenges(t *testing.T, d store.Directory) {
+	ctx := t.Context()
+	now := testTime
+	a := newID("chl")
+	must(t, d.SpendChallenge(ctx, a, now.Add(5*time.Minute), now))
+	wantKind(t, d.SpendChallenge(ctx, a, now.Add(5*time.Minute), now), candor.Conflict)
+	must(t, d.SpendChallenge(ctx, newID("chl"), now.Add(5*time.Minute), now))
+	wantKind(t, d.SpendChallenge(ctx, "", now.Add(time.Minute), now), candor.Invalid)
+	wantKind(t, d.SpendChallenge(ctx, strings.Repeat("a", 257), now.Add(time.Minute), now), candor.Invalid)
+	wantKind(t, d.SpendChallenge(ctx, newID("chl"), now, now), candor.Invalid)
+	// Records expire with their challenge, and are dropped then (a
+	// challenge past its expiry is refused before it gets here).
+	later := now.Add(5 * time.Minute)
+	must(t, d.SpendChallenge(ctx, a, later.Add(5*time.Minute), later))
+	wantKind(t, d.SpendChallenge(ctx, a, later.Add(5*time.Minute), later), candor.Conflict)
+
+	// Of concurrent spends of one challenge, exactly one wins.
+	c := newID("chl")
+	results := make(chan error, 8)
+	for range 8 {
+		go func() { results <- d.SpendChallenge(ctx, c, later.Add(time.Minute), later) }()
+	}
+	won := 0
+	for range 8 {
+		if err := <-results; err == nil {
+			won++
+		} else if !candor.Is(err, candor.Conflict) {
+			t.Fatal(err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d concurrent spends of one challenge won, want 1", won)
 	}
 }
