@@ -30,7 +30,6 @@ import (
 	"github.com/candorcloud/candor/client"
 	"github.com/candorcloud/candor/client/login"
 	"github.com/candorcloud/candor/internal/egress"
-	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -48,16 +47,9 @@ func TestAcceptance(t *testing.T) {
 	ctx := t.Context()
 	en := dict(t, "en")
 
-	addr := freeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	base := "http://localhost:" + port
-	env := servertest.StartProduction(t, server.Config{Addr: addr, Web: server.Web{Origin: base}})
+	env, base, init := startWithConsole(t)
 
-	// The key ceremony, then the staff: one engineer, two approvers.
-	var init api.InitResponse
-	if st, out := post(t, env, "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}); st != http.StatusOK && st != http.StatusCreated || json.Unmarshal(out, &init) != nil {
-		t.Fatalf("POST /v1/operator/init: %d %s", st, out)
-	}
+	// The staff: one engineer, two approvers.
 	staff := func(name, role string) api.StaffAdded {
 		var s api.StaffAdded
 		if st, out := bearer(t, env, "POST", "/v1/staff", init.StaffToken, api.StaffAddRequest{Name: name, Roles: []string{role}}); st >= 300 || json.Unmarshal(out, &s) != nil {

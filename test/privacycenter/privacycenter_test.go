@@ -24,7 +24,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/candorcloud/candor/api"
@@ -730,28 +729,8 @@ func TestAccessibility(t *testing.T) {
 // for the phone or security key), sees the requests and the system, and
 // signs out. It skips on a server without staff passkeys.
 func TestStaffConsole(t *testing.T) {
-	// Passkeys need a domain, not an address: the server is told its
-	// origin is localhost on the port it will listen on.
-	addr := freeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	env := servertest.StartProduction(t, server.Config{Addr: addr, Web: server.Web{Origin: "http://localhost:" + port}})
-	var init api.InitResponse
-	if st, out := post(t, env, "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}); st != http.StatusOK && st != http.StatusCreated || json.Unmarshal(out, &init) != nil {
-		t.Fatalf("POST /v1/operator/init: %d %s", st, out)
-	}
-	bearer := func(path, token string, body any) (int, []byte) {
-		raw, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", env.URL+path, bytes.NewReader(raw))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		out, _ := io.ReadAll(r.Body)
-		return r.StatusCode, out
-	}
+	env, base, init := startWithConsole(t)
+	bearer := func(path, token string, body any) (int, []byte) { return bearer(t, env, "POST", path, token, body) }
 	var admin api.StaffAdded
 	if st, out := bearer("/v1/staff", init.StaffToken, api.StaffAddRequest{Name: "asha", Roles: []string{"admin"}}); st >= 300 || json.Unmarshal(out, &admin) != nil {
 		t.Fatalf("POST /v1/staff: %d %s", st, out)
@@ -760,18 +739,8 @@ func TestStaffConsole(t *testing.T) {
 		t.Skipf("POST /v1/staff/passkeys/options answered %d: this server has no staff passkeys yet, so the staff console cannot sign in", st)
 	}
 
-	base := "http://localhost:" + port
-	b := newBrowser(t, base, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost"))
-	b.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-			return err
-		}
-		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
-			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
-		}})
-		return err
-	}))
+	b := newBrowser(t, base, localhost)
+	addAuthenticator(b)
 	en := dict(t, "en")
 	b.open("/staff")
 	b.fill("#register-token", admin.Token)
@@ -809,6 +778,25 @@ func TestStaffConsole(t *testing.T) {
 	}
 	b.clean()
 }
+
+// startWithConsole starts a production server after its key ceremony,
+// whose pages are at base, http://localhost:PORT: passkeys need a domain,
+// not an address, so the server is told that origin (web.origin) and the
+// browsers open it. init holds the bootstrap staff token.
+func startWithConsole(t *testing.T) (env *servertest.Env, base string, init api.InitResponse) {
+	t.Helper()
+	addr := freeAddr(t)
+	_, port, _ := strings.Cut(addr, ":")
+	base = "http://localhost:" + port
+	env = servertest.StartProduction(t, server.Config{Addr: addr, Web: server.Web{Origin: base}})
+	if st, out := post(t, env, "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}); st != http.StatusOK && st != http.StatusCreated || json.Unmarshal(out, &init) != nil {
+		t.Fatalf("POST /v1/operator/init: %d %s", st, out)
+	}
+	return env, base, init
+}
+
+// localhost lets Chromium resolve localhost (every other name fails).
+var localhost = chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost")
 
 // freeAddr returns a free address of 127.0.0.1 for a server to listen on.
 func freeAddr(t *testing.T) string {

@@ -1,11 +1,8 @@
 package privacycenter
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,14 +11,12 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
 	"github.com/candorcloud/candor/client/login"
-	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
 )
 
@@ -38,14 +33,7 @@ func TestScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	base := "http://localhost:" + port
-	env := servertest.StartProduction(t, server.Config{Addr: addr, Web: server.Web{Origin: base}})
-	var init api.InitResponse
-	if st, out := post(t, env, "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}); st != http.StatusCreated && st != http.StatusOK || json.Unmarshal(out, &init) != nil {
-		t.Fatalf("POST /v1/operator/init: %d %s", st, out)
-	}
+	env, base, init := startWithConsole(t)
 	boot := staffCaller{t: t, env: env, token: init.StaffToken}
 	eng, ap1 := boot.add("Ines", "engineer"), boot.add("Tomas", "approver")
 
@@ -91,7 +79,7 @@ func TestScreenshots(t *testing.T) {
 		}
 	}
 
-	b := newBrowser(t, base, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost"))
+	b := newBrowser(t, base, localhost)
 	b.open("/")
 	shot(b, "signin")
 	b.fill("#signin-email", testEmail)
@@ -104,8 +92,8 @@ func TestScreenshots(t *testing.T) {
 	b.wait(`document.querySelector("#section .badge.ok")`)
 	shot(b, "access-log")
 
-	c := newBrowser(t, base, chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost"))
-	shotAuthenticator(t, c)
+	c := newBrowser(t, base, localhost)
+	addAuthenticator(c)
 	c.open("/staff")
 	c.fill("#register-token", ap1.token)
 	c.run(chromedp.Click("#register-submit"))
@@ -125,7 +113,7 @@ type staffCaller struct {
 
 func (s staffCaller) call(path string, body, out any) {
 	s.t.Helper()
-	st, raw := shotPost(s.t, s.env, path, s.token, body)
+	st, raw := bearer(s.t, s.env, "POST", path, s.token, body)
 	if st >= 300 || (out != nil && json.Unmarshal(raw, out) != nil) {
 		s.t.Fatalf("POST %s: %d %s", path, st, raw)
 	}
@@ -136,35 +124,4 @@ func (s staffCaller) add(name, roles string) staffCaller {
 	var added api.StaffAdded
 	s.call("/v1/staff", api.StaffAddRequest{Name: name, Roles: strings.Split(roles, ",")}, &added)
 	return staffCaller{t: s.t, env: s.env, token: added.Token}
-}
-
-func shotPost(t *testing.T, env *servertest.Env, path, token string, body any) (int, []byte) {
-	t.Helper()
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", env.URL+path, bytes.NewReader(raw))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	r, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Body.Close()
-	out, _ := io.ReadAll(r.Body)
-	return r.StatusCode, out
-}
-
-// shotAuthenticator gives the browser Chromium's virtual authenticator,
-// which holds passkeys and answers with user verification.
-func shotAuthenticator(t *testing.T, b *browser) {
-	t.Helper()
-	b.run(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-			return err
-		}
-		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{Options: &webauthn.VirtualAuthenticatorOptions{
-			Protocol: webauthn.AuthenticatorProtocolCtap2, Transport: webauthn.AuthenticatorTransportInternal,
-			HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true,
-		}})
-		return err
-	}))
 }
