@@ -232,25 +232,18 @@ func (h *Handler) accessRead(w http.ResponseWriter, r *http.Request, who staff.I
 
 func (h *Handler) ownerRequests(w http.ResponseWriter, r *http.Request, p candor.Principal) {
 	list, err := h.svc.Access.Requests(r.Context(), p.Account)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	out := api.AccessRequests{Requests: make([]api.AccessRequest, len(list))}
-	for i, ar := range list {
-		_, approvals, err := h.svc.Access.Status(r.Context(), ar.ID)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		out.Requests[i] = h.toAPIRequest(ar, approvals)
-	}
-	writeJSON(w, http.StatusOK, out)
+	h.writeRequests(w, r, list, err)
 }
 
 // accessList lists the newest requests of every account (the console).
 func (h *Handler) accessList(w http.ResponseWriter, r *http.Request, who staff.Identity) {
 	list, err := h.svc.Access.List(r.Context(), who)
+	h.writeRequests(w, r, list, err)
+}
+
+// writeRequests answers a list of requests (or err), each with its
+// approvals and where it stands.
+func (h *Handler) writeRequests(w http.ResponseWriter, r *http.Request, list []store.AccessRequest, err error) {
 	if err != nil {
 		h.writeError(w, r, err)
 		return
