@@ -70,7 +70,7 @@ func TestSystemdUnitSecurity(t *testing.T) {
 		"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "RestrictNamespaces=yes",
 		"LockPersonality=yes", "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service",
 		"CapabilityBoundingSet=\n", "StateDirectory=candor", "ReadWritePaths=/var/lib/candor\n",
-		"UMask=0077", "Restart=on-failure", "DynamicUser=yes",
+		"UMask=0077", "Restart=on-failure", "User=candor\n",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("the unit lacks %q", strings.TrimSpace(want))
