@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -249,5 +250,68 @@ func TestHAProxyTakesSealedInstanceOut(t *testing.T) {
 	b.waitAllReady(t, 20, "one ready and one sealed instance")
 	if !strings.Contains(b.logs.String(), "candor/candor2 is DOWN") {
 		t.Errorf("haproxy's log does not say the sealed instance is DOWN")
+	}
+}
+
+// TestHAProxyForwardedProto checks what the instances are told about the
+// scheme, with two recording backends in place of Candor (which reads the
+// header to make its session cookies Secure): over TLS they see exactly
+// one X-Forwarded-Proto, https, even when the client sent its own; a
+// request over plain HTTP claiming https reaches no instance at all.
+func TestHAProxyForwardedProto(t *testing.T) {
+	needTool(t, "haproxy")
+	var mu sync.Mutex
+	var seen [][]string
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/whoami" {
+			mu.Lock()
+			seen = append(seen, r.Header.Values("X-Forwarded-Proto"))
+			mu.Unlock()
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	one, two := httptest.NewServer(record), httptest.NewServer(record)
+	defer one.Close()
+	defer two.Close()
+	b := startHAProxy(t, one.Listener.Addr().String(), two.Listener.Addr().String())
+	b.waitAllReady(t, 4, "two recording backends")
+
+	for _, forged := range []string{"", "http", "https, http"} {
+		req, err := http.NewRequest(http.MethodGet, b.HTTPS+"/whoami", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if forged != "" {
+			req.Header.Set("X-Forwarded-Proto", forged)
+		}
+		resp, err := b.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	req, err := http.NewRequest(http.MethodGet, b.HTTP+"/whoami", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := b.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("plain HTTP claiming https answered %d, want the redirect", resp.StatusCode)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 {
+		t.Fatalf("the backends saw %d requests, want the 3 sent over TLS (plain HTTP must reach none): %q", len(seen), seen)
+	}
+	for i, v := range seen {
+		if len(v) != 1 || v[0] != "https" {
+			t.Errorf("request %d reached the instance with X-Forwarded-Proto %q, want exactly [https]", i, v)
+		}
 	}
 }
