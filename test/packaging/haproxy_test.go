@@ -2,6 +2,7 @@ package packaging
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // balancer is HAProxy running packaging/haproxy.cfg in the foreground on
@@ -314,4 +317,64 @@ func TestHAProxyForwardedProto(t *testing.T) {
 			t.Errorf("request %d reached the instance with X-Forwarded-Proto %q, want exactly [https]", i, v)
 		}
 	}
+}
+
+// TestHAProxyWebSocket opens a WebSocket through the example, as phones
+// open GET /v1/messages/ws, to an echoing backend, and exchanges messages
+// across a pause: the upgrade passes and the tunnel carries both ways.
+func TestHAProxyWebSocket(t *testing.T) {
+	needTool(t, "haproxy")
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/messages/ws" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, msg); err != nil {
+				return
+			}
+		}
+	})
+	one, two := httptest.NewServer(echo), httptest.NewServer(echo)
+	defer one.Close()
+	defer two.Close()
+	b := startHAProxy(t, one.Listener.Addr().String(), two.Listener.Addr().String())
+	b.waitAllReady(t, 4, "two echoing backends")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(b.HTTPS, "https")+"/v1/messages/ws",
+		&websocket.DialOptions{HTTPClient: &http.Client{Transport: b.Client.Transport}})
+	if err != nil {
+		t.Fatalf("WebSocket through the balancer: %v", err)
+	}
+	defer c.CloseNow()
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("the upgrade answered %d", resp.StatusCode)
+	}
+	for i, text := range []string{"first", "after a pause"} {
+		if i > 0 {
+			time.Sleep(2 * time.Second)
+		}
+		if err := c.Write(ctx, websocket.MessageText, []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+		_, got, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("reading the echo of %q: %v", text, err)
+		}
+		if string(got) != text {
+			t.Fatalf("echo %q, want %q", got, text)
+		}
+	}
+	c.Close(websocket.StatusNormalClosure, "")
 }
