@@ -110,9 +110,11 @@ func (g *Gateway) SendSMS(ctx context.Context, to, text string) error {
 		// once one is.
 		return nil
 	case code == http.StatusBadRequest && strings.Contains(answer, "receiver"),
-		code == http.StatusForbidden && strings.Contains(answer, "denied"):
-		// "Missing receiver number", "Number(s) has been denied by white-
-		// and/or black-lists."
+		code == http.StatusForbidden && strings.Contains(answer, "black-lists"):
+		// "Missing receiver number, rejected", "Number(s) has/have been
+		// denied by white- and/or black-lists." (other refusals, such as
+		// "Tried to set Coding field, denied.", are the gateway's
+		// configuration, not the number)
 		return candor.E(candor.Invalid, "the SMS gateway refused this number")
 	case code == http.StatusForbidden || code == http.StatusUnauthorized:
 		return down("kannel: the SMS gateway refused its credentials (check the sendsms-user)")

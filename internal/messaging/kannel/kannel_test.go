@@ -45,8 +45,10 @@ func TestAnswers(t *testing.T) {
 	}{
 		{202, "0: Accepted for delivery", 0},
 		{202, "3: Queued for later delivery", 0},
-		{400, "Missing receiver number", candor.Invalid},
-		{403, "Number(s) has been denied by white- and/or black-lists.", candor.Invalid},
+		{400, "Missing receiver number, rejected", candor.Invalid},
+		{400, "Empty receiver number not allowed, rejected", candor.Invalid},
+		{403, "Number(s) has/have been denied by white- and/or black-lists.", candor.Invalid},
+		{403, "Tried to set Coding field, denied.", candor.Unavailable},
 		{403, "Authorization failed for sendsms", candor.Unavailable},
 		{503, "4: Temporal failure, try again later.", candor.Unavailable},
 		{500, "", candor.Unavailable},
