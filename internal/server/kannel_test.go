@@ -34,6 +34,8 @@ type kannelBoxes struct {
 	dir      string
 	sendsms  string // smsbox's sendsms URL
 	smsbox   *exec.Cmd
+	conf     string          // kannel.conf
+	smsboxAt string          // smsbox's binary
 	smsDone  <-chan struct{} // closed when smsbox has exited
 	smsOut   *syncBuffer     // smsbox's own log output
 	carrier  *syncBuffer     // fakesmsc's output
@@ -134,8 +136,8 @@ max-messages = 10
 	k.start(exec.Command(bearerbox, "-v", "2", path), &syncBuffer{})
 	waitListening(t, smsc)
 	k.start(exec.Command(fakesmsc, "-H", "127.0.0.1", "-r", strconv.Itoa(smsc), "-m", "0", "1 2 text nop"), k.carrier)
-	k.startSMSBox(path, smsbox)
-	waitListening(t, sendsms)
+	k.conf, k.smsboxAt = path, smsbox
+	k.startSMSBox()
 	// Until the carrier link is online, bearerbox would queue the
 	// messages; the tests want them delivered.
 	status := fmt.Sprintf("http://127.0.0.1:%d/status.txt?password=admin-secret", admin)
@@ -160,11 +162,15 @@ max-messages = 10
 	return k
 }
 
-func (k *kannelBoxes) startSMSBox(conf, smsbox string) {
+// startSMSBox starts smsbox and waits for its sendsms port.
+func (k *kannelBoxes) startSMSBox() {
 	k.t.Helper()
-	cmd := exec.Command(smsbox, "-v", "2", conf)
+	cmd := exec.Command(k.smsboxAt, "-v", "2", k.conf)
 	k.smsDone = k.start(cmd, k.smsOut)
 	k.smsbox = cmd
+	u, _ := url.Parse(k.sendsms)
+	port, _ := strconv.Atoi(u.Port())
+	waitListening(k.t, port)
 }
 
 // start starts cmd and stops it (only it) when the test ends.
@@ -313,10 +319,12 @@ func TestKannelUnicode(t *testing.T) {
 }
 
 // With smsbox down, asking for a code is a 503 with Retry-After naming
-// neither the number nor anything else personal, and messaging stays off.
+// neither the number nor anything else personal, and messaging stays off;
+// once smsbox is back, the same phone turns messaging on.
 func TestKannelDown(t *testing.T) {
 	k := startKannel(t)
 	env := servertest.StartWith(t, server.Config{SMS: k.config()})
+	ctx := context.Background()
 	r, _ := signup(t, env, "IN")
 	k.stopSMSBox()
 
@@ -346,6 +354,17 @@ func TestKannelDown(t *testing.T) {
 	}
 	if got := k.carrier.String(); gotMessage.MatchString(got) {
 		t.Fatalf("the carrier got a message: %s", got)
+	}
+
+	k.startSMSBox()
+	phone := signedUp(t, env, "490154203237518")
+	if _, err := phone.ActivateMessaging(ctx, ""); !candor.Is(err, candor.Invalid) {
+		t.Fatalf("activation without the code: %v", err)
+	}
+	got := k.received(1)
+	code := codePattern.FindString(got.text)
+	if c, err := phone.ActivateMessaging(ctx, code); got.to != "+919812345678" || err != nil || !c.On {
+		t.Fatalf("activation once smsbox is back: %+v %v", c, err)
 	}
 }
 
