@@ -392,4 +392,23 @@ func TestKannelConfig(t *testing.T) {
 			t.Errorf("%+v: %v", k, err)
 		}
 	}
+
+	// The section as configuration.md shows it loads and starts (Kannel is
+	// not called at start).
+	file := filepath.Join(dir, "candor.json")
+	os.WriteFile(file, []byte(`{"dev": true, "sms": {"kannel": {"url": "http://127.0.0.1:13013/cgi-bin/sendsms",
+		"username": "candor", "password_file": "`+pw+`", "from": "Candor", "timeout": "10s"}}}`), 0o600)
+	cfg, err := server.LoadConfig(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := cfg.SMS.Kannel; k.Username != "candor" || k.From != "Candor" || time.Duration(k.Timeout) != 10*time.Second {
+		t.Fatalf("loaded %+v", k)
+	}
+	cfg.Data = t.TempDir()
+	s, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }
