@@ -317,7 +317,10 @@ func (c *Config) defaults() error {
 			}
 		}
 	}
-	if c.Gateway == nil && c.SMS != nil && c.SMS.Kannel != nil {
+	if c.SMS != nil && c.SMS.Kannel == nil {
+		return fmt.Errorf("sms: name the gateway (kannel), or leave the section out")
+	}
+	if c.Gateway == nil && c.SMS != nil {
 		g, err := c.SMS.Kannel.gateway()
 		if err != nil {
 			return err

@@ -393,6 +393,11 @@ func TestKannelConfig(t *testing.T) {
 		}
 	}
 
+	if s, err := server.New(context.Background(), server.Config{Dev: true, Data: t.TempDir(), SMS: &server.SMS{}}); err == nil {
+		s.Close()
+		t.Error("started with an empty sms section")
+	}
+
 	// The section as configuration.md shows it loads and starts (Kannel is
 	// not called at start).
 	file := filepath.Join(dir, "candor.json")
