@@ -49,6 +49,7 @@ func TestAnswers(t *testing.T) {
 		{400, "Empty receiver number not allowed, rejected", candor.Invalid},
 		{403, "Number(s) has/have been denied by white- and/or black-lists.", candor.Invalid},
 		{403, "Tried to set Coding field, denied.", candor.Unavailable},
+		{400, "Sender missing and no global set, rejected", candor.Unavailable},
 		{403, "Authorization failed for sendsms", candor.Unavailable},
 		{503, "4: Temporal failure, try again later.", candor.Unavailable},
 		{500, "", candor.Unavailable},
