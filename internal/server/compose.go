@@ -94,9 +94,9 @@ func (s *Server) compose() error {
 	// The messaging path: behind the consent gate (below); activation turns
 	// messaging on through the ledger (Activate), logged like any consent
 	// change; messages themselves are not logged.
-	var gateway messaging.Gateway
+	gateway := s.cfg.Gateway       // Kannel (config "sms"), or one given in code
 	var carrier *messaging.Carrier // the emulated carrier of --dev
-	if s.cfg.Dev {
+	if gateway == nil && s.cfg.Dev {
 		carrier = messaging.NewCarrier()
 		gateway = carrier
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/candorcloud/candor"
@@ -16,6 +17,7 @@ import (
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/messaging"
+	"github.com/candorcloud/candor/internal/messaging/kannel"
 	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
@@ -65,6 +67,14 @@ type Config struct {
 	// Erasure places the erasure keys, which bound how long a deletion can
 	// be undone from a copy of the database (docs/deployment.md).
 	Erasure Erasure `json:"erasure"`
+
+	// SMS names the SMS gateway that sends the verification codes of
+	// messaging; without it (and without --dev, whose emulated carrier
+	// delivers them in memory) no phone can turn messaging on.
+	SMS *SMS `json:"sms,omitempty"`
+	// Gateway, when set, sends the SMS instead of the one SMS names: any
+	// messaging.Gateway (a provider's API) plugs in here.
+	Gateway messaging.Gateway `json:"-"`
 
 	// Messaging tunes messaging (envelope expiry, discovery quota).
 	Messaging messaging.Config `json:"-"`
@@ -141,6 +151,48 @@ type Erasure struct {
 type Postgres struct {
 	Directory string                     `json:"directory"`
 	Regions   map[candor.RegionID]string `json:"regions"`
+}
+
+// SMS names the SMS gateway.
+type SMS struct {
+	// Kannel sends through a Kannel smsbox (docs/messaging.md).
+	Kannel *Kannel `json:"kannel,omitempty"`
+}
+
+// Kannel is a sendsms-user of a Kannel smsbox.
+type Kannel struct {
+	// URL is smsbox's sendsms URL, such as
+	// "http://127.0.0.1:13013/cgi-bin/sendsms"; https works too.
+	URL      string `json:"url"`
+	Username string `json:"username"`
+	// PasswordFile holds the password (a trailing newline is ignored): a
+	// secret is not kept in the configuration file.
+	PasswordFile string `json:"password_file"`
+	// From is the sender phones show, such as "Candor" (default: the
+	// sendsms-user's default-sender).
+	From string `json:"from,omitempty"`
+	// Timeout bounds one request, like "10s" (default 10 s; 1 s to 60 s).
+	Timeout retention.Duration `json:"timeout,omitempty"`
+}
+
+// gateway reads the password file and checks the settings.
+func (k *Kannel) gateway() (messaging.Gateway, error) {
+	if k.PasswordFile == "" {
+		return nil, fmt.Errorf("sms.kannel: no password_file")
+	}
+	pw, err := os.ReadFile(k.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("sms.kannel.password_file: %w", err)
+	}
+	if t := time.Duration(k.Timeout); t != 0 && (t < time.Second || t > time.Minute) {
+		return nil, fmt.Errorf("sms.kannel.timeout: use 1s to 60s")
+	}
+	g, err := kannel.New(kannel.Config{URL: k.URL, Username: k.Username, Password: strings.TrimRight(string(pw), "\r\n"),
+		From: k.From, Timeout: time.Duration(k.Timeout)})
+	if err != nil {
+		return nil, fmt.Errorf("sms.%w", err)
+	}
+	return g, nil
 }
 
 // namePattern is what Config.Name may be; its length is checked apart.
@@ -264,6 +316,16 @@ func (c *Config) defaults() error {
 				return fmt.Errorf("s3: no bucket for region %s", id)
 			}
 		}
+	}
+	if c.SMS != nil && c.SMS.Kannel == nil {
+		return fmt.Errorf("sms: name the gateway (kannel), or leave the section out")
+	}
+	if c.Gateway == nil && c.SMS != nil {
+		g, err := c.SMS.Kannel.gateway()
+		if err != nil {
+			return err
+		}
+		c.Gateway = g
 	}
 	if err := c.Limits.apply(c); err != nil {
 		return err
