@@ -256,7 +256,24 @@ func (s *Service) RequestVerification(ctx context.Context, p candor.Principal, p
 	v.sent++
 	s.pending[string(p.Account)] = v
 	s.mu.Unlock()
-	return s.gateway.SendSMS(ctx, phone, "Your Candor messaging code is "+code+". It expires in 10 minutes.")
+	if err := s.gateway.SendSMS(ctx, phone, "Your Candor messaging code is "+code+". It expires in 10 minutes."); err != nil {
+		// The gateway did not take the text: it costs the account and the
+		// number nothing, and a code sent before stays the one to type.
+		s.mu.Lock()
+		if s.texts[key] == w && w.sent > 0 {
+			w.sent--
+		}
+		if s.pending[string(p.Account)] == v {
+			if prev != nil {
+				s.pending[string(p.Account)] = prev
+			} else {
+				delete(s.pending, string(p.Account))
+			}
+		}
+		s.mu.Unlock()
+		return err
+	}
+	return nil
 }
 
 // Activate checks the code, registers the number (as its token only),

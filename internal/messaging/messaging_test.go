@@ -41,6 +41,7 @@ type env struct {
 	logs    *audit.Logs
 	ledger  *consent.Ledger
 	carrier *messaging.Carrier
+	gateway *flakyGateway // the carrier, failing while told to
 	bus     *membus.Bus
 	svc     *messaging.Service // the service itself
 	msgs    *gate.Messaging    // behind its consent gate, as the API holds it
@@ -78,9 +79,25 @@ func newEnv(t *testing.T, cfg messaging.Config) *env {
 	e.bus = membus.New()
 	t.Cleanup(func() { e.bus.Close() })
 	cfg.Now = func() time.Time { return e.now }
-	e.svc = messaging.New(e.dir, e, e.ledger, e.keys, e.carrier, e.bus, e.logs, cfg)
+	e.gateway = &flakyGateway{next: e.carrier}
+	e.svc = messaging.New(e.dir, e, e.ledger, e.keys, e.gateway, e.bus, e.logs, cfg)
 	e.msgs = gate.NewMessaging(e.ledger, e.svc)
 	return e
+}
+
+// flakyGateway is the carrier behind a gateway that is down for its next
+// fails texts (as a Kannel that is not answering is).
+type flakyGateway struct {
+	fails int
+	next  messaging.Gateway
+}
+
+func (g *flakyGateway) SendSMS(ctx context.Context, to, text string) error {
+	if g.fails > 0 {
+		g.fails--
+		return &candor.Error{Kind: candor.Unavailable, RetryAfter: 30 * time.Second, Message: "the SMS gateway is not answering"}
+	}
+	return g.next.SendSMS(ctx, to, text)
 }
 
 func (e *env) region(id candor.RegionID) (*sqlstore.RegionStore, error) {
@@ -813,5 +830,39 @@ func TestCodesPerNumber(t *testing.T) {
 	// Another number is not affected.
 	if err := e.msgs.RequestVerification(ctx, e.account(t, "in"), phoneB); err != nil {
 		t.Fatalf("a code for another number: %v", err)
+	}
+}
+
+// A text the gateway did not take costs nothing: not one of the account's
+// three codes an hour, not one of the number's, and the code sent before
+// it stays the one to type.
+func TestFailedSendsCostNothing(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, messaging.Config{})
+	p := e.account(t, "in")
+	e.code(t, p, phoneA) // the account's first code of the hour
+	e.gateway.fails = 20
+	for range 20 {
+		err := e.msgs.RequestVerification(ctx, p, phoneA)
+		wantKind(t, "a code while the gateway is down", err, candor.Unavailable)
+	}
+	if sms := e.carrier.Take(phoneA); len(sms) != 0 {
+		t.Fatalf("the carrier got %d texts while the gateway was down", len(sms))
+	}
+	e.code(t, p, phoneA)
+	last := e.code(t, p, phoneA) // the account's third code of the hour
+	err := e.msgs.RequestVerification(ctx, p, phoneA)
+	wantKind(t, "a fourth code within the hour", err, candor.RateLimited)
+	if _, err := e.msgs.Activate(ctx, p, api.Activation{Phone: phoneA, Code: last, Keys: keysOf(p)}); err != nil {
+		t.Fatalf("the latest code: %v", err)
+	}
+
+	// A failure after a code was sent leaves that code to type.
+	q := e.account(t, "in")
+	code := e.code(t, q, phoneB)
+	e.gateway.fails = 1
+	wantKind(t, "a second code while the gateway is down", e.msgs.RequestVerification(ctx, q, phoneB), candor.Unavailable)
+	if _, err := e.msgs.Activate(ctx, q, api.Activation{Phone: phoneB, Code: code, Keys: keysOf(q)}); err != nil {
+		t.Fatalf("the code sent before the failure: %v", err)
 	}
 }
