@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -114,10 +115,16 @@ type Options struct {
 	// ExportMemory is the most record data an export holds at once, one
 	// category's (default MaxExportMemory).
 	ExportMemory int64
+	// TrustedProxies are the addresses of the load balancers in front of
+	// the server: a request from one of them is limited by the client
+	// address its X-Forwarded-For names (clientAddr); from anywhere else,
+	// X-Forwarded-For is ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // Handler is the HTTP API.
 type Handler struct {
+	proxies []netip.Prefix // Options.TrustedProxies
 	svc     Services
 	log     *slog.Logger
 	metrics *metrics
@@ -153,7 +160,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if opts.ExportMemory <= 0 {
 		opts.ExportMemory = MaxExportMemory
 	}
-	h := &Handler{svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
+	h := &Handler{proxies: opts.TrustedProxies, svc: svc, log: log, metrics: newMetrics(reg), limit: newLimiter(opts.AuthPerMinute, opts.AuthBurst), mux: http.NewServeMux(),
 		socketRecheck: opts.SocketRecheck, sockets: slots.New[candor.DeviceID](MaxSocketsPerDevice, MaxSockets, errSockets, errAllSockets),
 		exports: slots.New[candor.AccountID](MaxExportsPerAccount, MaxExports, errExportBusy, errExportsFull), exportStall: opts.ExportStall, exportMemory: opts.ExportMemory}
 	m := h.mux

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,15 +72,56 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		if ok, wait := h.limit.allow(host); !ok {
+		if ok, wait := h.limit.allow(h.clientAddr(r)); !ok {
 			h.writeError(w, r, &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
 				Message: "too many sign-in requests from this address: slow down"})
 			return
 		}
 		next(w, r)
 	}
+}
+
+// maxForwarded bounds how many X-Forwarded-For entries are read, from the
+// right: enough for any chain of proxies an operator runs.
+const maxForwarded = 16
+
+// clientAddr is the address a request is limited by: its peer's, unless
+// the peer is a trusted proxy (Options.TrustedProxies), then the nearest
+// address in X-Forwarded-For, read from the right, that is not a trusted
+// proxy. Entries left of it are the client's to write, and so are never
+// believed; a peer that is not a trusted proxy cannot name another
+// address at all.
+func (h *Handler) clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !h.trusted(peer) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxForwarded; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return host // a proxy of ours wrote nothing readable: limit the proxy
+		}
+		if a = a.Unmap(); !h.trusted(a) {
+			return a.String()
+		}
+	}
+	return host
+}
+
+func (h *Handler) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range h.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -32,5 +34,39 @@ func TestLimiter(t *testing.T) {
 	}
 	if newLimiter(-1, 5) != nil {
 		t.Fatal("a negative rate does not disable the limit")
+	}
+}
+
+// Behind a trusted load balancer, each client is limited by the address
+// the balancer wrote in X-Forwarded-For; anyone else's X-Forwarded-For is
+// ignored (a client cannot dodge its limit by writing one), and entries a
+// client wrote before the balancer's are never believed.
+func TestClientAddr(t *testing.T) {
+	h := &Handler{proxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}}
+	for _, tc := range []struct {
+		peer string
+		xff  []string
+		want string
+	}{
+		{"203.0.113.7:5555", nil, "203.0.113.7"},
+		{"203.0.113.7:5555", []string{"198.51.100.1"}, "203.0.113.7"}, // not a proxy of ours
+		{"127.0.0.1:5555", nil, "127.0.0.1"},
+		{"127.0.0.1:5555", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"127.0.0.1:5555", []string{"192.0.2.9, 198.51.100.1"}, "198.51.100.1"}, // the client wrote the first
+		{"127.0.0.1:5555", []string{"192.0.2.9", "198.51.100.1"}, "198.51.100.1"},
+		{"127.0.0.1:5555", []string{"198.51.100.1, 10.1.2.3"}, "198.51.100.1"}, // two proxies of ours
+		{"127.0.0.1:5555", []string{"10.1.2.3"}, "127.0.0.1"},                  // only proxies: limit the proxy
+		{"127.0.0.1:5555", []string{"not an address"}, "127.0.0.1"},
+		{"127.0.0.1:5555", []string{"::ffff:198.51.100.1"}, "198.51.100.1"},
+		{"[::ffff:10.0.0.1]:5555", []string{"2001:db8::1"}, "2001:db8::1"},
+	} {
+		r := httptest.NewRequest("POST", "/v1/sessions", nil)
+		r.RemoteAddr = tc.peer
+		for _, v := range tc.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := h.clientAddr(r); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-For %q: limited as %s, want %s", tc.peer, tc.xff, got, tc.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,6 +65,11 @@ type Config struct {
 	// Web is where browsers reach the server (the staff console's passkeys
 	// are bound to it).
 	Web Web `json:"web"`
+	// TrustedProxies are the load balancers in front of the server, as
+	// addresses or CIDR prefixes ("10.0.0.0/8", "127.0.0.1"): requests from
+	// them are limited per client by the address their X-Forwarded-For
+	// names. Leave it empty when clients reach the server directly.
+	TrustedProxies []string `json:"trusted_proxies,omitempty"`
 	// Erasure places the erasure keys, which bound how long a deletion can
 	// be undone from a copy of the database (docs/deployment.md).
 	Erasure Erasure `json:"erasure"`
@@ -316,6 +322,17 @@ func (c *Config) defaults() error {
 				return fmt.Errorf("s3: no bucket for region %s", id)
 			}
 		}
+	}
+	for _, v := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return fmt.Errorf("trusted_proxies: %q is neither an address nor a prefix like 10.0.0.0/8", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, p.Masked())
 	}
 	if c.SMS != nil && c.SMS.Kannel == nil {
 		return fmt.Errorf("sms: name the gateway (kannel), or leave the section out")

@@ -312,3 +312,50 @@ func TestBrowserSocketLivesWithItsSession(t *testing.T) {
 		t.Fatalf("socket after sign-out: %v, want closed (policy violation)", err)
 	}
 }
+
+// Behind a load balancer named in trusted_proxies, the sign-in limit is
+// per client (the address the balancer forwards), not one limit shared by
+// every client; without it, a client's own X-Forwarded-For changes
+// nothing.
+func TestSignInLimitBehindProxy(t *testing.T) {
+	salt := func(env *servertest.Env, client string) int {
+		body, _ := json.Marshal(api.SaltRequest{Handle: make([]byte, 64)})
+		req, _ := http.NewRequest("POST", env.URL+"/v1/auth/salt", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	limited := func(trusted []string) *servertest.Env {
+		cfg := server.Config{TrustedProxies: trusted}
+		cfg.HTTP.AuthPerMinute, cfg.HTTP.AuthBurst = 1, 2
+		return servertest.StartWith(t, cfg)
+	}
+
+	behind := limited([]string{"127.0.0.1"})
+	for i := range 2 {
+		if st := salt(behind, "198.51.100.1"); st != http.StatusOK {
+			t.Fatalf("client A's request %d: %d", i, st)
+		}
+	}
+	if st := salt(behind, "198.51.100.1"); st != http.StatusTooManyRequests {
+		t.Fatalf("client A over its burst: %d, want 429", st)
+	}
+	if st := salt(behind, "198.51.100.2"); st != http.StatusOK {
+		t.Fatalf("client B behind the same balancer: %d, want 200 (its own limit)", st)
+	}
+	if st := salt(behind, "192.0.2.9, 198.51.100.1"); st != http.StatusTooManyRequests {
+		t.Fatalf("client A writing another address before the balancer's: %d, want 429", st)
+	}
+
+	direct := limited(nil)
+	salt(direct, "198.51.100.1")
+	salt(direct, "198.51.100.2")
+	if st := salt(direct, "198.51.100.3"); st != http.StatusTooManyRequests {
+		t.Fatalf("a client's own X-Forwarded-For, no proxy trusted: %d, want 429 (one limit for its address)", st)
+	}
+}
