@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"github.com/candorcloud/candor/client/exportfmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,11 +26,6 @@ type Note struct {
 	Body  string `json:"body"`
 }
 
-type noteData struct {
-	Title string `json:"title"`
-	Body  string `json:"body"`
-}
-
 func encodeNote(title, body string) ([]byte, error) {
 	if !utf8.ValidString(title) || !utf8.ValidString(body) {
 		return nil, candor.E(candor.Invalid, "a note must be UTF-8 text")
@@ -37,7 +33,7 @@ func encodeNote(title, body string) ([]byte, error) {
 	if strings.TrimSpace(title) == "" && strings.TrimSpace(body) == "" {
 		return nil, candor.E(candor.Invalid, "a note needs a title or a body")
 	}
-	b, err := json.Marshal(noteData{Title: title, Body: body})
+	b, err := json.Marshal(exportfmt.Note{Title: title, Body: body})
 	if err != nil {
 		return nil, candor.Wrap(candor.Internal, "cannot encode the note", err)
 	}
@@ -45,13 +41,8 @@ func encodeNote(title, body string) ([]byte, error) {
 }
 
 func noteOf(id string, data []byte) Note {
-	var d noteData
-	if err := json.Unmarshal(data, &d); err != nil {
-		// A note synced from elsewhere that this phone cannot read is
-		// still listed, with its raw text as the body.
-		return Note{ID: id, Body: string(data)}
-	}
-	return Note{ID: id, Title: d.Title, Body: d.Body}
+	n := exportfmt.NoteOf(data) // one reading for the phone and the export
+	return Note{ID: id, Title: n.Title, Body: n.Body}
 }
 
 // Add stores a new note.

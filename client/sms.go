@@ -2,9 +2,6 @@ package client
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"slices"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/api"
+	"github.com/candorcloud/candor/client/exportfmt"
 	"github.com/candorcloud/candor/client/internal/smsxml"
 )
 
@@ -128,34 +126,9 @@ func (d *smsData) boxAttr() string {
 	return "type"
 }
 
-// key identifies a message for de-duplication: its kind, address, date,
-// type or box, and text (the body, or the content type and text of every
-// part). Other attributes (read state, contact name, ...) and MMS media
-// data do not count.
-func (d *smsData) key() string {
-	h := sha256.New()
-	put := func(s string) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	put(d.Kind)
-	put(d.Attr("address"))
-	put(d.Attr("date"))
-	put(d.Attr(d.boxAttr()))
-	if d.Kind == KindMMS {
-		for _, p := range d.Parts {
-			ct, _ := smsxml.Value(p, "ct")
-			text, _ := smsxml.Value(p, "text")
-			put(ct)
-			put(text)
-		}
-	} else {
-		put(d.Attr("body"))
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
+// key identifies a message for de-duplication, as the export orders and
+// de-duplicates them (exportfmt.SMSKey): one rule for both.
+func (d *smsData) key() string { return exportfmt.SMSKey(&d.Message) }
 
 func (d *smsData) encode() ([]byte, error) {
 	var b bytes.Buffer
