@@ -99,6 +99,9 @@ type Services struct {
 	// Web serves the pages (package web): the privacy center at /, the
 	// staff console at /staff and their files under /assets/, sealed or not.
 	Web http.Handler
+	// Allowances counts the sign-in limit per address across instances
+	// (quota.Counter over the directory); nil counts in this instance only.
+	Allowances Allowances
 }
 
 // Options tune the handler.

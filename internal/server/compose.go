@@ -22,6 +22,7 @@ import (
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/messaging"
 	"github.com/candorcloud/candor/internal/photos"
+	"github.com/candorcloud/candor/internal/quota"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/retention"
@@ -153,6 +154,7 @@ func (s *Server) compose() error {
 		upkeep.Retention(retentions),
 		upkeep.SignCheckpoints(logs),
 		upkeep.RenewUpdates(published),
+		upkeep.ForgetAllowances(s.dir),
 	)
 
 	metrics := prometheus.NewRegistry()
@@ -188,8 +190,9 @@ func (s *Server) compose() error {
 		Exports:       logs, // each export in the owner's log
 		// CardDAV: app passwords reach contacts through the same audit
 		// wrapper and consent gate as the phones' records path.
-		CardDAV: carddav.New(accounts, deviceRecords, consents),
-		Web:     web.New(),
+		CardDAV:    carddav.New(accounts, deviceRecords, consents),
+		Web:        web.New(),
+		Allowances: quota.New(s.dir, s.keys),
 	}, s.cfg.HTTP, s.cfg.Logger, metrics, metrics)
 	return nil
 }

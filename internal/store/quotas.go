@@ -28,9 +28,9 @@ type Quotas interface {
 	// limit); n < 0 gives uses back, never below zero. It is one atomic
 	// statement: concurrent spenders never take more than limit together.
 	Spend(ctx context.Context, key []byte, now time.Time, length time.Duration, n, limit int) (Quota, bool, error)
-	// DeleteQuotasBefore forgets allowances whose window began before
-	// before and reports how many.
-	DeleteQuotasBefore(ctx context.Context, before time.Time) (int, error)
+	// DeleteEndedQuotas forgets allowances whose window ended at or
+	// before now and reports how many.
+	DeleteEndedQuotas(ctx context.Context, now time.Time) (int, error)
 }
 
 // Verification is a messaging verification code waiting to be typed: the

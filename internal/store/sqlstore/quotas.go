@@ -38,13 +38,14 @@ func (s *DirectoryStore) Spend(ctx context.Context, key []byte, now time.Time, l
 		return q, false, err
 	}
 	var used, start int64
-	err := s.db.writer().row(ctx, `INSERT INTO quotas (key, start_us, used) VALUES (?, ?, ?)
+	err := s.db.writer().row(ctx, `INSERT INTO quotas (key, start_us, ends_us, used) VALUES (?, ?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET
 			used = CASE WHEN quotas.start_us <= ? THEN excluded.used ELSE quotas.used + excluded.used END,
+			ends_us = CASE WHEN quotas.start_us <= ? THEN excluded.ends_us ELSE quotas.ends_us END,
 			start_us = CASE WHEN quotas.start_us <= ? THEN excluded.start_us ELSE quotas.start_us END
 		WHERE (CASE WHEN quotas.start_us <= ? THEN 0 ELSE quotas.used END) + excluded.used <= ?
 		RETURNING used, start_us`,
-		key, micros(now), n, cutoff, cutoff, cutoff, limit).Scan(&used, &start)
+		key, micros(now), micros(now.Add(length)), n, cutoff, cutoff, cutoff, cutoff, limit).Scan(&used, &start)
 	switch {
 	case errors.Is(err, sql.ErrNoRows): // over the limit: nothing was written
 		q, err := s.quota(ctx, key, now, cutoff)
@@ -71,9 +72,9 @@ func (s *DirectoryStore) quota(ctx context.Context, key []byte, now time.Time, c
 	return store.Quota{Used: int(used), Start: fromMicros(start)}, nil
 }
 
-// DeleteQuotasBefore forgets allowances whose window began before before.
-func (s *DirectoryStore) DeleteQuotasBefore(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.db.writer().exec(ctx, `DELETE FROM quotas WHERE start_us < ?`, micros(before))
+// DeleteEndedQuotas forgets allowances whose window ended by now.
+func (s *DirectoryStore) DeleteEndedQuotas(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.db.writer().exec(ctx, `DELETE FROM quotas WHERE ends_us <= ?`, micros(now))
 	if err != nil {
 		return 0, internal("delete old quotas", err)
 	}

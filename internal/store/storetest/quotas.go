@@ -75,14 +75,18 @@ func testQuotas(t *testing.T, d store.Directory) {
 		t.Fatalf("giving back into an ended window: %+v", q)
 	}
 
-	// Old windows are forgotten.
-	n, err := d.DeleteQuotasBefore(t.Context(), next)
+	// Ended windows are forgotten (other's, begun at later, ended an hour
+	// on); current ones are not.
+	n, err := d.DeleteEndedQuotas(t.Context(), later.Add(time.Hour))
 	must(t, err)
 	if n < 1 {
-		t.Fatalf("DeleteQuotasBefore forgot %d allowances, want the ended one", n)
+		t.Fatalf("DeleteEndedQuotas forgot %d allowances, want the ended one", n)
 	}
 	if q, _ := spend(t, d, key, next, 0, 3); q.Used != 1 {
 		t.Fatalf("a current window was forgotten: %+v", q)
+	}
+	if n, err := d.DeleteEndedQuotas(t.Context(), next.Add(time.Hour)); err != nil || n < 1 {
+		t.Fatalf("the window that ended at next+1h: %d forgotten, %v", n, err)
 	}
 	_, _, err = d.Spend(t.Context(), nil, now, time.Hour, 1, 3)
 	wantKind(t, err, candor.Invalid)

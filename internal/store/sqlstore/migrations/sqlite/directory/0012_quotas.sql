@@ -5,10 +5,11 @@
 CREATE TABLE quotas (
 	key BLOB PRIMARY KEY,
 	start_us INTEGER NOT NULL,
+	ends_us INTEGER NOT NULL,
 	used INTEGER NOT NULL
 ) STRICT;
 
-CREATE INDEX quotas_start ON quotas (start_us);
+CREATE INDEX quotas_ends ON quotas (ends_us);
 
 -- Messaging verification codes waiting to be typed, one per account: a
 -- keyed MAC of the code and the number it went to, never either itself.
