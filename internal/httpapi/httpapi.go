@@ -226,9 +226,9 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/account/export", h.device(h.export))
 
 	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
-	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.signInRegion(h.salt))))
-	m.HandleFunc("POST /v1/accounts", h.limited(h.unsealed(h.signInRegion(h.signup))))
-	m.HandleFunc("POST /v1/sessions", h.limited(h.unsealed(h.signInRegion(h.login))))
+	m.HandleFunc("POST /v1/auth/salt", h.bucketed(h.unsealed(h.signInRegion(h.counted(h.salt)))))
+	m.HandleFunc("POST /v1/accounts", h.bucketed(h.unsealed(h.signInRegion(h.counted(h.signup)))))
+	m.HandleFunc("POST /v1/sessions", h.bucketed(h.unsealed(h.signInRegion(h.counted(h.login)))))
 	m.HandleFunc("GET /v1/sessions/current", h.device(h.session))
 	m.HandleFunc("DELETE /v1/sessions/current", h.device(h.logout))
 	m.HandleFunc("GET /v1/account", h.device(h.account))

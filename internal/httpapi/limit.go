@@ -83,26 +83,44 @@ type Allowances interface {
 // cannot count (sealed, unreachable), the bucket alone applies: those
 // endpoints fail then anyway.
 func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
+	return h.bucketed(h.counted(next))
+}
+
+// bucketed is the first half of limited: this instance's token bucket.
+func (h *Handler) bucketed(next http.HandlerFunc) http.HandlerFunc {
 	if h.limit == nil {
 		return next
 	}
-	shared := quota.Allowance{Name: "http/sign-in-per-address", Window: time.Minute, Limit: h.limit.perMinute()}
 	return func(w http.ResponseWriter, r *http.Request) {
-		addr := h.clientAddr(r)
-		ok, wait := h.limit.allow(addr)
-		if ok && h.svc.Allowances != nil {
-			now := time.Now()
-			if q, taken, err := h.svc.Allowances.Spend(r.Context(), shared, []byte(addr), now, 1); err == nil && !taken {
-				ok, wait = false, shared.Wait(q, now)
-			}
-		}
-		if !ok {
-			h.writeError(w, r, &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
-				Message: "too many sign-in requests from this address: slow down"})
+		if ok, wait := h.limit.allow(h.clientAddr(r)); !ok {
+			h.writeError(w, r, errSlowDown(wait))
 			return
 		}
 		next(w, r)
 	}
+}
+
+// counted is the second half of limited: the address's allowance in the
+// directory. A sign-in that another region's process serves is counted
+// there, not also here (signInRegion comes between the halves).
+func (h *Handler) counted(next http.HandlerFunc) http.HandlerFunc {
+	if h.limit == nil || h.svc.Allowances == nil {
+		return next
+	}
+	shared := quota.Allowance{Name: "http/sign-in-per-address", Window: time.Minute, Limit: h.limit.perMinute()}
+	return func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		if q, taken, err := h.svc.Allowances.Spend(r.Context(), shared, []byte(h.clientAddr(r)), now, 1); err == nil && !taken {
+			h.writeError(w, r, errSlowDown(shared.Wait(q, now)))
+			return
+		}
+		next(w, r)
+	}
+}
+
+func errSlowDown(wait time.Duration) error {
+	return &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
+		Message: "too many sign-in requests from this address: slow down"}
 }
 
 // perMinute is the most a client can take of a full bucket in a minute.
