@@ -73,6 +73,37 @@ func TestExampleConfigs(t *testing.T) {
 	}
 }
 
+// The per-region examples load, and differ only where their region does:
+// what they serve, their S3 endpoint and bucket.
+func TestMultiRegionExamples(t *testing.T) {
+	read := func(r string) map[string]any {
+		b, err := os.ReadFile(filepath.Join(examples, "multi-region", r+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := server.LoadConfig(filepath.Join(examples, "multi-region", r+".json")); err != nil {
+			t.Fatalf("%s.json: %v", r, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	in, sg := read("in"), read("sg")
+	for _, m := range []map[string]any{in, sg} {
+		delete(m, "serve")
+		s3 := m["s3"].(map[string]any)
+		delete(s3, "endpoint")
+		delete(s3, "buckets")
+	}
+	a, _ := json.Marshal(in)
+	b, _ := json.Marshal(sg)
+	if !bytes.Equal(a, b) {
+		t.Errorf("in.json and sg.json differ beyond serve and S3:\n%s\n%s", a, b)
+	}
+}
+
 // inTestEnvironment replaces what an example names on other machines with
 // the test environment's services, skipping t when one is not set.
 func inTestEnvironment(t *testing.T, cfg server.Config) server.Config {
@@ -225,8 +256,10 @@ func TestExampleConfigsInDocs(t *testing.T) {
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join(examples, "*.json"))
-	for _, f := range files {
-		if name := strings.TrimSuffix(filepath.Base(f), ".json"); !shown[name] {
+	multi, _ := filepath.Glob(filepath.Join(examples, "multi-region", "*.json"))
+	for _, f := range append(files, multi...) {
+		rel, _ := filepath.Rel(examples, f)
+		if name := strings.TrimSuffix(filepath.ToSlash(rel), ".json"); !shown[name] && name != "multi-region/sg" { // sg.json: in.json but for its serve, S3 endpoint and bucket (TestMultiRegionExamples)
 			t.Errorf("docs/examples/%s.json is shown in neither configuration.md nor deployment.md", name)
 		}
 	}
