@@ -72,6 +72,9 @@ func New(served []candor.RegionID, others []Region) (*Relay, error) {
 		rl.proxies[o.ID] = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target)
+				// The chain so far (a balancer's entries), then the peer: the
+				// target limits by the client's address when it trusts us.
+				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 				pr.SetXForwarded()
 				pr.Out.Host = pr.In.Host // the origin the client used: cookies and origin checks stay the same
 				if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto != "" {
