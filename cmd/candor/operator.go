@@ -175,6 +175,8 @@ func printStatus(w io.Writer, st api.OperatorStatus, asJSON bool) error {
 		return printJSON(w, st)
 	}
 	switch {
+	case !st.Initialized && !st.Sealed: // --dev: unsealed by its own development root key
+		fmt.Fprintln(w, "unsealed by a development root key (--dev): no custodians hold shares; never use it in production")
 	case !st.Initialized:
 		fmt.Fprintln(w, "not initialised: run 'candor operator init --shares N --threshold K'")
 	case st.Sealed:
