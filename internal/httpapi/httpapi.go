@@ -246,7 +246,7 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("POST /v1/photos/uploads/{id}/complete", h.device(h.photoComplete))
 	m.HandleFunc("GET /v1/photos/blobs/{id}", h.device(h.photoGet))
 	m.HandleFunc("DELETE /v1/photos/blobs/{id}", h.device(h.photoDelete))
-	m.HandleFunc("POST /v1/messaging/verification", h.limited(h.device(h.msgVerify)))
+	m.HandleFunc("POST /v1/messaging/verification", h.bucketed(h.device(h.countedDevice(h.msgVerify))))
 	m.HandleFunc("POST /v1/messaging/activation", h.device(h.msgActivate))
 	m.HandleFunc("POST /v1/messaging/discovery/evaluate", h.device(h.msgEvaluate))
 	m.HandleFunc("POST /v1/messaging/discovery/match", h.device(h.msgMatch))

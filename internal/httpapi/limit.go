@@ -118,6 +118,14 @@ func (h *Handler) counted(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// countedDevice is counted for a signed-in route: after device, so that a
+// request relayed to its account's region is counted there only.
+func (h *Handler) countedDevice(next principalHandler) principalHandler {
+	return func(w http.ResponseWriter, r *http.Request, p candor.Principal) {
+		h.counted(func(w http.ResponseWriter, r *http.Request) { next(w, r, p) })(w, r)
+	}
+}
+
 func errSlowDown(wait time.Duration) error {
 	return &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
 		Message: "too many sign-in requests from this address: slow down"}
