@@ -240,6 +240,24 @@ func (s *Service) Status(ctx context.Context, id string) (store.AccessRequest, [
 // Each page read is logged in the account's region log, with the grant's
 // reason and approvers, in the same transaction as the read; each refusal
 // is logged too.
+// Where reports the region the account of request id is in now: where a
+// read under it is served and logged.
+func (s *Service) Where(ctx context.Context, id string) (candor.RegionID, error) {
+	if !candor.ValidID(id) {
+		return "", candor.E(candor.NotFound, "no such access request")
+	}
+	r, _, err := s.dir.AccessRequest(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if e, err := s.dir.Entry(ctx, r.Account); err == nil {
+		return e.Region, nil
+	} else if !candor.Is(err, candor.NotFound) {
+		return "", err
+	}
+	return r.Region, nil
+}
+
 func (s *Service) Read(ctx context.Context, who staff.Identity, id string, c candor.Category) ([]records.Record, error) {
 	r, approvals, err := s.load(ctx, id)
 	if err != nil {

@@ -38,6 +38,7 @@ type Access interface {
 	Revoke(ctx context.Context, who staff.Identity, id string) error
 	Status(ctx context.Context, id string) (store.AccessRequest, []store.Approval, error)
 	Read(ctx context.Context, who staff.Identity, id string, c candor.Category) ([]records.Record, error)
+	Where(ctx context.Context, id string) (candor.RegionID, error)
 	Requests(ctx context.Context, account candor.AccountID) ([]store.AccessRequest, error)
 	ApproveAsOwner(ctx context.Context, p candor.Principal, id string) error
 	SetOwnerApproval(ctx context.Context, p candor.Principal, required bool) error
@@ -208,6 +209,11 @@ func (h *Handler) accessRevoke(w http.ResponseWriter, r *http.Request, who staff
 }
 
 func (h *Handler) accessRead(w http.ResponseWriter, r *http.Request, who staff.Identity) {
+	if h.svc.Homes != nil { // a read is served, and logged, by the account's region
+		if region, err := h.svc.Access.Where(r.Context(), r.PathValue("id")); err == nil && h.elsewhere(w, r, region) {
+			return
+		}
+	}
 	req, err := decode[api.StaffReadRequest](w, r)
 	if err != nil {
 		h.writeError(w, r, err)
