@@ -54,7 +54,7 @@ type Audit struct {
 var _ prometheus.Collector = (*Audit)(nil)
 
 // scrapeTimeout bounds the store reads of one scrape.
-const scrapeTimeout = 5 * time.Second
+const scrapeTimeout = 2 * time.Second
 
 // NewAudit returns the collector over logs, registered with reg.
 func NewAudit(logs AuditLogs, reg prometheus.Registerer) *Audit {
