@@ -304,4 +304,3 @@ func TestMetricsOfRetentionAndTampering(t *testing.T) {
 	grew(t, s, sealed, 0, "candor_request_failures_total", "kind", "unavailable")
 	grew(t, s, sealed, 0, "candor_request_failures_total", "kind", "internal")
 }
-
