@@ -12,9 +12,11 @@
 // No label ever carries personal data: labels come only from small fixed
 // sets — a category, a region id from the configuration, an audit log's
 // name, an error kind's code, a direction, an operation. Never an account
-// or device id, a phone number, an email, a token or an address. Every
-// label set that can occur is made at start, with the value 0, so that a
-// dashboard or an alert finds its series before the first event.
+// or device id, a phone number, an email, a token or an address. The
+// label sets of the common case (success, each region, each category) are
+// made at start with the value 0, so that a dashboard or an alert finds
+// its series before the first event; a failure's appears when it first
+// happens.
 package metrics
 
 import (
