@@ -55,6 +55,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	body := api.Error{Code: kind.Code(), Message: candor.Message(err)}
 	var ce *candor.Error
 	errors.As(err, &ce)
+	h.metrics.failed(kind)
 	if ce != nil && kind == candor.ConsentRequired {
 		body.Category = string(ce.Category)
 	}

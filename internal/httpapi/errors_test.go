@@ -11,11 +11,44 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/candorcloud/candor"
 )
 
 func quietHandler(logs *bytes.Buffer) *Handler {
-	return &Handler{log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	h, _ := countedHandler(logs)
+	return h
+}
+
+// countedHandler is quietHandler with the registry of its metrics.
+func countedHandler(logs *bytes.Buffer) (*Handler, *prometheus.Registry) {
+	reg := prometheus.NewRegistry()
+	return &Handler{log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		metrics: newMetrics(reg)}, reg
+}
+
+// sample is the value of the sample of metric name whose labels include
+// label=value in what reg gathers; -1 if there is none.
+func sample(t *testing.T, reg prometheus.Gatherer, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // A client that went away is answered with nothing, recorded as 499 and
@@ -60,5 +93,29 @@ func TestFaultsAnswer503WithRetryAfter(t *testing.T) {
 	quietHandler(&bytes.Buffer{}).writeError(w, httptest.NewRequest("GET", "/x", nil), errors.New("a bug"))
 	if w.Code != 500 {
 		t.Errorf("a bug: %d", w.Code)
+	}
+}
+
+// Every answer of a failure of the server is counted by its kind, the
+// unclassified fault by the kind it is answered as; a refusal, a sealed
+// server and a client that went away are not.
+func TestFailuresAreCounted(t *testing.T) {
+	h, reg := countedHandler(&bytes.Buffer{})
+	for _, err := range []error{
+		errors.New("a bug"),
+		fmt.Errorf("sqlstore: read: %w", syscall.ECONNREFUSED),
+		candor.E(candor.Integrity, "a record failed its check"),
+		candor.E(candor.NotFound, "no such thing"),
+		candor.ErrSealed,
+	} {
+		h.writeError(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil), err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.writeError(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil).WithContext(ctx), errors.New("gone"))
+	for kind, want := range map[string]float64{"internal": 1, "unavailable": 1, "integrity": 1} {
+		if got := sample(t, reg, "candor_request_failures_total", "kind", kind); got != want {
+			t.Errorf("candor_request_failures_total{kind=%q} = %v, want %v", kind, got, want)
+		}
 	}
 }

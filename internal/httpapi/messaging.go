@@ -176,6 +176,8 @@ func (h *Handler) msgSocket(w http.ResponseWriter, r *http.Request, p candor.Pri
 		return // Accept answered already
 	}
 	defer conn.CloseNow()
+	h.metrics.sockets.Inc()
+	defer h.metrics.sockets.Dec()
 	ctx := conn.CloseRead(r.Context())
 	wake := make(chan struct{}, 1)
 	cancel, err := h.svc.Messaging.Subscribe(p.Device, func() {

@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/candorcloud/candor"
 )
 
 // recorder remembers the status and size of a response.
@@ -47,12 +50,25 @@ func (d discard) Header() http.Header         { return d.h }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
 
-// metrics are labelled by route pattern, method and status only: never a
-// path, an id or anything a person typed.
+// metrics are labelled by route pattern, method, status and error kind
+// only: never a path, an id or anything a person typed.
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// failures counts requests answered with a failure of the server
+	// (failed), by error kind; sealed answers are not counted
+	// (candor_sealed says so).
+	failures *prometheus.CounterVec
+	// sockets is the number of message WebSockets open.
+	sockets prometheus.Gauge
 }
+
+// failureKinds are the error kinds failed counts: an unclassified failure
+// (a bug, or a store operation that failed unexpectedly — writeError
+// answers 503 for the ones it recognises as a dependency's fault), a
+// dependency that is down or too slow, and stored data that failed its
+// check.
+var failureKinds = []candor.Kind{candor.Internal, candor.Unavailable, candor.Integrity}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
@@ -64,8 +80,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"route"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "candor_request_failures_total",
+		Help: "Requests answered with a failure of the server, by error kind: internal (a bug, or a store operation that failed unexpectedly), unavailable (a store, blob store, bus or gateway down, slow or full, or the server at a limit), integrity (stored data failed its check).",
+	}, []string{"kind"})
+	m.sockets = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "candor_websocket_connections", Help: "Message push WebSockets open on this instance.",
+	})
+	reg.MustRegister(m.requests, m.duration, m.failures, m.sockets)
+	for _, k := range failureKinds {
+		m.failures.WithLabelValues(k.Code())
+	}
 	return m
+}
+
+// failed counts a request answered with an error of kind, if kind is one
+// of failureKinds. Unavailable counts a dependency that is down, slow or
+// full, and a server at one of its limits (too many sign-ins or sockets
+// at once) alike: both mean clients are being turned away.
+func (m *metrics) failed(kind candor.Kind) {
+	if !slices.Contains(failureKinds, kind) {
+		return
+	}
+	m.failures.WithLabelValues(kind.Code()).Inc()
 }
 
 func (m *metrics) observe(route, method string, status int, d time.Duration) {

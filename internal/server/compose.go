@@ -21,6 +21,7 @@ import (
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/messaging"
+	"github.com/candorcloud/candor/internal/metrics"
 	"github.com/candorcloud/candor/internal/photos"
 	"github.com/candorcloud/candor/internal/quota"
 	"github.com/candorcloud/candor/internal/records"
@@ -40,6 +41,12 @@ import (
 // reads no key: the keyring it makes is sealed.
 func (s *Server) compose() error {
 	stores := regionStores{s}
+	ids := s.cfg.regions().IDs()
+
+	// The operator's metrics (GET /metrics): the wrappers and collectors
+	// of package metrics count what the services do, with no personal data
+	// in any label; httpapi counts the requests.
+	registry := prometheus.NewRegistry()
 
 	// The key hierarchy, sealed until the key ceremony (or --dev) unseals
 	// it, and the audit logs, whose pseudonyms and checkpoints need its
@@ -81,7 +88,7 @@ func (s *Server) compose() error {
 	// and the consent gate; staff (below) only through the audit log and
 	// an approved grant.
 	recs := records.New(stores, s.keys, s.cfg.codec)
-	deviceRecords := audit.WrapRecords(gate.NewRecords(ledger, recs), logs)
+	deviceRecords := metrics.NewRecords(audit.WrapRecords(gate.NewRecords(ledger, recs), logs), ids, registry)
 
 	// The photo path: behind the consent gate (below, where the handler
 	// gets it), which hands every method a grant; each part, upload,
@@ -110,7 +117,8 @@ func (s *Server) compose() error {
 			return time.Duration(s.cfg.regions().Rules(id).UndeliveredMessages)
 		}
 	}
-	s.msgs = messaging.New(s.dir, stores, ledger, s.keys, gateway, s.bus, logs, mcfg)
+	messages := metrics.NewMessages(ids, registry) // envelopes queued, delivered and expired, counted at the store
+	s.msgs = messaging.New(s.dir, messages.Stores(stores), ledger, s.keys, gateway, metrics.NewBus(s.bus, registry), logs, mcfg)
 
 	// The staff path: records read only under an approved grant.
 	// Staff passkeys, for the console, when the server knows its web
@@ -131,8 +139,9 @@ func (s *Server) compose() error {
 
 	// Regions: migrations between them and the retention rules of each.
 	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.cfg.Logger)
-	retentions := retention.New(servedRegions{&s.cfg}, byRegion(served, func(st store.Region) retention.Store { return st }),
-		photoUploads, s.dir, logs)
+	retentions := metrics.NewRetention(retention.New(servedRegions{&s.cfg}, byRegion(served, func(st store.Region) retention.Store { return st }),
+		photoUploads, s.dir, logs), ids, messages, registry)
+	metrics.NewMigration(migrations, registry)
 
 	// Public content: greetings and update notices for anyone, published
 	// by staff through the audit log.
@@ -144,28 +153,28 @@ func (s *Server) compose() error {
 
 	// Upkeep, in the background: woken when a rotation starts and when the
 	// ceremony unseals the keyring.
-	ids := s.cfg.served()
+	checkpoints := metrics.NewAudit(logs, registry) // appends, checkpoint age and verification, read at scrape
+	own := s.cfg.served()                           // upkeep works on this process's regions only
 	s.upkeep = upkeep.New(s.keys, s.cfg.Logger,
-		upkeep.Rewrap(s.keys, ids, s.cfg.Logger),
+		upkeep.Rewrap(s.keys, own, s.cfg.Logger),
 		upkeep.AdvanceErasure(s.keys, s.cfg.Logger),
-		upkeep.FinishErasures(accounts, ids, s.cfg.Logger),
+		upkeep.FinishErasures(accounts, own, s.cfg.Logger),
 		upkeep.LockUpdates(published),
 		upkeep.VerifyLogs(logs, s.cfg.Logger),
 		upkeep.WarnMoving(s.dir, migrations, s.cfg.Logger),
-		upkeep.ExpireUploads(photoUploads, ids, s.cfg.Logger),
-		upkeep.ExpireMessages(s.msgs, ids),
+		upkeep.ExpireUploads(photoUploads, own, s.cfg.Logger),
+		upkeep.ExpireMessages(s.msgs, own),
 		upkeep.Retention(retentions),
-		upkeep.SignCheckpoints(logs),
+		upkeep.SignCheckpoints(checkpoints), // remembers when each log was signed
 		upkeep.RenewUpdates(published),
 		upkeep.ForgetAllowances(s.dir),
 	)
 
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		probe.SealedGauge())
 	if nb, ok := s.bus.(*natsbus.Bus); ok { // its outages logged and counted
 		nb.SetLogger(s.cfg.Logger)
-		metrics.MustRegister(nb.Collectors()...)
+		registry.MustRegister(nb.Collectors()...)
 	}
 	var console httpapi.StaffSessions
 	if passkeys != nil {
@@ -201,7 +210,7 @@ func (s *Server) compose() error {
 		CardDAV:    carddav.New(accounts, deviceRecords, consents),
 		Web:        web.New(),
 		Allowances: quota.New(s.dir, s.keys),
-	}, s.cfg.HTTP, s.cfg.Logger, metrics, metrics)
+	}, s.cfg.HTTP, s.cfg.Logger, registry, registry)
 	return nil
 }
 

@@ -232,6 +232,7 @@ func TestPostgresCutAnswers503(t *testing.T) {
 	r, _ := signup(t, env, "IN")
 	epoch := r.consent("notes", true)
 	r.consent("photos", true)
+	before, _ := scrape(t, env)
 
 	px.Cut(true)
 	if _, err := phone.Notes().Add("during the outage", "kept on the phone"); err != nil {
@@ -252,6 +253,8 @@ func TestPostgresCutAnswers503(t *testing.T) {
 	px.Cut(false)
 	waitReady(t, r)
 	nothingLost(t, env, phone, "before the outage", "during the outage")
+	after, _ := scrape(t, env) // the operator sees the outage as failures
+	grew(t, before, after, -1, "candor_request_failures_total", "kind", "unavailable")
 }
 
 // mountTmpfs mounts a tmpfs of size bytes at dir until the test ends, or

@@ -216,8 +216,13 @@ func TestNothingReadableOnDisk(t *testing.T) {
 
 	// Nor in the logs, nor in the metrics.
 	metrics := (&raw{t: t, url: env.URL}).send("GET", "/metrics", "", nil)
-	if metrics.status != 200 || !bytes.Contains(metrics.body, []byte("candor_http_requests_total")) {
+	if metrics.status != 200 {
 		t.Fatalf("metrics: %d", metrics.status)
+	}
+	for _, name := range []string{"candor_http_requests_total", "candor_syncs_total", "candor_sync_records_total", "candor_audit_appends_total"} {
+		if !bytes.Contains(metrics.body, []byte(name+"{")) {
+			t.Fatalf("metrics: no %s to scan", name)
+		}
 	}
 	for name, text := range map[string][]byte{"logs": []byte(env.Logs.String()), "metrics": metrics.body} {
 		if len(text) == 0 {
