@@ -30,9 +30,14 @@ func freeAddr(t *testing.T) string {
 }
 
 // perRegion starts one process for region in and one for sg, over one
-// directory (a shared data folder), each serving its region only.
-func perRegion(t *testing.T) (in, sg *servertest.Env) {
+// directory (a shared data folder), each serving its region only: --dev
+// processes, or production ones when start is servertest.StartProduction.
+func perRegion(t *testing.T, start ...func(testing.TB, server.Config) *servertest.Env) (in, sg *servertest.Env) {
 	t.Helper()
+	begin := servertest.StartWith
+	if len(start) > 0 {
+		begin = start[0]
+	}
 	inAddr, sgAddr := freeAddr(t), freeAddr(t)
 	regions := []region.Region{
 		{ID: "in", Name: "India", Jurisdiction: "IN", Countries: []string{"IN"}, URL: "http://" + inAddr},
@@ -42,8 +47,8 @@ func perRegion(t *testing.T) (in, sg *servertest.Env) {
 	cfg := func(serve candor.RegionID, addr string) server.Config {
 		return server.Config{Regions: regions, FallbackRegion: "sg", Serve: []candor.RegionID{serve}, Addr: addr, Data: data}
 	}
-	in = servertest.StartWith(t, cfg("in", inAddr))
-	sg = servertest.StartWith(t, cfg("sg", sgAddr))
+	in = begin(t, cfg("in", inAddr))
+	sg = begin(t, cfg("sg", sgAddr))
 	return in, sg
 }
 
@@ -165,5 +170,57 @@ func TestOneProcessPerRegion(t *testing.T) {
 	in.Stop()
 	if a := x.call("GET", "/v1/account", nil, nil); a.status != http.StatusServiceUnavailable || !strings.Contains(string(a.body), "unavailable") {
 		t.Fatalf("with India's processes down: %d %s, want 503 unavailable", a.status, a.body)
+	}
+}
+
+// A staff read under a grant, asked of another region's process, is
+// relayed to the account's region, which serves and logs it: the asking
+// process holds neither that region's key nor its audit log.
+func TestStaffReadRelayed(t *testing.T) {
+	ctx := context.Background()
+	in, sg := perRegion(t, servertest.StartProduction)
+	var init api.InitResponse
+	(&raw{t: t, url: in.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
+	for _, s := range init.Shares {
+		(&raw{t: t, url: sg.URL}).must("POST", "/v1/operator/unseal", api.UnsealRequest{Share: s}, nil)
+	}
+	boot := &raw{t: t, url: sg.URL, token: init.StaffToken}
+	add := func(name, roles string) *raw {
+		var s api.StaffAdded
+		boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: name, Roles: strings.Split(roles, ",")}, &s)
+		return &raw{t: t, url: sg.URL, token: s.Token}
+	}
+	eng, a1, a2 := add("eng", "engineer"), add("ap1", "approver"), add("ap2", "approver")
+
+	phone := newPhone(t, sg, canaryIMEI) // India's account, through Singapore's process
+	phone.Contacts().Add("Audit "+canaryName, canaryPhone)
+	if _, err := phone.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	phone.SetConsent(ctx, candor.Contacts, true)
+	mustSync(t, phone)
+	st, _ := phone.Status()
+
+	var req api.AccessRequest
+	eng.must("POST", "/v1/access-requests", api.AccessRequestCreate{Account: string(st.Account), Categories: []string{"contacts"},
+		Reason: "ticket-4711 sync bug", Duration: "1h"}, &req)
+	a1.must("POST", "/v1/access-requests/"+req.ID+"/approve", nil, nil)
+	a2.must("POST", "/v1/access-requests/"+req.ID+"/approve", nil, nil)
+	var read api.StaffRead
+	eng.must("POST", "/v1/access-requests/"+req.ID+"/read", api.StaffReadRequest{Category: "contacts"}, &read)
+	if len(read.Records) != 1 || !strings.Contains(string(read.Records[0].Data), canaryName) {
+		t.Fatalf("the read through Singapore's process: %+v", read)
+	}
+	// The owner sees it in the access log, kept by India's region.
+	log, err := phone.AccessLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range log {
+		found = found || e.Action == "staff.read" && e.Outcome == "ok"
+	}
+	if !found {
+		t.Fatalf("the staff read is not in the owner's access log: %+v", log)
 	}
 }
