@@ -88,6 +88,9 @@ type Services struct {
 	Retention  Retention
 	// Carrier is the emulated carrier; set only by --dev.
 	Carrier Carrier
+	// DeliveryReports takes the SMS gateway's delivery reports; nil when
+	// the gateway gives none.
+	DeliveryReports DeliveryReports
 	Regions Regions
 	Content Content
 	// Exports logs account exports in the owner's access log.
@@ -251,6 +254,9 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if svc.Carrier != nil {
 		m.HandleFunc("POST /v1/carrier/sms", h.device(h.carrierSend))
 		m.HandleFunc("GET /v1/carrier/sms", h.device(h.carrierInbox))
+	}
+	if svc.DeliveryReports != nil {
+		m.HandleFunc("GET /v1/sms/delivery-reports/{id}", h.smsReport)
 	}
 	if svc.Web != nil {
 		m.Handle("GET /{$}", svc.Web)

@@ -162,6 +162,7 @@ func (s *Server) compose() error {
 		nb.SetLogger(s.cfg.Logger)
 		metrics.MustRegister(nb.Collectors()...)
 	}
+	metrics.MustRegister(gatewayCollectors(gateway)...) // Kannel's sends and delivery reports
 	var console httpapi.StaffSessions
 	if passkeys != nil {
 		console = passkeys
@@ -190,6 +191,9 @@ func (s *Server) compose() error {
 		// wrapper and consent gate as the phones' records path.
 		CardDAV: carddav.New(accounts, deviceRecords, consents),
 		Web:     web.New(),
+
+		// The SMS gateway's delivery reports (Kannel's dlr-url), if it takes any.
+		DeliveryReports: deliveryReports(gateway),
 	}, s.cfg.HTTP, s.cfg.Logger, metrics, metrics)
 	return nil
 }
