@@ -88,9 +88,6 @@ type Services struct {
 	Retention  Retention
 	// Carrier is the emulated carrier; set only by --dev.
 	Carrier Carrier
-	// DeliveryReports takes the SMS gateway's delivery reports; nil when
-	// the gateway gives none.
-	DeliveryReports DeliveryReports
 	Regions Regions
 	Content Content
 	// Exports logs account exports in the owner's access log.
@@ -102,6 +99,10 @@ type Services struct {
 	// Web serves the pages (package web): the privacy center at /, the
 	// staff console at /staff and their files under /assets/, sealed or not.
 	Web http.Handler
+
+	// DeliveryReports takes the SMS gateway's delivery reports; nil when
+	// the gateway gives none.
+	DeliveryReports DeliveryReports
 }
 
 // Options tune the handler.
