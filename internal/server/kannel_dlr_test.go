@@ -236,3 +236,15 @@ func metricsText(t *testing.T, env *servertest.Env) string {
 	b.ReadFrom(resp.Body)
 	return b.String()
 }
+
+// Without Kannel (the emulated carrier of --dev) there is no report
+// route: a report is 404 like any unknown path, and no SMS metric shows.
+func TestDeliveryReportsWithoutKannel(t *testing.T) {
+	env := servertest.Start(t)
+	if got := report(t, env, kannel.ReportPath+strings.Repeat("A", 48)+"?status=1"); got != 404 {
+		t.Errorf("report: %d", got)
+	}
+	if text := metricsText(t, env); strings.Contains(text, "candor_sms_") {
+		t.Errorf("SMS metrics without an SMS gateway:\n%s", text)
+	}
+}
