@@ -1,6 +1,7 @@
 package content
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -209,56 +211,108 @@ func hasControl(s string) bool {
 
 // Greetings serves the current catalog and lets staff publish a new one.
 // A published catalog is kept in Files and outlives restarts; before any
-// publish, the built-in catalog is served. Safe for concurrent use.
+// publish, the built-in catalog is served. Files is shared by every
+// instance (the directory): each reads it again when what it serves is
+// older than Fresh, so a catalog published through one instance is served
+// by all within that time. Safe for concurrent use.
 type Greetings struct {
 	files Files
+	now   func() time.Time
 
-	mu  sync.RWMutex
-	cur *Catalog
+	mu     sync.RWMutex
+	cur    *Catalog
+	stored []byte    // the published catalog cur was read from (nil: built in)
+	read   time.Time // when files was last read
 }
+
+// Fresh is how old the catalog an instance serves may be: another
+// instance's publication is served within it.
+const Fresh = 5 * time.Second
 
 // NewGreetings loads the published catalog from files, or the built-in one
 // if none was published.
 func NewGreetings(files Files) (*Greetings, error) {
-	g := &Greetings{files: files}
-	b, err := files.Read(greetingsFile)
-	switch {
-	case candor.Is(err, candor.NotFound):
-		g.cur, err = BuiltinCatalog()
-		return g, err
-	case err != nil:
+	g := &Greetings{files: files, now: time.Now}
+	if err := g.refresh(); err != nil {
 		return nil, fmt.Errorf("greetings: %w", err)
-	}
-	var in api.GreetingsCatalog
-	if err := json.Unmarshal(b, &in); err != nil {
-		return nil, fmt.Errorf("greetings: the published catalog is unreadable: %w", err)
-	}
-	in.Replace = true
-	if g.cur, err = (&Catalog{}).Merge(in); err != nil {
-		return nil, fmt.Errorf("greetings: the published catalog is invalid: %w", err)
 	}
 	return g, nil
 }
 
+// refresh reads the published catalog and serves it if it changed.
+func (g *Greetings) refresh() error {
+	now := g.now()
+	b, err := g.files.Read(greetingsFile)
+	if candor.Is(err, candor.NotFound) {
+		b, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.read = now
+	if g.cur != nil && bytes.Equal(b, g.stored) {
+		return nil
+	}
+	next, err := parseCatalog(b)
+	if err != nil {
+		return err
+	}
+	g.cur, g.stored = next, b
+	return nil
+}
+
+// parseCatalog reads a published catalog; nil is the built-in one.
+func parseCatalog(b []byte) (*Catalog, error) {
+	if b == nil {
+		return BuiltinCatalog()
+	}
+	var in api.GreetingsCatalog
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("the published catalog is unreadable: %w", err)
+	}
+	in.Replace = true
+	c, err := (&Catalog{}).Merge(in)
+	if err != nil {
+		return nil, fmt.Errorf("the published catalog is invalid: %w", err)
+	}
+	return c, nil
+}
+
+// current returns the catalog to serve, read again first if it is older
+// than Fresh. A catalog that cannot be read again is served as it was.
+func (g *Greetings) current() *Catalog {
+	g.mu.RLock()
+	c, stale := g.cur, g.now().Sub(g.read) >= Fresh
+	g.mu.RUnlock()
+	if stale && g.refresh() == nil {
+		g.mu.RLock()
+		c = g.cur
+		g.mu.RUnlock()
+	}
+	return c
+}
+
 // Lookup is Catalog.Lookup on the current catalog.
 func (g *Greetings) Lookup(locale, occasion string) (api.Greetings, error) {
-	g.mu.RLock()
-	c := g.cur
-	g.mu.RUnlock()
-	return c.Lookup(locale, occasion)
+	return g.current().Lookup(locale, occasion)
 }
 
 // Check reports what Publish would refuse in, changing nothing.
 func (g *Greetings) Check(in api.GreetingsCatalog) error {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	_, err := g.cur.Merge(in)
+	_, err := g.current().Merge(in)
 	return err
 }
 
 // Publish merges in into the current catalog (see Catalog.Merge), stores
-// the result and serves it from now on. Nothing changes if it fails.
+// the result and serves it from now on. Nothing changes if it fails. It
+// merges into the stored catalog as read just before, so that it keeps
+// what another instance published.
 func (g *Greetings) Publish(in api.GreetingsCatalog) (api.GreetingsPublished, error) {
+	if err := g.refresh(); err != nil {
+		return api.GreetingsPublished{}, candor.Wrap(candor.Unavailable, "cannot read the greetings catalog", err)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	next, err := g.cur.Merge(in)
@@ -272,6 +326,6 @@ func (g *Greetings) Publish(in api.GreetingsCatalog) (api.GreetingsPublished, er
 	if err := g.files.Write(greetingsFile, b); err != nil {
 		return api.GreetingsPublished{}, candor.Wrap(candor.Unavailable, "cannot store the greetings catalog", err)
 	}
-	g.cur = next
+	g.cur, g.stored, g.read = next, b, g.now()
 	return api.GreetingsPublished{Locales: next.Locales(), Greetings: next.Count()}, nil
 }

@@ -34,6 +34,7 @@ type Accounts interface {
 	LoginBrowser(ctx context.Context, handle, authKey []byte) (account.Grant, error)
 	Authenticate(ctx context.Context, token string) (candor.Principal, error)
 	AuthenticateBrowser(ctx context.Context, token string) (candor.Principal, error)
+	AuthenticateApp(ctx context.Context, username, password string) (candor.Principal, error)
 	Session(ctx context.Context, token string) (account.Grant, error)
 	Logout(ctx context.Context, token string) error
 	Devices(ctx context.Context, p candor.Principal) ([]store.Device, error)
@@ -99,6 +100,12 @@ type Services struct {
 	// Web serves the pages (package web): the privacy center at /, the
 	// staff console at /staff and their files under /assets/, sealed or not.
 	Web http.Handler
+	// Homes relays requests for accounts of regions this process does
+	// not serve to their processes; nil when it serves every region.
+	Homes Homes
+	// Allowances counts the sign-in limit per address across instances
+	// (quota.Counter over the directory); nil counts in this instance only.
+	Allowances Allowances
 
 	// DeliveryReports takes the SMS gateway's delivery reports; nil when
 	// the gateway gives none.
@@ -223,9 +230,9 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	m.HandleFunc("GET /v1/account/export", h.device(h.export))
 
 	m.HandleFunc("POST /v1/auth/handle", h.limited(h.unsealed(h.evaluateHandle)))
-	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.salt)))
-	m.HandleFunc("POST /v1/accounts", h.limited(h.unsealed(h.signup)))
-	m.HandleFunc("POST /v1/sessions", h.limited(h.unsealed(h.login)))
+	m.HandleFunc("POST /v1/auth/salt", h.limited(h.unsealed(h.signInRegion(h.salt))))
+	m.HandleFunc("POST /v1/accounts", h.limited(h.unsealed(h.signInRegion(h.signup))))
+	m.HandleFunc("POST /v1/sessions", h.limited(h.unsealed(h.signInRegion(h.login))))
 	m.HandleFunc("GET /v1/sessions/current", h.device(h.session))
 	m.HandleFunc("DELETE /v1/sessions/current", h.device(h.logout))
 	m.HandleFunc("GET /v1/account", h.device(h.account))
@@ -299,7 +306,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if dav {
-		h.unsealed(h.svc.CardDAV.ServeHTTP)(rec, r)
+		h.unsealed(h.davRegion(h.svc.CardDAV.ServeHTTP))(rec, r)
 		return
 	}
 	if pattern == "" {
@@ -349,6 +356,9 @@ func (h *Handler) device(next principalHandler) http.HandlerFunc {
 		p, cred, err := h.authenticate(r)
 		if err != nil {
 			h.writeError(w, r, err)
+			return
+		}
+		if h.elsewhere(w, r, p.Region) {
 			return
 		}
 		if cred.browser {

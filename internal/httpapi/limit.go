@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/internal/quota"
+	"github.com/candorcloud/candor/internal/store"
 )
 
 // limiter is a token bucket per client address, kept in memory only: the
@@ -66,13 +69,34 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
-// limited wraps an unauthenticated endpoint with the per-address limit.
+// Allowances counts allowances in the directory, across every instance
+// (quota.Counter).
+type Allowances interface {
+	Spend(ctx context.Context, a quota.Allowance, subject []byte, now time.Time, n int) (store.Quota, bool, error)
+}
+
+// limited wraps an unauthenticated endpoint with the per-address limit:
+// first this instance's token bucket, which costs nothing, then the
+// address's allowance in the directory, which every instance behind the
+// balancer spends alike (at most a minute's rate and a burst, a minute),
+// so a client gains nothing by reaching several. While the directory
+// cannot count (sealed, unreachable), the bucket alone applies: those
+// endpoints fail then anyway.
 func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 	if h.limit == nil {
 		return next
 	}
+	shared := quota.Allowance{Name: "http/sign-in-per-address", Window: time.Minute, Limit: h.limit.perMinute()}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if ok, wait := h.limit.allow(h.clientAddr(r)); !ok {
+		addr := h.clientAddr(r)
+		ok, wait := h.limit.allow(addr)
+		if ok && h.svc.Allowances != nil {
+			now := time.Now()
+			if q, taken, err := h.svc.Allowances.Spend(r.Context(), shared, []byte(addr), now, 1); err == nil && !taken {
+				ok, wait = false, shared.Wait(q, now)
+			}
+		}
+		if !ok {
 			h.writeError(w, r, &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
 				Message: "too many sign-in requests from this address: slow down"})
 			return
@@ -80,6 +104,9 @@ func (h *Handler) limited(next http.HandlerFunc) http.HandlerFunc {
 		next(w, r)
 	}
 }
+
+// perMinute is the most a client can take of a full bucket in a minute.
+func (l *limiter) perMinute() int { return int(l.rate*60 + l.burst) }
 
 // maxForwarded bounds how many X-Forwarded-For entries are read, from the
 // right: enough for any chain of proxies an operator runs.

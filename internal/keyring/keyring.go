@@ -62,6 +62,12 @@ const (
 	// SecretStaffSignIn keys the MACs that make the staff console's
 	// sign-in challenges the server's own (they are not stored until used).
 	SecretStaffSignIn = "staff-sign-in"
+	// SecretQuotaKeys keys the hashes under which allowances (sign-ins per
+	// address, codes per number …) are counted in the directory.
+	SecretQuotaKeys = "quota-keys"
+	// SecretVerificationCodes keys the MACs under which messaging
+	// verification codes wait in the directory.
+	SecretVerificationCodes = "verification-codes"
 
 	checkName      = "root-check"
 	masterName     = "master-key"
@@ -125,7 +131,8 @@ func dekAD(region candor.RegionID, account candor.AccountID, c candor.Category, 
 
 // systemSecrets are the secrets every deployment has, wrapped by the master
 // key.
-var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner, SecretDiscoveryOPRF, SecretOTASigner, SecretStaffSignIn}
+var systemSecrets = []string{SecretHandleOPRF, SecretFakeSalt, SecretAuditPseudonyms, SecretAuditSigner, SecretDiscoveryOPRF, SecretOTASigner, SecretStaffSignIn,
+	SecretQuotaKeys, SecretVerificationCodes}
 
 func newSecret(mk seal.Key, name string, now time.Time) store.WrappedKey {
 	return store.WrappedKey{Version: 1, Wrapped: mk.Seal(randomKey(), secretAD(name)), Created: now}

@@ -20,14 +20,15 @@ package messaging
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
-	"crypto/subtle"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cloudflare/circl/group"
@@ -39,12 +40,15 @@ import (
 	"github.com/candorcloud/candor/internal/bus"
 	"github.com/candorcloud/candor/internal/consent"
 	"github.com/candorcloud/candor/internal/keyring"
+	"github.com/candorcloud/candor/internal/quota"
 	"github.com/candorcloud/candor/internal/store"
 )
 
 // Directory is what messaging needs of the directory store.
 type Directory interface {
 	store.Numbers
+	store.Quotas
+	store.Verifications
 	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
 }
 
@@ -88,17 +92,7 @@ type Service struct {
 	bus     bus.Bus
 	logs    *audit.Logs
 	cfg     Config
-
-	mu      sync.Mutex
-	pending map[string]*verification // by account
-	texts   map[string]*textWindow   // codes sent to a number this hour, by the number's token
-	spent   map[spending]*quota      // discovery used today, per account and kind
-}
-
-// textWindow counts the codes sent to one number in the hour from start.
-type textWindow struct {
-	start time.Time
-	sent  int
+	quotas  *quota.Counter // in the directory: every instance counts alike
 }
 
 // Codes sent within an hour: per account (which also bounds the guesses at
@@ -108,45 +102,29 @@ type textWindow struct {
 const (
 	codesPerAccount = 3
 	CodesPerNumber  = 10
+	wrongCodes      = 5
 )
 
-type verification struct {
-	phone   string
-	code    string
-	tries   int       // wrong codes tried since window began
-	sent    int       // codes sent since window began
-	window  time.Time // when the current hour of attempts began
-	expires time.Time
-}
+// The allowances messaging spends, counted across every instance.
+var (
+	accountCodes = quota.Allowance{Name: "messaging/codes-per-account", Window: time.Hour, Limit: codesPerAccount}
+	numberCodes  = quota.Allowance{Name: "messaging/codes-per-number", Window: time.Hour, Limit: CodesPerNumber}
+	wrongTries   = quota.Allowance{Name: "messaging/wrong-codes", Window: time.Hour, Limit: wrongCodes}
+)
 
-type quota struct {
-	day  string
-	used int
-}
-
-// spending names one account's daily discovery quota of one kind.
-type spending struct {
-	account candor.AccountID
-	kind    string // "numbers", "buckets", "recipients"
-}
-
-// spend counts n uses of an account's daily quota of kind, or refuses them
-// all (RateLimited) if they would pass EvaluationsPerDay.
-func (s *Service) spend(account candor.AccountID, kind string, n int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	day := s.cfg.Now().UTC().Format("2006-01-02")
-	k := spending{account, kind}
-	q := s.spent[k]
-	if q == nil || q.day != day {
-		q = &quota{day: day}
-		s.spent[k] = q
+// spend counts n uses of an account's daily discovery quota of kind, or
+// refuses them all (RateLimited) if they would pass EvaluationsPerDay.
+func (s *Service) spend(ctx context.Context, account candor.AccountID, kind string, n int) error {
+	a := quota.Allowance{Name: "messaging/discovery/" + kind, Window: 24 * time.Hour, Limit: s.cfg.EvaluationsPerDay}
+	now := s.cfg.Now()
+	q, ok, err := s.quotas.Spend(ctx, a, []byte(account), now, n)
+	if err != nil {
+		return err
 	}
-	if q.used+n > s.cfg.EvaluationsPerDay {
-		return &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour,
+	if !ok {
+		return &candor.Error{Kind: candor.RateLimited, RetryAfter: a.Wait(q, now),
 			Message: fmt.Sprintf("contact discovery is limited to %d %s a day per account", s.cfg.EvaluationsPerDay, kind)}
 	}
-	q.used += n
 	return nil
 }
 
@@ -162,7 +140,7 @@ func New(dir Directory, stores Stores, consent Consent, secrets Secrets, gateway
 		cfg.Now = time.Now
 	}
 	return &Service{dir: dir, stores: stores, consent: consent, secrets: secrets, gateway: gateway, bus: b, logs: logs, cfg: cfg,
-		pending: map[string]*verification{}, texts: map[string]*textWindow{}, spent: map[spending]*quota{}}
+		quotas: quota.New(dir, secrets)}
 }
 
 var phonePattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -199,8 +177,9 @@ func (s *Service) token(phone string) ([]byte, error) {
 }
 
 // RequestVerification sends a code to the phone's number through the
-// gateway. It is the first time the number reaches the server; it is held
-// in memory for ten minutes and never stored.
+// gateway. It is the first time the number reaches the server, and it is
+// never stored: the code waits in the directory as a MAC binding it to the
+// account and the number's token, for ten minutes.
 func (s *Service) RequestVerification(ctx context.Context, p candor.Principal, phone string) error {
 	if err := checkPhone(phone); err != nil {
 		return err
@@ -213,67 +192,83 @@ func (s *Service) RequestVerification(ctx context.Context, p candor.Principal, p
 		return err
 	}
 	code := fmt.Sprintf("%06d", n.Int64())
-	// The number's count is kept under its discovery token, not the number:
-	// the number itself is held only with a pending code.
+	// The number's count is kept under its discovery token, not the number.
 	tok, err := s.token(phone)
 	if err != nil {
 		return err
 	}
-	key := string(tok)
+	mac, err := s.codeMAC(p.Account, tok, code)
+	if err != nil {
+		return err
+	}
 	now := s.cfg.Now()
-	s.mu.Lock()
-	prev := s.pending[string(p.Account)]
-	v := &verification{phone: phone, code: code, expires: now.Add(10 * time.Minute), window: now}
-	if prev != nil && now.Sub(prev.window) < time.Hour {
-		// Within the hour, new codes do not reset the tries, and at most a
-		// few are sent: nobody can flood a number with texts or guess a
-		// code by asking again and again.
-		v.window, v.tries, v.sent = prev.window, prev.tries, prev.sent
+	// Within the hour, new codes do not reset the wrong tries, and at most
+	// a few are sent: nobody can flood a number with texts or guess a
+	// code by asking again and again, at one instance or at many.
+	if q, err := s.quotas.Used(ctx, wrongTries, []byte(p.Account), now); err != nil {
+		return err
+	} else if q.Used >= wrongTries.Limit {
+		return tooManyCodes(wrongTries.Wait(q, now))
 	}
-	if v.sent >= codesPerAccount || v.tries >= 5 {
-		s.mu.Unlock()
-		return &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour - now.Sub(v.window),
-			Message: "too many verification codes asked for or tried: wait an hour"}
+	if q, ok, err := s.quotas.Spend(ctx, accountCodes, []byte(p.Account), now, 1); err != nil {
+		return err
+	} else if !ok {
+		return tooManyCodes(accountCodes.Wait(q, now))
 	}
-	w := s.texts[key]
-	if w == nil || now.Sub(w.start) >= time.Hour {
-		if len(s.texts) > 10_000 {
-			for k, old := range s.texts {
-				if now.Sub(old.start) >= time.Hour {
-					delete(s.texts, k)
-				}
-			}
+	if q, ok, err := s.quotas.Spend(ctx, numberCodes, tok, now, 1); err != nil || !ok {
+		s.giveBack(ctx, accountCodes, []byte(p.Account), now)
+		if err != nil {
+			return err
 		}
-		w = &textWindow{start: now}
-		s.texts[key] = w
-	}
-	if w.sent >= CodesPerNumber {
-		s.mu.Unlock()
-		return &candor.Error{Kind: candor.RateLimited, RetryAfter: time.Hour - now.Sub(w.start),
+		return &candor.Error{Kind: candor.RateLimited, RetryAfter: numberCodes.Wait(q, now),
 			Message: "too many verification codes were sent to this number: wait an hour"}
 	}
-	w.sent++
-	v.sent++
-	s.pending[string(p.Account)] = v
-	s.mu.Unlock()
+	prev, err := s.dir.Verification(ctx, p.Account)
+	if err != nil && !candor.Is(err, candor.NotFound) {
+		return err
+	}
+	hadPrev := err == nil
+	if err := s.dir.PutVerification(ctx, store.Verification{Account: p.Account, MAC: mac, Expires: now.Add(10 * time.Minute)}); err != nil {
+		return err
+	}
 	if err := s.gateway.SendSMS(ctx, phone, "Your Candor messaging code is "+code+". It expires in 10 minutes."); err != nil {
 		// The gateway did not take the text: it costs the account and the
 		// number nothing, and a code sent before stays the one to type.
-		s.mu.Lock()
-		if s.texts[key] == w && w.sent > 0 {
-			w.sent--
+		s.giveBack(ctx, accountCodes, []byte(p.Account), now)
+		s.giveBack(ctx, numberCodes, tok, now)
+		restore := s.dir.DeleteVerification(ctx, p.Account)
+		if hadPrev {
+			restore = s.dir.PutVerification(ctx, prev)
 		}
-		if s.pending[string(p.Account)] == v {
-			if prev != nil {
-				s.pending[string(p.Account)] = prev
-			} else {
-				delete(s.pending, string(p.Account))
-			}
-		}
-		s.mu.Unlock()
-		return err
+		return errors.Join(err, restore)
 	}
 	return nil
+}
+
+func tooManyCodes(wait time.Duration) error {
+	return &candor.Error{Kind: candor.RateLimited, RetryAfter: wait,
+		Message: "too many verification codes asked for or tried: wait an hour"}
+}
+
+// giveBack returns one use of an allowance for a text that was not sent;
+// a failure to is only an allowance spent too early, so it is not an error.
+func (s *Service) giveBack(ctx context.Context, a quota.Allowance, subject []byte, now time.Time) {
+	_ = s.quotas.GiveBack(context.WithoutCancel(ctx), a, subject, now, 1)
+}
+
+// codeMAC binds a code to the account it was sent for and the number it
+// was sent to (by its token), under a system secret: the directory holds
+// this, never the code or the number.
+func (s *Service) codeMAC(account candor.AccountID, tok []byte, code string) ([]byte, error) {
+	secret, err := s.secrets.Secret(keyring.SecretVerificationCodes)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("candor/verification/v1\x00" + string(account) + "\x00"))
+	m.Write(tok)
+	m.Write([]byte("\x00" + code))
+	return m.Sum(nil), nil
 }
 
 // Activate checks the code, registers the number (as its token only),
@@ -285,25 +280,11 @@ func (s *Service) Activate(ctx context.Context, p candor.Principal, a api.Activa
 	if len(a.Keys.HPKE) == 0 || len(a.Keys.HPKE) > 4096 || len(a.Keys.Sign) != 32 {
 		return store.ConsentEvent{}, candor.E(candor.Invalid, "the device's keys are malformed: an HPKE public key and a 32-byte Ed25519 key")
 	}
-	s.mu.Lock()
-	v := s.pending[string(p.Account)]
-	ok := v != nil && v.phone == a.Phone && s.cfg.Now().Before(v.expires) && v.tries < 5 &&
-		subtle.ConstantTimeCompare([]byte(v.code), []byte(a.Code)) == 1
-	if v != nil && !ok {
-		v.tries++
-	}
-	if ok {
-		delete(s.pending, string(p.Account))
-	}
-	if v != nil && !ok && v.tries >= 5 {
-		v.code = "" // this code is spent; only a new one, within the hourly limit, can be tried
-	}
-	s.mu.Unlock()
-	if !ok {
-		return store.ConsentEvent{}, candor.E(candor.Forbidden, "that code is wrong or expired: ask for a new one")
-	}
 	tok, err := s.token(a.Phone)
 	if err != nil {
+		return store.ConsentEvent{}, err
+	}
+	if err := s.checkCode(ctx, p.Account, tok, a.Code); err != nil {
 		return store.ConsentEvent{}, err
 	}
 	st, err := s.stores.Messages(p.Region)
@@ -323,6 +304,33 @@ func (s *Service) Activate(ctx context.Context, p candor.Principal, a api.Activa
 	}
 	on, err := s.consent.Activate(ctx, s.logs.Record(ev), p)
 	return on, s.logs.Outcome(ctx, ev, err)
+}
+
+// checkCode takes the account's waiting code if code is it, for this
+// number, and in time; else it counts a wrong try. After five wrong tries
+// in an hour no code is taken, the right one neither.
+func (s *Service) checkCode(ctx context.Context, account candor.AccountID, tok []byte, code string) error {
+	wrong := candor.E(candor.Forbidden, "that code is wrong or expired: ask for a new one")
+	now := s.cfg.Now()
+	q, err := s.quotas.Used(ctx, wrongTries, []byte(account), now)
+	if err != nil {
+		return err
+	}
+	if q.Used >= wrongTries.Limit {
+		return wrong
+	}
+	mac, err := s.codeMAC(account, tok, code)
+	if err != nil {
+		return err
+	}
+	taken, err := s.dir.TakeVerification(ctx, account, mac, now)
+	if err != nil || taken {
+		return err
+	}
+	if _, _, err := s.quotas.Spend(ctx, wrongTries, []byte(account), now, 1); err != nil {
+		return err
+	}
+	return wrong
 }
 
 // Deactivate removes an account's number, keys and queues (messaging
@@ -354,7 +362,7 @@ func (s *Service) Evaluate(ctx context.Context, g consent.Grant, blinded [][]byt
 	if len(blinded) == 0 || len(blinded) > 1000 {
 		return nil, candor.E(candor.Invalid, "send 1 to 1000 blinded numbers at a time")
 	}
-	if err := s.spend(p.Account, "numbers", len(blinded)); err != nil {
+	if err := s.spend(ctx, p.Account, "numbers", len(blinded)); err != nil {
 		return nil, err
 	}
 	elems := make([]group.Element, len(blinded))
@@ -396,7 +404,7 @@ func (s *Service) Match(ctx context.Context, g consent.Grant, prefixes [][]byte)
 			return nil, candor.E(candor.Invalid, "a bucket is the first 2 bytes of a token")
 		}
 	}
-	if err := s.spend(p.Account, "buckets", len(prefixes)); err != nil {
+	if err := s.spend(ctx, p.Account, "buckets", len(prefixes)); err != nil {
 		return nil, err
 	}
 	return s.dir.TokensWithPrefixes(ctx, prefixes)
@@ -412,7 +420,7 @@ func (s *Service) Recipient(ctx context.Context, g consent.Grant, token []byte) 
 	if err != nil {
 		return api.Recipient{}, err
 	}
-	if err := s.spend(p.Account, "recipients", 1); err != nil {
+	if err := s.spend(ctx, p.Account, "recipients", 1); err != nil {
 		return api.Recipient{}, err
 	}
 	n, err := s.dir.NumberByToken(ctx, token)

@@ -6,6 +6,7 @@ package region
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 
@@ -22,6 +23,11 @@ type Region struct {
 	Countries []string `json:"countries"`
 	// Retention says how long this region keeps each kind of data.
 	Retention retention.Rules `json:"retention,omitempty"`
+	// URL is where the processes of this region are reached (its load
+	// balancer), such as "https://in.candor.example.org": a process that
+	// does not serve the region forwards the region's requests there.
+	// Needed only by processes that serve some regions, not all.
+	URL string `json:"url,omitempty"`
 }
 
 // Rules returns the retention rules of a region (the defaults for an
@@ -75,6 +81,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("region %q is configured twice", r.ID)
 		}
 		ids[r.ID] = true
+		if r.URL != "" {
+			u, err := url.Parse(r.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+				return fmt.Errorf("region %s: url: use the http or https base URL of the region's processes, like https://in.candor.example.org", r.ID)
+			}
+		}
 		for _, cc := range r.Countries {
 			if other, ok := countries[cc]; ok {
 				return fmt.Errorf("country %s is served by both %s and %s", cc, other, r.ID)

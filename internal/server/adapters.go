@@ -10,6 +10,7 @@ import (
 	"github.com/candorcloud/candor/internal/httpapi"
 	"github.com/candorcloud/candor/internal/messaging"
 	"github.com/candorcloud/candor/internal/records"
+	"github.com/candorcloud/candor/internal/relay"
 	"github.com/candorcloud/candor/internal/store"
 )
 
@@ -21,9 +22,13 @@ import (
 // interface that service owns.
 type regionStores struct{ s *Server }
 
+// store is a region's store if this process serves the region. Messages
+// alone reaches every region's: a message is queued in the recipient's
+// region and a receipt in the sender's, both sealed end to end by the
+// phones (docs/regions.md, "One process per region").
 func (r regionStores) store(id candor.RegionID) (store.Region, error) {
 	st, ok := r.s.regions[id]
-	if !ok {
+	if !ok || !r.s.cfg.serves(id) {
 		return nil, candor.Errorf(candor.WrongRegion, "region %s is not served by this server", id)
 	}
 	return st, nil
@@ -37,7 +42,13 @@ func (r regionStores) Accounts(id candor.RegionID) (account.Accounts, error) { r
 func (r regionStores) Consent(id candor.RegionID) (consent.Store, error)     { return r.store(id) }
 func (r regionStores) Records(id candor.RegionID) (records.Store, error)     { return r.store(id) }
 func (r regionStores) Uploads(id candor.RegionID) (store.Uploads, error)     { return r.store(id) }
-func (r regionStores) Messages(id candor.RegionID) (store.Messages, error)   { return r.store(id) }
+func (r regionStores) Messages(id candor.RegionID) (store.Messages, error) {
+	st, ok := r.s.regions[id]
+	if !ok {
+		return nil, candor.Errorf(candor.WrongRegion, "region %s is not configured", id)
+	}
+	return st, nil
+}
 
 // carrierOrNil keeps a nil *Carrier from becoming a non-nil interface.
 func carrierOrNil(c *messaging.Carrier) httpapi.Carrier {
@@ -87,4 +98,37 @@ func (s *Server) eraseOutsideRegion(ctx context.Context, p candor.Principal) err
 	}
 	_, err := b.DeletePrefix(ctx, blobs.AccountPrefix(p.Account))
 	return err
+}
+
+// homes relays the requests of accounts of regions this process does not
+// serve (Config.Serve) to their regions' URLs; nil when it serves all.
+func (s *Server) homes() (httpapi.Homes, error) {
+	if len(s.cfg.served()) == len(s.cfg.Regions) {
+		return nil, nil
+	}
+	var others []relay.Region
+	for _, r := range s.cfg.Regions {
+		others = append(others, relay.Region{ID: r.ID, URL: r.URL})
+	}
+	rl, err := relay.New(s.cfg.served(), others)
+	if err != nil {
+		return nil, err
+	}
+	return homes{Relay: rl, s: s}, nil
+}
+
+// homes is the relay with where accounts live.
+type homes struct {
+	*relay.Relay
+	s *Server
+}
+
+func (h homes) HomeFor(country string) candor.RegionID { return h.s.cfg.regions().HomeFor(country) }
+
+func (h homes) RegionOf(ctx context.Context, handle []byte) (candor.RegionID, error) {
+	e, err := h.s.dir.EntryByHandle(ctx, handle)
+	if err != nil {
+		return "", err
+	}
+	return e.Region, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/messaging"
 	"github.com/candorcloud/candor/internal/photos"
+	"github.com/candorcloud/candor/internal/quota"
 	"github.com/candorcloud/candor/internal/records"
 	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/retention"
@@ -44,10 +45,13 @@ func (s *Server) compose() error {
 	// it, and the audit logs, whose pseudonyms and checkpoints need its
 	// secrets. Routes that serve personal data first ask the health probe
 	// whether the keyring is sealed.
-	s.keys = keyring.New(s.dir, byRegion(s.regions, func(st store.Region) keyring.RegionKeys { return st }),
+	// A process that serves some regions (Config.Serve) holds only their
+	// keys: the keyring knows no other region's store.
+	served := s.servedStores()
+	s.keys = keyring.New(s.dir, byRegion(served, func(st store.Region) keyring.RegionKeys { return st }),
 		keyring.Erasure{Keys: erasure.Folder(s.cfg.Erasure.Folder),
 			Clock: erasure.Clock{Length: time.Duration(s.cfg.Erasure.Period), Now: s.cfg.Erasure.Now}})
-	logs := audit.New(s.dir, byRegion(s.regions, func(st store.Region) store.AuditLog { return st }), s.keys, s.cfg.Name)
+	logs := audit.New(s.dir, byRegion(served, func(st store.Region) store.AuditLog { return st }), s.keys, s.cfg.Name)
 	s.ceremony = custody.New(s.dir, s.keys, logs)
 	var folders []health.Folder // readiness also needs room where the server writes
 	if s.cfg.Data != "" {
@@ -59,7 +63,7 @@ func (s *Server) compose() error {
 			buckets[id] = b
 		}
 	}
-	probe := health.New(s.keys, s.dir, byRegion(s.regions, func(st store.Region) health.Region { return st }), buckets, folders...)
+	probe := health.New(s.keys, s.dir, byRegion(served, func(st store.Region) health.Region { return st }), buckets, folders...)
 
 	// Who is asking: devices by their session (the account service logs
 	// each sign-in, revocation and deletion in the owner's log, in the
@@ -127,7 +131,7 @@ func (s *Server) compose() error {
 
 	// Regions: migrations between them and the retention rules of each.
 	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.cfg.Logger)
-	retentions := retention.New(s.cfg.regions(), byRegion(s.regions, func(st store.Region) retention.Store { return st }),
+	retentions := retention.New(servedRegions{&s.cfg}, byRegion(served, func(st store.Region) retention.Store { return st }),
 		photoUploads, s.dir, logs)
 
 	// Public content: greetings and update notices for anyone, published
@@ -140,7 +144,7 @@ func (s *Server) compose() error {
 
 	// Upkeep, in the background: woken when a rotation starts and when the
 	// ceremony unseals the keyring.
-	ids := s.cfg.regions().IDs()
+	ids := s.cfg.served()
 	s.upkeep = upkeep.New(s.keys, s.cfg.Logger,
 		upkeep.Rewrap(s.keys, ids, s.cfg.Logger),
 		upkeep.AdvanceErasure(s.keys, s.cfg.Logger),
@@ -153,6 +157,7 @@ func (s *Server) compose() error {
 		upkeep.Retention(retentions),
 		upkeep.SignCheckpoints(logs),
 		upkeep.RenewUpdates(published),
+		upkeep.ForgetAllowances(s.dir),
 	)
 
 	metrics := prometheus.NewRegistry()
@@ -167,7 +172,12 @@ func (s *Server) compose() error {
 	if passkeys != nil {
 		console = passkeys
 	}
+	homes, err := s.homes()
+	if err != nil {
+		return err
+	}
 	s.handler = httpapi.New(httpapi.Services{
+		Homes:         homes,
 		StaffSessions: console,
 		Health:        probe,
 		Accounts:      accounts,
@@ -189,14 +199,33 @@ func (s *Server) compose() error {
 		Exports:       logs, // each export in the owner's log
 		// CardDAV: app passwords reach contacts through the same audit
 		// wrapper and consent gate as the phones' records path.
-		CardDAV: carddav.New(accounts, deviceRecords, consents),
-		Web:     web.New(),
+		CardDAV:    carddav.New(accounts, deviceRecords, consents),
+		Web:        web.New(),
+		Allowances: quota.New(s.dir, s.keys),
 
 		// The SMS gateway's delivery reports (Kannel's dlr-url), if it takes any.
 		DeliveryReports: deliveryReports(gateway),
 	}, s.cfg.HTTP, s.cfg.Logger, metrics, metrics)
 	return nil
 }
+
+// servedStores returns the stores of the regions this process serves.
+func (s *Server) servedStores() map[candor.RegionID]store.Region {
+	out := make(map[candor.RegionID]store.Region, len(s.regions))
+	for id, st := range s.regions {
+		if s.cfg.serves(id) {
+			out[id] = st
+		}
+	}
+	return out
+}
+
+// servedRegions is the region configuration as the regions this process
+// serves see it: their ids, everyone's rules.
+type servedRegions struct{ cfg *Config }
+
+func (r servedRegions) IDs() []candor.RegionID                   { return r.cfg.served() }
+func (r servedRegions) Rules(id candor.RegionID) retention.Rules { return r.cfg.regions().Rules(id) }
 
 // byRegion gives every region's store as the narrow interface one service
 // declares (a map of store.Region is not a map of that interface).

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,12 @@ type Config struct {
 	// region.Defaults() when Regions is empty.
 	Regions        []region.Region `json:"regions"`
 	FallbackRegion candor.RegionID `json:"fallback_region"`
+	// Serve names the regions this process serves, when not all of them
+	// (a deployment with one process per region, docs/regions.md): it
+	// holds only their keys, opens only their blob stores, serves their
+	// accounts, and forwards a request for an account of another region to
+	// that region's URL. Empty serves every region.
+	Serve []candor.RegionID `json:"serve,omitempty"`
 	// Postgres, when set, keeps the directory and every region in
 	// PostgreSQL instead of SQLite files under Data.
 	Postgres *Postgres `json:"postgres,omitempty"`
@@ -283,6 +290,17 @@ func (c *Config) regions() region.Config {
 	return region.Config{Regions: c.Regions, Fallback: c.FallbackRegion}
 }
 
+// served lists the regions this process serves: Serve, or every region.
+func (c *Config) served() []candor.RegionID {
+	if len(c.Serve) > 0 {
+		return c.Serve
+	}
+	return c.regions().IDs()
+}
+
+// serves reports whether this process serves region id.
+func (c *Config) serves(id candor.RegionID) bool { return slices.Contains(c.served(), id) }
+
 func (c *Config) defaults() error {
 	if len(c.Regions) == 0 {
 		d := region.Defaults()
@@ -293,6 +311,21 @@ func (c *Config) defaults() error {
 	}
 	if c.Postgres == nil && c.Data == "" {
 		return fmt.Errorf("no data folder: pass --data DIR")
+	}
+	for i, id := range c.Serve {
+		switch {
+		case !slices.Contains(c.regions().IDs(), id):
+			return fmt.Errorf("serve: region %q is not configured", id)
+		case slices.Contains(c.Serve[:i], id):
+			return fmt.Errorf("serve: region %q is named twice", id)
+		}
+	}
+	if len(c.Serve) > 0 && len(c.Serve) < len(c.Regions) {
+		for _, r := range c.Regions {
+			if r.URL == "" && !c.serves(r.ID) {
+				return fmt.Errorf("regions: region %s has no url: this process does not serve it, and forwards its requests to its url", r.ID)
+			}
+		}
 	}
 	if c.Postgres != nil {
 		if c.Postgres.Directory == "" {
@@ -322,7 +355,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("name %q: use up to 64 letters, digits, dashes and underscores, in labels separated by dots like candor.example.org, each starting with a letter or digit (it names the audit signing key and the NATS subjects)", c.Name)
 	}
 	if c.S3 != nil {
-		for _, id := range c.regions().IDs() {
+		for _, id := range c.served() {
 			if c.S3.Buckets[id] == "" {
 				return fmt.Errorf("s3: no bucket for region %s", id)
 			}

@@ -359,3 +359,31 @@ func TestSignInLimitBehindProxy(t *testing.T) {
 		t.Fatalf("a client's own X-Forwarded-For, no proxy trusted: %d, want 429 (one limit for its address)", st)
 	}
 }
+
+// The sign-in limit per address is one across instances: a client that
+// spreads its requests over two instances behind the balancer gets no
+// more than from one (a minute's rate and a burst, a minute).
+func TestSignInLimitAcrossInstances(t *testing.T) {
+	salt := func(env *servertest.Env) int {
+		body, _ := json.Marshal(api.SaltRequest{Handle: make([]byte, 64)})
+		resp, err := http.Post(env.URL+"/v1/auth/salt", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cfg := server.Config{}
+	cfg.HTTP.AuthPerMinute, cfg.HTTP.AuthBurst = 1, 2 // 3 a minute in all
+	one := servertest.StartWith(t, cfg)
+	cfg.Data = one.Data
+	two := servertest.StartWith(t, cfg)
+	for i, env := range []*servertest.Env{one, one, two} {
+		if st := salt(env); st != http.StatusOK {
+			t.Fatalf("request %d: %d", i, st)
+		}
+	}
+	if st := salt(two); st != http.StatusTooManyRequests {
+		t.Fatalf("a fourth request in the minute, at an instance whose own bucket is not empty: %d, want 429", st)
+	}
+}

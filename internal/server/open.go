@@ -58,7 +58,7 @@ func (s *Server) openBus(ctx context.Context) error {
 func (s *Server) openBlobs(ctx context.Context) error {
 	s.blobs = map[candor.RegionID]blobs.Store{}
 	if c := s.cfg.S3; c != nil {
-		for _, id := range s.cfg.regions().IDs() {
+		for _, id := range s.cfg.served() {
 			b, err := s3.New(ctx, s3.Config{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
 				UseSSL: c.UseSSL, Region: c.Region, Bucket: c.Buckets[id]})
 			if err != nil {
@@ -71,7 +71,7 @@ func (s *Server) openBlobs(ctx context.Context) error {
 	if s.cfg.Data == "" {
 		return errors.New("blobs: no data folder for the regions' blob stores")
 	}
-	for _, id := range s.cfg.regions().IDs() {
+	for _, id := range s.cfg.served() {
 		b, err := disk.New(filepath.Join(s.cfg.Data, "regions", string(id), "blobs"))
 		if err != nil {
 			return fmt.Errorf("region %s blobs: %w", id, err)

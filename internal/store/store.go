@@ -372,6 +372,8 @@ type Directory interface {
 	StaffPasskeys
 	Numbers
 	Moves
+	Quotas
+	Verifications
 
 	Close() error
 }

@@ -260,3 +260,22 @@ func eachRegion(regions []candor.RegionID, fn func(candor.RegionID) error) error
 	}
 	return errors.Join(errs...)
 }
+
+// Forgetter forgets the allowances and verification codes that are over
+// (the directory).
+type Forgetter interface {
+	DeleteEndedQuotas(ctx context.Context, now time.Time) (int, error)
+	DeleteExpiredVerifications(ctx context.Context, now time.Time) (int, error)
+}
+
+// ForgetAllowances deletes, every five minutes, the allowances whose
+// window ended and the verification codes that expired: a crowd of
+// addresses asking once each leaves rows for minutes, not days.
+func ForgetAllowances(f Forgetter) Task {
+	return Task{Name: "forgetting ended allowances", Every: 5 * time.Minute, Run: func(ctx context.Context) error {
+		now := time.Now()
+		_, err := f.DeleteEndedQuotas(ctx, now)
+		_, verr := f.DeleteExpiredVerifications(ctx, now)
+		return errors.Join(err, verr)
+	}}
+}

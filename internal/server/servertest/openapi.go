@@ -180,7 +180,7 @@ func CheckAPI(t testing.TB, h http.Handler) (checked http.Handler, stop func()) 
 		r.Body = body
 		rec := &recorder{ResponseWriter: w, check: func(rec *recorder) { c.check(r, body, rec) }}
 		h.ServeHTTP(rec, r)
-		if rec.status == 0 && r.Context().Err() != nil {
+		if rec.status == 0 && r.Context().Err() != nil && !rec.hijacked {
 			return // the client went away and nothing was answered: no one reads an answer to check
 		}
 		rec.finish()
@@ -396,6 +396,13 @@ func (w *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err == nil {
 		w.hijacked = true
+		if w.status == 0 {
+			// A relay writes the 101 it was given, and its headers, onto
+			// the connection itself, after taking it: it is checked when
+			// the relay returns, with the headers it set.
+			w.status = http.StatusSwitchingProtocols
+			return conn, rw, err
+		}
 		w.finish()
 	}
 	return conn, rw, err
@@ -408,6 +415,9 @@ func (w *recorder) finish() {
 	w.checked = true
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
+	}
+	if w.header == nil {
+		w.header = w.Header().Clone()
 	}
 	w.check(w)
 }

@@ -45,6 +45,10 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 		{"RefuseAccessRequest", testRefuseAccessRequest},
 		{"ListAccessRequests", testListAccessRequests},
 		{"Numbers", testNumbers},
+		{"Quotas", testQuotas},
+		{"ConcurrentSpend", testConcurrentSpend},
+		{"Verifications", testVerifications},
+		{"ConcurrentTakeVerification", testConcurrentTakeVerification},
 		{"AuditAccess", testAuditDirectoryAccess},
 		{"AuditConcurrentAccess", testAuditConcurrentDirectoryAccess},
 	} {
