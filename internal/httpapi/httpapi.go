@@ -106,6 +106,10 @@ type Services struct {
 	// Allowances counts the sign-in limit per address across instances
 	// (quota.Counter over the directory); nil counts in this instance only.
 	Allowances Allowances
+
+	// DeliveryReports takes the SMS gateway's delivery reports; nil when
+	// the gateway gives none.
+	DeliveryReports DeliveryReports
 }
 
 // Options tune the handler.
@@ -258,6 +262,9 @@ func New(svc Services, opts Options, log *slog.Logger, reg prometheus.Registerer
 	if svc.Carrier != nil {
 		m.HandleFunc("POST /v1/carrier/sms", h.device(h.carrierSend))
 		m.HandleFunc("GET /v1/carrier/sms", h.device(h.carrierInbox))
+	}
+	if svc.DeliveryReports != nil {
+		m.HandleFunc("GET /v1/sms/delivery-reports/{id}", h.smsReport)
 	}
 	if svc.Web != nil {
 		m.Handle("GET /{$}", svc.Web)

@@ -176,6 +176,7 @@ func (s *Server) compose() error {
 		nb.SetLogger(s.cfg.Logger)
 		registry.MustRegister(nb.Collectors()...)
 	}
+	registry.MustRegister(gatewayCollectors(gateway)...) // Kannel's sends and delivery reports
 	var console httpapi.StaffSessions
 	if passkeys != nil {
 		console = passkeys
@@ -210,6 +211,9 @@ func (s *Server) compose() error {
 		CardDAV:    carddav.New(accounts, deviceRecords, consents),
 		Web:        web.New(),
 		Allowances: quota.New(s.dir, s.keys),
+
+		// The SMS gateway's delivery reports (Kannel's dlr-url), if it takes any.
+		DeliveryReports: deliveryReports(gateway),
 	}, s.cfg.HTTP, s.cfg.Logger, registry, registry)
 	return nil
 }

@@ -186,10 +186,15 @@ type Kannel struct {
 	From string `json:"from,omitempty"`
 	// Timeout bounds one request, like "10s" (default 10 s; 1 s to 60 s).
 	Timeout retention.Duration `json:"timeout,omitempty"`
+	// DLRURL is the base URL at which smsbox reaches this server (or its
+	// load balancer), such as "http://10.0.0.5:8080": each send then asks
+	// for delivery reports there. Empty asks for none.
+	DLRURL string `json:"dlr_url,omitempty"`
 }
 
-// gateway reads the password file and checks the settings.
-func (k *Kannel) gateway() (messaging.Gateway, error) {
+// gateway reads the password file and checks the settings; log receives
+// the reports of messages not delivered.
+func (k *Kannel) gateway(log *slog.Logger) (messaging.Gateway, error) {
 	if k.PasswordFile == "" {
 		return nil, fmt.Errorf("sms.kannel: no password_file")
 	}
@@ -201,7 +206,7 @@ func (k *Kannel) gateway() (messaging.Gateway, error) {
 		return nil, fmt.Errorf("sms.kannel.timeout: use 1s to 60s")
 	}
 	g, err := kannel.New(kannel.Config{URL: k.URL, Username: k.Username, Password: strings.TrimRight(string(pw), "\r\n"),
-		From: k.From, Timeout: time.Duration(k.Timeout)})
+		From: k.From, Timeout: time.Duration(k.Timeout), ReportURL: k.DLRURL, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("sms.%w", err)
 	}
@@ -370,8 +375,11 @@ func (c *Config) defaults() error {
 	if c.SMS != nil && c.SMS.Kannel == nil {
 		return fmt.Errorf("sms: name the gateway (kannel), or leave the section out")
 	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
 	if c.Gateway == nil && c.SMS != nil {
-		g, err := c.SMS.Kannel.gateway()
+		g, err := c.SMS.Kannel.gateway(c.Logger)
 		if err != nil {
 			return err
 		}
@@ -396,9 +404,6 @@ func (c *Config) defaults() error {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if c.codec == nil {
 		c.codec = records.Sealed{}

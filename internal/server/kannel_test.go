@@ -381,6 +381,8 @@ func TestKannelConfig(t *testing.T) {
 		{URL: "http://candor:hunter2-secret@127.0.0.1:13013/cgi-bin/sendsms", Username: "candor", PasswordFile: pw},
 		{URL: "http://127.0.0.1:13013/cgi-bin/sendsms", PasswordFile: pw},
 		{URL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "candor", PasswordFile: pw, Timeout: retention.Duration(time.Hour)},
+		{URL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "candor", PasswordFile: pw, DLRURL: "127.0.0.1:8080"},
+		{URL: "http://127.0.0.1:13013/cgi-bin/sendsms", Username: "candor", PasswordFile: pw, DLRURL: "http://candor:hunter2-secret@127.0.0.1:8080"},
 	} {
 		s, err := server.New(context.Background(), server.Config{Dev: true, Data: t.TempDir(), SMS: &server.SMS{Kannel: &k}})
 		if err == nil {
@@ -402,12 +404,14 @@ func TestKannelConfig(t *testing.T) {
 	// not called at start).
 	file := filepath.Join(dir, "candor.json")
 	os.WriteFile(file, []byte(`{"dev": true, "sms": {"kannel": {"url": "http://127.0.0.1:13013/cgi-bin/sendsms",
-		"username": "candor", "password_file": "`+pw+`", "from": "Candor", "timeout": "10s"}}}`), 0o600)
+		"username": "candor", "password_file": "`+pw+`", "from": "Candor", "timeout": "10s",
+		"dlr_url": "http://127.0.0.1:8080"}}}`), 0o600)
 	cfg, err := server.LoadConfig(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k := cfg.SMS.Kannel; k.Username != "candor" || k.From != "Candor" || time.Duration(k.Timeout) != 10*time.Second {
+	if k := cfg.SMS.Kannel; k.Username != "candor" || k.From != "Candor" || time.Duration(k.Timeout) != 10*time.Second ||
+		k.DLRURL != "http://127.0.0.1:8080" {
 		t.Fatalf("loaded %+v", k)
 	}
 	cfg.Data = t.TempDir()

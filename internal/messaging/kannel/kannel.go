@@ -5,6 +5,12 @@
 // Neither the number nor the text is ever put in an error or a log: the
 // errors it returns say what failed (the gateway is down, it refused the
 // number) and nothing about whom.
+//
+// With Config.ReportURL set, each send asks smsbox for delivery reports
+// at a URL of this server that carries only an opaque id, signed with a
+// key derived from the sendsms password so that every instance sharing
+// that password (and no one else) can verify it (Report). The gateway
+// counts its sends and the reports (Collectors).
 package kannel
 
 import (
@@ -12,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -37,6 +44,16 @@ type Config struct {
 	Timeout time.Duration
 	// Client makes the requests (default: a client with Timeout).
 	Client *http.Client
+	// ReportURL is the base URL at which smsbox reaches this server, such
+	// as "http://10.0.0.5:8080": each send asks for delivery reports at
+	// ReportURL + ReportPath + an opaque id. Empty asks for none.
+	ReportURL string
+	// Logger receives the reports of messages not delivered, by id and
+	// status only (default: none).
+	Logger *slog.Logger
+	// Now is the clock report ids are made and checked on (default
+	// time.Now; tests move it).
+	Now func() time.Time
 }
 
 // Gateway sends SMS through smsbox.
@@ -44,6 +61,12 @@ type Gateway struct {
 	url    *url.URL
 	cfg    Config
 	client *http.Client
+	// reportBase is Config.ReportURL without a trailing slash; empty,
+	// no delivery report is asked for.
+	reportBase string
+	reportKey  []byte // signs report ids (reportKey)
+	log        *slog.Logger
+	metrics    *metrics
 }
 
 // New checks cfg and returns its Gateway.
@@ -66,14 +89,49 @@ func New(cfg Config) (*Gateway, error) {
 	if client == nil {
 		client = &http.Client{Timeout: cfg.Timeout}
 	}
-	return &Gateway{url: u, cfg: cfg, client: client}, nil
+	g := &Gateway{url: u, cfg: cfg, client: client, log: cfg.Logger, metrics: newMetrics()}
+	if cfg.ReportURL != "" {
+		if g.reportBase, err = reportBase(cfg.ReportURL); err != nil {
+			return nil, err
+		}
+	}
+	if g.reportKey, err = reportKey(cfg.Password); err != nil {
+		return nil, errors.New("kannel: cannot derive the key of delivery reports")
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	return g, nil
+}
+
+func (g *Gateway) now() time.Time {
+	if g.cfg.Now != nil {
+		return g.cfg.Now()
+	}
+	return time.Now()
 }
 
 // SendSMS asks smsbox to send text to the number to (E.164, "+" and
 // digits). Text beyond ASCII is sent as UCS-2 (coding 2), so every script
 // arrives intact. A gateway that is down or overloaded gives Unavailable
-// with a RetryAfter; a number the gateway refuses gives Invalid.
+// with a RetryAfter; a number the gateway refuses gives Invalid. With
+// Config.ReportURL, smsbox is asked for delivery reports (Report).
 func (g *Gateway) SendSMS(ctx context.Context, to, text string) error {
+	start := time.Now()
+	err := g.send(ctx, to, text)
+	g.metrics.latency.Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+		g.metrics.sends.WithLabelValues(outcomeAccepted).Inc()
+	case candor.Is(err, candor.Invalid):
+		g.metrics.sends.WithLabelValues(outcomeRefused).Inc()
+	default:
+		g.metrics.sends.WithLabelValues(outcomeUnavailable).Inc()
+	}
+	return err
+}
+
+func (g *Gateway) send(ctx context.Context, to, text string) error {
 	q := url.Values{}
 	q.Set("username", g.cfg.Username)
 	q.Set("password", g.cfg.Password)
@@ -85,6 +143,10 @@ func (g *Gateway) SendSMS(ctx context.Context, to, text string) error {
 	}
 	if !isGSMBasic(text) {
 		q.Set("coding", "2") // UCS-2; smsbox converts from charset
+	}
+	if g.reportBase != "" {
+		q.Set("dlr-mask", reportMask)
+		q.Set("dlr-url", g.dlrURL(newReportID(g.reportKey, g.now())))
 	}
 	u := *g.url
 	u.RawQuery = q.Encode()
