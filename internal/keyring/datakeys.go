@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -126,14 +127,20 @@ func (k *Keyring) EnsureDataKey(ctx context.Context, region candor.RegionID, acc
 	if _, err := k.system.PutShredSecret(ctx, store.ShredSecret{Account: account, Category: c, Epoch: epoch, Key: wrapped}); err != nil {
 		return seal.Key{}, err
 	}
-	kek, version, rs, err := k.kek(ctx, region, 0)
-	if err != nil {
-		return seal.Key{}, err
-	}
 	material := randomKey()
 	defer clear(material)
-	dk, err := rs.CreateDataKey(ctx, store.DataKey{Account: account, Category: c, Epoch: epoch,
-		Key: store.WrappedKey{Version: 1, Wrapper: version, Created: now, Wrapped: kek.Seal(material, dekAD(region, account, c, epoch, version))}})
+	dk, err := k.createDataKey(ctx, region, store.DataKey{Account: account, Category: c, Epoch: epoch,
+		Key: store.WrappedKey{Version: 1, Created: now}}, material)
+	if errors.Is(err, store.ErrNoKEK) {
+		// Another instance rotated the region's key and retired the
+		// version this one still had as current: learn the versions
+		// stored now and wrap again, once.
+		if err := k.reloadKEKs(ctx, region); err != nil {
+			return seal.Key{}, err
+		}
+		dk, err = k.createDataKey(ctx, region, store.DataKey{Account: account, Category: c, Epoch: epoch,
+			Key: store.WrappedKey{Version: 1, Created: now}}, material)
+	}
 	if err != nil {
 		return seal.Key{}, err
 	}
@@ -145,6 +152,19 @@ func (k *Keyring) EnsureDataKey(ctx context.Context, region candor.RegionID, acc
 		return seal.Key{}, err
 	}
 	return k.open(ctx, region, dk)
+}
+
+// createDataKey wraps material under region's current KEK version, as
+// this process knows it, and stores it as dk's key (CreateDataKey): the
+// store refuses a version that is no longer stored (store.ErrNoKEK).
+func (k *Keyring) createDataKey(ctx context.Context, region candor.RegionID, dk store.DataKey, material []byte) (store.DataKey, error) {
+	kek, version, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return store.DataKey{}, err
+	}
+	dk.Key.Wrapper = version
+	dk.Key.Wrapped = kek.Seal(material, dekAD(region, dk.Account, dk.Category, dk.Epoch, version))
+	return rs.CreateDataKey(ctx, dk)
 }
 
 // Shred destroys the directory's half of every data key of (account,

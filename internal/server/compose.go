@@ -143,6 +143,7 @@ func (s *Server) compose() error {
 	ids := s.cfg.regions().IDs()
 	s.upkeep = upkeep.New(s.keys, s.cfg.Logger,
 		upkeep.Rewrap(s.keys, ids, s.cfg.Logger),
+		upkeep.ReloadKeys(s.keys),
 		upkeep.AdvanceErasure(s.keys, s.cfg.Logger),
 		upkeep.FinishErasures(accounts, ids, s.cfg.Logger),
 		upkeep.LockUpdates(published),

@@ -50,6 +50,22 @@ func Rewrap(keys Rewrapper, regions []candor.RegionID, log *slog.Logger) Task {
 	}}
 }
 
+// Reloader re-reads every region's key versions from the stores
+// (keyring.Keyring).
+type Reloader interface {
+	ReloadKEKs(ctx context.Context) error
+}
+
+// ReloadKeys re-reads every region's key versions once a minute, so that
+// an instance drops from its cache the versions another instance retired
+// at the end of a rotation and takes the new current one. New data keys do
+// not depend on it (the store refuses a key wrapped by a retired version,
+// and the keyring then reloads and wraps again): it bounds how long a
+// stale cache lives.
+func ReloadKeys(keys Reloader) Task {
+	return Task{Name: "reloading region key versions", Every: time.Minute, Run: keys.ReloadKEKs}
+}
+
 // Eraser advances the erasure ratchet (keyring.Keyring).
 type Eraser interface {
 	Sealed() bool

@@ -55,6 +55,7 @@ func (rt regionT) richAccount() candor.AccountID {
 		return e.Seq
 	}
 	epochs := map[candor.Category]int64{}
+	rt.haveKEK(2)
 	for _, c := range []candor.Category{candor.Contacts, candor.Notes, candor.Photos} {
 		epochs[c] = consent(c, true)
 		_, err := rt.r.CreateDataKey(ctx, store.DataKey{Account: a, Category: c, Epoch: epochs[c],
