@@ -381,6 +381,7 @@ type Directory interface {
 	StaffPasskeys
 	Numbers
 	Moves
+	MigrationJobs
 
 	Close() error
 }
