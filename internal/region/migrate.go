@@ -353,21 +353,9 @@ func (m *Migrator) Resume(ctx context.Context, progress func(done, total int, la
 // calling progress once the accounts are counted (done 0, last empty) and
 // after each.
 func (m *Migrator) MoveCountry(ctx context.Context, country string, to candor.RegionID, progress func(done, total int, last Moved)) ([]Moved, error) {
-	// Accounts already in the target are included too: a move interrupted
-	// after its switch finishes by cleaning the source.
-	var accounts []candor.AccountID
-	seen := map[candor.AccountID]bool{}
-	for _, st := range m.regions {
-		list, err := st.AccountsByCountry(ctx, country)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range list {
-			if !seen[a] {
-				seen[a] = true
-				accounts = append(accounts, a)
-			}
-		}
+	accounts, err := m.CountryAccounts(ctx, country)
+	if err != nil {
+		return nil, err
 	}
 	if progress != nil {
 		progress(0, len(accounts), Moved{})
@@ -384,4 +372,31 @@ func (m *Migrator) MoveCountry(ctx context.Context, country string, to candor.Re
 		}
 	}
 	return out, nil
+}
+
+// CountryAccounts lists the accounts of a country in every region, each
+// once, in the order of the regions' lists. Accounts already in a target
+// are included too: a move interrupted after its switch finishes by
+// cleaning the source.
+func (m *Migrator) CountryAccounts(ctx context.Context, country string) ([]candor.AccountID, error) {
+	ids := make([]candor.RegionID, 0, len(m.regions))
+	for id := range m.regions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var accounts []candor.AccountID
+	seen := map[candor.AccountID]bool{}
+	for _, id := range ids {
+		list, err := m.regions[id].AccountsByCountry(ctx, country)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			if !seen[a] {
+				seen[a] = true
+				accounts = append(accounts, a)
+			}
+		}
+	}
+	return accounts, nil
 }

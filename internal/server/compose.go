@@ -126,7 +126,8 @@ func (s *Server) compose() error {
 	staffAccess := approval.New(s.dir, ledger, recs, logs, approvals)
 
 	// Regions: migrations between them and the retention rules of each.
-	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.cfg.Logger)
+	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.dir, s.cfg.Logger, s.cfg.Migrations)
+	s.migrations = migrations // Close stops its jobs before the stores close
 	retentions := retention.New(s.cfg.regions(), byRegion(s.regions, func(st store.Region) retention.Store { return st }),
 		photoUploads, s.dir, logs)
 
@@ -149,6 +150,7 @@ func (s *Server) compose() error {
 		upkeep.LockUpdates(published),
 		upkeep.VerifyLogs(logs, s.cfg.Logger),
 		upkeep.WarnMoving(s.dir, migrations, s.cfg.Logger),
+		upkeep.TakeOverMigrations(migrations),
 		upkeep.ExpireUploads(photoUploads, ids, s.cfg.Logger),
 		upkeep.ExpireMessages(s.msgs, ids),
 		upkeep.Retention(retentions),

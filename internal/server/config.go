@@ -93,6 +93,10 @@ type Config struct {
 	OTA OTAConfig `json:"-"`
 	// HTTP tunes the API handler (per-address limits on sign-in endpoints).
 	HTTP httpapi.Options `json:"-"`
+	// Migrations tunes how an instance holds the region migration job it
+	// runs: how often it renews its lease and how long the lease lasts
+	// (default 5 s and 20 s).
+	Migrations region.Lease `json:"-"`
 	// ShutdownTimeout bounds a graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration `json:"-"`
 	// Logger receives structured logs (default: JSON on stderr).

@@ -133,7 +133,7 @@ func (m *moving) MovingAccounts(context.Context) ([]store.Entry, error) {
 	m.asked = true
 	return m.entries, nil
 }
-func (m *moving) Running() bool { return m.running }
+func (m *moving) Running(context.Context) (bool, error) { return m.running, nil }
 
 // WarnMoving tells the operator how to resume moves that stopped, and
 // says nothing while a migration runs or when nothing is left moving.
