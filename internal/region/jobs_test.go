@@ -259,3 +259,40 @@ func TestMigrationSharedJobs(t *testing.T) {
 		t.Fatalf("a second move of an account home already: %+v", again)
 	}
 }
+
+// Instance B moves an account to sg with a stale cache of sg's key
+// versions: A rotated sg's key and retired the version B still has as
+// current. The target refuses the data key B re-wrapped under the retired
+// version; B reloads the versions and copies again, and the account reads
+// after the move, by a fresh instance too.
+func TestMoveAfterRotationElsewhere(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	a, _, plain := w.seed(t, 5)
+	b := w.env.Another(t)
+	if v := b.KeyVersions()["sg"]; v != 1 {
+		t.Fatalf("B's sg key version %d, want 1", v)
+	}
+	if _, err := w.keys.StartRotation(ctx, "sg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, left, err := w.keys.RewrapBatch(ctx, "sg", 100); err != nil || left != 0 {
+		t.Fatalf("rotation of sg: %d left, %v", left, err)
+	}
+	if keks, _ := w.regions["sg"].KEKs(ctx); len(keks) != 1 || keks[0].Version != 2 {
+		t.Fatalf("sg's key versions after the rotation: %+v", keks)
+	}
+
+	mig := region.NewMigrator(w.dir, w.regions, w.blobs, b, w.logs)
+	if _, err := mig.MoveAccount(ctx, a, "sg"); err != nil {
+		t.Fatalf("B moves the account with a stale cache: %v", err)
+	}
+	dk, err := w.regions["sg"].DataKey(ctx, a, candor.Notes)
+	if err != nil || dk.Key.Wrapper != 2 {
+		t.Fatalf("the moved data key is wrapped by version %d (%v), want 2", dk.Key.Wrapper, err)
+	}
+	w.keys = w.env.Another(t) // a fresh instance reads it
+	if got := w.readAll(t, a); len(got) != len(plain) {
+		t.Fatalf("%d records read after the move, want %d", len(got), len(plain))
+	}
+}
