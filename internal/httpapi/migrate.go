@@ -14,8 +14,8 @@ type Migrations interface {
 	StartMigration(ctx context.Context, by string, req api.MigrateRequest) (api.Migration, error)
 	// Migration reports a job, whichever instance runs or ran it.
 	Migration(ctx context.Context, id string) (api.Migration, error)
-	// Current reports the unfinished job, on any instance, if any.
-	Current(ctx context.Context) (api.Migration, bool, error)
+	// Unfinished reports the unfinished job, on any instance, if any.
+	Unfinished(ctx context.Context) (api.Migration, bool, error)
 }
 
 func (h *Handler) migrateStart(w http.ResponseWriter, r *http.Request, who staff.Identity) {

@@ -217,7 +217,7 @@ func (h *Handler) operatorConsole(w http.ResponseWriter, r *http.Request, who st
 		}
 		out.Logs = append(out.Logs, l)
 	}
-	if m, ok, err := h.svc.Migrations.Current(r.Context()); err != nil {
+	if m, ok, err := h.svc.Migrations.Unfinished(r.Context()); err != nil {
 		h.writeError(w, r, err)
 		return
 	} else if ok {

@@ -348,8 +348,8 @@ func (m *Migrations) Migration(ctx context.Context, id string) (api.Migration, e
 	return toAPI(job), nil
 }
 
-// Current reports the unfinished job, on whichever instance, if any.
-func (m *Migrations) Current(ctx context.Context) (api.Migration, bool, error) {
+// Unfinished reports the unfinished job, on whichever instance, if any.
+func (m *Migrations) Unfinished(ctx context.Context) (api.Migration, bool, error) {
 	job, err := m.jobs.UnfinishedMigrationJob(ctx)
 	switch {
 	case candor.Is(err, candor.NotFound):
@@ -362,8 +362,25 @@ func (m *Migrations) Current(ctx context.Context) (api.Migration, bool, error) {
 
 // Running reports whether a job is unfinished, on any instance.
 func (m *Migrations) Running(ctx context.Context) (bool, error) {
-	_, ok, err := m.Current(ctx)
+	_, ok, err := m.Unfinished(ctx)
 	return ok, err
+}
+
+// Current reports the job this instance runs, if any, as the directory
+// has it (only its id if the directory cannot be read within a few
+// seconds).
+func (m *Migrations) Current() (api.Migration, bool) {
+	id := m.Holds()
+	if id == "" {
+		return api.Migration{}, false
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, 5*time.Second)
+	defer cancel()
+	job, err := m.Migration(ctx, id)
+	if err != nil {
+		return api.Migration{ID: id, Holder: m.instance, Moved: []api.Moved{}}, true
+	}
+	return job, true
 }
 
 // toAPI is a job as the operator sees it.

@@ -150,6 +150,12 @@ func TestMigrationTakeOver(t *testing.T) {
 	if job.Holder != a.Instance() {
 		t.Fatalf("a new job is held by %q, want A %q", job.Holder, a.Instance())
 	}
+	if cur, ok := a.Current(); !ok || cur.ID != job.ID {
+		t.Fatalf("A's current job: %+v %v", cur, ok)
+	}
+	if _, ok := b.Current(); ok {
+		t.Fatal("B reports as its own a job A runs")
+	}
 	// One job at a time, across instances.
 	if _, err := b.StartMigration(ctx, "staff:stf_b", api.MigrateRequest{Account: string(accounts[0].account), To: "sg"}); !candor.Is(err, candor.Conflict) {
 		t.Fatalf("B starts a job while A runs one: %v, want Conflict", err)
@@ -168,10 +174,13 @@ func TestMigrationTakeOver(t *testing.T) {
 	if cur.Finished != nil || cur.Holder != a.Instance() || cur.Done == len(accounts) {
 		t.Fatalf("after A stopped: %+v", cur)
 	}
+	if _, ok := a.Current(); ok {
+		t.Fatal("A reports a job it runs after it stopped")
+	}
 	takeOver(t, a, b, lost.Add(-testLease.Renew))
 	done := waitJob(t, b, job.ID, "B to finish", func(j api.Migration) bool { return j.Finished != nil })
 	w.wantAllMoved(t, done, accounts)
-	if _, ok, err := b.Current(ctx); ok || err != nil {
+	if _, ok, err := b.Unfinished(ctx); ok || err != nil {
 		t.Fatalf("a job is still current after it finished: %v %v", ok, err)
 	}
 }
