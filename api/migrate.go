@@ -26,8 +26,9 @@ type Moved struct {
 }
 
 // Migration is a migration job and its progress
-// (GET /v1/operator/migrations/{id}). A migration is idempotent: running
-// it again after a crash carries on where it stopped.
+// (GET /v1/operator/migrations/{id}, on any server instance). A migration
+// is idempotent: running it again after a crash carries on where it
+// stopped. Moved lists the first 1000 accounts moved; Done counts them all.
 type Migration struct {
 	ID       string     `json:"id"`
 	To       string     `json:"to"`
@@ -40,4 +41,9 @@ type Migration struct {
 	Started  time.Time  `json:"started"`
 	Finished *time.Time `json:"finished,omitempty"`
 	Error    string     `json:"error,omitempty"`
+	// Holder names the server instance that runs an unfinished job (a
+	// random name it takes at start), and Lease when it must have renewed
+	// its hold: past it, another instance takes the job over.
+	Holder string     `json:"holder,omitempty"`
+	Lease  *time.Time `json:"lease,omitempty"`
 }

@@ -51,7 +51,7 @@ func (p *process) start() {
 	t.Helper()
 	p.cmd = exec.Command(os.Args[0], "serve", "--data", p.data, "--addr", p.addr, "--log-level", "warn")
 	p.cmd.Env = append(os.Environ(), "CANDOR_TEST_RUN_MAIN=1")
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +63,24 @@ func (p *process) start() {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the server did not come up: %s", p.out.String())
+			t.Fatalf("the server did not come up: %s", p.output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Write collects what the server writes.
+func (p *process) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+// output is what the server wrote so far.
+func (p *process) output() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return bytes.Clone(p.out.Bytes())
 }
 
 func (p *process) kill() {
@@ -74,9 +88,10 @@ func (p *process) kill() {
 	p.cmd.Wait()
 }
 
-// A country's migration killed with SIGKILL in the middle, twice, and run
-// again after each restart, ends with every account in the target region,
-// every record there exactly once, and nothing left in the source.
+// A country's migration killed with SIGKILL in the middle, twice, is taken
+// over by the restarted server once its lease expires and ends with every
+// account in the target region, every record there exactly once, and
+// nothing left in the source.
 func TestMigrationSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills server processes")
@@ -147,14 +162,13 @@ func TestMigrationSurvivesSIGKILL(t *testing.T) {
 		ids = append(ids, st.Account)
 	}
 
-	migrate := func(kill bool) api.Migration {
+	// follow follows job id until it finishes or, with kill, until it has
+	// moved an account, and then kills the server.
+	follow := func(id string, kill bool) api.Migration {
 		t.Helper()
-		job, err := admin.StartMigration(ctx, api.MigrateRequest{Country: "IN", To: "sg"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-			if job, err = admin.Migration(ctx, job.ID); err != nil {
+		for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); {
+			job, err := admin.Migration(ctx, id)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if kill && (job.Done >= 1 || job.Finished != nil) {
@@ -166,25 +180,51 @@ func TestMigrationSurvivesSIGKILL(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
-		t.Fatalf("the migration did not finish: %+v", job)
-		return job
+		t.Fatalf("the migration %s did not finish", id)
+		return api.Migration{}
 	}
-	midway := 0
+	start := func() string {
+		t.Helper()
+		job, err := admin.StartMigration(ctx, api.MigrateRequest{Country: "IN", To: "sg"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return job.ID
+	}
+	midway, id := 0, ""
 	for round := range 2 {
-		job := migrate(true)
+		if id == "" {
+			id = start()
+		}
+		job := follow(id, true)
 		t.Logf("killed in round %d after %d of %d accounts", round+1, job.Done, job.Total)
 		if job.Finished == nil {
 			midway++
+		} else {
+			id = ""
 		}
 		srv.start()
 		unseal()
+		if id != "" {
+			// The killed job is still the directory's: the restarted server
+			// takes it over once its lease expires, and no other may start.
+			if _, err := admin.StartMigration(ctx, api.MigrateRequest{Country: "IN", To: "sg"}); !candor.Is(err, candor.Conflict) {
+				t.Fatalf("a job started while the killed one is unfinished: %v, want Conflict", err)
+			}
+		}
 	}
 	if midway == 0 {
 		t.Fatal("the migration finished before either kill: the test killed nothing in the middle")
 	}
-	job := migrate(false)
+	if id == "" {
+		id = start()
+	}
+	job := follow(id, false)
 	if job.Error != "" || job.Done != job.Total || job.Total != accounts {
 		t.Fatalf("the last run: %+v", job)
+	}
+	if !bytes.Contains(srv.output(), []byte("took over a migration")) {
+		t.Errorf("the restarted server did not log taking the job over:\n%s", srv.output())
 	}
 
 	for i, id := range ids {

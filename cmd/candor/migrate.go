@@ -21,8 +21,13 @@ account: its data stops being served for a moment (phones retry), its
 ciphertext is copied as it is and its data keys re-wrapped for the target
 region's key, the copy is verified by counts and hashes, the directory is
 switched atomically, and everything of the account in the source is deleted.
-Every step is in the audit log. Running it again after a crash carries on
+Every step is in the audit log. Running it again after a failure carries on
 where it stopped; running it on accounts already moved only cleans up.
+
+The job runs on the server, kept in the directory: any instance reports it,
+one job runs at a time across instances, and if the instance running it
+goes down another takes it over within about 25 seconds and carries on;
+this command keeps following it. Stopping the command does not stop the job.
 
 --resume finishes every move that stopped (the server was restarted in the
 middle, say): each account still marked moving, and so unavailable to its
@@ -81,6 +86,9 @@ there are such accounts after it is unsealed.`,
 				to := job.To
 				if job.Resume {
 					to = "where they were moving"
+				}
+				if len(job.Moved) < job.Done {
+					fmt.Fprintf(w, "(the first %d accounts are listed and counted below)\n", len(job.Moved))
 				}
 				fmt.Fprintf(w, "%d of %d accounts moved to %s: %d records, %d blobs, %d bytes\n", job.Done, job.Total, to, records, blobs, bytes)
 			}

@@ -12,8 +12,10 @@ import (
 // Migrations starts and reports region migrations.
 type Migrations interface {
 	StartMigration(ctx context.Context, by string, req api.MigrateRequest) (api.Migration, error)
-	Migration(id string) (api.Migration, error)
-	Current() (api.Migration, bool) // the job in progress, if any
+	// Migration reports a job, whichever instance runs or ran it.
+	Migration(ctx context.Context, id string) (api.Migration, error)
+	// Unfinished reports the unfinished job, on any instance, if any.
+	Unfinished(ctx context.Context) (api.Migration, bool, error)
 }
 
 func (h *Handler) migrateStart(w http.ResponseWriter, r *http.Request, who staff.Identity) {
@@ -31,7 +33,7 @@ func (h *Handler) migrateStart(w http.ResponseWriter, r *http.Request, who staff
 }
 
 func (h *Handler) migrateStatus(w http.ResponseWriter, r *http.Request, who staff.Identity) {
-	m, err := h.svc.Migrations.Migration(r.PathValue("id"))
+	m, err := h.svc.Migrations.Migration(r.Context(), r.PathValue("id"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -217,7 +217,10 @@ func (h *Handler) operatorConsole(w http.ResponseWriter, r *http.Request, who st
 		}
 		out.Logs = append(out.Logs, l)
 	}
-	if m, ok := h.svc.Migrations.Current(); ok {
+	if m, ok, err := h.svc.Migrations.Unfinished(r.Context()); err != nil {
+		h.writeError(w, r, err)
+		return
+	} else if ok {
 		out.Migrations = append(out.Migrations, m)
 	}
 	last, running := h.svc.Retention.Runs()

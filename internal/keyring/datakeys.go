@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -126,14 +127,20 @@ func (k *Keyring) EnsureDataKey(ctx context.Context, region candor.RegionID, acc
 	if _, err := k.system.PutShredSecret(ctx, store.ShredSecret{Account: account, Category: c, Epoch: epoch, Key: wrapped}); err != nil {
 		return seal.Key{}, err
 	}
-	kek, version, rs, err := k.kek(ctx, region, 0)
-	if err != nil {
-		return seal.Key{}, err
-	}
 	material := randomKey()
 	defer clear(material)
-	dk, err := rs.CreateDataKey(ctx, store.DataKey{Account: account, Category: c, Epoch: epoch,
-		Key: store.WrappedKey{Version: 1, Wrapper: version, Created: now, Wrapped: kek.Seal(material, dekAD(region, account, c, epoch, version))}})
+	dk, err := k.createDataKey(ctx, region, store.DataKey{Account: account, Category: c, Epoch: epoch,
+		Key: store.WrappedKey{Version: 1, Created: now}}, material)
+	if errors.Is(err, store.ErrNoKEK) {
+		// Another instance rotated the region's key and retired the
+		// version this one still had as current: learn the versions
+		// stored now and wrap again, once.
+		if err := k.reloadKEKs(ctx, region); err != nil {
+			return seal.Key{}, err
+		}
+		dk, err = k.createDataKey(ctx, region, store.DataKey{Account: account, Category: c, Epoch: epoch,
+			Key: store.WrappedKey{Version: 1, Created: now}}, material)
+	}
 	if err != nil {
 		return seal.Key{}, err
 	}
@@ -145,6 +152,19 @@ func (k *Keyring) EnsureDataKey(ctx context.Context, region candor.RegionID, acc
 		return seal.Key{}, err
 	}
 	return k.open(ctx, region, dk)
+}
+
+// createDataKey wraps material under region's current KEK version, as
+// this process knows it, and stores it as dk's key (CreateDataKey): the
+// store refuses a version that is no longer stored (store.ErrNoKEK).
+func (k *Keyring) createDataKey(ctx context.Context, region candor.RegionID, dk store.DataKey, material []byte) (store.DataKey, error) {
+	kek, version, rs, err := k.kek(ctx, region, 0)
+	if err != nil {
+		return store.DataKey{}, err
+	}
+	dk.Key.Wrapper = version
+	dk.Key.Wrapped = kek.Seal(material, dekAD(region, dk.Account, dk.Category, dk.Epoch, version))
+	return rs.CreateDataKey(ctx, dk)
 }
 
 // Shred destroys the directory's half of every data key of (account,
@@ -276,8 +296,13 @@ func (k *Keyring) retire(ctx context.Context, region candor.RegionID, current in
 // current KEK, for a migration; the key itself, and so every record and
 // blob it protects, is unchanged. Its two halves stay whole: the shred
 // secret is in the directory, which both regions share.
+//
+// A region this keyring does not serve (a process serving some regions
+// only) may be either end, if it was given as another region
+// (WithOtherRegions): its key is opened for this data key only, and not
+// kept.
 func (k *Keyring) MoveDataKey(ctx context.Context, dk store.DataKey, from, to candor.RegionID) (store.DataKey, error) {
-	old, _, _, err := k.kek(ctx, from, dk.Key.Wrapper)
+	old, _, err := k.moveKEK(ctx, from, dk.Key.Wrapper)
 	if err != nil {
 		return store.DataKey{}, err
 	}
@@ -286,10 +311,44 @@ func (k *Keyring) MoveDataKey(ctx context.Context, dk store.DataKey, from, to ca
 		return store.DataKey{}, fmt.Errorf("data key of %s/%s: %w", dk.Account, dk.Category, err)
 	}
 	defer clear(material)
-	kek, version, _, err := k.kek(ctx, to, 0)
+	kek, version, err := k.moveKEK(ctx, to, 0)
 	if err != nil {
 		return store.DataKey{}, err
 	}
 	dk.Key.Wrapper, dk.Key.Wrapped = version, kek.Seal(material, dekAD(to, dk.Account, dk.Category, dk.Epoch, version))
 	return dk, nil
+}
+
+// moveKEK is kek for a migration: a served region's key as kek gives it,
+// or another region's (WithOtherRegions), read from its store and opened
+// with the master key for this one use. Another region whose processes
+// never made its key is Unavailable: they make it when first unsealed.
+func (k *Keyring) moveKEK(ctx context.Context, region candor.RegionID, version int64) (seal.Key, int64, error) {
+	k.mu.RLock()
+	_, served := k.regions[region]
+	rs, other := k.others[region]
+	k.mu.RUnlock()
+	if served || !other {
+		key, v, _, err := k.kek(ctx, region, version)
+		return key, v, err
+	}
+	mk, err := k.masterKey()
+	if err != nil {
+		return seal.Key{}, 0, err
+	}
+	keys, current, err := loadKEKs(ctx, mk, region, rs, false)
+	if err != nil {
+		return seal.Key{}, 0, err
+	}
+	if current == 0 {
+		return seal.Key{}, 0, candor.Errorf(candor.Unavailable, "region %s has no key yet: unseal one of its processes first", region)
+	}
+	if version == 0 {
+		version = current
+	}
+	key, ok := keys[version]
+	if !ok {
+		return seal.Key{}, 0, fmt.Errorf("keyring: region %s has no key version %d", region, version)
+	}
+	return key, version, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -79,6 +80,7 @@ const (
 type Keyring struct {
 	system  SystemKeys
 	regions map[candor.RegionID]RegionKeys
+	others  map[candor.RegionID]RegionKeys // regions not served, for migrations only (WithOtherRegions)
 	erasure Erasure
 
 	mu          sync.RWMutex
@@ -102,6 +104,15 @@ func New(system SystemKeys, regions map[candor.RegionID]RegionKeys, e Erasure) *
 		e.Clock.Now = time.Now
 	}
 	return &Keyring{system: system, regions: regions, erasure: e}
+}
+
+// WithOtherRegions gives the keyring the stores of regions it does not
+// serve (a process serving some regions only): their keys are never
+// loaded or made, and are opened only to move an account's data keys to
+// or from them (MoveDataKey). It returns k; call it before use.
+func (k *Keyring) WithOtherRegions(others map[candor.RegionID]RegionKeys) *Keyring {
+	k.others = others
+	return k
 }
 
 // Sealed reports whether the keyring holds no keys.
@@ -421,6 +432,34 @@ func (k *Keyring) reloadKEKs(ctx context.Context, region candor.RegionID) error 
 		k.keks[region], k.current[region] = versions, cur
 	}
 	return nil
+}
+
+// ReloadKEKs re-reads every region's KEK versions from its store, so that
+// this process forgets the versions another instance retired and learns
+// the one it made current. The upkeep loop calls it periodically; a data
+// key is safe without it (the store refuses a key wrapped by a retired
+// version and EnsureDataKey reloads and wraps again), but reading with a
+// retired version cached is not, and a stale current version costs each
+// new data key a retry. ErrSealed while sealed; a region that fails does
+// not hold up the others.
+func (k *Keyring) ReloadKEKs(ctx context.Context) error {
+	k.mu.RLock()
+	sealed := k.master == nil
+	ids := make([]candor.RegionID, 0, len(k.regions))
+	for id := range k.regions {
+		ids = append(ids, id)
+	}
+	k.mu.RUnlock()
+	if sealed {
+		return candor.ErrSealed
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := k.reloadKEKs(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (k *Keyring) masterKey() (seal.Key, error) {

@@ -23,9 +23,12 @@ type Directory interface {
 	Entry(ctx context.Context, account candor.AccountID) (store.Entry, error)
 }
 
-// Keys re-wraps data keys for another region.
+// Keys re-wraps data keys for another region (keyring.Keyring).
 type Keys interface {
 	MoveDataKey(ctx context.Context, dk store.DataKey, from, to candor.RegionID) (store.DataKey, error)
+	// ReloadKEKs re-reads the regions' key versions, after the target
+	// refused a key wrapped by a version another instance retired.
+	ReloadKEKs(ctx context.Context) error
 }
 
 // Migrator moves accounts between regions (promise P12): it copies their
@@ -127,6 +130,15 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 			return out, err
 		}
 		copied, err := m.copy(ctx, data, from, to, &out)
+		if errors.Is(err, store.ErrNoKEK) {
+			// The target's key was rotated by another instance and the
+			// version this one re-wrapped under retired: learn the
+			// versions stored now and copy again, once.
+			if err := m.keys.ReloadKEKs(ctx); err != nil {
+				return out, err
+			}
+			copied, err = m.copy(ctx, data, from, to, &out)
+		}
 		if err != nil {
 			return out, err
 		}
@@ -176,6 +188,7 @@ func (m *Migrator) MoveAccount(ctx context.Context, account candor.AccountID, to
 // blobs no longer in the source removed). It returns the keys of the blobs
 // it copied.
 func (m *Migrator) copy(ctx context.Context, data store.AccountData, from, to candor.RegionID, out *Moved) ([]string, error) {
+	data.DataKeys = slices.Clone(data.DataKeys) // the caller's stay as exported
 	for i, dk := range data.DataKeys {
 		moved, err := m.keys.MoveDataKey(ctx, dk, from, to)
 		if err != nil {
@@ -353,21 +366,9 @@ func (m *Migrator) Resume(ctx context.Context, progress func(done, total int, la
 // calling progress once the accounts are counted (done 0, last empty) and
 // after each.
 func (m *Migrator) MoveCountry(ctx context.Context, country string, to candor.RegionID, progress func(done, total int, last Moved)) ([]Moved, error) {
-	// Accounts already in the target are included too: a move interrupted
-	// after its switch finishes by cleaning the source.
-	var accounts []candor.AccountID
-	seen := map[candor.AccountID]bool{}
-	for _, st := range m.regions {
-		list, err := st.AccountsByCountry(ctx, country)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range list {
-			if !seen[a] {
-				seen[a] = true
-				accounts = append(accounts, a)
-			}
-		}
+	accounts, err := m.CountryAccounts(ctx, country)
+	if err != nil {
+		return nil, err
 	}
 	if progress != nil {
 		progress(0, len(accounts), Moved{})
@@ -384,4 +385,31 @@ func (m *Migrator) MoveCountry(ctx context.Context, country string, to candor.Re
 		}
 	}
 	return out, nil
+}
+
+// CountryAccounts lists the accounts of a country in every region, each
+// once, in the order of the regions' lists. Accounts already in a target
+// are included too: a move interrupted after its switch finishes by
+// cleaning the source.
+func (m *Migrator) CountryAccounts(ctx context.Context, country string) ([]candor.AccountID, error) {
+	ids := make([]candor.RegionID, 0, len(m.regions))
+	for id := range m.regions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var accounts []candor.AccountID
+	seen := map[candor.AccountID]bool{}
+	for _, id := range ids {
+		list, err := m.regions[id].AccountsByCountry(ctx, country)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			if !seen[a] {
+				seen[a] = true
+				accounts = append(accounts, a)
+			}
+		}
+	}
+	return accounts, nil
 }

@@ -40,6 +40,7 @@ func (f *flaky) Put(ctx context.Context, key string, r io.Reader, size int64) er
 }
 
 type world struct {
+	env     *keyringtest.Env
 	dir     *sqlstore.DirectoryStore
 	regions map[candor.RegionID]store.Region
 	blobs   map[candor.RegionID]blobs.Store
@@ -51,7 +52,7 @@ func newWorld(t testing.TB) *world {
 	t.Helper()
 	env := keyringtest.New(t, "in", "sg")
 	env.Unseal(t)
-	w := &world{dir: env.Dir, regions: map[candor.RegionID]store.Region{}, blobs: map[candor.RegionID]blobs.Store{}, keys: env.Keys, logs: env.Logs}
+	w := &world{env: env, dir: env.Dir, regions: map[candor.RegionID]store.Region{}, blobs: map[candor.RegionID]blobs.Store{}, keys: env.Keys, logs: env.Logs}
 	for id, r := range env.Regions {
 		b, err := disk.New(filepath.Join(t.TempDir(), string(id)+"-blobs"))
 		if err != nil {

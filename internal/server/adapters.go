@@ -60,7 +60,7 @@ func carrierOrNil(c *messaging.Carrier) httpapi.Carrier {
 
 func (r regionStores) Blobs(id candor.RegionID) (blobs.Store, error) {
 	b, ok := r.s.blobs[id]
-	if !ok {
+	if !ok || !r.s.cfg.serves(id) {
 		return nil, candor.Errorf(candor.WrongRegion, "region %s is not served by this server", id)
 	}
 	return b, nil

@@ -57,7 +57,8 @@ func (s *Server) compose() error {
 	served := s.servedStores()
 	s.keys = keyring.New(s.dir, byRegion(served, func(st store.Region) keyring.RegionKeys { return st }),
 		keyring.Erasure{Keys: erasure.Folder(s.cfg.Erasure.Folder),
-			Clock: erasure.Clock{Length: time.Duration(s.cfg.Erasure.Period), Now: s.cfg.Erasure.Now}})
+															Clock: erasure.Clock{Length: time.Duration(s.cfg.Erasure.Period), Now: s.cfg.Erasure.Now}}).
+		WithOtherRegions(byRegion(s.otherStores(), func(st store.Region) keyring.RegionKeys { return st })) // migrations only
 	logs := audit.New(s.dir, byRegion(served, func(st store.Region) store.AuditLog { return st }), s.keys, s.cfg.Name)
 	s.ceremony = custody.New(s.dir, s.keys, logs)
 	var folders []health.Folder // readiness also needs room where the server writes
@@ -66,7 +67,7 @@ func (s *Server) compose() error {
 	}
 	buckets := map[candor.RegionID]health.Bucket{} // and the blob stores on another server (S3)
 	for id, b := range s.blobs {
-		if b, ok := b.(health.Bucket); ok {
+		if b, ok := b.(health.Bucket); ok && s.cfg.serves(id) {
 			buckets[id] = b
 		}
 	}
@@ -138,7 +139,8 @@ func (s *Server) compose() error {
 	staffAccess := approval.New(s.dir, ledger, recs, logs, approvals)
 
 	// Regions: migrations between them and the retention rules of each.
-	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.cfg.Logger)
+	migrations := region.NewMigrations(region.NewMigrator(s.dir, s.regions, s.blobs, s.keys, logs), s.dir, s.cfg.Logger, s.cfg.Migrations)
+	s.migrations = migrations // Close stops its jobs before the stores close
 	retentions := metrics.NewRetention(retention.New(servedRegions{&s.cfg}, byRegion(served, func(st store.Region) retention.Store { return st }),
 		photoUploads, s.dir, logs), ids, messages, registry)
 	metrics.NewMigration(migrations, registry)
@@ -157,11 +159,13 @@ func (s *Server) compose() error {
 	own := s.cfg.served()                           // upkeep works on this process's regions only
 	s.upkeep = upkeep.New(s.keys, s.cfg.Logger,
 		upkeep.Rewrap(s.keys, own, s.cfg.Logger),
+		upkeep.ReloadKeys(s.keys),
 		upkeep.AdvanceErasure(s.keys, s.cfg.Logger),
 		upkeep.FinishErasures(accounts, own, s.cfg.Logger),
 		upkeep.LockUpdates(published),
 		upkeep.VerifyLogs(logs, s.cfg.Logger),
 		upkeep.WarnMoving(s.dir, migrations, s.cfg.Logger),
+		upkeep.TakeOverMigrations(migrations),
 		upkeep.ExpireUploads(photoUploads, own, s.cfg.Logger),
 		upkeep.ExpireMessages(s.msgs, own),
 		upkeep.Retention(retentions),
@@ -223,6 +227,18 @@ func (s *Server) servedStores() map[candor.RegionID]store.Region {
 	out := make(map[candor.RegionID]store.Region, len(s.regions))
 	for id, st := range s.regions {
 		if s.cfg.serves(id) {
+			out[id] = st
+		}
+	}
+	return out
+}
+
+// otherStores returns the stores of the regions this process does not
+// serve (used for messages, and by migrations).
+func (s *Server) otherStores() map[candor.RegionID]store.Region {
+	out := map[candor.RegionID]store.Region{}
+	for id, st := range s.regions {
+		if !s.cfg.serves(id) {
 			out[id] = st
 		}
 	}

@@ -55,7 +55,8 @@ type Config struct {
 	// (a deployment with one process per region, docs/regions.md): it
 	// holds only their keys, opens only their blob stores, serves their
 	// accounts, and forwards a request for an account of another region to
-	// that region's URL. Empty serves every region.
+	// that region's URL. Empty serves every region. Migrations, which any
+	// instance may run, still reach every region's store and bucket.
 	Serve []candor.RegionID `json:"serve,omitempty"`
 	// Postgres, when set, keeps the directory and every region in
 	// PostgreSQL instead of SQLite files under Data.
@@ -100,6 +101,10 @@ type Config struct {
 	OTA OTAConfig `json:"-"`
 	// HTTP tunes the API handler (per-address limits on sign-in endpoints).
 	HTTP httpapi.Options `json:"-"`
+	// Migrations tunes how an instance holds the region migration job it
+	// runs: how often it renews its lease and how long the lease lasts
+	// (default 5 s and 20 s).
+	Migrations region.Lease `json:"-"`
 	// ShutdownTimeout bounds a graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration `json:"-"`
 	// Logger receives structured logs (default: JSON on stderr).
@@ -355,7 +360,7 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("name %q: use up to 64 letters, digits, dashes and underscores, in labels separated by dots like candor.example.org, each starting with a letter or digit (it names the audit signing key and the NATS subjects)", c.Name)
 	}
 	if c.S3 != nil {
-		for _, id := range c.served() {
+		for _, id := range c.regions().IDs() { // every region's: any instance may run a migration
 			if c.S3.Buckets[id] == "" {
 				return fmt.Errorf("s3: no bucket for region %s", id)
 			}

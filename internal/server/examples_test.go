@@ -73,8 +73,7 @@ func TestExampleConfigs(t *testing.T) {
 	}
 }
 
-// The per-region examples load, and differ only where their region does:
-// what they serve, their S3 endpoint and bucket.
+// The per-region examples load, and differ only in what they serve.
 func TestMultiRegionExamples(t *testing.T) {
 	read := func(r string) map[string]any {
 		b, err := os.ReadFile(filepath.Join(examples, "multi-region", r+".json"))
@@ -93,14 +92,11 @@ func TestMultiRegionExamples(t *testing.T) {
 	in, sg := read("in"), read("sg")
 	for _, m := range []map[string]any{in, sg} {
 		delete(m, "serve")
-		s3 := m["s3"].(map[string]any)
-		delete(s3, "endpoint")
-		delete(s3, "buckets")
 	}
 	a, _ := json.Marshal(in)
 	b, _ := json.Marshal(sg)
 	if !bytes.Equal(a, b) {
-		t.Errorf("in.json and sg.json differ beyond serve and S3:\n%s\n%s", a, b)
+		t.Errorf("in.json and sg.json differ beyond serve:\n%s\n%s", a, b)
 	}
 }
 
@@ -259,7 +255,7 @@ func TestExampleConfigsInDocs(t *testing.T) {
 	multi, _ := filepath.Glob(filepath.Join(examples, "multi-region", "*.json"))
 	for _, f := range append(files, multi...) {
 		rel, _ := filepath.Rel(examples, f)
-		if name := strings.TrimSuffix(filepath.ToSlash(rel), ".json"); !shown[name] && name != "multi-region/sg" { // sg.json: in.json but for its serve, S3 endpoint and bucket (TestMultiRegionExamples)
+		if name := strings.TrimSuffix(filepath.ToSlash(rel), ".json"); !shown[name] && name != "multi-region/sg" { // sg.json: in.json but for its serve (TestMultiRegionExamples)
 			t.Errorf("docs/examples/%s.json is shown in neither configuration.md nor deployment.md", name)
 		}
 	}

@@ -57,8 +57,11 @@ func (s *Server) openBus(ctx context.Context) error {
 // else a folder under the data folder.
 func (s *Server) openBlobs(ctx context.Context) error {
 	s.blobs = map[candor.RegionID]blobs.Store{}
+	// Every region's: a migration, which any instance may run, moves
+	// blobs between two regions; the services use their own regions' only
+	// (regionStores.Blobs).
 	if c := s.cfg.S3; c != nil {
-		for _, id := range s.cfg.served() {
+		for _, id := range s.cfg.regions().IDs() {
 			b, err := s3.New(ctx, s3.Config{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey,
 				UseSSL: c.UseSSL, Region: c.Region, Bucket: c.Buckets[id]})
 			if err != nil {
@@ -71,7 +74,7 @@ func (s *Server) openBlobs(ctx context.Context) error {
 	if s.cfg.Data == "" {
 		return errors.New("blobs: no data folder for the regions' blob stores")
 	}
-	for _, id := range s.cfg.served() {
+	for _, id := range s.cfg.regions().IDs() {
 		b, err := disk.New(filepath.Join(s.cfg.Data, "regions", string(id), "blobs"))
 		if err != nil {
 			return fmt.Errorf("region %s blobs: %w", id, err)

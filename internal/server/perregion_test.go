@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -173,18 +175,75 @@ func TestOneProcessPerRegion(t *testing.T) {
 	}
 }
 
-// A staff read under a grant, asked of another region's process, is
-// relayed to the account's region, which serves and logs it: the asking
-// process holds neither that region's key nor its audit log.
-func TestStaffReadRelayed(t *testing.T) {
-	ctx := context.Background()
-	in, sg := perRegion(t, servertest.StartProduction)
+// productionPair is perRegion with production processes: the key ceremony
+// on India's, both unsealed by the same custodians. It returns the
+// bootstrap identity, through Singapore's process.
+func productionPair(t *testing.T) (in, sg *servertest.Env, boot *raw) {
+	t.Helper()
+	in, sg = perRegion(t, servertest.StartProduction)
 	var init api.InitResponse
 	(&raw{t: t, url: in.URL}).must("POST", "/v1/operator/init", api.InitRequest{Shares: 2, Threshold: 2}, &init)
 	for _, s := range init.Shares {
 		(&raw{t: t, url: sg.URL}).must("POST", "/v1/operator/unseal", api.UnsealRequest{Share: s}, nil)
 	}
-	boot := &raw{t: t, url: sg.URL, token: init.StaffToken}
+	return in, sg, &raw{t: t, url: sg.URL, token: init.StaffToken}
+}
+
+// A country moves between regions served by separate processes: the job,
+// started through Singapore's process, opens India's key for the moved
+// data keys only; afterwards the account is served by Singapore's process
+// wherever its phones connect, every record and photo readable.
+func TestMigrationBetweenRegionProcesses(t *testing.T) {
+	ctx := context.Background()
+	in, _, boot := productionPair(t)
+	src := t.TempDir()
+	photos := writePhotos(t, src, 200_000)
+	a := newPhone(t, in, canaryIMEI)
+	a.Contacts().Add("Ravi Kumar", canaryPhone)
+	a.Photos().Import(src)
+	if _, err := a.Signup(ctx, canaryEmail, canaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	a.SetConsent(ctx, candor.Contacts, true)
+	a.SetConsent(ctx, candor.Photos, true)
+	mustSync(t, a)
+
+	var job api.Migration
+	boot.must("POST", "/v1/operator/migrations", api.MigrateRequest{Country: "IN", To: "sg"}, &job)
+	for deadline := time.Now().Add(30 * time.Second); job.Finished == nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		boot.must("GET", "/v1/operator/migrations/"+job.ID, nil, &job)
+	}
+	if job.Finished == nil || job.Error != "" || job.Done != 1 {
+		t.Fatalf("the migration: %+v", job)
+	}
+	if n := servertest.CountRows(t, in.Data, "in", `SELECT count(*) FROM records`); n != 0 {
+		t.Errorf("India's store keeps %d records after the move", n)
+	}
+	mustSync(t, a) // through India's process, relayed to Singapore's now
+	if st, _ := a.Status(); st.Region != "sg" {
+		t.Fatalf("the account's region after the move: %q", st.Region)
+	}
+	b := loggedIn(t, in, "356938035643817")
+	mustSync(t, b)
+	if cs, _ := b.Contacts().List(); len(cs) != 1 || cs[0].Name != "Ravi Kumar" {
+		t.Errorf("contacts restored after the move: %+v", cs)
+	}
+	ps, _ := b.Photos().List()
+	if len(ps) != 1 {
+		t.Fatalf("%d photos restored after the move", len(ps))
+	}
+	if data, _ := os.ReadFile(ps[0].File); !photos[sha256.Sum256(data)] {
+		t.Error("the photo is not byte-identical after the move")
+	}
+}
+
+// A staff read under a grant, asked of another region's process, is
+// relayed to the account's region, which serves and logs it: the asking
+// process holds neither that region's key nor its audit log.
+func TestStaffReadRelayed(t *testing.T) {
+	ctx := context.Background()
+	_, sg, boot := productionPair(t)
 	add := func(name, roles string) *raw {
 		var s api.StaffAdded
 		boot.must("POST", "/v1/staff", api.StaffAddRequest{Name: name, Roles: strings.Split(roles, ",")}, &s)

@@ -23,6 +23,7 @@ import (
 	"github.com/candorcloud/candor/internal/custody"
 	"github.com/candorcloud/candor/internal/keyring"
 	"github.com/candorcloud/candor/internal/messaging"
+	"github.com/candorcloud/candor/internal/region"
 	"github.com/candorcloud/candor/internal/store"
 	"github.com/candorcloud/candor/internal/upkeep"
 )
@@ -45,6 +46,8 @@ type Server struct {
 	content  *content.Service
 	upkeep   *upkeep.Loop
 	handler  http.Handler
+	// migrations runs the region migration jobs this instance holds.
+	migrations *region.Migrations
 }
 
 // New opens the stores, composes the services and, in dev mode, unseals the
@@ -121,8 +124,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // another way runs it once, beside.
 func (s *Server) Background(ctx context.Context) { s.upkeep.Run(ctx) }
 
-// Close closes every store.
+// Close stops the migration job this instance runs, if any (another
+// instance takes it over once its lease expires), and closes every store.
 func (s *Server) Close() error {
+	if s.migrations != nil {
+		s.migrations.Stop()
+	}
 	var errs []error
 	if s.bus != nil {
 		errs = append(errs, s.bus.Close())

@@ -33,7 +33,9 @@ type Migrations interface {
 	ExportAccount(ctx context.Context, account candor.AccountID) (AccountData, error)
 	// ImportAccount writes an account's data in one transaction, first
 	// deleting whatever of it this region holds already (a copy begun
-	// before), so importing twice leaves one copy.
+	// before), so importing twice leaves one copy. It fails with ErrNoKEK,
+	// writing nothing, if a data key is wrapped by a KEK version this
+	// region does not store, checked as CreateDataKey checks.
 	ImportAccount(ctx context.Context, d AccountData) error
 	// AccountsByCountry lists the accounts of a country homed here.
 	AccountsByCountry(ctx context.Context, country string) ([]candor.AccountID, error)

@@ -247,7 +247,10 @@ type RegionKeys interface {
 	// CreateDataKey stores k unless a key for (account, category) exists, in
 	// which case the existing one is returned and k is discarded. It fails
 	// with ConsentRequired unless the category's latest consent event is "on"
-	// with Seq == k.Epoch, checked in the same transaction.
+	// with Seq == k.Epoch, and with ErrNoKEK (Conflict) unless the KEK
+	// version k.Key.Wrapper is stored, both checked in the same
+	// transaction: a concurrent DeleteKEK of that version either fails (the
+	// key is seen) or makes this call fail, never both succeed.
 	CreateDataKey(ctx context.Context, k DataKey) (DataKey, error)
 
 	// DataKeysWrappedBefore lists up to limit data keys whose Key.Wrapper
@@ -262,9 +265,15 @@ type RegionKeys interface {
 	// applied.
 	RewrapDataKeys(ctx context.Context, rewraps []Rewrap) (int, error)
 	// DeleteKEK removes a KEK version. It fails with Conflict if any data
-	// key is still wrapped by it, and is not an error if it is absent.
+	// key is still wrapped by it, checked in the same transaction and
+	// atomically with CreateDataKey, and is not an error if it is absent.
 	DeleteKEK(ctx context.Context, version int64) error
 }
+
+// ErrNoKEK is the refusal of a data key wrapped by a KEK version that is
+// not stored (retired by a rotation the caller has not seen yet): reload
+// the KEK versions and wrap the key again under the current one.
+var ErrNoKEK = candor.E(candor.Conflict, "the region key version that wraps this data key is no longer stored")
 
 // Feed keeps each account's sealed records as a change feed.
 type Feed interface {
@@ -374,6 +383,7 @@ type Directory interface {
 	Moves
 	Quotas
 	Verifications
+	MigrationJobs
 
 	Close() error
 }

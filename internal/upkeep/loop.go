@@ -2,8 +2,10 @@
 // tasks — re-wrapping data keys during a key rotation, verifying the audit
 // logs after an unseal, signing checkpoints, expiring abandoned uploads and
 // undelivered messages, the hourly retention run, keeping the update
-// metadata signed, warning of accounts left moving — run one after another
-// at every pass, each only in the keyring state it needs.
+// metadata signed, warning of accounts left moving, taking over a
+// migration whose instance stopped, reloading the region key versions —
+// run one after another at every pass, each only in the keyring state it
+// needs.
 //
 // The loop decides when a task runs and what happens when it fails; each
 // task decides nothing but its own work, over the small interfaces it

@@ -50,6 +50,22 @@ func Rewrap(keys Rewrapper, regions []candor.RegionID, log *slog.Logger) Task {
 	}}
 }
 
+// Reloader re-reads every region's key versions from the stores
+// (keyring.Keyring).
+type Reloader interface {
+	ReloadKEKs(ctx context.Context) error
+}
+
+// ReloadKeys re-reads every region's key versions once a minute, so that
+// an instance drops from its cache the versions another instance retired
+// at the end of a rotation and takes the new current one. New data keys do
+// not depend on it (the store refuses a key wrapped by a retired version,
+// and the keyring then reloads and wraps again): it bounds how long a
+// stale cache lives.
+func ReloadKeys(keys Reloader) Task {
+	return Task{Name: "reloading region key versions", Every: time.Minute, Run: keys.ReloadKEKs}
+}
+
 // Eraser advances the erasure ratchet (keyring.Keyring).
 type Eraser interface {
 	Sealed() bool
@@ -134,9 +150,10 @@ type Moving interface {
 	MovingAccounts(ctx context.Context) ([]store.Entry, error)
 }
 
-// Migrating tells whether a migration job is running (region.Migrations).
+// Migrating tells whether a migration job is unfinished, on any instance
+// (region.Migrations).
 type Migrating interface {
-	Running() bool
+	Running(ctx context.Context) (bool, error)
 }
 
 // WarnMoving logs, once after each unseal, how many accounts are still
@@ -144,8 +161,8 @@ type Migrating interface {
 // restart), whose accounts are unavailable until an operator resumes them.
 func WarnMoving(dir Moving, jobs Migrating, log *slog.Logger) Task {
 	return Task{Name: "looking for accounts left moving", When: OnceUnsealed, Run: func(ctx context.Context) error {
-		if jobs.Running() {
-			return nil
+		if running, err := jobs.Running(ctx); err != nil || running {
+			return err
 		}
 		list, err := dir.MovingAccounts(ctx)
 		if err != nil {
@@ -156,6 +173,23 @@ func WarnMoving(dir Moving, jobs Migrating, log *slog.Logger) Task {
 				"accounts", len(list))
 		}
 		return nil
+	}}
+}
+
+// TakingOver takes over a migration job whose instance stopped renewing
+// its lease (region.Migrations).
+type TakingOver interface {
+	TakeOver(ctx context.Context) (bool, error)
+}
+
+// TakeOverMigrations looks, at every pass, for a migration job whose
+// instance stopped (its lease expired) and, if this instance runs none,
+// takes it over and carries on with it in the background. Of instances
+// that look at once, one takes it.
+func TakeOverMigrations(jobs TakingOver) Task {
+	return Task{Name: "taking over a migration left by a stopped instance", Run: func(ctx context.Context) error {
+		_, err := jobs.TakeOver(ctx)
+		return err
 	}}
 }
 

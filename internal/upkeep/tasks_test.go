@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/audit"
@@ -133,7 +134,7 @@ func (m *moving) MovingAccounts(context.Context) ([]store.Entry, error) {
 	m.asked = true
 	return m.entries, nil
 }
-func (m *moving) Running() bool { return m.running }
+func (m *moving) Running(context.Context) (bool, error) { return m.running, nil }
 
 // WarnMoving tells the operator how to resume moves that stopped, and
 // says nothing while a migration runs or when nothing is left moving.
@@ -180,5 +181,47 @@ func TestExpireUploads(t *testing.T) {
 	}
 	if err := ExpireMessages(expirer{"in": 1}, []candor.RegionID{"in"}).Run(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+// takeover takes a job over once, and then finds none.
+type takeover struct{ calls int }
+
+func (t *takeover) TakeOver(context.Context) (bool, error) {
+	t.calls++
+	if t.calls > 2 {
+		return false, errors.New("directory down")
+	}
+	return t.calls == 1, nil
+}
+
+// TakeOverMigrations asks at every pass and fails only when the directory
+// does.
+func TestTakeOverMigrations(t *testing.T) {
+	jobs := &takeover{}
+	task := TakeOverMigrations(jobs)
+	if task.When != WhileUnsealed || task.Every != 0 {
+		t.Errorf("runs %v every %v, want at every pass while unsealed", task.When, task.Every)
+	}
+	for i, want := range []bool{false, false, true} {
+		if err := task.Run(context.Background()); (err != nil) != want {
+			t.Errorf("pass %d: %v", i+1, err)
+		}
+	}
+}
+
+type reloader struct{ n int }
+
+func (r *reloader) ReloadKEKs(context.Context) error { r.n++; return nil }
+
+// ReloadKeys reloads the key versions once a minute while unsealed.
+func TestReloadKeys(t *testing.T) {
+	r := &reloader{}
+	task := ReloadKeys(r)
+	if task.When != WhileUnsealed || task.Every != time.Minute {
+		t.Errorf("runs %v every %v, want every minute while unsealed", task.When, task.Every)
+	}
+	if err := task.Run(context.Background()); err != nil || r.n != 1 {
+		t.Errorf("reloaded %d times: %v", r.n, err)
 	}
 }

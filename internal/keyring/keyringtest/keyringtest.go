@@ -28,6 +28,7 @@ type Env struct {
 	Erasure keyring.Erasure  // the keyring's erasure folder and clock (Later moves it)
 
 	later *atomic.Int64
+	root  []byte // the root key Unseal adopted
 }
 
 // Erasure returns an erasure folder of the test's own, daily periods and
@@ -80,4 +81,21 @@ func (e *Env) Unseal(t testing.TB) {
 	if err := e.Keys.Unseal(context.Background(), root); err != nil {
 		t.Fatal(err)
 	}
+	e.root = root
+}
+
+// Another returns another keyring over the same stores, unsealed with the
+// root key Unseal adopted: another server instance, with a cache of its
+// own.
+func (e *Env) Another(t testing.TB) *keyring.Keyring {
+	t.Helper()
+	keys := map[candor.RegionID]keyring.RegionKeys{}
+	for id, st := range e.Regions {
+		keys[id] = st
+	}
+	k := keyring.New(e.Dir, keys, e.Erasure)
+	if err := k.Unseal(context.Background(), e.root); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

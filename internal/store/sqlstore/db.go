@@ -21,6 +21,11 @@ type dialect struct {
 	// the transaction ends; empty where transactions already exclude each
 	// other (SQLite, whose write transactions begin IMMEDIATE).
 	forUpdate string
+	// forShare is appended to a SELECT that keeps the rows it reads from
+	// being changed or deleted by others until the transaction ends, while
+	// letting others read and share-lock them; empty where transactions
+	// already exclude each other (SQLite).
+	forShare string
 	// migrationLock, when set, is run first in the migration transaction to
 	// keep two processes from migrating the same schema at once.
 	migrationLock string

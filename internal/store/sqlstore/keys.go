@@ -66,6 +66,13 @@ func (s *RegionStore) DataKey(ctx context.Context, account candor.AccountID, c c
 // transaction it checks that the category's latest consent event is "on"
 // with Seq == k.Epoch, and fails with ConsentRequired otherwise (also when
 // the epoch differs). NotFound if the account does not exist.
+//
+// It fails with ErrNoKEK (Conflict), writing nothing, unless the KEK
+// version k.Key.Wrapper is stored: a key wrapped by a version that was
+// retired (by another instance, whose rotation this caller has not seen)
+// could never be opened again. The version's row stays locked until the
+// transaction ends (PostgreSQL), so a DeleteKEK of it either waits and then
+// sees the new key, or deletes first and this call fails.
 func (s *RegionStore) CreateDataKey(ctx context.Context, k store.DataKey) (store.DataKey, error) {
 	var out store.DataKey
 	err := s.db.inTx(ctx, func(r runner) error {
@@ -73,6 +80,9 @@ func (s *RegionStore) CreateDataKey(ctx context.Context, k store.DataKey) (store
 			return err
 		}
 		if err := checkEpoch(ctx, r, k.Account, k.Category, k.Epoch, candor.ErrConsent(k.Category)); err != nil {
+			return err
+		}
+		if err := holdKEK(ctx, r, k.Key.Wrapper); err != nil {
 			return err
 		}
 		if _, err := r.exec(ctx, `INSERT INTO data_keys (account, category, epoch, version, wrapper, wrapped, created_us)
@@ -291,14 +301,37 @@ func lockAccounts(ctx context.Context, r runner, rewraps []store.Rewrap) error {
 		`SELECT id FROM accounts WHERE id IN (`+placeholders(len(args), 1)+`) ORDER BY id`+r.d.forUpdate, args...)
 }
 
+// holdKEK checks, in a transaction, that KEK version is stored, and keeps
+// it from being deleted until the transaction ends (in PostgreSQL by a
+// share lock on its row; SQLite's writers are serialised already).
+// ErrNoKEK if it is not stored.
+func holdKEK(ctx context.Context, r runner, version int64) error {
+	var n int
+	err := r.row(ctx, `SELECT 1 FROM keks WHERE version = ?`+r.d.forShare, version).Scan(&n)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNoKEK
+	case err != nil:
+		return internal("check kek", err)
+	}
+	return nil
+}
+
 // DeleteKEK removes a KEK version; absent is not an error. It fails with
 // Conflict, deleting nothing, if any data key is still wrapped by the
-// version. The check and the deletion are one transaction, but a data key
-// created under the version while it runs (PostgreSQL) is not seen: callers
-// delete a version only once new keys are wrapped by a later one.
+// version. The check and the deletion are one transaction, which first
+// locks the version's row (PostgreSQL): a CreateDataKey under the version
+// that holds it commits first and its key is then seen by the check, and
+// one that comes after finds the version gone (ErrNoKEK).
 func (s *RegionStore) DeleteKEK(ctx context.Context, version int64) error {
 	return s.db.inTx(ctx, func(r runner) error {
 		var n int
+		if r.d.forUpdate != "" {
+			err := r.row(ctx, `SELECT 1 FROM keks WHERE version = ?`+r.d.forUpdate, version).Scan(&n)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return internal("delete kek", err)
+			}
+		}
 		err := r.row(ctx, `SELECT 1 FROM data_keys WHERE wrapper = ? LIMIT 1`, version).Scan(&n)
 		switch {
 		case err == nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/store"
@@ -126,6 +127,10 @@ func (s *RegionStore) ExportAccount(ctx context.Context, account candor.AccountI
 // below a ledger event's): later writes would reuse Seqs. Conflict if a
 // device or upload id is held by another account of this region, or if the
 // account is created by another call while this one runs (PostgreSQL).
+// store.ErrNoKEK (Conflict), writing nothing, if a data key is wrapped by a
+// KEK version this region does not store, checked (and the version held)
+// as by CreateDataKey: a key re-wrapped under a version retired meanwhile
+// could never be opened.
 //
 // It is not an access: audit records in ctx are ignored, and nothing is
 // appended to the region's audit log.
@@ -148,6 +153,11 @@ func (s *RegionStore) ImportAccount(ctx context.Context, d store.AccountData) er
 		case !candor.Is(err, candor.NotFound):
 			return err
 		}
+		for _, w := range wrappers(d.DataKeys) {
+			if err := holdKEK(ctx, r, w); err != nil {
+				return err
+			}
+		}
 		a := d.Account
 		if _, err := r.exec(ctx, `INSERT INTO accounts (id, `+accountColumns+`, consent_seq, feed_seq, purged_seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -168,6 +178,18 @@ func (s *RegionStore) ImportAccount(ctx context.Context, d store.AccountData) er
 		}
 		return nil
 	})
+}
+
+// wrappers lists the KEK versions that wrap keys, each once, ascending.
+func wrappers(keys []store.DataKey) []int64 {
+	var out []int64
+	for _, k := range keys {
+		if !slices.Contains(out, k.Key.Wrapper) {
+			out = append(out, k.Key.Wrapper)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // checkImport reports what makes d unfit to import, as ImportAccount

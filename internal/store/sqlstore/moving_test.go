@@ -68,6 +68,9 @@ func benchMigrate(b *testing.B, src, dst *RegionStore) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if err := src.PutKEK(ctx, store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: make([]byte, 60)}); err != nil && !candor.Is(err, candor.Conflict) {
+		b.Fatal(err)
+	}
 	if _, err := src.CreateDataKey(ctx, store.DataKey{Account: a, Category: candor.Notes, Epoch: e.Seq,
 		Key: store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: make([]byte, 60)}}); err != nil {
 		b.Fatal(err)

@@ -44,6 +44,7 @@ var postgresDialect = &dialect{
 	name:      "postgres",
 	numbered:  true,
 	forUpdate: " FOR UPDATE",
+	forShare:  " FOR SHARE",
 	// One lock per schema, held until the migration transaction ends.
 	migrationLock: "SELECT pg_advisory_xact_lock(hashtext('candor schema_migrations ' || COALESCE(current_schema(), '')))",
 	// One lock per schema, held until InitRoot's or Rekey's transaction ends.

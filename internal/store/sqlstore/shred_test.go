@@ -23,6 +23,9 @@ func TestSQLiteShreds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	if err := r.PutKEK(ctx, store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: make([]byte, 60)}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Recognisable patterns; one record is larger than a page, so it
 	// spills into overflow pages.

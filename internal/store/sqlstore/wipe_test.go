@@ -68,6 +68,9 @@ func TestDeletionReachesEveryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
+	if err := reg.PutKEK(ctx, store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: make([]byte, 60)}); err != nil {
+		t.Fatal(err)
+	}
 	secret := func() []byte { return []byte(rand.Text() + rand.Text()) } // 52 random letters and digits
 	cells := map[string]map[string][]byte{}
 	account := func(name string) candor.AccountID {

@@ -587,7 +587,7 @@ func testAuditRegionAccess(t *testing.T, r store.Region) {
 	must(t, err)
 	_, err = r.Devices(ctx, a)
 	must(t, err)
-	must(t, r.PutKEK(ctx, store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: randBytes(60)}))
+	must(t, r.PutKEK(ctx, store.WrappedKey{Version: 9, Wrapper: 1, Wrapped: randBytes(60)}))
 	_, err = r.KEKs(ctx)
 	must(t, err)
 	_, err = r.CountDataKeys(ctx)

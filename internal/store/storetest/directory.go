@@ -21,6 +21,9 @@ func TestDirectory(t *testing.T, open func(t *testing.T) store.Directory) {
 	}{
 		{"Entries", testEntries},
 		{"Moves", testMoves},
+		{"MigrationJobs", testMigrationJobs},
+		{"MigrationJobMovesBounded", testMigrationJobMovesBounded},
+		{"ConcurrentTakeOver", testConcurrentTakeOver},
 		{"Sessions", testSessions},
 		{"ExpiredSessions", testExpiredSessions},
 		{"LoginThrottle", testLoginThrottle},

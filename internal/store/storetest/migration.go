@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -21,6 +22,7 @@ var migrationTests = []struct {
 }{
 	{"MigrateAccount", testMigrateAccount},
 	{"ImportTwice", testImportTwice},
+	{"ImportUnderRetiredKEK", testImportUnderRetiredKEK},
 	{"ImportOverPartial", testImportOverPartial},
 }
 
@@ -55,6 +57,7 @@ func (rt regionT) richAccount() candor.AccountID {
 		return e.Seq
 	}
 	epochs := map[candor.Category]int64{}
+	rt.haveKEK(2)
 	for _, c := range []candor.Category{candor.Contacts, candor.Notes, candor.Photos} {
 		epochs[c] = consent(c, true)
 		_, err := rt.r.CreateDataKey(ctx, store.DataKey{Account: a, Category: c, Epoch: epochs[c],
@@ -271,6 +274,7 @@ func (rt regionT) wantAccounts(country string, want ...candor.AccountID) {
 // access.
 func testMigrateAccount(t *testing.T, open func(t *testing.T) store.Region) {
 	src, dst := with(t, open(t)), with(t, open(t))
+	dst.haveKEK(2) // the rich account's data keys are wrapped by version 2
 	a := src.richAccount()
 	other, _ := src.fullAccount()
 	bystander, _ := dst.fullAccount()
@@ -336,9 +340,36 @@ func testMigrateAccount(t *testing.T, open func(t *testing.T) store.Region) {
 	src.wantAccounts("IN", other)
 }
 
+// testImportUnderRetiredKEK imports an account whose data keys were
+// re-wrapped under a KEK version the target does not store (retired by an
+// instance whose rotation the migrating one had not seen): refused with
+// ErrNoKEK, and nothing is written.
+func testImportUnderRetiredKEK(t *testing.T, open func(t *testing.T) store.Region) {
+	src, dst := with(t, open(t)), with(t, open(t))
+	a := src.richAccount()
+	data, err := src.r.ExportAccount(t.Context(), a)
+	must(t, err)
+	dst.haveKEK(1)
+	dst.haveKEK(3)
+	err = dst.r.ImportAccount(t.Context(), data) // its keys are wrapped by version 2
+	wantKind(t, err, candor.Conflict)
+	if !errors.Is(err, store.ErrNoKEK) {
+		t.Fatalf("ImportAccount under a KEK version not stored: %v, want ErrNoKEK", err)
+	}
+	_, err = dst.r.ExportAccount(t.Context(), a)
+	wantKind(t, err, candor.NotFound)
+	if n := dst.counts(); len(n) != 0 {
+		t.Fatalf("data keys after a refused import: %v", n)
+	}
+	dst.haveKEK(2)
+	must(t, dst.r.ImportAccount(t.Context(), data))
+	dst.wantServes("target", data)
+}
+
 // testImportTwice imports the same data twice: one copy remains.
 func testImportTwice(t *testing.T, open func(t *testing.T) store.Region) {
 	src, dst := with(t, open(t)), with(t, open(t))
+	dst.haveKEK(2) // the rich account's data keys are wrapped by version 2
 	a := src.richAccount()
 	bystander, _ := dst.fullAccount()
 	data := src.export(a)
@@ -356,6 +387,7 @@ func testImportTwice(t *testing.T, open func(t *testing.T) store.Region) {
 // are replaced, and the counters are the data's.
 func testImportOverPartial(t *testing.T, open func(t *testing.T) store.Region) {
 	src, dst := with(t, open(t)), with(t, open(t))
+	dst.haveKEK(2) // the rich account's data keys are wrapped by version 2
 	a := src.richAccount()
 	data := src.export(a)
 	sorted := normalData(data) // lists by Seq

@@ -31,6 +31,8 @@ func TestRegion(t *testing.T, open func(t *testing.T) store.Region) {
 		{"CountDataKeys", testCountDataKeys},
 		{"RewrapDataKeys", testRewrapDataKeys},
 		{"DeleteKEK", testDeleteKEK},
+		{"DataKeyUnderRetiredKEK", testDataKeyUnderRetiredKEK},
+		{"ConcurrentRetireKEK", testConcurrentRetireKEK},
 		{"Rotation", testRotation},
 		{"ConcurrentRewrap", testConcurrentRewrap},
 		{"ApplyChangesConsent", testApplyChangesConsent},
@@ -118,6 +120,7 @@ func (rt regionT) enable(a candor.AccountID, c candor.Category) int64 {
 
 func (rt regionT) dataKey(a candor.AccountID, c candor.Category, epoch int64) store.DataKey {
 	rt.Helper()
+	rt.haveKEK(1)
 	k, err := rt.r.CreateDataKey(rt.ctx, store.DataKey{Account: a, Category: c, Epoch: epoch,
 		Key: store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: randBytes(60)}})
 	must(rt.T, err)
@@ -414,6 +417,7 @@ func testDataKeys(t *testing.T, r store.Region) {
 	a := rt.newAccount()
 	k := store.DataKey{Account: a, Category: candor.Contacts, Epoch: 1,
 		Key: store.WrappedKey{Version: 3, Wrapper: 2, Wrapped: randBytes(60), Created: testTime}}
+	rt.haveKEK(2)
 
 	_, err := r.CreateDataKey(rt.ctx, k)
 	wantConsentRequired(t, err, candor.Contacts)
@@ -804,8 +808,7 @@ func testDeleteAccount(t *testing.T, r store.Region) {
 	rt := with(t, r)
 	a, _ := rt.fullAccount()
 	b, _ := rt.fullAccount()
-	kek := store.WrappedKey{Version: 1, Wrapper: 1, Wrapped: randBytes(40)}
-	must(t, r.PutKEK(rt.ctx, kek))
+	rt.haveKEK(1) // the accounts' data keys need it already
 
 	must(t, r.DeleteAccount(rt.ctx, logged(), a))
 	_, err := r.Account(rt.ctx, a)

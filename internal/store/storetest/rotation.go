@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,10 +21,21 @@ import (
 // version wrapper.
 func (rt regionT) wrappedKey(a candor.AccountID, c candor.Category, wrapper int64) store.DataKey {
 	rt.Helper()
+	rt.haveKEK(wrapper)
 	k, err := rt.r.CreateDataKey(rt.ctx, store.DataKey{Account: a, Category: c, Epoch: rt.enable(a, c),
 		Key: store.WrappedKey{Version: 1, Wrapper: wrapper, Wrapped: randBytes(60), Created: testTime}})
 	must(rt.T, err)
 	return k
+}
+
+// haveKEK stores KEK version v unless it is stored already: a data key
+// can be created only under a stored version.
+func (rt regionT) haveKEK(v int64) {
+	rt.Helper()
+	err := rt.r.PutKEK(rt.ctx, store.WrappedKey{Version: v, Wrapper: 1, Wrapped: randBytes(72), Created: testTime})
+	if err != nil && !candor.Is(err, candor.Conflict) {
+		rt.Fatalf("PutKEK %d: %v", v, err)
+	}
 }
 
 func (rt regionT) counts() map[int64]int {
@@ -296,6 +308,102 @@ func testDeleteKEK(t *testing.T, r store.Region) {
 	rt.consent(a, candor.Notes, false)
 	must(t, r.DeleteKEK(rt.ctx, 2))
 	wantVersions("after the keys were destroyed")
+}
+
+// testDataKeyUnderRetiredKEK checks that a data key can be created only
+// under a stored KEK version: an instance whose cache still names a
+// version another instance retired is refused (ErrNoKEK), and nothing is
+// written.
+func testDataKeyUnderRetiredKEK(t *testing.T, r store.Region) {
+	rt := with(t, r)
+	rt.haveKEK(1)
+	rt.haveKEK(2)
+	must(t, r.DeleteKEK(rt.ctx, 1)) // retired: no key used it
+	a := rt.newAccount()
+	epoch := rt.enable(a, candor.Contacts)
+	for _, v := range []int64{1, 3} { // retired, never stored
+		_, err := r.CreateDataKey(rt.ctx, store.DataKey{Account: a, Category: candor.Contacts, Epoch: epoch,
+			Key: store.WrappedKey{Version: 1, Wrapper: v, Wrapped: randBytes(60)}})
+		wantKind(t, err, candor.Conflict)
+		if !errors.Is(err, store.ErrNoKEK) {
+			t.Fatalf("CreateDataKey under KEK version %d: %v, want ErrNoKEK", v, err)
+		}
+		rt.wantNoDataKey(a, candor.Contacts)
+	}
+	if n := rt.counts(); len(n) != 0 {
+		t.Fatalf("data keys after refused creates: %v", n)
+	}
+	k := rt.dataKeyUnder(a, candor.Contacts, epoch, 2)
+	if k.Key.Wrapper != 2 {
+		t.Fatalf("data key wrapped by %d, want 2", k.Key.Wrapper)
+	}
+	wantKind(t, r.DeleteKEK(rt.ctx, 2), candor.Conflict)
+}
+
+// dataKeyUnder creates the data key of (a, c) for epoch wrapped by KEK
+// version wrapper, which must be stored.
+func (rt regionT) dataKeyUnder(a candor.AccountID, c candor.Category, epoch, wrapper int64) store.DataKey {
+	rt.Helper()
+	k, err := rt.r.CreateDataKey(rt.ctx, store.DataKey{Account: a, Category: c, Epoch: epoch,
+		Key: store.WrappedKey{Version: 1, Wrapper: wrapper, Wrapped: randBytes(60)}})
+	must(rt.T, err)
+	return k
+}
+
+// testConcurrentRetireKEK races data keys created under a KEK version
+// against the deletion of that version: either the deletion fails
+// (Conflict) or every create does, so no key is ever left wrapped by a
+// version that is gone.
+func testConcurrentRetireKEK(t *testing.T, r store.Region) {
+	rt := with(t, r)
+	const rounds, creators = 8, 4
+	for round := range rounds {
+		v := int64(100 + round)
+		rt.haveKEK(v)
+		accounts := make([]candor.AccountID, creators)
+		epochs := make([]int64, creators)
+		for i := range accounts {
+			accounts[i] = rt.newAccount()
+			epochs[i] = rt.enable(accounts[i], candor.Notes)
+		}
+		var wg sync.WaitGroup
+		created := make([]error, creators)
+		var deleted error
+		start := make(chan struct{})
+		for i := range accounts {
+			wg.Go(func() {
+				<-start
+				_, created[i] = r.CreateDataKey(rt.ctx, store.DataKey{Account: accounts[i], Category: candor.Notes,
+					Epoch: epochs[i], Key: store.WrappedKey{Version: 1, Wrapper: v, Wrapped: randBytes(60)}})
+			})
+		}
+		wg.Go(func() {
+			<-start
+			deleted = r.DeleteKEK(rt.ctx, v)
+		})
+		close(start)
+		wg.Wait()
+		ok := 0
+		for i, err := range created {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, store.ErrNoKEK):
+				t.Fatalf("round %d: CreateDataKey %d: %v, want nil or ErrNoKEK", round, i, err)
+			}
+		}
+		stored := rt.counts()[v]
+		switch {
+		case deleted == nil && (ok > 0 || stored > 0):
+			t.Fatalf("round %d: KEK version %d deleted while %d keys were created under it (%d stored)", round, v, ok, stored)
+		case deleted != nil && !candor.Is(deleted, candor.Conflict):
+			t.Fatalf("round %d: DeleteKEK: %v, want nil or Conflict", round, deleted)
+		case deleted != nil && stored == 0:
+			t.Fatalf("round %d: DeleteKEK refused with no key under the version", round)
+		case stored != ok:
+			t.Fatalf("round %d: %d keys stored under version %d, %d creates succeeded", round, stored, v, ok)
+		}
+	}
 }
 
 // testRotation runs a rotation as the layers above do: page through the
