@@ -324,8 +324,16 @@ func (s *Service) checkCode(ctx context.Context, account candor.AccountID, tok [
 		return err
 	}
 	taken, err := s.dir.TakeVerification(ctx, account, mac, now)
-	if err != nil || taken {
+	if err != nil {
 		return err
+	}
+	if taken {
+		// A number verified starts the account's hour afresh, as for a
+		// person setting up one phone after another; the number's own
+		// limit still bounds what reaches it.
+		_ = s.quotas.GiveBack(ctx, accountCodes, []byte(account), now, accountCodes.Limit)
+		_ = s.quotas.GiveBack(ctx, wrongTries, []byte(account), now, wrongTries.Limit)
+		return nil
 	}
 	if _, _, err := s.quotas.Spend(ctx, wrongTries, []byte(account), now, 1); err != nil {
 		return err
