@@ -72,6 +72,14 @@ func New(served []candor.RegionID, others []Region) (*Relay, error) {
 		rl.proxies[o.ID] = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target)
+				// SetXForwarded appends to the outbound header, which
+				// ReverseProxy empties before Rewrite: without the inbound
+				// one, the region's process would see the client as the
+				// balancer in front of this process, and limit every
+				// relayed sign-in as one address. A client's own entries
+				// are kept too, left of the ones proxies wrote, where the
+				// receiver does not believe them.
+				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 				pr.SetXForwarded()
 				pr.Out.Host = pr.In.Host // the origin the client used: cookies and origin checks stay the same
 				if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto != "" {
