@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/candorcloud/candor"
+	"github.com/candorcloud/candor/api"
 	"github.com/candorcloud/candor/client"
 )
 
@@ -112,6 +113,7 @@ func TestCluster(t *testing.T) {
 	// (b) Two processes per region.
 	two, wait := f.run(ctx, d)
 	wait()
+	t.Logf("(b) 2 instances per region: %s", two)
 	// (a) One per region: an operator stops the second of each.
 	for _, name := range []string{"in2", "sg2"} {
 		c.instances[name].proc.stop(10 * time.Second)
@@ -119,6 +121,7 @@ func TestCluster(t *testing.T) {
 	}
 	one, wait := f.run(ctx, d)
 	wait()
+	t.Logf("(a) 1 instance per region: %s", one)
 	for _, name := range []string{"in2", "sg2"} {
 		in := c.instances[name]
 		in.start(t, c.bin)
@@ -143,9 +146,7 @@ func TestCluster(t *testing.T) {
 		in := c.instances[name]
 		in.start(t, c.bin)
 		c.unseal(in)
-		if !in.ready() {
-			t.Fatalf("%s is unsealed but not ready", name)
-		}
+		in.waitReady(t)
 	}
 	ready = time.Since(kill)
 	for _, name := range []string{"in2", "sg2"} {
@@ -153,6 +154,7 @@ func TestCluster(t *testing.T) {
 	}
 	back = time.Since(kill)
 	wait()
+	t.Logf("(b) with in2 and sg2 killed at +%s: %s", kill.Sub(killed.start).Round(time.Millisecond), killed)
 	// A phone whose last try failed tries again until it succeeds.
 	last, hit, stuck := killed.recovery(kill)
 	for _, p := range stuck {
@@ -173,9 +175,8 @@ func TestCluster(t *testing.T) {
 	}
 
 	// Figures.
-	s2, s1, sk := two.figures("sync"), one.figures("sync"), killed.figures("sync")
-	m2, m1, mk := two.figures("send"), one.figures("send"), killed.figures("send")
-	rate := func(l *load) float64 { return float64(l.requests) / l.end.Sub(l.start).Seconds() }
+	s2, s1 := two.figures("sync"), one.figures("sync")
+	m2, m1 := two.figures("send"), one.figures("send")
 	ratio := func(b, a float64) float64 {
 		if a == 0 {
 			return 0
@@ -183,10 +184,10 @@ func TestCluster(t *testing.T) {
 		return b / a
 	}
 	t.Logf("load, %d phones (%d with messaging), %s a phase, %d operations in flight at most:", n, len(msg), d, concurrency)
-	t.Logf("  (a) 1 instance per region:  sync %s; send %s; %.0f HTTP requests/s", s1, m1, rate(one))
-	t.Logf("  (b) 2 instances per region: sync %s; send %s; %.0f HTTP requests/s", s2, m2, rate(two))
-	t.Logf("  scaling b/a: sync %.2f, send %.2f, HTTP requests %.2f", ratio(s2.perSec, s1.perSec), ratio(m2.perSec, m1.perSec), ratio(rate(two), rate(one)))
-	t.Logf("  (b) with in2 and sg2 killed at +%s: sync %s; send %s; %.0f HTTP requests/s", kill.Sub(killed.start).Round(time.Millisecond), sk, mk, rate(killed))
+	t.Logf("  (a) 1 instance per region:  %s", one)
+	t.Logf("  (b) 2 instances per region: %s", two)
+	t.Logf("  scaling b/a: sync %.2f, send %.2f, HTTP requests %.2f", ratio(s2.perSec, s1.perSec), ratio(m2.perSec, m1.perSec), ratio(one.rate(), two.rate()))
+	t.Logf("  (b) with in2 and sg2 killed at +%s: %s", kill.Sub(killed.start).Round(time.Millisecond), killed)
 	t.Logf("kill: out of HAProxy's pools %s after SIGKILL, restarted and unsealed (ready) %s, back in the pools %s; %d phones saw an error, the last recovered %s after the kill",
 		out.Round(time.Millisecond), ready.Round(time.Millisecond), back.Round(time.Millisecond), hit, recovered.Round(time.Millisecond))
 
@@ -260,6 +261,20 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	t.Logf("checked: %d phones' contacts on a second device, %d acknowledged messages delivered, in %s", len(sample), sends, time.Since(step).Round(time.Millisecond))
+
+	// Every instance is unsealed, under the one root key of the ceremony
+	// (asked as staff, with the helper later tests start migrations with).
+	roots := map[int64][]string{}
+	for _, name := range []string{"in1", "in2", "sg1", "sg2"} {
+		var st api.OperatorStatus
+		if err := c.operator(c.instances[name], "GET", "/v1/operator/status", nil, &st); err != nil || st.Sealed {
+			t.Errorf("%s: sealed %v, %v", name, st.Sealed, err)
+		}
+		roots[st.RootVersion] = append(roots[st.RootVersion], name)
+	}
+	if len(roots) != 1 {
+		t.Errorf("the instances hold different root key versions: %v", roots)
+	}
 
 	t.Logf("SUMMARY phones=%d seconds=%d sync/s 1:%.1f 2:%.1f (x%.2f) sync-p99 1:%s 2:%s send/s 1:%.1f 2:%.1f (x%.2f) send-p99 1:%s 2:%s out-of-pool=%s ready=%s back-in-pool=%s phones-recovered=%s phones-hit=%d not-retryable=%d total=%s",
 		n, int(d.Seconds()), s1.perSec, s2.perSec, ratio(s2.perSec, s1.perSec), s1.p99.Round(time.Millisecond), s2.p99.Round(time.Millisecond),

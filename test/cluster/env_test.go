@@ -188,6 +188,16 @@ func (in *instance) start(t *testing.T, bin string) {
 	waitListening(t, in.addr, in.proc)
 }
 
+// waitReady waits until the instance answers GET /readyz with 200.
+func (in *instance) waitReady(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !in.ready(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not ready 60s after it was unsealed", in.name)
+		}
+	}
+}
+
 // ready reports whether the instance answers GET /readyz with 200.
 func (in *instance) ready() bool {
 	return status(http.DefaultClient, in.URL()+"/readyz") == http.StatusOK

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -151,7 +152,7 @@ func parallel(t *testing.T, phones []*phone, n int, do func(*phone) error) {
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		t.Fatalf("%d phones failed, the first: %v", len(errs), errs[0])
+		t.Fatalf("%d phones failed, the first: %v", len(errs), errors.Join(errs[:min(len(errs), 8)]...))
 	}
 }
 
@@ -278,6 +279,13 @@ func (l *load) figures(kind string) figures {
 	f.p50 = took[len(took)/2]
 	f.p99 = took[min(len(took)-1, len(took)*99/100)]
 	return f
+}
+
+// rate is the phones' HTTP requests a second.
+func (l *load) rate() float64 { return float64(l.requests) / l.end.Sub(l.start).Seconds() }
+
+func (l *load) String() string {
+	return fmt.Sprintf("sync %s; send %s; %.0f HTTP requests/s", l.figures("sync"), l.figures("send"), l.rate())
 }
 
 func (f figures) String() string {

@@ -142,6 +142,16 @@ type output struct {
 	watch func(line string)
 	keep  int
 	whole bool
+	shown bool
+}
+
+// show reports whether the output is still to be shown: once only, for
+// the several processes a restarted instance writes it with.
+func (o *output) show() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	defer func() { o.shown = true }()
+	return !o.shown
 }
 
 // newOutput keeps the last keep bytes, or everything when keep is 0.
@@ -208,8 +218,8 @@ func start(t *testing.T, name string, out *output, argv ...string) *process {
 	go func() { cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.stop(5 * time.Second)
-		if t.Failed() {
-			t.Logf("the output of %s (pid %d):\n%s", name, cmd.Process.Pid, out.tail())
+		if t.Failed() && out.show() {
+			t.Logf("the output of %s (pid %d and any before it):\n%s", name, cmd.Process.Pid, out.tail())
 		}
 	})
 	return p
