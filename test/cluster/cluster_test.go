@@ -144,9 +144,14 @@ func TestCluster(t *testing.T) {
 	out = time.Since(kill)
 	for _, name := range []string{"in2", "sg2"} {
 		in := c.instances[name]
+		t0 := time.Now()
 		in.start(t, c.bin)
+		t1 := time.Now()
 		c.unseal(in)
+		t2 := time.Now()
 		in.waitReady(t)
+		t.Logf("%s restarted: listening after %s, unsealed by two custodians %s later, ready %s after that",
+			name, t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond))
 	}
 	ready = time.Since(kill)
 	for _, name := range []string{"in2", "sg2"} {
@@ -183,7 +188,7 @@ func TestCluster(t *testing.T) {
 		}
 		return b / a
 	}
-	t.Logf("load, %d phones (%d with messaging), %s a phase, %d operations in flight at most:", n, len(msg), d, concurrency)
+	t.Logf("load, %d phones (%d with messaging), %s a phase, at most %d syncs and %d messaging phones' operations in flight:", n, len(msg), d, concurrency, msgConcurrency)
 	t.Logf("  (a) 1 instance per region:  %s", one)
 	t.Logf("  (b) 2 instances per region: %s", two)
 	t.Logf("  scaling b/a: sync %.2f, send %.2f, HTTP requests %.2f", ratio(s2.perSec, s1.perSec), ratio(m2.perSec, m1.perSec), ratio(one.rate(), two.rate()))

@@ -173,12 +173,17 @@ type load struct {
 	requests   int64 // HTTP requests the phones sent
 }
 
-// concurrency bounds the phones' operations in flight at once: the test
-// process shares the machine's CPUs with the servers.
-const concurrency = 64
+// concurrency bounds the phones' syncs in flight at once, and
+// msgConcurrency the messaging phones' operations: the test process
+// shares the machine's CPUs with the servers.
+const (
+	concurrency    = 32
+	msgConcurrency = 16
+)
 
-// run drives every phone for d: each adds a contact and syncs, and a
-// phone with messaging on sends every other time a message to another
+// run drives every phone for d: each adds a contact and syncs, at most
+// concurrency at once; a phone with messaging on, one of at most
+// msgConcurrency at once, sends every other time a message to another
 // such phone (and reads its own inbox). It returns at once; wait waits
 // for the end of the phase.
 func (f *fleet) run(ctx context.Context, d time.Duration) (l *load, wait func()) {
@@ -197,10 +202,14 @@ func (f *fleet) run(ctx context.Context, d time.Duration) (l *load, wait func())
 		l.events = append(l.events, e)
 		mu.Unlock()
 	}
-	sem := make(chan struct{}, concurrency)
+	syncs, sends := make(chan struct{}, concurrency), make(chan struct{}, msgConcurrency)
 	var wg sync.WaitGroup
 	for _, p := range f.phones {
 		wg.Add(1)
+		sem := syncs
+		if p.msg {
+			sem = sends
+		}
 		go func() {
 			defer wg.Done()
 			rnd := rand.New(rand.NewPCG(uint64(p.i), uint64(l.start.UnixNano())))
