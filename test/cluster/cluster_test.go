@@ -152,6 +152,9 @@ func TestCluster(t *testing.T) {
 		in.waitReady(t)
 		t.Logf("%s restarted: listening after %s, unsealed by two custodians %s later, ready %s after that",
 			name, t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond))
+		if t1.Sub(t0) > 2*time.Second {
+			t.Logf("%s's log while it started:\n%s", name, in.startLog())
+		}
 	}
 	ready = time.Since(kill)
 	for _, name := range []string{"in2", "sg2"} {
@@ -198,9 +201,12 @@ func TestCluster(t *testing.T) {
 
 	// Every error a phone saw is one it may retry.
 	fatal := 0
-	for name, l := range map[string]*load{"one per region": one, "two per region": two, "kill": killed} {
-		all, bad, first := l.errors()
-		t.Logf("errors, %s: %d, of which not retryable: %d", name, all, bad)
+	for _, phase := range []struct {
+		name string
+		l    *load
+	}{{"two per region", two}, {"one per region", one}, {"kill", killed}} {
+		all, bad, seen, first := phase.l.errors()
+		t.Logf("errors, %s: %d, of which not retryable: %d %v", phase.name, all, bad, seen)
 		for _, err := range first {
 			t.Errorf("a phone saw an error it cannot retry: %v", err)
 		}

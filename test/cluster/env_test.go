@@ -188,6 +188,22 @@ func (in *instance) start(t *testing.T, bin string) {
 	waitListening(t, in.addr, in.proc)
 }
 
+// startLog is what the instance logged since its last start, but the
+// requests it answered.
+func (in *instance) startLog() string {
+	s := in.out.String()
+	if i := strings.LastIndex(s, "--- started at "); i >= 0 {
+		s = s[i:]
+	}
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.Contains(l, `"msg":"request"`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
 // waitReady waits until the instance answers GET /readyz with 200.
 func (in *instance) waitReady(t *testing.T) {
 	t.Helper()

@@ -301,21 +301,26 @@ func (f figures) String() string {
 	return fmt.Sprintf("%.1f/s (%d), p50 %s, p99 %s", f.perSec, f.ok, f.p50.Round(time.Millisecond), f.p99.Round(time.Millisecond))
 }
 
-// errors counts the errors of the phase, and the ones no phone may retry.
-func (l *load) errors() (all, fatal int, first []error) {
+// errors counts the errors of the phase, and the ones no phone may retry;
+// it lists the first few of each.
+func (l *load) errors() (all, fatal int, seen, bad []error) {
 	for _, e := range l.events {
 		if e.err == nil {
 			continue
 		}
 		all++
+		err := fmt.Errorf("phone %d %s at +%s: %w", e.phone.i, e.kind, e.at.Sub(l.start).Round(time.Millisecond), e.err)
+		if len(seen) < 3 {
+			seen = append(seen, err)
+		}
 		if !retryable(e.err) {
 			fatal++
-			if len(first) < 5 {
-				first = append(first, fmt.Errorf("phone %d %s at +%s: %w", e.phone.i, e.kind, e.at.Sub(l.start).Round(time.Millisecond), e.err))
+			if len(bad) < 5 {
+				bad = append(bad, err)
 			}
 		}
 	}
-	return all, fatal, first
+	return all, fatal, seen, bad
 }
 
 // recovery is, for the phones that saw an error from since on, when the
