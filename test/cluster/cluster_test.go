@@ -194,7 +194,7 @@ func TestCluster(t *testing.T) {
 	t.Logf("load, %d phones (%d with messaging), %s a phase, at most %d syncs and %d messaging phones' operations in flight:", n, len(msg), d, concurrency, msgConcurrency)
 	t.Logf("  (a) 1 instance per region:  %s", one)
 	t.Logf("  (b) 2 instances per region: %s", two)
-	t.Logf("  scaling b/a: sync %.2f, send %.2f, HTTP requests %.2f", ratio(s2.perSec, s1.perSec), ratio(m2.perSec, m1.perSec), ratio(one.rate(), two.rate()))
+	t.Logf("  scaling b/a: sync %.2f, send %.2f, HTTP requests %.2f", ratio(s2.perSec, s1.perSec), ratio(m2.perSec, m1.perSec), ratio(two.rate(), one.rate()))
 	t.Logf("  (b) with in2 and sg2 killed at +%s: %s", kill.Sub(killed.start).Round(time.Millisecond), killed)
 	t.Logf("kill: out of HAProxy's pools %s after SIGKILL, restarted and unsealed (ready) %s, back in the pools %s; %d phones saw an error after the kill, the last of them succeeded again %s after it",
 		out.Round(time.Millisecond), ready.Round(time.Millisecond), back.Round(time.Millisecond), hit, recovered.Round(time.Millisecond))
