@@ -51,6 +51,7 @@ func serveCommand() *cobra.Command {
 				return usageError{fmt.Errorf("--log-level: %v", err)}
 			}
 			cfg.Logger = slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			testCosts(&cfg, cmd.ErrOrStderr())
 			if cfg.Dev {
 				fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: --dev keeps the root key in the data folder and unseals itself. Not for production.")
 			}
