@@ -273,6 +273,37 @@ func TestCluster(t *testing.T) {
 	}
 	t.Logf("checked: %d phones' contacts on a second device, %d acknowledged messages delivered, in %s", len(sample), sends, time.Since(step).Round(time.Millisecond))
 
+	// A migration of country IN to sg, started on in1, which is killed
+	// with SIGKILL in the middle of it: another instance takes the job
+	// over once its lease expires, and finishes it.
+	mig := migrateUnderKill(t, c, n)
+	step = time.Now()
+	parallel(t, sample, concurrency, func(p *phone) error {
+		before := names(p.c)
+		if err := p.sync(ctx); err != nil {
+			return fmt.Errorf("a sync after the migration: %w", err)
+		}
+		st, _ := p.c.Status()
+		if want := map[string]candor.RegionID{"IN": "sg", "SG": "sg"}[p.country]; st.Region != want {
+			return fmt.Errorf("phone %d of %s is in region %q after the migration, want %s", p.i, p.country, st.Region, want)
+		}
+		second, err := f.newSecond(t.TempDir(), p, n)
+		if err != nil {
+			return err
+		}
+		if _, err := second.Login(ctx, p.email, password); err != nil {
+			return fmt.Errorf("a second device's login after the migration: %w", err)
+		}
+		if _, err := second.Sync(ctx, nil, candor.Contacts); err != nil {
+			return fmt.Errorf("a second device's sync after the migration: %w", err)
+		}
+		if got := names(second); !slices.Equal(got, before) {
+			return fmt.Errorf("after the migration a second device has %d contacts, the phone had %d", len(got), len(before))
+		}
+		return nil
+	})
+	t.Logf("checked after the migration: %d phones in region sg with every contact, in %s", len(sample), time.Since(step).Round(time.Millisecond))
+
 	// Every instance is unsealed, under the one root key of the ceremony
 	// (asked as staff, with the helper later tests start migrations with).
 	roots := map[int64][]string{}
@@ -287,6 +318,7 @@ func TestCluster(t *testing.T) {
 		t.Errorf("the instances hold different root key versions: %v", roots)
 	}
 
+	t.Logf("migration: %s", mig)
 	t.Logf("SUMMARY phones=%d seconds=%d sync/s 1:%.1f 2:%.1f (x%.2f) sync-p99 1:%s 2:%s send/s 1:%.1f 2:%.1f (x%.2f) send-p99 1:%s 2:%s out-of-pool=%s ready=%s back-in-pool=%s phones-recovered=%s phones-hit=%d not-retryable=%d total=%s",
 		n, int(d.Seconds()), s1.perSec, s2.perSec, ratio(s2.perSec, s1.perSec), s1.p99.Round(time.Millisecond), s2.p99.Round(time.Millisecond),
 		m1.perSec, m2.perSec, ratio(m2.perSec, m1.perSec), m1.p99.Round(time.Millisecond), m2.p99.Round(time.Millisecond),
@@ -346,4 +378,56 @@ func names(c *client.Client) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// migrateUnderKill starts moving country IN to region sg on in1 through
+// the staff API, kills in1 with SIGKILL once the job has moved some
+// accounts, follows the job through sg1 until another instance has taken
+// it over and finished it, then restarts and unseals in1. It returns the
+// figures.
+func migrateUnderKill(t *testing.T, c *cluster, n int) string {
+	t.Helper()
+	in1, sg1 := c.instances["in1"], c.instances["sg1"]
+	start := time.Now()
+	var job api.Migration
+	if err := c.operator(in1, "POST", "/v1/operator/migrations", api.MigrateRequest{Country: "IN", To: "sg"}, &job); err != nil {
+		t.Fatalf("starting the migration on in1: %v", err)
+	}
+	for job.Done == 0 && job.Finished == nil && time.Since(start) < time.Minute {
+		time.Sleep(50 * time.Millisecond)
+		if err := c.operator(sg1, "GET", "/v1/operator/migrations/"+job.ID, nil, &job); err != nil {
+			t.Fatalf("following the migration: %v", err)
+		}
+	}
+	if job.Finished != nil {
+		t.Fatalf("the migration of %d accounts finished before in1 could be killed: %+v", job.Total, job)
+	}
+	holder, doneAtKill := job.Holder, job.Done
+	in1.proc.kill()
+	kill := time.Now()
+	c.lb.wait(t, 10*time.Second, "in1 out of the pools", outOfPools("in1"))
+	var takenOver time.Duration
+	for deadline := time.Now().Add(3 * time.Minute); job.Finished == nil; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the migration was not finished 3 minutes after in1 was killed: %+v", job)
+		}
+		if err := c.operator(sg1, "GET", "/v1/operator/migrations/"+job.ID, nil, &job); err != nil {
+			t.Fatalf("following the migration: %v", err)
+		}
+		if takenOver == 0 && job.Holder != "" && job.Holder != holder {
+			takenOver = time.Since(kill)
+		}
+	}
+	finished := time.Since(kill)
+	if job.Error != "" || job.Total != n/2 || job.Done != job.Total {
+		t.Fatalf("the migration taken over: %+v, want all %d accounts of IN moved", job, n/2)
+	}
+	if job.Holder == holder {
+		t.Fatalf("the job was finished by its first holder %s, which was killed", holder)
+	}
+	in1.start(t, c.bin)
+	c.unseal(in1)
+	c.lb.wait(t, 30*time.Second, "in1 back in the pools", inPools("in1"))
+	return fmt.Sprintf("%d accounts of IN to sg; in1 killed after %d, the job taken over %s later and finished %s after the kill (%s in all)",
+		job.Total, doneAtKill, takenOver.Round(time.Millisecond), finished.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }

@@ -109,7 +109,11 @@ func startCluster(t *testing.T) *cluster {
 			pgc["regions"] = map[string]any{"in": shared["in"], "sg": shared["sg"]}
 			s3c := cfg["s3"].(map[string]any)
 			s3c["endpoint"], s3c["access_key"], s3c["secret_key"], s3c["use_ssl"] = s3cfg.Endpoint, s3cfg.AccessKey, s3cfg.SecretKey, s3cfg.UseSSL
-			s3c["buckets"] = map[string]any{string(in.region): "candor-" + string(in.region) + "-" + suffix}
+			buckets := map[string]any{} // every region's, as the file names them: any instance may run a migration
+			for id := range s3c["buckets"].(map[string]any) {
+				buckets[id] = "candor-" + id + "-" + suffix
+			}
+			s3c["buckets"] = buckets
 			cfg["nats"] = nats
 			cfg["name"] = cfg["name"].(string) + "." + suffix // subjects of its own
 			k := cfg["sms"].(map[string]any)["kannel"].(map[string]any)
