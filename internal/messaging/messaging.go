@@ -526,7 +526,11 @@ func (s *Service) Send(ctx context.Context, g consent.Grant, m api.Send) (api.Se
 	if err != nil {
 		return api.Sent{}, err
 	}
-	if err := st.Enqueue(ctx, envs); err != nil {
+	// A send is idempotent by its message id: the same id queued for the
+	// same devices already (a retry whose first answer was lost, or that a
+	// balancer sent again) is answered as the first was, and queues
+	// nothing more. Enqueue writes all of a message's envelopes or none.
+	if err := st.Enqueue(ctx, envs); err != nil && !candor.Is(err, candor.Conflict) {
 		return api.Sent{}, err
 	}
 	out.Queued = len(envs)
