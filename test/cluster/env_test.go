@@ -3,18 +3,11 @@ package cluster
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +24,7 @@ import (
 	"github.com/candorcloud/candor/internal/blobs/s3"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/store/pgtest"
+	"github.com/candorcloud/candor/test/internal/testenv"
 )
 
 // cluster is the running environment: HAProxy in front of four candor
@@ -162,7 +156,7 @@ func startCluster(t *testing.T) *cluster {
 func renderJSON(t *testing.T, name string, render func(map[string]any)) string {
 	t.Helper()
 	var cfg map[string]any
-	if err := json.Unmarshal([]byte(readRepo(t, name)), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(testenv.ReadRepo(t, name)), &cfg); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	render(cfg)
@@ -220,24 +214,7 @@ func (in *instance) waitReady(t *testing.T) {
 
 // ready reports whether the instance answers GET /readyz with 200.
 func (in *instance) ready() bool {
-	return status(http.DefaultClient, in.URL()+"/readyz") == http.StatusOK
-}
-
-// status answers the status code of GET url, or 0 when it fails.
-func status(c *http.Client, url string) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	return testenv.Status(http.DefaultClient, in.URL()+"/readyz") == http.StatusOK
 }
 
 // cli runs `candor operator --server URL args...` with stdin, as an
@@ -344,8 +321,8 @@ var serverState = regexp.MustCompile(`Server (candor_\w+/\w+) is (UP|DOWN)`)
 // runs haproxy -db with it.
 func startBalancer(t *testing.T, haproxy string, lb balancerAddrs, instances map[string]*instance) *balancer {
 	t.Helper()
-	cert, pool := selfSigned(t)
-	cfg := readRepo(t, "packaging/haproxy-regions.cfg")
+	cert, pool := testenv.SelfSigned(t)
+	cfg := testenv.ReadRepo(t, "packaging/haproxy-regions.cfg")
 	replace := func(old, new string, n int) {
 		if strings.Count(cfg, old) != n {
 			t.Fatalf("packaging/haproxy-regions.cfg no longer holds %q %d times", old, n)
@@ -459,42 +436,4 @@ func (b *balancer) client(local net.IP) *http.Client {
 		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     30 * time.Second,
 	}}
-}
-
-// selfSigned writes a certificate for 127.0.0.1 and its key, in the one
-// PEM file HAProxy reads, and returns the file and a pool trusting it.
-func selfSigned(t testing.TB) (string, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	pem.Encode(&buf, &pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-	path := filepath.Join(t.TempDir(), "candor.pem")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return path, pool
 }

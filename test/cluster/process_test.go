@@ -7,12 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/candorcloud/candor/test/internal/testenv"
 )
 
 // enabled skips t unless CANDOR_TEST_CLUSTER=1.
@@ -60,33 +61,13 @@ func needTool(t *testing.T, name string, places ...string) string {
 	return ""
 }
 
-// repoRoot is the repository's root folder, two above this package's.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot find the test's source folder")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// readRepo returns a file of the repository.
-func readRepo(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // buildCandor builds ./cmd/candor into a temporary folder, with the
 // testcosts tag (see the package documentation).
 func buildCandor(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "candor")
 	cmd := exec.Command("go", "build", "-tags", "testcosts", "-o", bin, "./cmd/candor")
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = testenv.RepoRoot(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/candor: %v\n%s", err, out)
 	}

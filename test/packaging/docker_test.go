@@ -7,12 +7,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/candorcloud/candor/test/internal/testenv"
 )
 
 // TestDockerfileGoVersion fails when the image would build with another Go
 // than go.mod's (its toolchain line when there is one).
 func TestDockerfileGoVersion(t *testing.T) {
-	mod := readRepo(t, "go.mod")
+	mod := testenv.ReadRepo(t, "go.mod")
 	want := ""
 	if m := regexp.MustCompile(`(?m)^toolchain go(\S+)`).FindStringSubmatch(mod); m != nil {
 		want = m[1]
@@ -21,7 +23,7 @@ func TestDockerfileGoVersion(t *testing.T) {
 	} else {
 		t.Fatal("go.mod names no Go version")
 	}
-	df := readRepo(t, "Dockerfile")
+	df := testenv.ReadRepo(t, "Dockerfile")
 	m := regexp.MustCompile(`(?m)^ARG GO_VERSION=(\S+)$`).FindStringSubmatch(df)
 	if m == nil {
 		t.Fatal("the Dockerfile has no ARG GO_VERSION=...")
@@ -38,8 +40,8 @@ func TestDockerfileGoVersion(t *testing.T) {
 // Makefile's own build command, cgo off and the commit stamped, and runs
 // it as a user without privileges on a base without a shell.
 func TestDockerfileBuild(t *testing.T) {
-	df := readRepo(t, "Dockerfile")
-	mk := readRepo(t, "Makefile")
+	df := testenv.ReadRepo(t, "Dockerfile")
+	mk := testenv.ReadRepo(t, "Makefile")
 	if !strings.Contains(mk, `-ldflags "-X main.commit=$(COMMIT)"`) || !strings.Contains(mk, "-o bin/candor ./cmd/candor") {
 		t.Fatal("the Makefile's build target no longer stamps the commit into bin/candor; update the Dockerfile with it")
 	}
@@ -61,7 +63,7 @@ func TestDockerfileBuild(t *testing.T) {
 	if regexp.MustCompile(`(?m)^USER (root|0)\b`).MatchString(df) {
 		t.Error("the Dockerfile runs as root")
 	}
-	ignore := readRepo(t, ".dockerignore")
+	ignore := testenv.ReadRepo(t, ".dockerignore")
 	for _, want := range []string{".git", "bin", "data"} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).MatchString(ignore) {
 			t.Errorf(".dockerignore does not keep %s out of the build context", want)

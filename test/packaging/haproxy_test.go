@@ -3,14 +3,7 @@ package packaging
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +17,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/candorcloud/candor/test/internal/testenv"
 )
 
 // balancer is HAProxy running packaging/haproxy.cfg in the foreground on
@@ -64,51 +59,13 @@ func freePort(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// selfSigned writes a certificate for 127.0.0.1 and its key, in the one PEM
-// file HAProxy reads, and returns the file and a pool trusting it.
-func selfSigned(t testing.TB) (string, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	pem.Encode(&buf, &pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-	path := filepath.Join(t.TempDir(), "candor.pem")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return path, pool
-}
-
 // renderConfig is packaging/haproxy.cfg for the test: loopback ports for
 // its two frontends, the test's certificate, the two instances' addresses,
 // and without the lines that need root (user, group, chroot). Everything
 // else — the checks, the timeouts, the retries — is the file as shipped.
 func renderConfig(t testing.TB, httpAddr, httpsAddr, cert, server1, server2 string) string {
 	t.Helper()
-	cfg := readRepo(t, "packaging/haproxy.cfg")
+	cfg := testenv.ReadRepo(t, "packaging/haproxy.cfg")
 	replace := func(old, new string) {
 		if strings.Count(cfg, old) != 1 {
 			t.Fatalf("packaging/haproxy.cfg no longer holds %q once", old)
@@ -130,7 +87,7 @@ func renderConfig(t testing.TB, httpAddr, httpsAddr, cert, server1, server2 stri
 func startHAProxy(t *testing.T, server1, server2 string) *balancer {
 	t.Helper()
 	hp := needTool(t, "haproxy")
-	cert, pool := selfSigned(t)
+	cert, pool := testenv.SelfSigned(t)
 	httpAddr, httpsAddr := freePort(t), freePort(t)
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(renderConfig(t, httpAddr, httpsAddr, cert, server1, server2)), 0o600); err != nil {
@@ -186,7 +143,7 @@ func startHAProxy(t *testing.T, server1, server2 string) *balancer {
 // returns the first status that is not 200, or 200.
 func (b *balancer) allReady(n int) int {
 	for range n {
-		if code := status(b.Client, b.HTTPS+"/readyz"); code != http.StatusOK {
+		if code := testenv.Status(b.Client, b.HTTPS+"/readyz"); code != http.StatusOK {
 			return code
 		}
 	}
@@ -216,7 +173,7 @@ func TestHAProxyBalancesTwoInstances(t *testing.T) {
 	b := startHAProxy(t, one.Addr, two.Addr)
 
 	b.waitAllReady(t, 10, "two ready instances")
-	if code := status(b.Client, b.HTTPS+"/healthz"); code != http.StatusOK {
+	if code := testenv.Status(b.Client, b.HTTPS+"/healthz"); code != http.StatusOK {
 		t.Fatalf("GET /healthz through the balancer: %d", code)
 	}
 	resp, err := b.Client.Get(b.HTTP + "/readyz")
@@ -243,10 +200,10 @@ func TestHAProxyBalancesTwoInstances(t *testing.T) {
 func TestHAProxyTakesSealedInstanceOut(t *testing.T) {
 	needTool(t, "haproxy")
 	ready, sealed := startCandor(t, "--dev"), startCandor(t)
-	if code := status(http.DefaultClient, sealed.URL+"/readyz"); code != http.StatusServiceUnavailable {
+	if code := testenv.Status(http.DefaultClient, sealed.URL+"/readyz"); code != http.StatusServiceUnavailable {
 		t.Fatalf("the sealed instance's /readyz answers %d, want 503: the test would prove nothing", code)
 	}
-	if code := status(http.DefaultClient, sealed.URL+"/healthz"); code != http.StatusOK {
+	if code := testenv.Status(http.DefaultClient, sealed.URL+"/healthz"); code != http.StatusOK {
 		t.Fatalf("the sealed instance's /healthz answers %d, want 200 (up but not ready)", code)
 	}
 	b := startHAProxy(t, ready.Addr, sealed.Addr)

@@ -2,43 +2,22 @@ package packaging
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/candorcloud/candor/test/internal/testenv"
 )
 
 // testCommit is the commit the test binary is stamped with.
 const testCommit = "0123456789abcdef0123456789abcdef01234567"
-
-// repoRoot is the repository's root, two folders up from this package.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot find the test's source folder")
-	}
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}
-
-// readRepo returns a file of the repository.
-func readRepo(t testing.TB, name string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 // needTool returns the path of a program, skipping the test when it is
 // missing, or failing it under CI=true, where every tool must be present.
@@ -72,7 +51,7 @@ func candorBinary(t testing.TB) string {
 		}
 		binPath = filepath.Join(binDir, "candor")
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-X main.commit="+testCommit, "-o", binPath, "./cmd/candor")
-		cmd.Dir = repoRoot(t)
+		cmd.Dir = testenv.RepoRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("CGO_ENABLED=0 go build ./cmd/candor: %v\n%s", err, out)
@@ -154,21 +133,4 @@ func (in *instance) Stop() {
 		in.cmd.Process.Kill()
 		<-in.done
 	}
-}
-
-// status answers the status code of GET url, or 0 when it fails.
-func status(c *http.Client, url string) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
 }

@@ -20,13 +20,14 @@ import (
 	"github.com/candorcloud/candor"
 	"github.com/candorcloud/candor/internal/server"
 	"github.com/candorcloud/candor/internal/server/servertest"
+	"github.com/candorcloud/candor/test/internal/testenv"
 )
 
 // The alert rules pass promtool's check, and its unit tests
 // (candor-alerts_test.yml) fire every alert.
 func TestAlertRules(t *testing.T) {
 	promtool := needTool(t, "promtool")
-	dir := filepath.Join(repoRoot(t), "packaging", "prometheus")
+	dir := filepath.Join(testenv.RepoRoot(t), "packaging", "prometheus")
 	for _, args := range [][]string{{"check", "rules", "candor-alerts.yml"}, {"test", "rules", "candor-alerts_test.yml"}} {
 		cmd := exec.Command(promtool, args...)
 		cmd.Dir = dir
@@ -51,7 +52,7 @@ type alertRules struct {
 func readAlertRules(t *testing.T) alertRules {
 	t.Helper()
 	var rules alertRules
-	if err := yaml.Unmarshal([]byte(readRepo(t, "packaging/prometheus/candor-alerts.yml")), &rules); err != nil {
+	if err := yaml.Unmarshal([]byte(testenv.ReadRepo(t, "packaging/prometheus/candor-alerts.yml")), &rules); err != nil {
 		t.Fatal(err)
 	}
 	return rules
@@ -68,7 +69,7 @@ func TestEveryAlertIsExplainedAndFired(t *testing.T) {
 			} `yaml:"alert_rule_test"`
 		} `yaml:"tests"`
 	}
-	if err := yaml.Unmarshal([]byte(readRepo(t, "packaging/prometheus/candor-alerts_test.yml")), &tests); err != nil {
+	if err := yaml.Unmarshal([]byte(testenv.ReadRepo(t, "packaging/prometheus/candor-alerts_test.yml")), &tests); err != nil {
 		t.Fatal(err)
 	}
 	fired := map[string]bool{}
@@ -135,7 +136,7 @@ var promDS = datasource{Type: "prometheus", UID: "${DS_PROMETHEUS}"}
 func readDashboard(t *testing.T) dashboard {
 	t.Helper()
 	var d dashboard
-	if err := json.Unmarshal([]byte(readRepo(t, "packaging/grafana/candor.json")), &d); err != nil {
+	if err := json.Unmarshal([]byte(testenv.ReadRepo(t, "packaging/grafana/candor.json")), &d); err != nil {
 		t.Fatalf("packaging/grafana/candor.json: %v", err)
 	}
 	return d
@@ -282,7 +283,7 @@ func TestDashboardAndAlertsReadExportedMetrics(t *testing.T) {
 	for _, m := range missing {
 		t.Errorf("not exported by the server: %s", m)
 	}
-	d := readRepo(t, "packaging/grafana/candor.json")
+	d := testenv.ReadRepo(t, "packaging/grafana/candor.json")
 	for n := range have {
 		if strings.HasPrefix(n, "candor_") && !strings.HasSuffix(n, "_sum") && !strings.HasSuffix(n, "_count") &&
 			!strings.Contains(d, n) {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/candorcloud/candor/test/internal/testenv"
 )
 
 // maxExposure is the highest `systemd-analyze security` exposure the unit
@@ -18,7 +20,7 @@ const maxExposure = 3.0
 // ExecStart pointing at bin, so that verify checks a real executable.
 func unitWithBinary(t *testing.T, bin string) string {
 	t.Helper()
-	unit := readRepo(t, "packaging/candor.service")
+	unit := testenv.ReadRepo(t, "packaging/candor.service")
 	if !strings.Contains(unit, "ExecStart=/usr/local/bin/candor serve --config /etc/candor/candor.json\n") {
 		t.Fatal("the unit no longer runs /usr/local/bin/candor serve --config /etc/candor/candor.json")
 	}
@@ -62,7 +64,7 @@ func TestSystemdUnitSecurity(t *testing.T) {
 	if score > maxExposure {
 		t.Fatalf("exposure %.1f is above %.1f:\n%s", score, maxExposure, out)
 	}
-	unit := readRepo(t, "packaging/candor.service")
+	unit := testenv.ReadRepo(t, "packaging/candor.service")
 	for _, want := range []string{
 		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
 		"PrivateDevices=yes", "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
