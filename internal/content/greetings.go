@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -223,6 +224,8 @@ type Greetings struct {
 	cur    *Catalog
 	stored []byte    // the published catalog cur was read from (nil: built in)
 	read   time.Time // when files was last read
+
+	refreshing atomic.Bool // a lookup is reading files again
 }
 
 // Fresh is how old the catalog an instance serves may be: another
@@ -286,7 +289,13 @@ func (g *Greetings) current() *Catalog {
 	g.mu.RLock()
 	c, stale := g.cur, g.now().Sub(g.read) >= Fresh
 	g.mu.RUnlock()
-	if stale && g.refresh() == nil {
+	// One lookup reads the store again; the others meanwhile serve the
+	// catalog they have, rather than all reading it at once.
+	if !stale || !g.refreshing.CompareAndSwap(false, true) {
+		return c
+	}
+	defer g.refreshing.Store(false)
+	if g.refresh() == nil {
 		g.mu.RLock()
 		c = g.cur
 		g.mu.RUnlock()
